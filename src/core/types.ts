@@ -1,0 +1,127 @@
+/**
+ * The shared data model of brr. Every stage speaks these types; modules never reach into each
+ * other's storage.
+ */
+
+/** `sha256:<64 hex>` */
+export type Digest = string;
+
+export type Protocol = 'tcp' | 'udp';
+export type RestartPolicy = 'always' | 'on-failure' | 'never';
+
+export interface PortSpec {
+  /** Name used in LISTEN_FDNAMES and by health checks. */
+  name: string;
+  port: number;
+  protocol: Protocol;
+  /** Bind address; default 127.0.0.1 (nothing listens beyond loopback unless asked). */
+  address: string;
+}
+
+export type HealthCheck =
+  | { kind: 'http'; path: string; port: string }
+  | { kind: 'tcp'; port: string }
+  | { kind: 'exec'; command: string };
+
+export interface HealthSpec {
+  check: HealthCheck | null;
+  /** Give up on a starting process after this long (ms). */
+  timeoutMs: number;
+  /** Time between checks (ms). */
+  intervalMs: number;
+  /** With no check: healthy once the process has stayed up this long (ms). */
+  upForMs: number;
+}
+
+export interface ProcessSpec {
+  command: string;
+  scale: number;
+  ports: PortSpec[];
+  health: HealthSpec;
+  /** SIGTERM → SIGKILL (ms). */
+  graceMs: number;
+  restart: RestartPolicy;
+}
+
+/** brr.yaml, validated and with defaults applied. */
+export interface Manifest {
+  app: string | null;
+  build: { command: string[]; output: string };
+  processes: Record<string, ProcessSpec>;
+  /** Where the process list came from: 'brr.yaml' or 'Procfile'. */
+  processesFrom: 'brr.yaml' | 'Procfile';
+}
+
+/** One image in the local store, as `brr builds` lists it. */
+export interface BuildRecord {
+  digest: Digest;
+  commit: string;
+  app: string | null;
+  /** Repository the build came from (absolute path or URL), informational. */
+  source: string;
+  /** Subdirectory of the repository that was built ('' for the root). */
+  path: string;
+  /** Bytes of manifest + config + layers. */
+  size: number;
+  /** ISO time the build was stored (wall clock, not part of the image). */
+  createdAt: string;
+  /** The processes the image declares (from its brr.yaml or Procfile). */
+  processes: Record<string, ProcessSpec>;
+  /** The OCI index ref name (`org.opencontainers.image.ref.name`). */
+  ref: string;
+}
+
+export interface ConfigValue {
+  value: string;
+  secret: boolean;
+}
+
+export type Config = Record<string, ConfigValue>;
+
+/** Scale per process type. */
+export type Formation = Record<string, number>;
+
+/** The body of a release: what gets hashed, along with seq/id/prevHash. */
+export interface ReleaseBody {
+  app: string;
+  seq: number;
+  id: string; // `v${seq}`
+  build: { digest: Digest; commit: string };
+  config: Config;
+  formation: Formation;
+  cause: string;
+  message: string | null;
+  actor: string;
+  createdAt: string;
+  /** For rollbacks: the release copied. */
+  rollbackOf: string | null;
+  prevHash: string | null;
+}
+
+export interface Release extends ReleaseBody {
+  /** sha256 hex of canonicalJson(ReleaseBody). */
+  hash: string;
+}
+
+export type EventType =
+  | 'config-staged' // config change before the first release: detail { set: {KEY: ConfigValue}, unset: [KEY] }
+  | 'switch-started' // run stage began switching to `release`
+  | 'activated' // `release` is now what runs (the current release)
+  | 'failed' // switch to `release` failed: detail { reason, logTail }
+  | 'rolled-back' // after a failure, `release` (the previous one) was restored
+  | 'stopped'; // the app was stopped on purpose
+
+export interface EventBody {
+  app: string;
+  seq: number;
+  type: EventType;
+  release: string | null;
+  detail: Record<string, unknown>;
+  actor: string;
+  createdAt: string;
+  prevHash: string | null;
+}
+
+export interface LedgerEvent extends EventBody {
+  hash: string;
+}

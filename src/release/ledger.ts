@@ -1,0 +1,53 @@
+import type { Config, EventType, LedgerEvent, Release, ReleaseBody } from '../core/types.js';
+
+/** What a caller decides about a new release, given the latest one (read inside the write transaction). */
+export type ReleaseDraft = Pick<ReleaseBody, 'build' | 'config' | 'formation' | 'cause' | 'message' | 'actor' | 'createdAt' | 'rollbackOf'>;
+
+export interface NewEvent {
+  type: EventType;
+  release: string | null;
+  detail: Record<string, unknown>;
+  actor: string;
+  createdAt: string;
+}
+
+export interface VerifyProblem {
+  app: string;
+  kind: 'release' | 'event';
+  seq: number;
+  /** e.g. 'hash mismatch', 'prevHash does not match the previous entry', 'sequence gap' */
+  problem: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  releases: number;
+  events: number;
+  /** The first bad entry per app, in ledger order. */
+  problems: VerifyProblem[];
+}
+
+/**
+ * The append-only ledger. Drivers (SQLite now, PostgreSQL later) implement exactly this and pass
+ * one shared contract test. Nothing here updates or deletes; the database enforces that too.
+ */
+export interface Ledger {
+  /**
+   * Appends a release to `app`. `draft` runs inside the write transaction with the app's latest
+   * release (null before the first) and the staged config, so concurrent writers never lose an
+   * update or duplicate an id; seq, id, prevHash and hash are assigned by the ledger.
+   */
+  appendRelease(app: string, draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>): Promise<Release>;
+  appendEvent(app: string, event: NewEvent): Promise<LedgerEvent>;
+  /** Releases of an app, newest first; `limit` caps the count. */
+  listReleases(app: string, opts?: { limit?: number }): Promise<Release[]>;
+  getRelease(app: string, id: string): Promise<Release | null>;
+  latestRelease(app: string): Promise<Release | null>;
+  /** Events of an app, oldest first. */
+  listEvents(app: string): Promise<LedgerEvent[]>;
+  /** Apps with at least one release or event, sorted. */
+  listApps(): Promise<string[]>;
+  /** Recomputes every hash and link. */
+  verify(app?: string): Promise<VerifyResult>;
+  close(): Promise<void>;
+}
