@@ -1,0 +1,88 @@
+// `npm run demo`: the whole lifecycle on the embedded default, in a temporary home.
+// build → release → run → answer → config change (new release) → rollback → verify → history.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import dgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const brrBin = path.join(root, 'bin', 'brr.js');
+const work = mkdtempSync(path.join(tmpdir(), 'brr-demo-'));
+const home = path.join(work, 'home');
+const repo = path.join(work, 'udp-counter');
+const env = { ...process.env, BRR_HOME: home, BRR_APP: 'udp-counter', NO_COLOR: '1' };
+
+function step(title) {
+  process.stdout.write(`\n\x1b[1m== ${title}\x1b[0m\n`);
+}
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? repo, env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}\ncommand failed (exit ${r.status}): ${cmd} ${args.join(' ')}\n`);
+    process.exit(1);
+  }
+  return r;
+}
+function brr(...args) {
+  process.stdout.write(`$ brr ${args.join(' ')}\n`);
+  const r = sh(process.execPath, [brrBin, ...args]);
+  process.stdout.write(r.stdout);
+  if (r.stderr.trim()) process.stdout.write(r.stderr.replace(/^/gm, '  '));
+  return r.stdout;
+}
+async function httpGet(url) {
+  const res = await fetch(url);
+  return (await res.text()).trim();
+}
+function udpEcho(msg) {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    const t = setTimeout(() => { s.close(); reject(new Error('no UDP echo within 2s')); }, 2000);
+    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(String(m)); });
+    s.send(msg, 12152, '127.0.0.1');
+  });
+}
+async function showAnswer() {
+  process.stdout.write(`  http://127.0.0.1:18080/  → ${await httpGet('http://127.0.0.1:18080/')}\n`);
+  process.stdout.write(`  udp 127.0.0.1:12152 'ping' → ${await udpEcho('ping')}\n`);
+}
+
+step('a git repository with the sample network function');
+cpSync(path.join(root, 'examples', 'udp-counter'), repo, { recursive: true });
+sh('git', ['init', '-q', '-b', 'main']);
+sh('git', ['add', '-A']);
+sh('git', ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', 'commit', '-q', '-m', 'udp-counter sample']);
+process.stdout.write(`  ${repo}\n  home: ${home}\n`);
+
+step('build: the commit becomes an OCI image (content-addressed)');
+brr('build');
+step('build again: a cache hit, same digest');
+brr('build');
+step('release: build + config = v1');
+brr('config', 'set', 'GREETING=hello');
+brr('release', '-m', 'first release');
+step('run: the supervisor starts v1 and waits for it to be healthy');
+brr('run');
+await showAnswer();
+step('config change: a new release, switched without downtime');
+brr('config', 'set', 'GREETING=hola');
+await showAnswer();
+step('rollback: v3 copies v1 (build and config), GREETING is hello again');
+brr('rollback');
+await showAnswer();
+step('the ledger: verify the hash chain, then the history');
+brr('verify');
+brr('releases');
+brr('diff', 'v2', 'v3');
+brr('ps');
+
+step('it keeps running — look around, then stop it');
+process.stdout.write(`  export BRR_HOME=${home} BRR_APP=udp-counter
+  node ${path.relative(process.cwd(), brrBin) || brrBin} ps           # processes, restarts, uptime
+  node ${path.relative(process.cwd(), brrBin) || brrBin} logs -f      # output of the network function
+  node ${path.relative(process.cwd(), brrBin) || brrBin} status       # ledger vs what runs
+  curl http://127.0.0.1:18080/metrics
+  node ${path.relative(process.cwd(), brrBin) || brrBin} shutdown     # stop the supervisor and its processes
+`);

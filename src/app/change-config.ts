@@ -1,0 +1,53 @@
+import type { Config, Release } from '../core/types.js';
+import type { Context } from './context.js';
+import { parseAssignments, validateConfigKey } from '../release/config.js';
+import { planConfigChange, planStagedConfig } from '../release/plan.js';
+import { currentReleaseId, stagedConfig } from '../release/state.js';
+
+export interface ConfigChangeResult {
+  /** The new release, when the app already had one and something changed. */
+  release: Release | null;
+  /** True when the change was staged for the first release. */
+  staged: boolean;
+  /** True when the app was running, so the new release should run too. */
+  wasRunning: boolean;
+}
+
+/** The app's current config: the newest release's, or what is staged before the first release. */
+export async function currentConfig(ctx: Context, app: string): Promise<Config> {
+  const latest = await ctx.ledger.latestRelease(app);
+  return latest ? latest.config : stagedConfig(await ctx.ledger.listEvents(app));
+}
+
+/**
+ * `brr config set/unset`: with a release, append a new one with the build of the newest release
+ * and the changed config (nothing when nothing changes); before the first release, stage it.
+ */
+export async function changeConfig(ctx: Context, app: string, change: { set?: string[]; unset?: string[]; secret?: boolean }): Promise<ConfigChangeResult> {
+  const set = parseAssignments(change.set ?? []);
+  const unset = change.unset ?? [];
+  for (const key of [...Object.keys(set), ...unset]) validateConfigKey(key);
+  const latest = await ctx.ledger.latestRelease(app);
+  const events = await ctx.ledger.listEvents(app);
+  const wasRunning = currentReleaseId(events) !== null;
+  if (!latest) {
+    const event = planStagedConfig({ staged: stagedConfig(events), set, unset, secret: change.secret ?? false, actor: ctx.actor, now: ctx.clock.now() });
+    if (event) await ctx.ledger.appendEvent(app, event);
+    return { release: null, staged: event !== null, wasRunning };
+  }
+  let changed = true;
+  const release = await ctx.ledger.appendRelease(app, (newest) => {
+    const draft = planConfigChange({ latest: newest!, set, unset, secret: change.secret ?? false, actor: ctx.actor, now: ctx.clock.now() });
+    if (!draft) {
+      changed = false;
+      throw new NoChange();
+    }
+    return draft;
+  }).catch((e: unknown) => {
+    if (e instanceof NoChange) return null;
+    throw e;
+  });
+  return { release: changed ? release : null, staged: false, wasRunning };
+}
+
+class NoChange extends Error {}

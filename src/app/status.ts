@@ -1,0 +1,56 @@
+import { currentReleaseId } from '../release/state.js';
+import { connectSupervisor } from '../run/local/client.js';
+import type { Context } from './context.js';
+
+/** What the supervisor reports for one app (its `status` op). */
+export interface RunningApp {
+  app: string;
+  release: string;
+  releaseHash: string;
+  /** True when every process of the release is up (and healthy where checked). */
+  healthy: boolean;
+}
+
+export interface AppStatus {
+  app: string;
+  /** The ledger's current release (what should run). */
+  ledger: string | null;
+  /** What the supervisor runs. */
+  running: string | null;
+  inSync: boolean;
+  problem: string | null;
+}
+
+/** Pure: compare the record with reality. */
+export function compareStatus(app: string, ledger: string | null, ledgerHash: string | null, running: RunningApp | undefined, supervisorUp: boolean): AppStatus {
+  const base = { app, ledger, running: running?.release ?? null };
+  if (ledger === null && !running) return { ...base, inSync: true, problem: null };
+  if (!supervisorUp) return { ...base, inSync: false, problem: 'supervisor not running' };
+  if (!running) return { ...base, inSync: false, problem: 'not running' };
+  if (ledger !== running.release) return { ...base, inSync: false, problem: `ledger says ${ledger ?? 'nothing'}` };
+  if (ledgerHash !== null && running.releaseHash !== ledgerHash) return { ...base, inSync: false, problem: 'release hash differs from the ledger' };
+  if (!running.healthy) return { ...base, inSync: false, problem: 'processes down or unhealthy' };
+  return { ...base, inSync: true, problem: null };
+}
+
+/** `brr status`: per app, the ledger's current release against what the supervisor runs. */
+export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStatus[]> {
+  const client = await connectSupervisor(ctx.paths);
+  let running: RunningApp[] = [];
+  if (client) {
+    try {
+      running = (await client.request('status', {})) as RunningApp[];
+    } finally {
+      client.close();
+    }
+  }
+  const apps = new Set([...(await ctx.ledger.listApps()), ...running.map((r) => r.app)]);
+  const rows: AppStatus[] = [];
+  for (const app of [...apps].sort()) {
+    if (onlyApp && app !== onlyApp) continue;
+    const id = currentReleaseId(await ctx.ledger.listEvents(app));
+    const rel = id ? await ctx.ledger.getRelease(app, id) : null;
+    rows.push(compareStatus(app, id, rel?.hash ?? null, running.find((r) => r.app === app), client !== null));
+  }
+  return rows;
+}

@@ -1,0 +1,45 @@
+import type { Clock } from '../core/clock.js';
+import { BrrError } from '../core/errors.js';
+import type { HomePaths } from '../core/home.js';
+import type { EventType } from '../core/types.js';
+import { configEnv } from '../release/config.js';
+import type { Ledger } from '../release/ledger.js';
+import { currentReleaseId } from '../release/state.js';
+import type { RunSpec, SupervisorDeps } from '../run/types.js';
+import { findBuild } from '../store/builds.js';
+import { materializeRelease, setCurrentLink } from '../store/materialize.js';
+
+/** Wires the supervisor to the ledger (what should run) and the store (what it is made of). */
+export function supervisorDeps(paths: HomePaths, ledger: Ledger, clock: Clock, actor: string, log: (line: string) => void): SupervisorDeps {
+  const prepare = async (app: string, id: string): Promise<RunSpec> => {
+    const rel = await ledger.getRelease(app, id);
+    if (!rel) throw new BrrError('release_not_found', `app ${app} has no release ${id}`, { hint: `brr releases --app ${app}` });
+    const build = await findBuild(paths, rel.build.digest);
+    const dir = await materializeRelease(paths, app, rel.id, rel.build.digest);
+    return { app, release: rel.id, releaseHash: rel.hash, dir, env: configEnv(rel.config), processes: build.processes, formation: rel.formation };
+  };
+  return {
+    home: paths,
+    clock,
+    log,
+    prepare,
+    async desired() {
+      const specs: RunSpec[] = [];
+      for (const app of await ledger.listApps()) {
+        const id = currentReleaseId(await ledger.listEvents(app));
+        if (!id) continue;
+        try {
+          specs.push(await prepare(app, id));
+        } catch (e) {
+          // One broken app must not keep the others down after a reboot.
+          log(`cannot resume ${app} ${id}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      return specs;
+    },
+    async record(app: string, type: EventType, release: string | null, detail: Record<string, unknown>) {
+      await ledger.appendEvent(app, { type, release, detail, actor: actor, createdAt: clock.now().toISOString() });
+      if ((type === 'activated' || type === 'rolled-back') && release) await setCurrentLink(paths, app, release);
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { isBrrError } from '../core/errors.js';
+
+/** Colors only on a TTY and never with NO_COLOR. */
+export function useColor(stream: NodeJS.WriteStream = process.stderr): boolean {
+  return Boolean(stream.isTTY) && !('NO_COLOR' in process.env);
+}
+
+const paint = (code: string) => (s: string, stream?: NodeJS.WriteStream) => (useColor(stream) ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const bold = paint('1');
+export const dim = paint('2');
+export const red = paint('31');
+export const green = paint('32');
+export const yellow = paint('33');
+
+/** Results go to stdout. */
+export function out(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Progress and logs go to stderr. */
+export function info(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export function warn(line: string): void {
+  process.stderr.write(`${yellow('warning:')} ${line}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A plain aligned table; the last column is not padded. */
+export function table(headers: string[], rows: string[][]): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [fmt(headers), ...rows.map(fmt)];
+}
+
+export function shortDigest(d: string): string {
+  return d.replace(/^sha256:/, '').slice(0, 12);
+}
+
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+export function humanDuration(ms: number | null): string {
+  if (ms === null) return '-';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** Turns any thrown value into the user's message, hint and exit code. */
+export function reportError(e: unknown, json: boolean): number {
+  if (isBrrError(e)) {
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint ?? null } })}\n`);
+    process.stderr.write(`${red('error:')} ${e.message}\n`);
+    if (e.hint) process.stderr.write(`${dim('hint:')} ${e.hint}\n`);
+    return e.exitCode;
+  }
+  const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'internal', message: String(e instanceof Error ? e.message : e), hint: null } })}\n`);
+  process.stderr.write(`${red('error:')} unexpected failure: ${msg}\nhint: this is a bug in brr; please report it with the command you ran\n`);
+  return 1;
+}

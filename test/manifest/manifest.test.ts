@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseManifest, parseProcfile } from '../../src/manifest/load.js';
+import { MANIFEST_DOC } from '../../src/manifest/schema.js';
+import { parseDuration } from '../../src/manifest/duration.js';
+import { BrrError } from '../../src/core/errors.js';
+
+function errorOf(fn: () => unknown): BrrError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BrrError) return e;
+    throw e;
+  }
+  throw new Error('expected a BrrError');
+}
+
+describe('brr.yaml', () => {
+  it('applies defaults', () => {
+    const m = parseManifest('processes:\n  web:\n    command: node server.js\n');
+    expect(m.app).toBeNull();
+    expect(m.build).toEqual({ command: [], output: '.' });
+    expect(m.processes.web).toMatchObject({ command: 'node server.js', scale: 1, ports: [], graceMs: 10_000, restart: 'always' });
+    expect(m.processes.web!.health).toEqual({ check: null, timeoutMs: 30_000, intervalMs: 200, upForMs: 1_000 });
+  });
+
+  it('reads the sample network function', () => {
+    const m = parseManifest(readFileSync('examples/udp-counter/brr.yaml', 'utf8'));
+    expect(m.app).toBe('udp-counter');
+    expect(m.build).toEqual({ command: ['node build.mjs'], output: 'dist' });
+    const nf = m.processes.nf!;
+    expect(nf.ports).toEqual([
+      { name: 'http', port: 18080, protocol: 'tcp', address: '127.0.0.1' },
+      { name: 'data', port: 12152, protocol: 'udp', address: '127.0.0.1' },
+    ]);
+    expect(nf.health.check).toEqual({ kind: 'http', path: '/healthz', port: 'http' });
+    expect(nf.health.timeoutMs).toBe(15_000);
+    expect(nf.graceMs).toBe(5_000);
+  });
+
+  it('accepts a list of build commands', () => {
+    const m = parseManifest('build:\n  command: [a, b]\nprocesses: { w: { command: x } }\n');
+    expect(m.build.command).toEqual(['a', 'b']);
+  });
+
+  it.each([
+    ['processes:\n  web:\n    command: 3\n', 'brr.yaml: processes.web.command: expected a non-empty string'],
+    ['processes:\n  web:\n    command: x\n    scael: 2\n', 'brr.yaml: processes.web.scael: unknown key'],
+    ['colour: red\n', 'brr.yaml: colour: unknown key'],
+    ['app: Hello_World\n', 'brr.yaml: app: expected lowercase'],
+    ['build:\n  output: ../x\n', 'brr.yaml: build.output: expected a relative path'],
+    ['build:\n  command: {a: 1}\n', 'brr.yaml: build.command: expected a string or a list of strings'],
+    ['processes:\n  web:\n    command: x\n    scale: -1\n', 'brr.yaml: processes.web.scale: expected a whole number from 0 to 1000'],
+    ['processes:\n  web:\n    command: x\n    ports: [{ name: http, port: 70000 }]\n', 'processes.web.ports[0].port: expected a whole number from 1 to 65535'],
+    ['processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1, protocol: sctp }]\n', 'processes.web.ports[0].protocol: expected tcp or udp'],
+    ['processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1 }, { name: a, port: 2 }]\n', 'processes.web.ports[1].name: duplicate port name "a"'],
+    ['processes:\n  web:\n    command: x\n    health: { http: /h, port: nope }\n', 'processes.web.health.port: no port named "nope"'],
+    ['processes:\n  web:\n    command: x\n    ports: [{ name: d, port: 5, protocol: udp }]\n    health: { tcp: d }\n', 'processes.web.health.tcp: port "d" is udp'],
+    ['processes:\n  web:\n    command: x\n    health: { exec: a, tcp: b }\n', 'processes.web.health: give one of http, tcp or exec'],
+    ['processes:\n  web:\n    command: x\n    grace: soon\n', 'processes.web.grace: expected a duration'],
+    ['processes:\n  web:\n    command: x\n    restart: sometimes\n', 'processes.web.restart: expected always, on-failure or never'],
+    ['processes: {}\n', 'brr.yaml: processes: expected at least one process type'],
+    ['processes:\n  web:\n  command: x\n', 'brr.yaml: processes.web: expected a mapping'],
+  ])('rejects %j naming the path', (yaml, message) => {
+    const e = errorOf(() => parseManifest(yaml));
+    expect(e.code).toBe('manifest_invalid');
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain(message);
+    expect(e.hint).toBeTruthy();
+  });
+
+  it('reports YAML syntax errors with the line', () => {
+    const e = errorOf(() => parseManifest('app: x\nprocesses: [\n'));
+    expect(e.code).toBe('manifest_invalid');
+    expect(e.message).toMatch(/^brr\.yaml/);
+  });
+
+  it('rejects duplicate keys', () => {
+    expect(() => parseManifest('app: a\napp: b\n')).toThrow(/brr\.yaml/);
+  });
+
+  it('falls back to a Procfile when brr.yaml has no processes', () => {
+    const m = parseManifest('app: hello\n', 'brr.yaml', 'web: node server.js --port $PORT\n# comment\nworker: node worker.js\n');
+    expect(m.processesFrom).toBe('Procfile');
+    expect(Object.keys(m.processes)).toEqual(['web', 'worker']);
+    expect(m.processes.web!.command).toBe('node server.js --port $PORT');
+  });
+
+  it('rejects a malformed Procfile line with its number', () => {
+    expect(() => parseProcfile('web: a\nthis is not a process\n')).toThrow('Procfile:2: expected "type: command"');
+    expect(() => parseProcfile('web: a\nweb: b\n')).toThrow('Procfile:2: process type "web" appears twice');
+  });
+});
+
+describe('durations', () => {
+  it.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['2m', 120_000],
+    ['1h', 3_600_000],
+    [5, 5_000],
+    ['1.5s', 1_500],
+    ['7', 7_000],
+  ])('%j is %d ms', (v, ms) => expect(parseDuration(v)).toBe(ms));
+  it.each([['soon'], [''], [-1], ['5 d'], [null]])('%j is invalid', (v) => expect(parseDuration(v)).toBeNull());
+});
+
+describe('schema as documentation', () => {
+  it('the README reference lists every key the schema documents, with the same words', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.split('<!-- manifest-reference:start -->')[1]!.split('<!-- manifest-reference:end -->')[0]!;
+    for (const [key, doc] of MANIFEST_DOC) {
+      expect(section).toContain(`| \`${key}\` | ${doc.replace(/\|/g, '\\|')} |`);
+    }
+  });
+});
