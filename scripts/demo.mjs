@@ -28,8 +28,9 @@ function sh(cmd, args, opts = {}) {
 function brr(...args) {
   process.stdout.write(`$ brr ${args.join(' ')}\n`);
   const r = sh(process.execPath, [brrBin, ...args]);
+  // Progress (stderr) first, then the result (stdout), as a person at a terminal sees them.
+  if (r.stderr.trim()) process.stdout.write(r.stderr.trimEnd().replace(/^/gm, '  ') + '\n');
   process.stdout.write(r.stdout);
-  if (r.stderr.trim()) process.stdout.write(r.stderr.replace(/^/gm, '  '));
   return r.stdout;
 }
 async function httpGet(url) {

@@ -5,11 +5,20 @@ import type { Context } from './context.js';
 
 /**
  * `brr rollback [vN]`: append a release that copies vN's build and config (default: the release
- * before the current one). The caller then runs it.
+ * before the current one). The caller then runs it. Planned inside the write transaction, so a
+ * concurrent append cannot make it plan against a stale history.
  */
 export async function appendRollback(ctx: Context, app: string, target?: string): Promise<Release> {
-  const currentId = currentReleaseId(await ctx.ledger.listEvents(app));
-  // Releases are immutable, so reading them before the write transaction is safe.
-  const releases = await ctx.ledger.listReleases(app);
-  return ctx.ledger.appendRelease(app, () => planRollback({ releases, currentId, targetId: target, actor: ctx.actor, now: ctx.clock.now() }));
+  return ctx.ledger.appendRelease(app, async () => {
+    const currentId = currentReleaseId(await ctx.ledger.listEvents(app));
+    // Only the releases the plan can need: the latest (default current), the current, the one
+    // before it and the named target. Listing a 100k-entry history per rollback would be waste.
+    const latest = await ctx.ledger.latestRelease(app);
+    const current = currentId ? await ctx.ledger.getRelease(app, currentId) : latest;
+    const ids = [current && current.seq > 1 ? `v${current.seq - 1}` : null, target ?? null];
+    const extra = await Promise.all(ids.map((id) => (id ? ctx.ledger.getRelease(app, id) : null)));
+    const seen = new Set<string>();
+    const releases = [latest, current, ...extra].filter((r): r is Release => r !== null && !seen.has(r.id) && seen.add(r.id) !== undefined);
+    return planRollback({ releases, currentId, targetId: target, actor: ctx.actor, now: ctx.clock.now() });
+  });
 }

@@ -46,7 +46,7 @@ describe('the supervisor is killed and started again', () => {
   });
 
   it('SIGKILL of the supervisor, then `brr supervise`, brings the current release back with no orphans', async () => {
-    const pid = Number(readFileSync(path.join(sb.home, 'run', 'supervisor.pid'), 'utf8'));
+    const pid = Number(readFileSync(path.join(sb.home, 'run', 'supervisor.pid'), 'utf8').split(/\s+/)[0]);
     const oldChild = (JSON.parse((await sb.get('/')).body) as { pid: number }).pid;
     process.kill(pid, 'SIGKILL');
     const sup = spawn(process.execPath, [BRR, 'supervise', '--home', sb.home], { stdio: 'ignore', detached: true });

@@ -93,7 +93,8 @@ describe('every bad input exits non-zero, names the problem and the next step, a
     const manifest = JSON.parse(readFileSync(path.join(blobs, built.digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> };
     const layer = path.join(blobs, manifest.layers[0]!.digest.slice(7));
     const bytes = readFileSync(layer);
-    bytes[bytes.length >> 1] ^= 0xff;
+    const mid = bytes.length >> 1;
+    bytes[mid] = bytes[mid]! ^ 0xff;
     writeFileSync(layer, bytes);
     const r = await sb.brr(['run', rel.id]);
     expect(r.code).toBe(1);

@@ -8,6 +8,7 @@ describe('the ledger through the CLI', () => {
   beforeAll(async () => {
     sb = await Sandbox.create();
     await sb.ok(['build']);
+    await sb.ok(['config', 'set', 'STAGED=1']); // an event row, staged for v1
     await sb.ok(['release']);
   });
   afterAll(async () => {
@@ -23,7 +24,7 @@ describe('the ledger through the CLI', () => {
     expect(rels.map((r) => r.seq)).toEqual(Array.from({ length: writers + 1 }, (_, i) => writers + 1 - i));
     expect(ids).toEqual(rels.slice(0, writers).map((r) => r.id).sort());
     // No lost update: the newest release holds every key.
-    expect(Object.keys(rels[0]!.config).sort()).toEqual(Array.from({ length: writers }, (_, i) => `KEY_${i}`).sort());
+    expect(Object.keys(rels[0]!.config).sort()).toEqual(['STAGED', ...Array.from({ length: writers }, (_, i) => `KEY_${i}`)].sort());
     expect((await sb.ok(['verify'])).stdout).toContain('ledger intact');
   });
 

@@ -39,8 +39,9 @@ describe('build → release → run → config → rollback, through the real CL
   });
 
   it('stages config before the first release and releases it as v1', async () => {
-    const staged = await sb.json<{ staged: boolean; release: string | null }>(['config', 'set', 'GREETING=hello', 'API_TOKEN=s3cr3t-value', '--secret']);
+    const staged = await sb.json<{ staged: boolean; release: string | null }>(['config', 'set', 'GREETING=hello']);
     expect(staged).toMatchObject({ staged: true, release: null });
+    await sb.ok(['config', 'set', 'API_TOKEN=s3cr3t-value', '--secret']);
     const rel = await sb.json<{ id: string; seq: number; build: string; hash: string }>(['release', '-m', 'first']);
     expect(rel).toMatchObject({ id: 'v1', seq: 1, build: digest });
     expect(rel.hash).toMatch(/^[0-9a-f]{64}$/);
