@@ -1,0 +1,181 @@
+import { mkdir, mkdtemp, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { hashCanonical } from '../core/canonical-json.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { BrrError, invalidInput } from '../core/errors.js';
+import type { HomePaths } from '../core/home.js';
+import type { BuildRecord } from '../core/types.js';
+import { brrVersion } from '../core/version.js';
+import { isValidAppName } from '../manifest/schema.js';
+import { IMAGE_LABELS, writeImage } from '../store/image.js';
+import { buildRecordOf, readConfig, readManifest } from '../store/image-read.js';
+import { ANNOTATIONS, MEDIA_TYPES, OciLayout, type Descriptor } from '../store/oci-layout.js';
+import { removeTree } from '../store/remove-tree.js';
+import { commitTime, exportTree, isDirty, publicOrigin, resolveCommit } from './checkout.js';
+import { runRecipe } from './recipe.js';
+
+/**
+ * `brr build`: one commit of a repository → one OCI image in the local store. Reads the commit
+ * (never the work tree), runs the recipe in a scrubbed environment, writes the image, and only
+ * then adds it to index.json: a failed build leaves no index entry.
+ */
+
+export interface BuildOptions {
+  paths: HomePaths;
+  repo: string;
+  /** Subdirectory to build (monorepos); default the repository root. */
+  path?: string;
+  ref?: string;
+  noCache?: boolean;
+  /** App the build is recorded for (index annotation); default brr.yaml's `app`. */
+  app?: string;
+  progress?: (line: string) => void;
+  /** Wall clock for the informational `dev.brr.created` annotation. */
+  clock?: Clock;
+}
+
+export interface BuildResult {
+  digest: string;
+  commit: string;
+  cached: boolean;
+  dirty: boolean;
+  record: BuildRecord;
+}
+
+/** The build cache key: what the image is a function of. */
+export function cacheKey(commit: string, subdir: string): string {
+  return hashCanonical({ brr: brrVersion(), commit, path: subdir });
+}
+
+/** `./svc/a/` → `svc/a`; refuses paths that leave the repository. */
+export function normalizeSubdir(p: string | undefined): string {
+  const parts = (p ?? '').split('/').filter((x) => x !== '' && x !== '.');
+  if ((p ?? '').startsWith('/') || parts.includes('..')) {
+    throw invalidInput('path_invalid', `--path "${p}" must be a directory inside the repository`, 'give it relative to the repository root, e.g. --path services/upf');
+  }
+  return parts.join('/');
+}
+
+function refName(app: string | null, commit: string, digest: string): string {
+  return `${app ?? 'build'}-${commit.slice(0, 12)}-${digest.slice('sha256:'.length, 'sha256:'.length + 8)}`;
+}
+
+function annotations(a: { app: string | null; commit: string; digest: string; subdir: string; source: string; created: string; key: string }): Record<string, string> {
+  const out: Record<string, string> = {
+    [ANNOTATIONS.refName]: refName(a.app, a.commit, a.digest),
+    [ANNOTATIONS.revision]: a.commit,
+    [ANNOTATIONS.path]: a.subdir,
+    [ANNOTATIONS.source]: a.source,
+    [ANNOTATIONS.created]: a.created,
+    [ANNOTATIONS.cacheKey]: a.key,
+  };
+  if (a.app) out[ANNOTATIONS.app] = a.app;
+  return out;
+}
+
+/** Whether a blob file exists (presence only: materialize verifies content). */
+async function present(layout: OciLayout, digest: string): Promise<boolean> {
+  return layout.hasBlob(digest).catch(() => false);
+}
+
+/**
+ * The cache hit path, kept to a few small reads: the index, the manifest and the config. An
+ * image found for another app gets a second index entry (same digest) for this one.
+ */
+async function fromCache(layout: OciLayout, key: string, app: string | undefined, repo: string, now: Date): Promise<BuildRecord | null> {
+  const entries = (await layout.listImages()).filter((d) => d.annotations?.[ANNOTATIONS.cacheKey] === key);
+  const newest = entries[entries.length - 1];
+  if (!newest || !(await present(layout, newest.digest))) return null;
+  const manifest = await readManifest(layout, newest.digest).catch(() => null);
+  if (!manifest || !(await present(layout, manifest.config.digest))) return null;
+  for (const l of manifest.layers) if (!(await present(layout, l.digest))) return null;
+  const config = await readConfig(layout, manifest).catch(() => null);
+  if (!config) return null;
+  const wanted = app ?? config.config?.Labels?.[IMAGE_LABELS.app] ?? null;
+  const same = entries.find((d) => (d.annotations?.[ANNOTATIONS.app] ?? null) === wanted);
+  if (same) return buildRecordOf(layout, same);
+  const a = newest.annotations ?? {};
+  const desc: Descriptor = {
+    mediaType: MEDIA_TYPES.manifest,
+    digest: newest.digest,
+    size: newest.size,
+    annotations: annotations({ app: wanted, commit: a[ANNOTATIONS.revision]!, digest: newest.digest, subdir: a[ANNOTATIONS.path] ?? '', source: repo, created: now.toISOString(), key }),
+  };
+  await layout.addImage(desc);
+  return buildRecordOf(layout, desc);
+}
+
+/** The build output directory, checked to exist and to stay inside the checkout. */
+async function outputDir(src: string, output: string): Promise<string> {
+  const dir = path.join(src, output);
+  const st = await stat(dir).catch(() => null);
+  if (!st?.isDirectory()) {
+    throw new BrrError('build_output_missing', `build.output "${output}" is not a directory after the build`, { hint: 'make build.command create it, or fix build.output in brr.yaml' });
+  }
+  const [real, root] = await Promise.all([realpath(dir), realpath(src)]);
+  if (real !== root && !real.startsWith(root + path.sep)) {
+    throw new BrrError('build_output_invalid', `build.output "${output}" resolves outside the checkout`, { hint: 'build.output must be a directory inside the repository, not a symlink out of it' });
+  }
+  return real;
+}
+
+export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
+  const { paths } = opts;
+  const progress = opts.progress ?? (() => {});
+  const now = (opts.clock ?? systemClock).now();
+  if (opts.app !== undefined && !isValidAppName(opts.app)) throw invalidInput('app_invalid', `"${opts.app}" is not a valid app name`, 'use lowercase letters, digits and dashes');
+  const repo = path.resolve(opts.repo);
+  const subdir = normalizeSubdir(opts.path);
+  const [commit, dirty] = await Promise.all([resolveCommit(repo, opts.ref ?? 'HEAD'), isDirty(repo)]);
+  const key = cacheKey(commit, subdir);
+  const layout = new OciLayout(paths.oci);
+  await layout.init();
+
+  if (!opts.noCache) {
+    const hit = await fromCache(layout, key, opts.app, repo, now);
+    if (hit) return { digest: hit.digest, commit, cached: true, dirty, record: hit };
+  }
+
+  await mkdir(paths.tmp, { recursive: true });
+  await mkdir(paths.buildLogs, { recursive: true });
+  const work = await mkdtemp(path.join(paths.tmp, 'build-'));
+  try {
+    const src = path.join(work, 'src');
+    await mkdir(src);
+    const time = await commitTime(repo, commit);
+    progress(`checkout ${commit.slice(0, 12)}${subdir ? ` (${subdir})` : ''} from ${repo}`);
+    await exportTree(repo, commit, subdir, src, time);
+    // Loaded here, not at the top: the YAML parser costs ~40 ms of start-up the cache hit avoids.
+    const { loadManifest } = await import('../manifest/load.js');
+    const manifest = loadManifest(src);
+    if (manifest.build.command.length > 0) {
+      const logFile = path.join(paths.buildLogs, `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
+      await runRecipe({ dir: src, commands: manifest.build.command, commitTime: time, logFile, tmpRoot: work, progress });
+    }
+    const out = await outputDir(src, manifest.build.output);
+    // No source URL inside the image: two clones of one commit (different remotes, or none)
+    // must give the same digest. Where it came from is recorded in the index annotation.
+    const image = await writeImage(layout, { outputDir: out, commit, commitTime: time, source: null, app: manifest.app, processes: manifest.processes });
+    const app = opts.app ?? manifest.app ?? null;
+    const desc: Descriptor = {
+      ...image.manifest,
+      annotations: annotations({ app, commit, digest: image.manifest.digest, subdir, source: (await publicOrigin(repo)) ?? repo, created: now.toISOString(), key }),
+    };
+    await layout.addImage(desc);
+    progress(`image ${desc.digest}`);
+    const record: BuildRecord = {
+      digest: desc.digest,
+      commit,
+      app,
+      source: repo,
+      path: subdir,
+      size: image.size,
+      createdAt: now.toISOString(),
+      processes: manifest.processes,
+      ref: desc.annotations![ANNOTATIONS.refName]!,
+    };
+    return { digest: desc.digest, commit, cached: false, dirty, record };
+  } finally {
+    await removeTree(work);
+  }
+}

@@ -1,0 +1,154 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { BrrError, invalidInput, notFound } from '../core/errors.js';
+import type { HomePaths } from '../core/home.js';
+import { isValidAppName } from '../manifest/schema.js';
+import { APP_DIR } from './image.js';
+import { readConfig, readManifest } from './image-read.js';
+import { ANNOTATIONS, MEDIA_TYPES, OciLayout } from './oci-layout.js';
+import { removeTree } from './remove-tree.js';
+import { extractTar } from './tar-extract.js';
+
+/**
+ * Turns a build into the read-only directory a release runs from:
+ * `releases/<app>/<releaseId>/` holds the image's `/app` tree. Every blob is verified first; a
+ * damaged store is refused, loudly, rather than run.
+ *
+ * Completion marker: `.brr-materialized` (the digest) inside the release directory. It is
+ * written before the temp directory is renamed into place, so the rename is the single commit
+ * point: a directory under its final name is always complete.
+ */
+
+export const MARKER = '.brr-materialized';
+const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function checkNames(app: string, releaseId: string): void {
+  if (!isValidAppName(app)) throw invalidInput('app_invalid', `"${app}" is not a valid app name`, 'use lowercase letters, digits and dashes');
+  if (!RELEASE_ID_RE.test(releaseId) || releaseId === 'current') throw invalidInput('release_id_invalid', `"${releaseId}" is not a valid release id`, 'release ids look like v1, v2, …');
+}
+
+function corrupt(blob: string, what: string, commit: string | undefined, problem: string): BrrError {
+  return new BrrError('store_corrupt', `${what} blob ${blob} is ${problem}; refusing to run it`, {
+    hint: `rebuild the image: brr build --ref ${commit ?? '<commit>'} --no-cache`,
+    details: { blob, what, problem },
+  });
+}
+
+async function readMarker(dir: string): Promise<string | null> {
+  return readFile(path.join(dir, MARKER), 'utf8').then((t) => t.trim(), () => null);
+}
+
+/** Reuses a complete directory when it holds this digest; anything else there is an error. */
+async function reuse(dir: string, digest: string): Promise<boolean> {
+  const st = await lstat(dir).catch(() => null);
+  if (!st) return false;
+  const marked = await readMarker(dir);
+  if (marked === digest) return true;
+  throw new BrrError('release_dir_conflict', `${dir} exists but holds ${marked ?? 'no complete materialization'}, not ${digest}`, {
+    hint: `if no process runs from it, remove it (chmod -R u+w ${dir} && rm -rf ${dir}) and retry`,
+  });
+}
+
+function hashTap(h: ReturnType<typeof createHash>): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      h.update(chunk);
+      cb(null, chunk);
+    },
+  });
+}
+
+/** Verifies every blob of the image before anything is extracted. */
+async function verifyImage(layout: OciLayout, digest: string, commit: string | undefined) {
+  const check = async (blob: string, what: string) => {
+    const r = await layout.verifyBlob(blob);
+    if (r !== 'ok') throw corrupt(blob, what, commit, r === 'missing' ? 'missing' : 'damaged (its content does not match its digest)');
+  };
+  await check(digest, 'manifest');
+  const manifest = await readManifest(layout, digest, commit);
+  await check(manifest.config.digest, 'config');
+  const config = await readConfig(layout, manifest, commit);
+  for (const l of manifest.layers) await check(l.digest, 'layer');
+  if (manifest.layers.length !== 1 || manifest.layers[0]!.mediaType !== MEDIA_TYPES.layerGzip || config.rootfs.diff_ids.length !== 1) {
+    throw new BrrError('image_unsupported', `image ${digest} is not a one-layer brr image`, { hint: 'release images built by `brr build`' });
+  }
+  return { layer: manifest.layers[0]!, diffId: config.rootfs.diff_ids[0]! };
+}
+
+/** Sets files to 0444 (0555 when executable) and directories to 0555, children first. */
+async function makeReadOnly(dir: string): Promise<void> {
+  for (const d of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, d.name);
+    if (d.isDirectory()) await makeReadOnly(p);
+    else if (d.isFile()) await chmod(p, ((await lstat(p)).mode & 0o111) !== 0 ? 0o555 : 0o444);
+  }
+  await chmod(dir, 0o555);
+}
+
+/**
+ * Verifies build `digest` and materializes it read-only as `releases/<app>/<releaseId>`;
+ * returns that directory. Idempotent.
+ */
+export async function materializeRelease(paths: HomePaths, app: string, releaseId: string, digest: string): Promise<string> {
+  checkNames(app, releaseId);
+  const appDir = path.join(paths.releases, app);
+  const dir = path.join(appDir, releaseId);
+  if (await reuse(dir, digest)) return dir;
+
+  const layout = new OciLayout(paths.oci);
+  const entry = (await layout.listImages()).find((d) => d.digest === digest);
+  const { layer, diffId } = await verifyImage(layout, digest, entry?.annotations?.[ANNOTATIONS.revision]);
+
+  await mkdir(appDir, { recursive: true });
+  const tmp = await mkdtemp(path.join(appDir, `.tmp-${releaseId}-`));
+  try {
+    // Hash again while extracting, so what lands on disk is exactly what was verified.
+    const blobHash = createHash('sha256');
+    const tarHash = createHash('sha256');
+    await pipeline(createReadStream(layout.blobPath(layer.digest)), hashTap(blobHash), createGunzip(), hashTap(tarHash), async (tar: AsyncIterable<Buffer>) => {
+      await extractTar(tar, tmp, { strip: APP_DIR });
+    });
+    if (`sha256:${blobHash.digest('hex')}` !== layer.digest || `sha256:${tarHash.digest('hex')}` !== diffId) {
+      throw corrupt(layer.digest, 'layer', entry?.annotations?.[ANNOTATIONS.revision], 'changed while it was being extracted');
+    }
+    await writeFile(path.join(tmp, MARKER), `${digest}\n`);
+    await makeReadOnly(tmp);
+    try {
+      await rename(tmp, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // Another process materialized the same release first: use theirs if it is the same build.
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await reuse(dir, digest))) {
+        await removeTree(tmp);
+        return dir;
+      }
+      throw e;
+    }
+    return dir;
+  } catch (e) {
+    await removeTree(tmp);
+    throw e;
+  }
+}
+
+/** Points `releases/<app>/current` at `<releaseId>`, atomically (symlink to a temp name + rename). */
+export async function setCurrentLink(paths: HomePaths, app: string, releaseId: string): Promise<void> {
+  checkNames(app, releaseId);
+  const appDir = path.join(paths.releases, app);
+  if ((await readMarker(path.join(appDir, releaseId))) === null) {
+    throw notFound('release_not_materialized', `release ${releaseId} of ${app} is not materialized in ${appDir}`, `run it first: brr run ${releaseId} --app ${app}`);
+  }
+  const tmp = path.join(appDir, `.current-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await symlink(releaseId, tmp);
+  try {
+    await rename(tmp, path.join(appDir, 'current'));
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
