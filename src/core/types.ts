@@ -103,13 +103,33 @@ export interface Release extends ReleaseBody {
   hash: string;
 }
 
-export type EventType =
-  | 'config-staged' // config change before the first release: detail { set: {KEY: ConfigValue}, unset: [KEY] }
-  | 'switch-started' // run stage began switching to `release`
-  | 'activated' // `release` is now what runs (the current release)
-  | 'failed' // switch to `release` failed: detail { reason, logTail }
-  | 'rolled-back' // after a failure, `release` (the previous one) was restored
-  | 'stopped'; // the app was stopped on purpose
+/**
+ * Kinds of ledger events (appended beside releases, never rewritten). Drivers refuse others.
+ * - config-staged: config change before the first release: detail { set: {KEY: ConfigValue}, unset: [KEY] }
+ * - switch-started / activated / failed / rolled-back / stopped: the run stage's outcomes for `release`
+ * - lock-broken: a deploy lease was broken by hand (`brr lock --force`): detail { lease }
+ * - release-phase-started / release-phase-succeeded / release-phase-failed: `release.command` of `release`
+ * - trust-changed: the app's trusted signing keys changed: detail { add?: [...], remove?: [...] }
+ * - promoted: `release` was promoted from another app: detail { fromApp, fromRelease }
+ * - signed: `release` was signed: detail { hash, keyId, publicKey, signature } (Ed25519 over the release hash)
+ */
+export const EVENT_TYPES = [
+  'config-staged',
+  'switch-started',
+  'activated',
+  'failed',
+  'rolled-back',
+  'stopped',
+  'lock-broken',
+  'release-phase-started',
+  'release-phase-succeeded',
+  'release-phase-failed',
+  'trust-changed',
+  'promoted',
+  'signed',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface EventBody {
   app: string;

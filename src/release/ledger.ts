@@ -51,3 +51,43 @@ export interface Ledger {
   verify(app?: string): Promise<VerifyResult>;
   close(): Promise<void>;
 }
+
+/** Who holds a deploy lease. */
+export interface LeaseHolder {
+  owner: string; // actor, e.g. alice@host
+  host: string;
+  pid: number;
+}
+
+/**
+ * A deploy lease on one app (kept in the ledger database, but not ledger history: it is the one
+ * mutable row). `token` is a fencing token: it grows with every acquisition and is never reused,
+ * so a holder that was presumed dead and wakes up late cannot write with its old token.
+ */
+export interface Lease extends LeaseHolder {
+  app: string;
+  token: number;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+/** Optional fencing for appends: the write is refused (conflict 'lease_fenced') unless `fence` is the app's latest lease token. */
+export interface AppendOptions {
+  fence?: number;
+}
+
+/**
+ * Lease operations every driver implements (SQLite and PostgreSQL, same contract test).
+ * - acquireLease: succeeds when no lease is held or the held one expired (at `now`); else conflict 'lease_held' (details.lease = the holder).
+ * - renewLease: extends the lease if `token` is still the current one and not taken over; else conflict 'lease_lost'.
+ * - releaseLease: gives it up (no-op when `token` is no longer current).
+ * - getLease: the current lease row (possibly expired), or null.
+ * - breakLease: removes whatever lease is held (the caller records a 'lock-broken' event); the token counter keeps growing.
+ */
+export interface LeaseStore {
+  acquireLease(app: string, holder: LeaseHolder, ttlMs: number, now: Date): Promise<Lease>;
+  renewLease(app: string, token: number, ttlMs: number, now: Date): Promise<Lease>;
+  releaseLease(app: string, token: number): Promise<void>;
+  getLease(app: string): Promise<Lease | null>;
+  breakLease(app: string): Promise<Lease | null>;
+}

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { BrrError, invalidInput } from '../core/errors.js';
-import type { Config, EventBody, EventType, LedgerEvent, Release, ReleaseBody } from '../core/types.js';
+import { EVENT_TYPES as ALL_EVENT_TYPES, type Config, type EventBody, type EventType, type LedgerEvent, type Release, type ReleaseBody } from '../core/types.js';
 import type { Ledger, NewEvent, ReleaseDraft, VerifyResult } from './ledger.js';
 import { acquireFileMutex, releaseFileMutex, type Mutex } from './mutex.js';
 import { openLedgerDatabase, translateSqliteError, type SqliteOpenOptions } from './sqlite-db.js';
@@ -24,7 +24,7 @@ interface EventRow extends Row {
   release: string | null;
 }
 
-const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>(['config-staged', 'switch-started', 'activated', 'failed', 'rolled-back', 'stopped']);
+const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>(ALL_EVENT_TYPES);
 
 /**
  * The embedded ledger: one SQLite file (WAL) that several brr processes share. Writers take
