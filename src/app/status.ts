@@ -5,10 +5,12 @@ import type { Context } from './context.js';
 /** What the supervisor reports for one app (its `status` op). */
 export interface RunningApp {
   app: string;
-  release: string;
-  releaseHash: string;
-  /** True when every process of the release is up (and healthy where checked). */
-  healthy: boolean;
+  release: string | null;
+  releaseHash: string | null;
+  allUp: boolean;
+  /** Every process passed its health check (or stayed up for upFor without one). */
+  allHealthy: boolean;
+  switchingTo: string | null;
 }
 
 export interface AppStatus {
@@ -26,10 +28,11 @@ export function compareStatus(app: string, ledger: string | null, ledgerHash: st
   const base = { app, ledger, running: running?.release ?? null };
   if (ledger === null && !running) return { ...base, inSync: true, problem: null };
   if (!supervisorUp) return { ...base, inSync: false, problem: 'supervisor not running' };
-  if (!running) return { ...base, inSync: false, problem: 'not running' };
+  if (!running || running.release === null) return { ...base, inSync: false, problem: 'not running' };
   if (ledger !== running.release) return { ...base, inSync: false, problem: `ledger says ${ledger ?? 'nothing'}` };
   if (ledgerHash !== null && running.releaseHash !== ledgerHash) return { ...base, inSync: false, problem: 'release hash differs from the ledger' };
-  if (!running.healthy) return { ...base, inSync: false, problem: 'processes down or unhealthy' };
+  if (!running.allUp) return { ...base, inSync: false, problem: 'processes down' };
+  if (!running.allHealthy) return { ...base, inSync: false, problem: 'processes not healthy' };
   return { ...base, inSync: true, problem: null };
 }
 

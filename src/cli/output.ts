@@ -66,6 +66,12 @@ export function reportError(e: unknown, json: boolean): number {
   if (isBrrError(e)) {
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint ?? null } })}\n`);
     process.stderr.write(`${red('error:')} ${e.message}\n`);
+    // A failed switch carries the failing process's last output: usually the real reason.
+    const tail = e.details?.logTail;
+    if (Array.isArray(tail) && tail.length > 0) {
+      process.stderr.write(`${dim('last output of the failing process:')}\n`);
+      for (const line of tail) process.stderr.write(`  ${String(line)}\n`);
+    }
     if (e.hint) process.stderr.write(`${dim('hint:')} ${e.hint}\n`);
     return e.exitCode;
   }

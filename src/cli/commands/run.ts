@@ -97,5 +97,7 @@ export function registerRunCommands(program: Command): void {
       } finally {
         await ctx.close();
       }
+      // Children, sockets and timers are gone; nothing must keep a supervisor-less process alive.
+      process.exit(0);
     });
 }

@@ -1,0 +1,247 @@
+/**
+ * One process slot (app, release, type, index) on this machine: spawns it in its own process
+ * group with its sockets, pipes its output to its log, restarts it by policy with back-off,
+ * and stops it with SIGTERM, grace, SIGKILL. Every incarnation gets a fresh private health
+ * socket: one a previous incarnation listened on would accept connections for nobody.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../../core/clock.js';
+import type { HomePaths } from '../../core/home.js';
+import type { ProcessInfo, ProcessState, RunSpec } from '../types.js';
+import { nextCrashCount, restartDelayMs, shouldRestart, type BackoffOptions, type ExitStatus } from './backoff.js';
+import type { ChildrenFile } from './children-file.js';
+import { waitHealthy } from './health.js';
+import { childEnv, processLogPath, shellScript, startMarker } from './launch-plan.js';
+import { readProcStat, signalGroup } from './proc.js';
+import type { LogFiles, ProcessLog } from './process-log.js';
+import { bindPrivateTcp, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
+import type { ProcessSlot } from './switch-plan.js';
+
+/** What every process of one supervisor shares. */
+export interface ProcessContext {
+  home: HomePaths;
+  clock: Clock;
+  baseEnv: Record<string, string | undefined>;
+  logs: LogFiles;
+  children: ChildrenFile;
+  backoff: BackoffOptions;
+  /** Upper bound on a process's grace period (tests shorten it). */
+  stopGraceCapMs: number;
+  log(line: string): void;
+}
+
+export class ManagedProcess {
+  readonly name: string;
+  private state: ProcessState = 'starting';
+  private child: ChildProcess | null = null;
+  private pid: number | null = null;
+  private startedAt = 0;
+  private restarts = 0;
+  private crashes = 0;
+  private lastExit: ProcessInfo['lastExit'] = null;
+  /** False while a switch gates this process: a crash then fails the switch instead of restarting. */
+  private supervised = false;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private healthSocket: HeldSocket | null = null;
+  private healthAbort: AbortController | null = null;
+  private readonly exitWaiters: Array<() => void> = [];
+  private readonly log: ProcessLog;
+
+  constructor(
+    readonly run: RunSpec,
+    readonly slot: ProcessSlot,
+    private readonly sockets: HeldSocket[],
+    private readonly ctx: ProcessContext,
+  ) {
+    this.name = `${run.app} ${slot.type}.${slot.index} ${run.release}`;
+    this.log = ctx.logs.acquire(processLogPath(ctx.home.logs, run.app, slot.type, slot.index));
+  }
+
+  /** Spawns the first incarnation. Restarts stay off until `supervise()`. */
+  start(): void {
+    this.spawnOnce();
+  }
+
+  isAlive(): boolean {
+    return this.child !== null;
+  }
+
+  /**
+   * Waits for this incarnation to pass its health check. A crash ends the wait at once.
+   * Pass `signal` to give up early (shutdown).
+   */
+  async waitHealthy(signal?: AbortSignal): Promise<{ ok: boolean; reason: string | null; elapsedMs: number }> {
+    const child = this.child;
+    const r = await waitHealthy(this.slot.spec.health, this.healthTarget(), { isAlive: () => this.child === child && child !== null, signal });
+    if (this.child === child && child !== null) this.state = r.ok ? 'healthy' : 'running';
+    return r;
+  }
+
+  /** Hands the process to its restart policy (after a switch activates it, or on resume). */
+  supervise(): void {
+    if (this.supervised || this.stopping) return;
+    this.supervised = true;
+    if (this.child === null && this.lastExit && this.restartTimer === null) this.afterExit(this.lastExit);
+    // Alive but not healthy (a resume whose gate timed out): keep checking, so ps turns healthy later.
+    else if (this.child !== null && this.state !== 'healthy') void this.watchHealth();
+  }
+
+  /** The last lines of this slot's output, for a failed switch's record. */
+  logTail(): string[] {
+    return this.log.tail();
+  }
+
+  /** SIGTERM to the group, up to the grace period, then SIGKILL. Resolves once it has exited. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.supervised = false;
+    this.healthAbort?.abort();
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    if (this.child && this.pid !== null) {
+      const pgid = this.pid;
+      this.state = 'stopping';
+      const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+      signalGroup(pgid, 'SIGTERM');
+      const grace = Math.min(this.slot.spec.graceMs, this.ctx.stopGraceCapMs);
+      const killer = setTimeout(() => {
+        this.log.marker(`${this.slot.type}.${this.slot.index} did not stop within ${grace} ms; sending SIGKILL`);
+        signalGroup(pgid, 'SIGKILL');
+      }, grace);
+      await exited;
+      clearTimeout(killer);
+    }
+    this.state = 'exited';
+    this.closeHealthSocket();
+    this.log.release();
+  }
+
+  info(): ProcessInfo {
+    const running = this.child !== null;
+    return {
+      app: this.run.app,
+      release: this.run.release,
+      type: this.slot.type,
+      index: this.slot.index,
+      pid: running ? this.pid : null,
+      state: this.state,
+      restarts: this.restarts,
+      uptimeMs: running ? Math.round(performance.now() - this.startedAt) : null,
+      lastExit: this.lastExit,
+    };
+  }
+
+  private healthTarget() {
+    return { healthPort: this.healthSocket?.port ?? null, cwd: this.run.dir, env: this.execEnv() };
+  }
+
+  private execEnv(): Record<string, string> {
+    return childEnv({ base: this.ctx.baseEnv, config: this.run.env, app: this.run.app, release: this.run.release, type: this.slot.type, index: this.slot.index, ports: this.slot.spec.ports, listenFds: {}, homeRoot: this.ctx.home.root });
+  }
+
+  private spawnOnce(): void {
+    this.restartTimer = null;
+    this.closeHealthSocket();
+    const kind = this.slot.spec.health.check?.kind;
+    let sockets = this.sockets;
+    try {
+      if (kind === 'http' || kind === 'tcp') {
+        this.healthSocket = bindPrivateTcp('health');
+        sockets = [...sockets, this.healthSocket];
+      }
+    } catch (e) {
+      return this.failedSpawn(e);
+    }
+    const env = { ...this.execEnv(), ...listenFdsEnv(sockets) };
+    const { script } = shellScript(this.slot.spec.command);
+    let child: ChildProcess;
+    try {
+      // detached: its own process group (setsid), so stop and orphan clean-up reach what it forks.
+      child = spawn('/bin/sh', ['-c', script], { cwd: this.run.dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...stdioFor(sockets)] });
+    } catch (e) {
+      return this.failedSpawn(e);
+    }
+    if (child.pid === undefined) {
+      child.once('error', (e) => this.failedSpawn(e));
+      return;
+    }
+    const pid = child.pid;
+    this.child = child;
+    this.pid = pid;
+    this.startedAt = performance.now();
+    this.state = 'starting';
+    // Recorded before anything else can happen, so a supervisor killed now leaves a findable orphan.
+    this.ctx.children.add({ app: this.run.app, release: this.run.release, type: this.slot.type, index: this.slot.index, pid, pgid: pid, startTime: readProcStat(pid)?.startTime ?? 0, graceMs: this.slot.spec.graceMs });
+    this.log.marker(startMarker({ release: this.run.release, type: this.slot.type, index: this.slot.index, pid, restarts: this.restarts, at: this.ctx.clock.now() }));
+    child.stdout?.on('data', (d: Buffer) => this.log.write(d, 'stdout'));
+    child.stderr?.on('data', (d: Buffer) => this.log.write(d, 'stderr'));
+    child.on('error', () => {}); // kill() errors on a dead group; the exit event tells the rest
+    child.once('exit', (code, signal) => this.onExit(child, pid, { code, signal }));
+  }
+
+  private failedSpawn(e: unknown): void {
+    this.log.marker(`${this.slot.type}.${this.slot.index} could not be started: ${e instanceof Error ? e.message : String(e)}`);
+    this.closeHealthSocket();
+    this.startedAt = performance.now();
+    this.onExit(null, null, { code: 127, signal: null });
+  }
+
+  private onExit(child: ChildProcess | null, pid: number | null, exit: ExitStatus): void {
+    if (child && this.child !== child) return;
+    this.child = null;
+    if (pid !== null) {
+      this.ctx.children.remove(pid);
+      // The group outlives its leader if the app forked: those would keep the shared sockets.
+      signalGroup(pid, 'SIGKILL');
+    }
+    this.log.flush();
+    const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    this.log.marker(`${this.slot.type}.${this.slot.index} exited with ${how}`);
+    this.lastExit = { code: exit.code, signal: exit.signal, at: this.ctx.clock.now().toISOString() };
+    this.healthAbort?.abort();
+    this.closeHealthSocket();
+    if (this.stopping) {
+      for (const w of this.exitWaiters.splice(0)) w();
+      return;
+    }
+    this.state = exit.code === 0 && exit.signal === null ? 'exited' : 'failed';
+    if (this.supervised) this.afterExit(exit);
+  }
+
+  private afterExit(exit: ExitStatus): void {
+    if (!shouldRestart(this.slot.spec.restart, exit)) {
+      this.ctx.log(`${this.name} exited (${exit.signal ?? `code ${exit.code}`}); restart policy ${this.slot.spec.restart}: not restarting`);
+      return;
+    }
+    this.crashes = nextCrashCount(this.crashes, performance.now() - this.startedAt, this.ctx.backoff);
+    const delay = restartDelayMs(this.crashes, this.ctx.backoff);
+    this.state = 'backoff';
+    this.ctx.log(`${this.name} exited (${exit.signal ?? `code ${exit.code}`}); restarting in ${delay} ms (crash ${this.crashes} in a row)`);
+    this.restartTimer = setTimeout(() => {
+      this.restarts++;
+      this.spawnOnce();
+      if (this.child) void this.watchHealth();
+    }, delay);
+  }
+
+  // After a restart nothing waits on health, but ps should still tell healthy from merely
+  // running. Repeats the wait (each bounded by the health timeout) until this incarnation ends.
+  private async watchHealth(): Promise<void> {
+    const child = this.child;
+    const abort = new AbortController();
+    this.healthAbort?.abort();
+    this.healthAbort = abort;
+    while (this.child === child && child !== null && !abort.signal.aborted) {
+      if ((await this.waitHealthy(abort.signal)).ok) return;
+      // A zero timeout would otherwise spin without ever yielding to the event loop.
+      await new Promise((r) => setTimeout(r, Math.max(this.slot.spec.health.intervalMs, 100)));
+    }
+  }
+
+  private closeHealthSocket(): void {
+    this.healthSocket?.close();
+    this.healthSocket = null;
+  }
+}
