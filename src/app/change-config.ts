@@ -2,7 +2,9 @@ import type { Config, Release } from '../core/types.js';
 import type { Context } from './context.js';
 import { parseAssignments, validateConfigKey } from '../release/config.js';
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
+import { sealConfigChange, secretsKeyFromEnv } from '../release/secrets.js';
 import { currentReleaseId, stagedConfig } from '../release/state.js';
+import { configuredSigner, signRelease } from './sign-release.js';
 
 export interface ConfigChangeResult {
   /** The new release, when the app already had one and something changed. */
@@ -27,17 +29,23 @@ export async function changeConfig(ctx: Context, app: string, change: { set?: st
   const set = parseAssignments(change.set ?? []);
   const unset = change.unset ?? [];
   for (const key of [...Object.keys(set), ...unset]) validateConfigKey(key);
+  // Secret values are sealed before planning, against the config they change (secrecy is
+  // sticky), so the planners only ever see ciphertext and "same value again" stays no change.
+  const secret = change.secret ?? false;
+  const secretsKey = secretsKeyFromEnv();
+  const signer = configuredSigner();
   const latest = await ctx.ledger.latestRelease(app);
   const events = await ctx.ledger.listEvents(app);
   const wasRunning = currentReleaseId(events) !== null;
   if (!latest) {
-    const event = planStagedConfig({ staged: stagedConfig(events), set, unset, secret: change.secret ?? false, actor: ctx.actor, now: ctx.clock.now() });
+    const staged = stagedConfig(events);
+    const event = planStagedConfig({ staged, set: sealConfigChange(staged, set, secret, secretsKey), unset, secret, actor: ctx.actor, now: ctx.clock.now() });
     if (event) await ctx.ledger.appendEvent(app, event);
     return { release: null, staged: event !== null, wasRunning };
   }
   let changed = true;
   const release = await ctx.ledger.appendRelease(app, (newest) => {
-    const draft = planConfigChange({ latest: newest!, set, unset, secret: change.secret ?? false, actor: ctx.actor, now: ctx.clock.now() });
+    const draft = planConfigChange({ latest: newest!, set: sealConfigChange(newest!.config, set, secret, secretsKey), unset, secret, actor: ctx.actor, now: ctx.clock.now() });
     if (!draft) {
       changed = false;
       throw new NoChange();
@@ -47,6 +55,7 @@ export async function changeConfig(ctx: Context, app: string, change: { set?: st
     if (e instanceof NoChange) return null;
     throw e;
   });
+  if (changed && release) await signRelease(ctx, release, signer);
   return { release: changed ? release : null, staged: false, wasRunning };
 }
 

@@ -3,6 +3,7 @@ import type { BuildRecord, Formation, Release } from '../core/types.js';
 import { planRelease } from '../release/plan.js';
 import { findBuild, latestBuild } from '../store/builds.js';
 import type { Context } from './context.js';
+import { configuredSigner, signRelease } from './sign-release.js';
 
 /** Formation for a build: keep the previous release's scale for types that still exist. */
 export function formationFor(build: BuildRecord, previous: Formation | undefined): Formation {
@@ -22,7 +23,8 @@ export async function resolveBuild(ctx: Context, app: string, ref: string | unde
 /** `brr release`: the build plus the app's current config become a new release vN. */
 export async function createRelease(ctx: Context, app: string, opts: { build?: string; message?: string }): Promise<Release> {
   const build = await resolveBuild(ctx, app, opts.build);
-  return ctx.ledger.appendRelease(app, (latest, staged) =>
+  const signer = configuredSigner();
+  const release = await ctx.ledger.appendRelease(app, (latest, staged) =>
     planRelease({
       latest,
       staged,
@@ -33,4 +35,6 @@ export async function createRelease(ctx: Context, app: string, opts: { build?: s
       now: ctx.clock.now(),
     }),
   );
+  await signRelease(ctx, release, signer);
+  return release;
 }

@@ -2,6 +2,7 @@ import type { Release } from '../core/types.js';
 import { planRollback } from '../release/plan.js';
 import { currentReleaseId } from '../release/state.js';
 import type { Context } from './context.js';
+import { configuredSigner, signRelease } from './sign-release.js';
 
 /**
  * `brr rollback [vN]`: append a release that copies vN's build and config (default: the release
@@ -9,7 +10,8 @@ import type { Context } from './context.js';
  * concurrent append cannot make it plan against a stale history.
  */
 export async function appendRollback(ctx: Context, app: string, target?: string): Promise<Release> {
-  return ctx.ledger.appendRelease(app, async () => {
+  const signer = configuredSigner();
+  const release = await ctx.ledger.appendRelease(app, async () => {
     const currentId = currentReleaseId(await ctx.ledger.listEvents(app));
     // Only the releases the plan can need: the latest (default current), the current, the one
     // before it and the named target. Listing a 100k-entry history per rollback would be waste.
@@ -21,4 +23,6 @@ export async function appendRollback(ctx: Context, app: string, target?: string)
     const releases = [latest, current, ...extra].filter((r): r is Release => r !== null && !seen.has(r.id) && seen.add(r.id) !== undefined);
     return planRollback({ releases, currentId, targetId: target, actor: ctx.actor, now: ctx.clock.now() });
   });
+  await signRelease(ctx, release, signer);
+  return release;
 }

@@ -4,7 +4,9 @@ import type { HomePaths } from '../core/home.js';
 import type { EventType } from '../core/types.js';
 import { configEnv } from '../release/config.js';
 import type { Ledger } from '../release/ledger.js';
+import { secretsKeyFromEnv } from '../release/secrets.js';
 import { currentReleaseId } from '../release/state.js';
+import { checkReleaseTrusted } from '../release/trust.js';
 import type { RunSpec, SupervisorDeps } from '../run/types.js';
 import { findBuild } from '../store/builds.js';
 import { materializeRelease, setCurrentLink } from '../store/materialize.js';
@@ -14,9 +16,14 @@ export function supervisorDeps(paths: HomePaths, ledger: Ledger, clock: Clock, a
   const prepare = async (app: string, id: string): Promise<RunSpec> => {
     const rel = await ledger.getRelease(app, id);
     if (!rel) throw new BrrError('release_not_found', `app ${app} has no release ${id}`, { hint: `brr releases --app ${app}` });
+    // Both refusals come before anything is materialized or started, so what runs stays as is.
+    // The secrets key is the supervisor's own (its environment or unit), read per release so a
+    // rotated key file is picked up without a restart.
+    await checkReleaseTrusted({ ledger }, app, rel);
+    const env = configEnv(rel.config, secretsKeyFromEnv(process.env));
     const build = await findBuild(paths, rel.build.digest);
     const dir = await materializeRelease(paths, app, rel.id, rel.build.digest);
-    return { app, release: rel.id, releaseHash: rel.hash, dir, env: configEnv(rel.config), processes: build.processes, formation: rel.formation };
+    return { app, release: rel.id, releaseHash: rel.hash, dir, env, processes: build.processes, formation: rel.formation };
   };
   return {
     home: paths,

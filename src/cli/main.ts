@@ -5,6 +5,11 @@ import { registerBuildCommands } from './commands/build.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerRunCommands } from './commands/run.js';
+import { registerKeyCommands } from './commands/keys.js';
+import { registerLockCommands } from './commands/lock.js'; // TEMP-LOCK
+import { registerGcCommands } from './commands/gc.js'; // TEMP-GC
+import { registerAuditCommands } from './commands/audit.js'; // TEMP-GC
+import { registerRegistryCommands } from './commands/registry.js'; // TEMP-REGISTRY
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. */
 export async function main(argv: string[]): Promise<number> {
@@ -17,6 +22,11 @@ export async function main(argv: string[]): Promise<number> {
   registerReleaseCommands(program);
   registerConfigCommands(program);
   registerRunCommands(program);
+  registerKeyCommands(program);
+  registerLockCommands(program); // TEMP-LOCK
+  registerGcCommands(program); // TEMP-GC
+  registerAuditCommands(program); // TEMP-GC
+  registerRegistryCommands(program); // TEMP-REGISTRY
   program.commands.forEach((c) => c.exitOverride());
   try {
     await program.parseAsync(argv);

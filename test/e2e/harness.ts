@@ -8,6 +8,12 @@ import path from 'node:path';
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const BRR = path.join(ROOT, 'bin', 'brr.js');
 
+/**
+ * A fixed secrets key for every CLI run: `config set --secret` refuses to store a secret
+ * without one. Tests that need no key pass `BRR_SECRETS_KEY: ''`.
+ */
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -81,7 +87,7 @@ export class Sandbox {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [BRR, ...args], {
         cwd: this.repo,
-        env: { ...process.env, BRR_HOME: this.home, NO_COLOR: '1', BRR_ACTOR: 'tester@e2e', ...opts.env },
+        env: { ...process.env, BRR_HOME: this.home, NO_COLOR: '1', BRR_ACTOR: 'tester@e2e', BRR_SECRETS_KEY: TEST_SECRETS_KEY, ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
