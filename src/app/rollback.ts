@@ -2,6 +2,7 @@ import type { Release } from '../core/types.js';
 import { planRollback } from '../release/plan.js';
 import { currentReleaseId } from '../release/state.js';
 import type { Context } from './context.js';
+import { preflightRelease } from './preflight.js';
 import { configuredSigner, signRelease } from './sign-release.js';
 
 /**
@@ -11,7 +12,7 @@ import { configuredSigner, signRelease } from './sign-release.js';
  */
 export async function appendRollback(ctx: Context, app: string, target?: string): Promise<Release> {
   const signer = configuredSigner();
-  const release = await ctx.ledger.appendRelease(app, async () => {
+  const plan = async () => {
     const currentId = currentReleaseId(await ctx.ledger.listEvents(app));
     // Only the releases the plan can need: the latest (default current), the current, the one
     // before it and the named target. Listing a 100k-entry history per rollback would be waste.
@@ -22,7 +23,11 @@ export async function appendRollback(ctx: Context, app: string, target?: string)
     const seen = new Set<string>();
     const releases = [latest, current, ...extra].filter((r): r is Release => r !== null && !seen.has(r.id) && seen.add(r.id) !== undefined);
     return planRollback({ releases, currentId, targetId: target, actor: ctx.actor, now: ctx.clock.now() });
-  });
+  };
+  // Preflight BEFORE anything is appended: a rollback that cannot run leaves no release behind.
+  const draft = await plan();
+  await preflightRelease(ctx, app, (await ctx.ledger.getRelease(app, draft.rollbackOf!))!);
+  const release = await ctx.ledger.appendRelease(app, plan);
   await signRelease(ctx, release, signer);
   return release;
 }

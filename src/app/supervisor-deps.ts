@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { BrrError } from '../core/errors.js';
+import { BrrError, isBrrError } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import type { EventType } from '../core/types.js';
 import { configEnv } from '../release/config.js';
@@ -9,6 +9,7 @@ import { currentReleaseId } from '../release/state.js';
 import { checkReleaseTrusted } from '../release/trust.js';
 import type { RunSpec, SupervisorDeps } from '../run/types.js';
 import { findBuild } from '../store/builds.js';
+import { buildCollected } from './preflight.js';
 import { materializeRelease, setCurrentLink } from '../store/materialize.js';
 
 /** Wires the supervisor to the ledger (what should run) and the store (what it is made of). */
@@ -21,7 +22,10 @@ export function supervisorDeps(paths: HomePaths, ledger: Ledger, clock: Clock, a
     // rotated key file is picked up without a restart.
     await checkReleaseTrusted({ ledger }, app, rel);
     const env = configEnv(rel.config, secretsKeyFromEnv(process.env));
-    const build = await findBuild(paths, rel.build.digest);
+    // After a gc, say so and how to rebuild, rather than "build not found".
+    const build = await findBuild(paths, rel.build.digest).catch(async (e: unknown) => {
+      throw isBrrError(e) && e.code === 'build_not_found' ? await buildCollected(paths, rel) : e;
+    });
     const dir = await materializeRelease(paths, app, rel.id, rel.build.digest);
     return { app, release: rel.id, releaseHash: rel.hash, dir, env, processes: build.processes, formation: rel.formation };
   };
