@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const benches = ['build-bench.mjs', 'ledger-bench.mjs', 'run-bench.mjs', 'switch-bench.mjs'];
+const benches = ['build-bench.mjs', 'ledger-bench.mjs', 'ledger-pg-bench.mjs', 'run-bench.mjs', 'switch-bench.mjs', 'render-bench.mjs', 'push-bench.mjs'];
 const only = process.argv.slice(2);
 const sections = [];
 for (const b of benches) {

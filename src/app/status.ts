@@ -1,6 +1,8 @@
 import { currentReleaseId } from '../release/state.js';
 import { connectSupervisor } from '../run/local/client.js';
+import { currentTarget } from './app-target.js';
 import type { Context } from './context.js';
+import { kubernetesStatus } from './kubernetes-status.js';
 
 /** What the supervisor reports for one app (its `status` op). */
 export interface RunningApp {
@@ -51,7 +53,14 @@ export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStat
   const rows: AppStatus[] = [];
   for (const app of [...apps].sort()) {
     if (onlyApp && app !== onlyApp) continue;
-    const id = currentReleaseId(await ctx.ledger.listEvents(app));
+    const events = await ctx.ledger.listEvents(app);
+    const target = currentTarget(events);
+    // Kubernetes apps: compare with the live pods, not the supervisor.
+    if (target.target === 'kubernetes') {
+      rows.push(await kubernetesStatus(ctx, app, target));
+      continue;
+    }
+    const id = currentReleaseId(events);
     const rel = id ? await ctx.ledger.getRelease(app, id) : null;
     rows.push(compareStatus(app, id, rel?.hash ?? null, running.find((r) => r.app === app), client !== null));
   }

@@ -10,6 +10,7 @@ import { checkReleaseTrusted } from '../release/trust.js';
 import type { RunSpec, SupervisorDeps } from '../run/types.js';
 import { findBuild } from '../store/builds.js';
 import { buildCollected } from './preflight.js';
+import { currentTarget } from './app-target.js';
 import { materializeRelease, setCurrentLink } from '../store/materialize.js';
 
 /** Wires the supervisor to the ledger (what should run) and the store (what it is made of). */
@@ -37,8 +38,10 @@ export function supervisorDeps(paths: HomePaths, ledger: Ledger, clock: Clock, a
     async desired() {
       const specs: RunSpec[] = [];
       for (const app of await ledger.listApps()) {
-        const id = currentReleaseId(await ledger.listEvents(app));
-        if (!id) continue;
+        const events = await ledger.listEvents(app);
+        const id = currentReleaseId(events);
+        // Apps that run on Kubernetes are the cluster's to keep running, not this supervisor's.
+        if (!id || currentTarget(events).target === 'kubernetes') continue;
         try {
           specs.push(await prepare(app, id));
         } catch (e) {

@@ -111,6 +111,10 @@ function bindSocket(name: string, protocol: Protocol, address: string, port: num
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw invalidInput('invalid_port', `port ${name}: ${port} is not a port number`, 'use a port between 1 and 65535 in brr.yaml');
   }
+  if ((protocol as string) === 'sctp') {
+    throw invalidInput('sctp_unsupported_locally', `port ${name}: SCTP ports cannot be run by the local supervisor (Node has no SCTP sockets)`,
+      'run this app on Kubernetes (`brr apps set APP --target kubernetes …`), or declare the port as tcp or udp');
+  }
   const b = loadBindings();
   const handle = protocol === 'tcp' ? new b.TCP(b.tcpServerType) : new b.UDP();
   // flags 0: no SO_REUSEADDR for UDP (a second bind must fail), dual-stack for `::`.

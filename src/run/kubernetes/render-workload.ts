@@ -1,0 +1,133 @@
+import type { HealthSpec, ProcessSpec } from '../../core/types.js';
+import { ANNOTATIONS, LABELS, appLabels, configMapName, headlessServiceName, secretName, workloadName } from './names.js';
+import type { KubeObject, RenderInput } from './types.js';
+
+/**
+ * One process type as a Deployment (or a StatefulSet when `stateful: true`). Pure: the same
+ * input gives the same object, so golden files and `kubectl diff` stay quiet between runs.
+ */
+
+/** Non-root by default: images built by brr carry files owned by root but readable by all. */
+const RUN_AS = 65532;
+
+/** Kept for `kubectl rollout undo`: each ReplicaSet's template names its release's ConfigMap and Secret. */
+export const REVISION_HISTORY = 10;
+
+interface Probes {
+  liveness?: Record<string, unknown>;
+  readiness?: Record<string, unknown>;
+  startup?: Record<string, unknown>;
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** The probe action for a process: its health check, else a TCP connect to its first TCP port. */
+export function probeAction(spec: ProcessSpec): Record<string, unknown> | null {
+  const check = spec.health.check;
+  if (check?.kind === 'http') return { httpGet: { path: check.path, port: check.port } };
+  if (check?.kind === 'tcp') return { tcpSocket: { port: check.port } };
+  if (check?.kind === 'exec') return { exec: { command: ['/bin/sh', '-c', check.command] } };
+  const tcp = spec.ports.find((p) => p.protocol === 'tcp');
+  return tcp ? { tcpSocket: { port: tcp.name } } : null;
+}
+
+/**
+ * Probes from the health config: `timeout` (how long a starting process may take) becomes the
+ * startup probe's budget, `interval` the readiness period. Liveness is slower on purpose: a busy
+ * NF that misses one check should be taken out of rotation, not restarted.
+ */
+export function probesFor(spec: ProcessSpec): Probes {
+  const action = probeAction(spec);
+  if (!action) return {};
+  const h: HealthSpec = spec.health;
+  const period = seconds(h.intervalMs);
+  return {
+    startup: { ...action, failureThreshold: Math.max(1, Math.ceil(h.timeoutMs / (period * 1000))), periodSeconds: period, timeoutSeconds: period },
+    readiness: { ...action, failureThreshold: 3, periodSeconds: period, timeoutSeconds: period },
+    liveness: { ...action, failureThreshold: 3, periodSeconds: Math.max(10, period), timeoutSeconds: period },
+  };
+}
+
+function container(input: RenderInput, type: string, spec: ProcessSpec): Record<string, unknown> {
+  const probes = probesFor(spec);
+  const env = [
+    { name: 'BRR_APP', value: input.app },
+    { name: 'BRR_PROCESS_TYPE', value: type },
+    { name: 'BRR_RELEASE', value: input.release.id },
+  ];
+  // Explicit env wins over envFrom, so PORT is only set when config does not set it.
+  const tcp = spec.ports.find((p) => p.protocol === 'tcp');
+  if (tcp && !('PORT' in input.config) && !('PORT' in input.secrets)) env.push({ name: 'PORT', value: String(tcp.port) });
+  return {
+    command: ['/bin/sh', '-c', spec.command],
+    env,
+    envFrom: [{ configMapRef: { name: configMapName(input.app, input.release.id) } }, { secretRef: { name: secretName(input.app, input.release.id) } }],
+    image: input.image,
+    imagePullPolicy: 'IfNotPresent',
+    livenessProbe: probes.liveness,
+    name: type.toLowerCase().replace(/_/g, '-'),
+    ports: spec.ports.length ? spec.ports.map((p) => ({ containerPort: p.port, name: p.name, protocol: p.protocol.toUpperCase() })) : undefined,
+    readinessProbe: probes.readiness,
+    resources: { limits: { memory: '512Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
+    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, runAsNonRoot: true },
+    startupProbe: probes.startup,
+    volumeMounts: [{ mountPath: '/tmp', name: 'tmp' }],
+  };
+}
+
+/** Labels of the pods of one process type; the first three are the (immutable) selector. */
+export function selectorLabels(app: string, type: string): Record<string, string> {
+  return { [LABELS.name]: app, [LABELS.instance]: app, [LABELS.component]: type.toLowerCase().replace(/_/g, '-') };
+}
+
+export function renderWorkload(input: RenderInput, type: string, spec: ProcessSpec): KubeObject {
+  const { app, release } = input;
+  const labels = { ...appLabels(app), ...selectorLabels(app, type), [LABELS.version]: release.id };
+  const annotations = { [ANNOTATIONS.commit]: release.commit, [ANNOTATIONS.release]: release.id, [ANNOTATIONS.releaseHash]: release.hash };
+  const template = {
+    metadata: { annotations, labels },
+    spec: {
+      automountServiceAccountToken: false,
+      containers: [container(input, type, spec)],
+      enableServiceLinks: false,
+      securityContext: { fsGroup: RUN_AS, runAsGroup: RUN_AS, runAsNonRoot: true, runAsUser: RUN_AS, seccompProfile: { type: 'RuntimeDefault' } },
+      terminationGracePeriodSeconds: Math.ceil(spec.graceMs / 1000),
+      volumes: [{ emptyDir: {}, name: 'tmp' }],
+    },
+  };
+  // Without a check, the local supervisor waits `upFor`; minReadySeconds is the same idea.
+  const minReadySeconds = spec.health.check === null ? Math.ceil(spec.health.upForMs / 1000) : undefined;
+  const common = {
+    minReadySeconds,
+    replicas: input.formation[type] ?? spec.scale,
+    revisionHistoryLimit: REVISION_HISTORY,
+    selector: { matchLabels: selectorLabels(app, type) },
+    template,
+  };
+  const metadata = {
+    annotations: { ...annotations, [ANNOTATIONS.changeCause]: `brr ${release.id}: ${release.cause}` },
+    labels,
+    name: workloadName(app, type),
+    namespace: input.namespace,
+  };
+  if (spec.stateful) {
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata,
+      spec: { ...common, serviceName: headlessServiceName(app, type), updateStrategy: { type: 'RollingUpdate' } },
+    };
+  }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata,
+    spec: {
+      ...common,
+      // A pod that cannot get ready within twice its start budget is not going to: fail fast.
+      progressDeadlineSeconds: Math.max(60, 2 * seconds(spec.health.timeoutMs)),
+      // Keep serving during the switch: a new pod must be available before an old one goes.
+      strategy: { rollingUpdate: { maxSurge: 1, maxUnavailable: 0 }, type: 'RollingUpdate' },
+    },
+  };
+}
