@@ -1,13 +1,20 @@
 import { notFound } from '../core/errors.js';
 import type { Release } from '../core/types.js';
+import { checkReleaseTrusted } from '../release/trust.js';
+import { checkBuildVerifies } from './preflight.js';
 import { ensureSupervisor } from '../run/local/client.js';
 import type { Context } from './context.js';
+import { appTarget } from './app-target.js';
+import { runOnKubernetes } from './kubernetes-run.js';
 import { supervisorArgv } from './launch.js';
+import { runReleasePhase, type ReleasePhaseOutcome } from './release-phase.js';
 
 export interface RunResult {
   app: string;
   release: string;
   durationMs: number;
+  /** What the release phase did: ran now, was skipped (already succeeded), or none declared. */
+  releasePhase: ReleasePhaseOutcome['status'];
 }
 
 /** Looks a release up by id, or the newest one when no id is given. */
@@ -22,16 +29,32 @@ export async function findRelease(ctx: Context, app: string, id?: string): Promi
 }
 
 /**
- * `brr run`: make a release the app's current one. The supervisor (started in the background if
- * none runs for this home) verifies and materializes it, starts it beside the old one, waits for
- * health, records the outcome in the ledger and only then stops the old processes.
+ * `brr run`: make a release the app's current one. First its release phase, if the build has
+ * one and it has not succeeded for this release yet; its failure throws before the supervisor
+ * is asked for anything, so the running release is untouched. Then the supervisor (started in
+ * the background if none runs for this home) verifies and materializes it, starts it beside the
+ * old one, waits for health, records the outcome in the ledger and only then stops the old
+ * processes. `signal` (the deploy lease's) stops the release phase and keeps the switch from
+ * being requested once the lease is lost.
  */
-export async function runRelease(ctx: Context, app: string, id: string | undefined, onProgress: (line: string) => void): Promise<RunResult> {
+export async function runRelease(ctx: Context, app: string, id: string | undefined, onProgress: (line: string) => void, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RunResult> {
   const rel = await findRelease(ctx, app, id);
+  // Before anything of the release executes (its release phase included) and on every target;
+  // the supervisor checks again on its own when it resumes after a reboot.
+  await checkReleaseTrusted(ctx, app, rel);
+  // Kubernetes apps roll out on their cluster (render, apply, watch, roll back on failure).
+  const target = await appTarget(ctx, app);
+  if (target.target === 'kubernetes') {
+    const r = await runOnKubernetes(ctx, rel, target, onProgress, { signal: opts.signal, timeoutMs: opts.timeoutMs });
+    return { app, release: r.release, durationMs: r.durationMs, releasePhase: 'none' };
+  }
+  await checkBuildVerifies(ctx.paths, rel);
+  const phase = await runReleasePhase(ctx, rel, { onProgress, signal: opts.signal });
+  opts.signal?.throwIfAborted();
   const client = await ensureSupervisor(ctx.paths, supervisorArgv(ctx.paths));
   try {
     const result = (await client.request('switch', { app, release: rel.id }, onProgress)) as { release: string; durationMs: number };
-    return { app, release: result.release, durationMs: result.durationMs };
+    return { app, release: result.release, durationMs: result.durationMs, releasePhase: phase.status };
   } finally {
     client.close();
   }

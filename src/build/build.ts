@@ -7,11 +7,12 @@ import type { HomePaths } from '../core/home.js';
 import type { BuildRecord } from '../core/types.js';
 import { brrVersion } from '../core/version.js';
 import { isValidAppName } from '../manifest/schema.js';
-import { IMAGE_LABELS, writeImage } from '../store/image.js';
+import { IMAGE_LABELS } from '../store/image.js';
 import { buildRecordOf, readConfig, readManifest } from '../store/image-read.js';
 import { ANNOTATIONS, MEDIA_TYPES, OciLayout, type Descriptor } from '../store/oci-layout.js';
 import { removeTree } from '../store/remove-tree.js';
 import { commitTime, exportTree, isDirty, publicOrigin, resolveCommit } from './checkout.js';
+import { resolveBuildBase, writeBuildImage } from './image-recipe.js';
 import { runRecipe } from './recipe.js';
 
 /**
@@ -32,6 +33,8 @@ export interface BuildOptions {
   progress?: (line: string) => void;
   /** Wall clock for the informational `dev.brr.created` annotation. */
   clock?: Clock;
+  /** Allow plain HTTP to a non-loopback registry holding `build.image.base`. */
+  insecure?: boolean;
 }
 
 export interface BuildResult {
@@ -42,9 +45,12 @@ export interface BuildResult {
   record: BuildRecord;
 }
 
-/** The build cache key: what the image is a function of. */
-export function cacheKey(commit: string, subdir: string): string {
-  return hashCanonical({ brr: brrVersion(), commit, path: subdir });
+/**
+ * The build cache key: what the image is a function of. The base image's digest joins it for
+ * `build.image.base` builds (absent otherwise, which keeps older keys valid).
+ */
+export function cacheKey(commit: string, subdir: string, baseDigest?: string): string {
+  return hashCanonical({ brr: brrVersion(), commit, path: subdir, base: baseDigest });
 }
 
 /** `./svc/a/` → `svc/a`; refuses paths that leave the repository. */
@@ -127,12 +133,18 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const repo = path.resolve(opts.repo);
   const subdir = normalizeSubdir(opts.path);
   const [commit, dirty] = await Promise.all([resolveCommit(repo, opts.ref ?? 'HEAD'), isDirty(repo)]);
-  const key = cacheKey(commit, subdir);
+  let key = cacheKey(commit, subdir);
   const layout = new OciLayout(paths.oci);
   await layout.init();
 
   if (!opts.noCache) {
     const hit = await fromCache(layout, key, opts.app, repo, now);
+    if (hit) return { digest: hit.digest, commit, cached: true, dirty, record: hit };
+  }
+  const base = await resolveBuildBase({ layout, repo, commit, subdir, insecure: opts.insecure, progress });
+  if (base) {
+    key = cacheKey(commit, subdir, base.digest);
+    const hit = opts.noCache ? null : await fromCache(layout, key, opts.app, repo, now);
     if (hit) return { digest: hit.digest, commit, cached: true, dirty, record: hit };
   }
 
@@ -148,14 +160,15 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Loaded here, not at the top: the YAML parser costs ~40 ms of start-up the cache hit avoids.
     const { loadManifest } = await import('../manifest/load.js');
     const manifest = loadManifest(src);
+    const logFile = path.join(paths.buildLogs, `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
     if (manifest.build.command.length > 0) {
-      const logFile = path.join(paths.buildLogs, `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
       await runRecipe({ dir: src, commands: manifest.build.command, commitTime: time, logFile, tmpRoot: work, progress });
     }
     const out = await outputDir(src, manifest.build.output);
     // No source URL inside the image: two clones of one commit (different remotes, or none)
     // must give the same digest. Where it came from is recorded in the index annotation.
-    const image = await writeImage(layout, { outputDir: out, commit, commitTime: time, source: null, app: manifest.app, processes: manifest.processes });
+    const input = { outputDir: out, commit, commitTime: time, source: null, app: manifest.app, processes: manifest.processes, release: manifest.release };
+    const image = await writeBuildImage({ layout, manifest, src, image: input, base, work, logFile, progress });
     const app = opts.app ?? manifest.app ?? null;
     const desc: Descriptor = {
       ...image.manifest,
@@ -172,7 +185,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       size: image.size,
       createdAt: now.toISOString(),
       processes: manifest.processes,
+      release: manifest.release,
       ref: desc.annotations![ANNOTATIONS.refName]!,
+      base: base?.pinned ?? null,
+      pushed: [],
     };
     return { digest: desc.digest, commit, cached: false, dirty, record };
   } finally {

@@ -6,7 +6,8 @@
 /** `sha256:<64 hex>` */
 export type Digest = string;
 
-export type Protocol = 'tcp' | 'udp';
+/** `sctp` is for the Kubernetes target only: the local supervisor refuses it. */
+export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
 export interface PortSpec {
@@ -41,13 +42,57 @@ export interface ProcessSpec {
   /** SIGTERM → SIGKILL (ms). */
   graceMs: number;
   restart: RestartPolicy;
+  /**
+   * brr.yaml `stateful: true`: on Kubernetes a StatefulSet instead of a Deployment. Absent
+   * (never false) otherwise, so images of stateless apps keep their digests.
+   */
+  stateful?: boolean;
+}
+
+/**
+ * The release phase (brr.yaml `release.command`, or a Procfile's `release:` line): run once per
+ * release, before its processes start, with the release's config (database migrations).
+ */
+export interface ReleasePhaseSpec {
+  command: string;
+}
+
+/**
+ * brr.yaml `build.image`: the image is assembled on `base` (or on nothing) without a container
+ * engine. Absent fields inherit the base's config.
+ */
+export interface ImageSpec {
+  /** `registry/repo:tag` or `registry/repo@sha256:…`; null builds on an empty base. */
+  base: string | null;
+  /** `os/arch[/variant]` picked from a multi-platform base; null = linux/<host arch>. */
+  platform: string | null;
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  /** `uid[:gid]` or a user name of the base. */
+  user: string | null;
+  /** `8080/tcp`, `2152/udp`, `38412/sctp`. */
+  ports: string[];
+  env: Record<string, string>;
+}
+
+/** brr.yaml `build`. The optional keys are absent (not null) when brr.yaml does not set them. */
+export interface BuildSpec {
+  command: string[];
+  output: string;
+  /** Directories of the output put in layers of their own, below the app layer; default [node_modules]. */
+  layers?: string[];
+  image?: ImageSpec;
+  /** Build with a container engine from this Dockerfile (relative to the built directory). */
+  dockerfile?: string;
 }
 
 /** brr.yaml, validated and with defaults applied. */
 export interface Manifest {
   app: string | null;
-  build: { command: string[]; output: string };
+  build: BuildSpec;
   processes: Record<string, ProcessSpec>;
+  /** null when the app has no release phase. */
+  release: ReleasePhaseSpec | null;
   /** Where the process list came from: 'brr.yaml' or 'Procfile'. */
   processesFrom: 'brr.yaml' | 'Procfile';
 }
@@ -67,8 +112,17 @@ export interface BuildRecord {
   createdAt: string;
   /** The processes the image declares (from its brr.yaml or Procfile). */
   processes: Record<string, ProcessSpec>;
+  /**
+   * The release phase the image declares (label `dev.brr.release`); null or absent when none.
+   * Optional so records written by code that predates it still type-check.
+   */
+  release?: ReleasePhaseSpec | null;
   /** The OCI index ref name (`org.opencontainers.image.ref.name`). */
   ref: string;
+  /** The base image pinned by digest (`registry/repo@sha256:…`, label `dev.brr.base`), or null. */
+  base?: string | null;
+  /** Where the build was pushed (`registry/repo[:tag]@sha256:…`), oldest first. */
+  pushed?: string[];
 }
 
 export interface ConfigValue {
@@ -111,6 +165,7 @@ export interface Release extends ReleaseBody {
  * - release-phase-started / release-phase-succeeded / release-phase-failed: `release.command` of `release`
  * - trust-changed: the app's trusted signing keys changed: detail { add?: [...], remove?: [...] }
  * - promoted: `release` was promoted from another app: detail { fromApp, fromRelease }
+ * - target-set: where the app runs from now on: detail { target: 'local' } or { target: 'kubernetes', context, namespace, registry, kubeconfig }
  * - signed: `release` was signed: detail { hash, keyId, publicKey, signature } (Ed25519 over the release hash)
  */
 export const EVENT_TYPES = [
@@ -127,6 +182,7 @@ export const EVENT_TYPES = [
   'trust-changed',
   'promoted',
   'signed',
+  'target-set',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -1,5 +1,5 @@
 import { BrrError } from '../core/errors.js';
-import type { BuildRecord, ProcessSpec } from '../core/types.js';
+import type { BuildRecord, ProcessSpec, ReleasePhaseSpec } from '../core/types.js';
 import { IMAGE_LABELS, type ImageConfig } from './image.js';
 import { ANNOTATIONS, type Descriptor, type OciLayout } from './oci-layout.js';
 
@@ -54,12 +54,18 @@ export function isBrrEntry(d: Descriptor): boolean {
 export async function buildRecordOf(layout: OciLayout, d: Descriptor): Promise<BuildRecord> {
   const a = d.annotations ?? {};
   let processes: Record<string, ProcessSpec> = {};
+  let release: ReleasePhaseSpec | null = null;
+  let base: string | null = null;
   let size = d.size;
   try {
     const m = await readManifest(layout, d.digest);
     size += m.config.size + m.layers.reduce((n, l) => n + l.size, 0);
     const c = await readConfig(layout, m);
     const label = c.config?.Labels?.[IMAGE_LABELS.manifest];
+    base = c.config?.Labels?.[IMAGE_LABELS.base] ?? null;
+    // Release phase first: an image whose release label is unreadable gets no processes either,
+    // so it is never run without its migrations.
+    release = releasePhaseOf(c.config?.Labels?.[IMAGE_LABELS.release]);
     if (label) processes = JSON.parse(label) as Record<string, ProcessSpec>;
   } catch (e) {
     if (!(e instanceof BrrError && e.code === 'store_corrupt') && !(e instanceof SyntaxError)) throw e;
@@ -73,6 +79,33 @@ export async function buildRecordOf(layout: OciLayout, d: Descriptor): Promise<B
     size,
     createdAt: a[ANNOTATIONS.created] ?? '',
     processes,
+    release,
     ref: a[ANNOTATIONS.refName] ?? '',
+    base,
+    pushed: pushedOf(a[PUSHED_ANNOTATION]),
   };
+}
+
+/** The release phase from its image label; SyntaxError when the label is not `{ command: string }`. */
+export function releasePhaseOf(label: string | undefined): ReleasePhaseSpec | null {
+  if (label === undefined) return null;
+  const v = JSON.parse(label) as unknown;
+  if (typeof v !== 'object' || v === null || typeof (v as ReleasePhaseSpec).command !== 'string' || (v as ReleasePhaseSpec).command.trim() === '') {
+    throw new SyntaxError(`label ${IMAGE_LABELS.release} is not { command: string }`);
+  }
+  return { command: (v as ReleasePhaseSpec).command };
+}
+
+/** Index annotation recording where a build was pushed: a JSON list of `registry/repo[:tag]@sha256:…`. */
+export const PUSHED_ANNOTATION = 'dev.brr.pushed';
+
+/** The pushed list of an index entry; a damaged annotation reads as none (it is informational). */
+export function pushedOf(annotation: string | undefined): string[] {
+  if (!annotation) return [];
+  try {
+    const v = JSON.parse(annotation) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
 }

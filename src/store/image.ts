@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { canonicalJson } from '../core/canonical-json.js';
-import type { ProcessSpec } from '../core/types.js';
+import type { ProcessSpec, ReleasePhaseSpec } from '../core/types.js';
 import { MEDIA_TYPES, type Descriptor, type OciLayout } from './oci-layout.js';
 import { writeLayer } from './tar.js';
 
@@ -16,7 +16,18 @@ export const IMAGE_LABELS = {
   source: 'org.opencontainers.image.source',
   app: 'dev.brr.app',
   manifest: 'dev.brr.manifest',
+  /** canonicalJson(ReleasePhaseSpec), only when brr.yaml has a release phase. */
+  release: 'dev.brr.release',
+  /** The base image pinned by digest (`registry/repo@sha256:…`), only for images built on a base. */
+  base: 'dev.brr.base',
 } as const;
+
+/**
+ * Layer annotation naming what an app layer holds (`node_modules`, `app`). Set on brr's own
+ * layers when an image has more than one layer (a base, or split dependencies), so the local
+ * target can tell them from base layers.
+ */
+export const APP_LAYER_ANNOTATION = 'dev.brr.layer';
 
 /** Where the build output sits inside the image (and the container's working directory). */
 export const APP_DIR = 'app';
@@ -32,6 +43,8 @@ export interface ImageInput {
   /** `app` from the commit's brr.yaml (never the deploy's name: that would fork digests). */
   app: string | null;
   processes: Record<string, ProcessSpec>;
+  /** brr.yaml's release phase; null or absent leaves the label out. */
+  release?: ReleasePhaseSpec | null;
 }
 
 export interface ImageResult {
@@ -58,6 +71,21 @@ export function goArch(nodeArch: string = process.arch): string {
   return GOARCH[nodeArch] ?? nodeArch;
 }
 
+/** The labels every brr image carries; also used by images built on a base (src/build/base-image.ts). */
+export function imageLabels(input: Omit<ImageInput, 'outputDir'>): Record<string, string> {
+  const labels: Record<string, string> = {
+    [IMAGE_LABELS.revision]: input.commit,
+    [IMAGE_LABELS.created]: new Date(input.commitTime * 1000).toISOString(),
+    [IMAGE_LABELS.manifest]: canonicalJson(input.processes),
+  };
+  if (input.source) labels[IMAGE_LABELS.source] = input.source;
+  if (input.app) labels[IMAGE_LABELS.app] = input.app;
+  // A label of its own, present only when set: images of apps without a release phase keep
+  // exactly the config (and digest) they had before release phases existed.
+  if (input.release) labels[IMAGE_LABELS.release] = canonicalJson({ command: input.release.command });
+  return labels;
+}
+
 export async function writeImage(layout: OciLayout, input: ImageInput): Promise<ImageResult> {
   const tmp = layout.tempPath('layer');
   let layer: Descriptor;
@@ -72,13 +100,7 @@ export async function writeImage(layout: OciLayout, input: ImageInput): Promise<
   }
 
   const created = new Date(input.commitTime * 1000).toISOString();
-  const labels: Record<string, string> = {
-    [IMAGE_LABELS.revision]: input.commit,
-    [IMAGE_LABELS.created]: created,
-    [IMAGE_LABELS.manifest]: canonicalJson(input.processes),
-  };
-  if (input.source) labels[IMAGE_LABELS.source] = input.source;
-  if (input.app) labels[IMAGE_LABELS.app] = input.app;
+  const labels = imageLabels(input);
   const config: ImageConfig = {
     architecture: goArch(),
     os: 'linux',

@@ -52,7 +52,7 @@ describe('brr.yaml', () => {
     ['build:\n  command: {a: 1}\n', 'brr.yaml: build.command: expected a string or a list of strings'],
     ['processes:\n  web:\n    command: x\n    scale: -1\n', 'brr.yaml: processes.web.scale: expected a whole number from 0 to 1000'],
     ['processes:\n  web:\n    command: x\n    ports: [{ name: http, port: 70000 }]\n', 'processes.web.ports[0].port: expected a whole number from 1 to 65535'],
-    ['processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1, protocol: sctp }]\n', 'processes.web.ports[0].protocol: expected tcp or udp'],
+    ['processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1, protocol: quic }]\n', 'processes.web.ports[0].protocol: expected tcp, udp or sctp'],
     ['processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1 }, { name: a, port: 2 }]\n', 'processes.web.ports[1].name: duplicate port name "a"'],
     ['processes:\n  web:\n    command: x\n    health: { http: /h, port: nope }\n', 'processes.web.health.port: no port named "nope"'],
     ['processes:\n  web:\n    command: x\n    ports: [{ name: d, port: 5, protocol: udp }]\n    health: { tcp: d }\n', 'processes.web.health.tcp: port "d" is udp'],
@@ -61,6 +61,10 @@ describe('brr.yaml', () => {
     ['processes:\n  web:\n    command: x\n    restart: sometimes\n', 'processes.web.restart: expected always, on-failure or never'],
     ['processes: {}\n', 'brr.yaml: processes: expected at least one process type'],
     ['processes:\n  web:\n  command: x\n', 'brr.yaml: processes.web: expected a mapping'],
+    ['release: ./migrate\n', 'brr.yaml: release: expected a mapping'],
+    ['release: {}\n', 'brr.yaml: release.command: expected a non-empty string'],
+    ['release: { command: "  " }\n', 'brr.yaml: release.command: expected a non-empty string'],
+    ['release: { command: x, timeout: 5s }\n', 'brr.yaml: release.timeout: unknown key'],
   ])('rejects %j naming the path', (yaml, message) => {
     const e = errorOf(() => parseManifest(yaml));
     expect(e.code).toBe('manifest_invalid');
@@ -84,6 +88,21 @@ describe('brr.yaml', () => {
     expect(m.processesFrom).toBe('Procfile');
     expect(Object.keys(m.processes)).toEqual(['web', 'worker']);
     expect(m.processes.web!.command).toBe('node server.js --port $PORT');
+  });
+
+  it('reads release.command; without it there is no release phase', () => {
+    expect(parseManifest('release:\n  command: ./migrate up\nprocesses: { web: { command: x } }\n').release).toEqual({ command: './migrate up' });
+    expect(parseManifest('processes: { web: { command: x } }\n').release).toBeNull();
+  });
+
+  it("takes a Procfile's release line as the release phase, not as a process (Heroku semantics)", () => {
+    const m = parseManifest(null, 'brr.yaml', 'web: node server.js\nrelease: node migrate.js\n');
+    expect(Object.keys(m.processes)).toEqual(['web']);
+    expect(m.release).toEqual({ command: 'node migrate.js' });
+    // In brr.yaml's processes a type named release is an ordinary process: it was asked for.
+    expect(Object.keys(parseManifest('processes: { release: { command: x } }\n').processes)).toEqual(['release']);
+    const both = errorOf(() => parseManifest('release: { command: a }\n', 'brr.yaml', 'web: x\nrelease: b\n'));
+    expect(both.message).toContain('release.command: given both');
   });
 
   it('rejects a malformed Procfile line with its number', () => {

@@ -5,8 +5,9 @@ import { listBuilds } from '../../store/builds.js';
 import { homePaths, resolveHome } from '../../core/home.js';
 import { createRelease } from '../../app/create-release.js';
 import { runRelease } from '../../app/run-release.js';
-import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
+import { appOf, withCommon, type CommonOpts } from '../common.js';
 import { dim, humanBytes, info, out, printJson, shortDigest, table, warn } from '../output.js';
+import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
 
 interface BuildOpts extends CommonOpts {
   ref?: string;
@@ -52,19 +53,24 @@ export function registerBuildCommands(program: Command): void {
     table(['DIGEST', 'COMMIT', 'APP', 'SIZE', 'CREATED', 'REF'], rows).forEach((l) => out(l));
   });
 
-  buildFlags(withCommon(program.command('deploy').description('build, release and run in one step')))
+  // The lease is taken before the build: a second operator learns at once that a deploy is
+  // under way, instead of after minutes of building.
+  leaseFlag(buildFlags(withCommon(program.command('deploy').description('build, release and run in one step'))))
     .option('-m, --message <text>', 'note recorded with the release')
-    .action(async (opts: BuildOpts & { message?: string }) => {
+    .action(async (opts: BuildOpts & LeaseOpts & { message?: string }) => {
       const app = opts.app ?? appOf(opts);
-      const built = await doBuild({ ...opts, app }, Boolean(opts.json));
-      if (!opts.json) info(`built ${built.digest}${built.cached ? ' (cached)' : ''}`);
-      const result = await withContext(opts, async (ctx) => {
+      const result = await withAppLease(opts, app, async (ctx, { signal }) => {
+        const built = await doBuild({ ...opts, app }, Boolean(opts.json));
+        if (!opts.json) info(`built ${built.digest}${built.cached ? ' (cached)' : ''}`);
+        signal.throwIfAborted();
         const rel = await createRelease(ctx, app, { build: built.digest, message: opts.message });
         if (!opts.json) info(`released ${app} ${rel.id}`);
-        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)));
-        return { rel, run };
+        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), { signal });
+        return { built, rel, run };
       });
-      if (opts.json) printJson({ app, digest: built.digest, commit: built.commit, cached: built.cached, release: result.rel.id, durationMs: result.run.durationMs });
-      else out(`${app} ${result.rel.id} is running (switch took ${result.run.durationMs} ms)`);
+      const { built } = result;
+      if (opts.json) {
+        printJson({ app, digest: built.digest, commit: built.commit, cached: built.cached, release: result.rel.id, durationMs: result.run.durationMs, releasePhase: result.run.releasePhase });
+      } else out(`${app} ${result.rel.id} is running (switch took ${result.run.durationMs} ms)`);
     });
 }

@@ -4,18 +4,19 @@ import { runRelease } from '../../app/run-release.js';
 import { redactConfig } from '../../release/config.js';
 import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, info, out, printJson } from '../output.js';
+import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
 
-interface ChangeOpts extends CommonOpts {
+interface ChangeOpts extends LeaseOpts {
   secret?: boolean;
   run?: boolean;
 }
 
 async function applyChange(opts: ChangeOpts, change: { set?: string[]; unset?: string[] }) {
   const app = appOf(opts);
-  const result = await withContext(opts, async (ctx) => {
+  const result = await withAppLease(opts, app, async (ctx, { signal }) => {
     const r = await changeConfig(ctx, app, { ...change, secret: opts.secret });
     // Heroku semantics: a config change of a running app restarts it on the new release.
-    const run = r.release && r.wasRunning && opts.run !== false ? await runRelease(ctx, app, r.release.id, opts.json ? () => {} : (l) => info(dim(l))) : null;
+    const run = r.release && r.wasRunning && opts.run !== false ? await runRelease(ctx, app, r.release.id, opts.json ? () => {} : (l) => info(dim(l)), { signal }) : null;
     return { ...r, run };
   });
   if (opts.json) {
@@ -39,11 +40,11 @@ export function registerConfigCommands(program: Command): void {
     if (keys.length === 0) out(`${app} has no config`);
     for (const k of keys) out(`${k}=${cfg[k]}`);
   });
-  withCommon(config.command('set').argument('<assignments...>', 'KEY=VALUE pairs').description('set config values'))
+  leaseFlag(withCommon(config.command('set').argument('<assignments...>', 'KEY=VALUE pairs').description('set config values')))
     .option('--secret', 'store these values as secrets (shown as <redacted> everywhere)')
     .option('--no-run', 'only record the new release; do not run it even if the app is running')
     .action((assignments: string[], opts: ChangeOpts) => applyChange(opts, { set: assignments }));
-  withCommon(config.command('unset').argument('<keys...>', 'keys to remove').description('remove config values'))
+  leaseFlag(withCommon(config.command('unset').argument('<keys...>', 'keys to remove').description('remove config values')))
     .option('--no-run', 'only record the new release; do not run it even if the app is running')
     .action((keys: string[], opts: ChangeOpts) => applyChange(opts, { unset: keys }));
 }

@@ -14,12 +14,13 @@ import type { ProcessInfo } from '../../run/types.js';
 import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, green, humanDuration, info, out, printJson, red, table } from '../output.js';
 import { positiveInt } from './release.js';
+import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
 
 export function registerRunCommands(program: Command): void {
-  withCommon(program.command('run').argument('[release]', 'release id (default: the newest release)').description('make a release current and run it under the supervisor')).action(
-    async (id: string | undefined, opts: CommonOpts) => {
+  leaseFlag(withCommon(program.command('run').argument('[release]', 'release id (default: the newest release)').description('make a release current and run it under the supervisor'))).action(
+    async (id: string | undefined, opts: LeaseOpts) => {
       const app = appOf(opts);
-      const r = await withContext(opts, (ctx) => runRelease(ctx, app, id === undefined ? undefined : parseReleaseId(id), opts.json ? () => {} : (l) => info(dim(l))));
+      const r = await withAppLease(opts, app, (ctx, { signal }) => runRelease(ctx, app, id === undefined ? undefined : parseReleaseId(id), opts.json ? () => {} : (l) => info(dim(l)), { signal }));
       if (opts.json) printJson(r);
       else out(`${app} ${r.release} is running (switch took ${r.durationMs} ms)`);
     },
@@ -90,7 +91,7 @@ export function registerRunCommands(program: Command): void {
     .option('--systemd-unit', 'print a systemd unit that runs the supervisor for this home, and exit')
     .action(async (opts: CommonOpts & { systemdUnit?: boolean }) => {
       if (opts.systemdUnit) return out(renderSystemdUnit({ home: resolveHome(opts.home), node: process.execPath, user: process.env.USER ?? 'root' }));
-      const ctx = openContext({ home: opts.home });
+      const ctx = openContext({ home: opts.home, ledger: opts.ledger });
       try {
         const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
         await runSupervisor(supervisorDeps(ctx.paths, ctx.ledger, ctx.clock, ctx.actor, log));

@@ -1,0 +1,146 @@
+import os from 'node:os';
+import { BrrError, invalidInput, isBrrError } from '../core/errors.js';
+import type { Lease, LeaseHolder } from '../release/ledger.js';
+import { parseDuration } from '../manifest/duration.js';
+import type { Context } from './context.js';
+import { fencedLedger } from './lease-fence.js';
+
+/**
+ * The deploy lease: every command that writes an app's ledger (deploy, release, config
+ * set/unset, rollback, run) holds the app's lease for its whole run, release phase included, so
+ * two operators cannot interleave deploys of one app. The lease lives in the ledger database
+ * with an expiry, so a crashed holder blocks the app for at most one TTL (Helm's "another
+ * operation is in progress" forever is the failure this avoids), and with a fencing token, so a
+ * holder that was presumed dead and wakes up cannot write after someone else took over.
+ *
+ * Not fenced, on purpose: the supervisor's run-stage events (switch-started, activated, failed,
+ * rolled-back, stopped) are appended from its own process (supervisor-deps record()). The lease
+ * serializes *operators*; the supervisor serializes switches per app itself, and a switch it
+ * was asked for must still be able to record its outcome after the asking CLI went away.
+ *
+ * Contended lease: fail fast by default (`lease_held`, naming the holder, since when and until
+ * when), because a deploy that silently queues behind another one would then deploy on top of
+ * it; `--wait DURATION` opts into waiting.
+ */
+
+/** Default lease time to live; a dead holder blocks its app at most this long. */
+export const DEFAULT_LEASE_TTL_MS = 30_000;
+
+export interface LeaseOptions {
+  /** Time to live (ms); default BRR_LEASE_TTL, else 30 s. Renewed every ttl/3. */
+  ttlMs?: number;
+  /** How long to wait for a held lease before failing with `lease_held`; default 0 (fail at once). */
+  waitMs?: number;
+  /** Called once when the lease is held by someone else and we start waiting for it. */
+  onWait?: (held: Lease) => void;
+}
+
+/** What the guarded operation gets besides the fenced context. */
+export interface HeldLease {
+  lease: Lease;
+  /** Aborted (reason: BrrError 'lease_lost') when the lease could not be kept. */
+  signal: AbortSignal;
+}
+
+/** The lease TTL from BRR_LEASE_TTL (`30s`, `2s`, `500ms`, bare seconds), else the default. */
+export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.BRR_LEASE_TTL;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_LEASE_TTL_MS;
+  const ms = parseDuration(raw);
+  // Below ~300 ms a renewal every ttl/3 competes with ordinary ledger writes for the file lock.
+  if (ms === null || ms < 300) throw invalidInput('lease_ttl_invalid', `BRR_LEASE_TTL="${raw}" is not a duration of at least 300ms`, 'e.g. BRR_LEASE_TTL=30s, or unset it');
+  return ms;
+}
+
+/** Who this process is, as a lease holder. */
+export function leaseHolder(ctx: Pick<Context, 'actor'>): LeaseHolder {
+  return { owner: ctx.actor, host: os.hostname() || 'localhost', pid: process.pid };
+}
+
+/** `lease_held`, naming the holder, since when and until when, with the ways forward. */
+export function leaseHeldError(app: string, held: Lease, waitedMs: number): BrrError {
+  const waited = waitedMs > 0 ? ` (waited ${Math.round(waitedMs / 1000)} s)` : '';
+  return new BrrError('lease_held', `${app} is being deployed by ${held.owner} (host ${held.host}, pid ${held.pid}) since ${held.acquiredAt}; its lease expires at ${held.expiresAt}${waited}`, {
+    hint: `wait for that deploy to finish (or pass --wait 2m); if it is dead, its lease lapses by itself at ${held.expiresAt}, or break it now with \`brr lock --force --app ${app}\``,
+    details: { lease: held },
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Acquires the lease, polling while another holder has it, until `waitMs` has passed. */
+async function acquire(ctx: Context, app: string, ttlMs: number, opts: LeaseOptions): Promise<Lease> {
+  const start = Date.now();
+  const waitMs = opts.waitMs ?? 0;
+  let told = false;
+  for (;;) {
+    try {
+      return await ctx.ledger.acquireLease(app, leaseHolder(ctx), ttlMs, ctx.clock.now());
+    } catch (e) {
+      if (!isBrrError(e) || e.code !== 'lease_held') throw e;
+      const held = (e.details?.lease ?? null) as Lease | null;
+      const waited = Date.now() - start;
+      if (!held || waited >= waitMs) throw held ? leaseHeldError(app, held, waited) : e;
+      if (!told) opts.onWait?.(held);
+      told = true;
+      await sleep(Math.min(1_000, Math.max(50, ttlMs / 10), waitMs - waited));
+    }
+  }
+}
+
+/**
+ * Keeps the lease alive every ttl/3 until stopped. A renewal refused with `lease_lost` (broken
+ * or taken over) aborts at once; other failures (a busy ledger) are retried until the lease's
+ * own expiry has passed, since up to then nobody else can have taken it.
+ */
+function keepAlive(ctx: Context, first: Lease, ttlMs: number, abort: (e: BrrError) => void): () => void {
+  let current = first;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    ctx.ledger
+      .renewLease(first.app, first.token, ttlMs, ctx.clock.now())
+      .then((l) => {
+        current = l;
+      })
+      .catch((e: unknown) => {
+        if (isBrrError(e) && e.code === 'lease_lost') return abort(e);
+        if (Date.parse(current.expiresAt) <= ctx.clock.now().getTime()) {
+          abort(new BrrError('lease_lost', `the deploy lease on ${first.app} (token ${first.token}) expired: it could not be renewed (${e instanceof Error ? e.message : String(e)})`, {
+            hint: 'stop this deploy; another one may be running now (see `brr lock`)',
+            cause: e,
+          }));
+        }
+      })
+      .finally(() => {
+        busy = false;
+      });
+  }, Math.max(50, Math.floor(ttlMs / 3)));
+  // Never keep the process alive for the lease alone.
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * Runs `fn` while holding `app`'s deploy lease. `fn` gets a Context whose ledger fences every
+ * append to `app` with the lease token (so use-cases need no change) and a signal that aborts
+ * when the lease is lost; withLease then fails with 'lease_lost' without waiting for `fn`
+ * (whose further writes to `app` are refused by the fence anyway). The lease is released after
+ * `fn`, also when it throws; a release that fails is left to expire.
+ */
+export async function withLease<T>(ctx: Context, app: string, fn: (fenced: Context, held: HeldLease) => Promise<T>, opts: LeaseOptions = {}): Promise<T> {
+  const ttlMs = opts.ttlMs ?? leaseTtlMs();
+  const lease = await acquire(ctx, app, ttlMs, opts);
+  const ac = new AbortController();
+  const lost = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true }));
+  lost.catch(() => {});
+  const stop = keepAlive(ctx, lease, ttlMs, (e) => ac.abort(e));
+  const fenced: Context = { ...ctx, ledger: fencedLedger(ctx.ledger, app, lease.token, ac.signal) };
+  try {
+    return await Promise.race([fn(fenced, { lease, signal: ac.signal }), lost]);
+  } finally {
+    stop();
+    await ctx.ledger.releaseLease(app, lease.token).catch(() => {});
+  }
+}
