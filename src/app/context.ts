@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { homePaths, resolveHome, type HomePaths } from '../core/home.js';
 import type { Ledger } from '../release/ledger.js';
-import { openSqliteLedger } from '../release/sqlite-ledger.js';
+import { describeLedger, openLedgerNow, resolveLedgerUrl } from '../release/open-ledger.js';
 import { defaultActor } from '../release/actor.js';
 
 /** What every use-case gets: where things live, the ledger, the clock and who acts. */
@@ -16,15 +16,21 @@ export interface Context {
 
 export interface ContextOptions {
   home?: string;
+  /** A postgres:// URL for a team's shared ledger; default $BRR_LEDGER_URL, else the SQLite file in the home. */
+  ledger?: string;
   clock?: Clock;
   actor?: string;
 }
 
-/** Opens the brr home (creating it, private to the user) and its ledger. */
+/**
+ * Opens the brr home (creating it, private to the user) and its ledger. Synchronous so every
+ * caller (and test) can use it as before; `await openContext(…)` works too. A PostgreSQL ledger
+ * connects in the background, and its first call reports a failed connection (see openLedgerNow).
+ */
 export function openContext(opts: ContextOptions = {}): Context {
   const paths = homePaths(resolveHome(opts.home));
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
-  const ledger = openSqliteLedger(paths.ledger);
+  const ledger = openLedgerNow({ sqliteFile: paths.ledger, url: resolveLedgerUrl(opts.ledger) });
   return {
     paths,
     ledger,
@@ -32,4 +38,9 @@ export function openContext(opts: ContextOptions = {}): Context {
     actor: opts.actor ?? defaultActor(),
     close: () => ledger.close(),
   };
+}
+
+/** Where the context's ledger lives, safe to print (a PostgreSQL password is redacted). */
+export function ledgerLocation(opts: Pick<ContextOptions, 'home' | 'ledger'> = {}): string {
+  return describeLedger({ sqliteFile: homePaths(resolveHome(opts.home)).ledger, url: resolveLedgerUrl(opts.ledger) });
 }

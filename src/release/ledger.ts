@@ -1,4 +1,7 @@
 import type { Config, EventType, LedgerEvent, Release, ReleaseBody } from '../core/types.js';
+import type { StoredEntry } from './verify-chain.js';
+
+export type { StoredEntry } from './verify-chain.js';
 
 /** What a caller decides about a new release, given the latest one (read inside the write transaction). */
 export type ReleaseDraft = Pick<ReleaseBody, 'build' | 'config' | 'formation' | 'cause' | 'message' | 'actor' | 'createdAt' | 'rollbackOf'>;
@@ -31,14 +34,15 @@ export interface VerifyResult {
  * The append-only ledger. Drivers (SQLite now, PostgreSQL later) implement exactly this and pass
  * one shared contract test. Nothing here updates or deletes; the database enforces that too.
  */
-export interface Ledger {
+export interface Ledger extends LeaseStore {
   /**
    * Appends a release to `app`. `draft` runs inside the write transaction with the app's latest
    * release (null before the first) and the staged config, so concurrent writers never lose an
    * update or duplicate an id; seq, id, prevHash and hash are assigned by the ledger.
+   * With `opts.fence`, the append is refused (conflict 'lease_fenced') unless it is the app's latest lease token.
    */
-  appendRelease(app: string, draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>): Promise<Release>;
-  appendEvent(app: string, event: NewEvent): Promise<LedgerEvent>;
+  appendRelease(app: string, draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>, opts?: AppendOptions): Promise<Release>;
+  appendEvent(app: string, event: NewEvent, opts?: AppendOptions): Promise<LedgerEvent>;
   /** Releases of an app, newest first; `limit` caps the count. */
   listReleases(app: string, opts?: { limit?: number }): Promise<Release[]>;
   getRelease(app: string, id: string): Promise<Release | null>;
@@ -49,6 +53,17 @@ export interface Ledger {
   listApps(): Promise<string[]>;
   /** Recomputes every hash and link. */
   verify(app?: string): Promise<VerifyResult>;
+  /**
+   * Stored rows exactly as kept (the hashed body text, not a re-encoding), `kind` chain of `app`,
+   * seq > afterSeq, oldest first, at most `limit`: export pages through a history of any size.
+   */
+  readEntries(app: string, kind: StoredEntry['kind'], afterSeq: number, limit: number): Promise<StoredEntry[]>;
+  /**
+   * Inserts already verified rows verbatim (import), all in one transaction. Every app they
+   * belong to must have no release and no event yet, else conflict 'ledger_import_not_empty'
+   * and nothing is written. The caller verifies the chains first (see ledger-export.ts).
+   */
+  importEntries(entries: readonly StoredEntry[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,7 +97,8 @@ export interface AppendOptions {
  * - renewLease: extends the lease if `token` is still the current one and not taken over; else conflict 'lease_lost'.
  * - releaseLease: gives it up (no-op when `token` is no longer current).
  * - getLease: the current lease row (possibly expired), or null.
- * - breakLease: removes whatever lease is held (the caller records a 'lock-broken' event); the token counter keeps growing.
+ * - breakLease: removes whatever lease is held (the caller records a 'lock-broken' event) and returns it; the token counter keeps
+ *   growing: breaking consumes a token, so the broken holder's fence is refused at once, not only after the next acquire.
  */
 export interface LeaseStore {
   acquireLease(app: string, holder: LeaseHolder, ttlMs: number, now: Date): Promise<Lease>;

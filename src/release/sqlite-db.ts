@@ -44,6 +44,21 @@ const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'brr ledger is append-only: events cannot be deleted'); END;
   `,
+  // 2: deploy leases. The one mutable table, so no append-only triggers: a row per app that ever
+  // had a lease; the holder columns are NULL while nobody holds it, and last_token (the highest
+  // fencing token issued) stays, so tokens are never reused after a release or a break.
+  `
+  CREATE TABLE leases (
+    app TEXT PRIMARY KEY,
+    last_token INTEGER NOT NULL CHECK (last_token >= 0),
+    owner TEXT,
+    host TEXT,
+    pid INTEGER,
+    token INTEGER,
+    acquired_at TEXT,
+    expires_at TEXT
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this brr writes. */

@@ -170,5 +170,100 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
     it('rejects an empty app name', async () => {
       await expect(ledger.appendRelease('', () => draft())).rejects.toMatchObject({ code: 'app_missing' });
     });
+
+    describe('deploy leases', () => {
+      const alice = { owner: 'alice@h1', host: 'h1', pid: 101 };
+      const bob = { owner: 'bob@h2', host: 'h2', pid: 202 };
+      const at = (ms: number): Date => new Date(NOW.getTime() + ms);
+
+      it('acquires a free lease, then refuses a second holder while it stands', async () => {
+        expect(await ledger.getLease('a')).toBeNull();
+        const lease = await ledger.acquireLease('a', alice, 30_000, NOW);
+        expect(lease).toEqual({ app: 'a', ...alice, token: 1, acquiredAt: NOW.toISOString(), expiresAt: at(30_000).toISOString() });
+        expect(await ledger.getLease('a')).toEqual(lease);
+        const held = await ledger.acquireLease('a', bob, 30_000, at(29_999)).catch((e: unknown) => e);
+        expect(held).toMatchObject({ code: 'lease_held', exitCode: 1, details: { lease } });
+        expect((held as BrrError).hint).toBeTruthy();
+        // Another app's lease is independent, and leases are not ledger history.
+        expect((await ledger.acquireLease('b', bob, 1000, NOW)).token).toBe(1);
+        expect(await ledger.listApps()).toEqual([]);
+        expect(await ledger.verify()).toEqual({ ok: true, releases: 0, events: 0, problems: [] });
+      });
+
+      it('hands an expired lease to the next holder with a higher token', async () => {
+        const first = await ledger.acquireLease('a', alice, 1000, NOW);
+        const second = await ledger.acquireLease('a', bob, 1000, at(1000));
+        expect(second).toMatchObject({ ...bob, token: first.token + 1, acquiredAt: at(1000).toISOString() });
+        expect(await ledger.getLease('a')).toEqual(second);
+      });
+
+      it('renews while current (even just expired), and refuses once taken over', async () => {
+        const lease = await ledger.acquireLease('a', alice, 1000, NOW);
+        const renewed = await ledger.renewLease('a', lease.token, 5000, at(500));
+        expect(renewed).toEqual({ ...lease, expiresAt: at(5500).toISOString() });
+        expect(await ledger.getLease('a')).toEqual(renewed);
+        expect((await ledger.renewLease('a', lease.token, 1000, at(6000))).expiresAt).toBe(at(7000).toISOString());
+        await ledger.acquireLease('a', bob, 1000, at(7000));
+        await expect(ledger.renewLease('a', lease.token, 1000, at(7001))).rejects.toMatchObject({ code: 'lease_lost' });
+        await expect(ledger.renewLease('a', 99, 1000, at(7001))).rejects.toMatchObject({ code: 'lease_lost' });
+        await expect(ledger.acquireLease('a', alice, 0, NOW)).rejects.toMatchObject({ code: 'lease_ttl_invalid', exitCode: 2 });
+      });
+
+      it('refuses appends fenced by a stale token, on releases and events, writing nothing', async () => {
+        const old = await ledger.acquireLease('a', alice, 1000, NOW);
+        await ledger.appendRelease('a', () => draft(), { fence: old.token });
+        await ledger.appendEvent('a', event('switch-started', 'v1'), { fence: old.token });
+        const next = await ledger.acquireLease('a', bob, 1000, at(2000));
+        let drafted = false;
+        const late = ledger.appendRelease(
+          'a',
+          () => {
+            drafted = true;
+            return draft();
+          },
+          { fence: old.token },
+        );
+        await expect(late).rejects.toMatchObject({ code: 'lease_fenced', exitCode: 1 });
+        expect(drafted).toBe(false);
+        await expect(ledger.appendEvent('a', event('activated', 'v1'), { fence: old.token })).rejects.toMatchObject({ code: 'lease_fenced' });
+        expect((await ledger.listReleases('a')).map((r) => r.id)).toEqual(['v1']);
+        expect((await ledger.listEvents('a')).map((e) => e.seq)).toEqual([1]);
+        expect((await ledger.appendRelease('a', () => draft(), { fence: next.token })).id).toBe('v2');
+        expect((await ledger.appendEvent('a', event('activated', 'v2'), { fence: next.token })).seq).toBe(2);
+        // Unfenced writes (no lease in play) still go through; a fence on a never-leased app does not.
+        expect((await ledger.appendEvent('a', event('stopped', null))).seq).toBe(3);
+        await expect(ledger.appendEvent('z', event('stopped', null), { fence: 1 })).rejects.toMatchObject({ code: 'lease_fenced' });
+      });
+
+      it('releases (no-op for a stale token) without ever reusing a token', async () => {
+        const lease = await ledger.acquireLease('a', alice, 60_000, NOW);
+        await ledger.releaseLease('a', lease.token + 5);
+        expect(await ledger.getLease('a')).toEqual(lease);
+        await ledger.releaseLease('a', lease.token);
+        expect(await ledger.getLease('a')).toBeNull();
+        await expect(ledger.renewLease('a', lease.token, 1000, NOW)).rejects.toMatchObject({ code: 'lease_lost' });
+        expect((await ledger.acquireLease('a', bob, 1000, NOW)).token).toBe(lease.token + 1);
+        await ledger.releaseLease('nobody', 1);
+      });
+
+      it('breaks a held lease: returns it, fences its holder at once, the next token is higher', async () => {
+        expect(await ledger.breakLease('a')).toBeNull();
+        const lease = await ledger.acquireLease('a', alice, 60_000, NOW);
+        expect(await ledger.breakLease('a')).toEqual(lease);
+        expect(await ledger.getLease('a')).toBeNull();
+        await expect(ledger.appendEvent('a', event('stopped', null), { fence: lease.token })).rejects.toMatchObject({ code: 'lease_fenced' });
+        await expect(ledger.renewLease('a', lease.token, 1000, NOW)).rejects.toMatchObject({ code: 'lease_lost' });
+        const next = await ledger.acquireLease('a', bob, 1000, NOW);
+        expect(next.token).toBeGreaterThan(lease.token);
+        expect((await ledger.appendEvent('a', event('lock-broken', null, { lease }), { fence: next.token })).seq).toBe(1);
+      });
+
+      it('gives exactly one of many concurrent acquirers the lease', async () => {
+        const tries = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => ledger.acquireLease('a', { ...alice, pid: i }, 10_000, NOW)));
+        const won = tries.filter((t) => t.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const t of tries) if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'lease_held' });
+      });
+    });
   });
 }

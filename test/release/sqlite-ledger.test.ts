@@ -72,6 +72,27 @@ describe('SqliteLedger file', () => {
     expect((await ledger.verify()).ok).toBe(true);
   });
 
+  it('migrates a ledger written before leases (schema 1) in place, history untouched', async () => {
+    const r = await ledger.appendRelease('a', () => draft());
+    await ledger.close();
+    const raw = new Database(file);
+    raw.exec('DROP TABLE leases');
+    raw.pragma('user_version = 1');
+    raw.close();
+    ledger = openSqliteLedger(file);
+    expect(await ledger.latestRelease('a')).toEqual(r);
+    expect((await ledger.acquireLease('a', { owner: 'o', host: 'h', pid: 1 }, 1000, NOW)).token).toBe(1);
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it('keeps leases mutable but history append-only', async () => {
+    const lease = await ledger.acquireLease('a', { owner: 'o', host: 'h', pid: 1 }, 1000, NOW);
+    const raw = new Database(file);
+    expect(raw.prepare("UPDATE leases SET expires_at = 'x' WHERE app = 'a'").run().changes).toBe(1);
+    raw.close();
+    expect((await ledger.getLease('a'))?.token).toBe(lease.token);
+  });
+
   it('refuses a ledger written by a newer schema', async () => {
     await ledger.close();
     const raw = new Database(file);

@@ -5,7 +5,7 @@ import { listBuilds } from '../../store/builds.js';
 import { homePaths, resolveHome } from '../../core/home.js';
 import { createRelease } from '../../app/create-release.js';
 import { runRelease } from '../../app/run-release.js';
-import { appOf, withCommon, type CommonOpts } from '../common.js';
+import { appOf, timeoutFlag, withCommon, type CommonOpts } from '../common.js';
 import { dim, humanBytes, info, out, printJson, shortDigest, table, warn } from '../output.js';
 import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
 
@@ -55,7 +55,7 @@ export function registerBuildCommands(program: Command): void {
 
   // The lease is taken before the build: a second operator learns at once that a deploy is
   // under way, instead of after minutes of building.
-  leaseFlag(buildFlags(withCommon(program.command('deploy').description('build, release and run in one step'))))
+  timeoutFlag(leaseFlag(buildFlags(withCommon(program.command('deploy').description('build, release and run in one step')))))
     .option('-m, --message <text>', 'note recorded with the release')
     .action(async (opts: BuildOpts & LeaseOpts & { message?: string }) => {
       const app = opts.app ?? appOf(opts);
@@ -65,7 +65,7 @@ export function registerBuildCommands(program: Command): void {
         signal.throwIfAborted();
         const rel = await createRelease(ctx, app, { build: built.digest, message: opts.message });
         if (!opts.json) info(`released ${app} ${rel.id}`);
-        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), { signal });
+        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), { signal, timeoutMs: opts.timeout });
         return { built, rel, run };
       });
       const { built } = result;

@@ -10,6 +10,8 @@ import { dim, info, out, printJson, red, yellow } from '../output.js';
 export interface LeaseOpts extends CommonOpts {
   /** --wait, in ms. */
   wait?: number;
+  /** --timeout, in ms (commands that roll out). */
+  timeout?: number;
 }
 
 const DEFAULT_WAIT_MS = 60_000;

@@ -11,7 +11,7 @@ import { redactConfig } from '../../release/config.js';
 import { diffReleases, renderDiff } from '../../release/diff.js';
 import { parseReleaseId } from '../../release/plan.js';
 import { currentReleaseId } from '../../release/state.js';
-import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
+import { appOf, timeoutFlag, withCommon, withContext, type CommonOpts } from '../common.js';
 import { bold, dim, green, info, out, printJson, red, shortDigest, table, warn } from '../output.js';
 import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
 
@@ -90,13 +90,13 @@ export function registerReleaseCommands(program: Command): void {
     },
   );
 
-  leaseFlag(withCommon(program.command('rollback').argument('[release]', 'release to go back to (default: the one before the current)').description('append a release copying an old one\'s build and config, and run it'))).action(
+  timeoutFlag(leaseFlag(withCommon(program.command('rollback').argument('[release]', 'release to go back to (default: the one before the current)').description('append a release copying an old one\'s build and config, and run it')))).action(
     async (id: string | undefined, opts: LeaseOpts) => {
       const app = appOf(opts);
       const { rel, run } = await withAppLease(opts, app, async (ctx, { signal }) => {
         const rel = await appendRollback(ctx, app, id === undefined ? undefined : parseReleaseId(id));
         if (!opts.json) info(`released ${app} ${rel.id} (${rel.cause})`);
-        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), { signal });
+        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), { signal, timeoutMs: opts.timeout });
         return { rel, run };
       });
       if (opts.json) printJson({ id: rel.id, seq: rel.seq, rollbackOf: rel.rollbackOf, build: rel.build.digest, hash: rel.hash, durationMs: run.durationMs });

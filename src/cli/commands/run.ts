@@ -11,16 +11,16 @@ import { connectSupervisor } from '../../run/local/client.js';
 import { followLogs, tailLogs } from '../../run/local/log-reader.js';
 import { runSupervisor } from '../../run/local/supervisor.js';
 import type { ProcessInfo } from '../../run/types.js';
-import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
+import { appOf, timeoutFlag, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, green, humanDuration, info, out, printJson, red, table } from '../output.js';
 import { positiveInt } from './release.js';
 import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
 
 export function registerRunCommands(program: Command): void {
-  leaseFlag(withCommon(program.command('run').argument('[release]', 'release id (default: the newest release)').description('make a release current and run it under the supervisor'))).action(
+  timeoutFlag(leaseFlag(withCommon(program.command('run').argument('[release]', 'release id (default: the newest release)').description('make a release current and run it under the supervisor')))).action(
     async (id: string | undefined, opts: LeaseOpts) => {
       const app = appOf(opts);
-      const r = await withAppLease(opts, app, (ctx, { signal }) => runRelease(ctx, app, id === undefined ? undefined : parseReleaseId(id), opts.json ? () => {} : (l) => info(dim(l)), { signal }));
+      const r = await withAppLease(opts, app, (ctx, { signal }) => runRelease(ctx, app, id === undefined ? undefined : parseReleaseId(id), opts.json ? () => {} : (l) => info(dim(l)), { signal, timeoutMs: opts.timeout }));
       if (opts.json) printJson(r);
       else out(`${app} ${r.release} is running (switch took ${r.durationMs} ms)`);
     },
