@@ -3,17 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { parseManifest, parseProcfile } from '../../src/manifest/load.js';
 import { MANIFEST_DOC } from '../../src/manifest/schema.js';
 import { parseDuration } from '../../src/manifest/duration.js';
-import { BrrError } from '../../src/core/errors.js';
+import { brrErrorOf } from '../helpers/errors.js';
 
-function errorOf(fn: () => unknown): BrrError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BrrError) return e;
-    throw e;
-  }
-  throw new Error('expected a BrrError');
-}
+const errorOf = brrErrorOf;
 
 describe('brr.yaml', () => {
   it('applies defaults', () => {

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BrrError } from '../../src/core/errors.js';
 import { configEnv, parseAssignments, redactConfig, validateConfigKey } from '../../src/release/config.js';
 import { plain, secret } from './fixtures.js';
+import { brrErrorOf } from '../helpers/errors.js';
 
-function errorOf(fn: () => unknown): BrrError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BrrError) return e;
-    throw e;
-  }
-  throw new Error('expected a BrrError');
-}
+const errorOf = brrErrorOf;
 
 describe('parseAssignments', () => {
   it.each([

@@ -11,21 +11,14 @@ import { configEnv } from '../../src/release/config.js';
 import { diffReleases } from '../../src/release/diff.js';
 import { checkReleaseDecrypts, openConfig, openSecret, sealConfigChange, sealSecret, secretsKey, secretsKeyFromEnv } from '../../src/release/secrets.js';
 import { COMMIT_A, DIGEST_A, NOW, makeRelease, plain, secret } from './fixtures.js';
+import { brrErrorOf } from '../helpers/errors.js';
 
 const RAW = randomBytes(32);
 const KEY = secretsKey(RAW);
 const OTHER = secretsKey(randomBytes(32));
 const VALUE = 'hunter2-very-secret';
 
-function thrown(fn: () => unknown): BrrError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BrrError) return e;
-    throw e;
-  }
-  throw new Error('expected a BrrError');
-}
+const thrown = brrErrorOf;
 
 describe('sealSecret / openSecret', () => {
   it('round-trips, and the sealed text names the key, not the value', () => {
