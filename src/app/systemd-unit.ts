@@ -18,6 +18,9 @@ export function renderSystemdUnit(opts: { home: string; node: string; user: stri
     'Type=simple',
     `User=${opts.user}`,
     `Environment=BRR_HOME=${q(opts.home)}`,
+    // Secrets (BRR_SECRETS_KEY_FILE, BRR_LEDGER_URL with its password) belong in a root-only
+    // file, not in a unit that every user can read with `systemctl cat`.
+    'EnvironmentFile=-/etc/brr/supervisor.env',
     `ExecStart=${q(opts.node)} ${q(main)} supervise --home ${q(opts.home)}`,
     'Restart=always',
     'RestartSec=1',
