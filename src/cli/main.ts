@@ -6,10 +6,12 @@ import { registerReleaseCommands } from './commands/release.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerKeyCommands } from './commands/keys.js';
-import { registerLockCommands } from './commands/lock.js'; // TEMP-LOCK
-import { registerGcCommands } from './commands/gc.js'; // TEMP-GC
-import { registerAuditCommands } from './commands/audit.js'; // TEMP-GC
-import { registerRegistryCommands } from './commands/registry.js'; // TEMP-REGISTRY
+import { registerKubernetesCommands } from './commands/kubernetes.js';
+import { registerLedgerCommands } from './commands/ledger.js';
+import { registerLockCommands } from './commands/lock.js';
+import { registerGcCommands } from './commands/gc.js';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerRegistryCommands } from './commands/registry.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. */
 export async function main(argv: string[]): Promise<number> {
@@ -23,10 +25,12 @@ export async function main(argv: string[]): Promise<number> {
   registerConfigCommands(program);
   registerRunCommands(program);
   registerKeyCommands(program);
-  registerLockCommands(program); // TEMP-LOCK
-  registerGcCommands(program); // TEMP-GC
-  registerAuditCommands(program); // TEMP-GC
-  registerRegistryCommands(program); // TEMP-REGISTRY
+  registerKubernetesCommands(program);
+  registerLedgerCommands(program);
+  registerLockCommands(program);
+  registerGcCommands(program);
+  registerAuditCommands(program);
+  registerRegistryCommands(program);
   program.commands.forEach((c) => c.exitOverride());
   try {
     await program.parseAsync(argv);

@@ -1,7 +1,7 @@
 import { invalidInput, notFound } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import type { BuildRecord } from '../core/types.js';
-import { buildRecordOf, isBrrEntry } from './image-read.js';
+import { buildRecordOf, isBrrEntry, PUSHED_ANNOTATION, pushedOf } from './image-read.js';
 import { OciLayout } from './oci-layout.js';
 
 /**
@@ -42,4 +42,21 @@ export async function findBuild(paths: HomePaths, digestOrPrefix: string): Promi
 /** The newest build recorded for `app`, or null. */
 export async function latestBuild(paths: HomePaths, app: string): Promise<BuildRecord | null> {
   return (await listBuilds(paths)).find((b) => b.app === app) ?? null;
+}
+
+/**
+ * Records that build `digest` was pushed as `reference` on every index entry of that digest
+ * (annotation `dev.brr.pushed`, a JSON list), under the store's lock so concurrent pushes of
+ * one build both land.
+ */
+export async function recordPush(paths: HomePaths, digest: string, reference: string): Promise<void> {
+  const layout = new OciLayout(paths.oci);
+  await layout.updateImages((manifests) =>
+    manifests.map((d) => {
+      if (d.digest !== digest || !isBrrEntry(d)) return d;
+      const pushed = pushedOf(d.annotations?.[PUSHED_ANNOTATION]);
+      if (pushed.includes(reference)) return d;
+      return { ...d, annotations: { ...d.annotations, [PUSHED_ANNOTATION]: JSON.stringify([...pushed, reference]) } };
+    }),
+  );
 }

@@ -8,9 +8,9 @@ import { createGunzip } from 'node:zlib';
 import { BrrError, invalidInput, notFound } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import { isValidAppName } from '../manifest/schema.js';
-import { APP_DIR } from './image.js';
+import { APP_DIR, APP_LAYER_ANNOTATION } from './image.js';
 import { readConfig, readManifest } from './image-read.js';
-import { ANNOTATIONS, MEDIA_TYPES, OciLayout } from './oci-layout.js';
+import { ANNOTATIONS, MEDIA_TYPES, OciLayout, type Descriptor } from './oci-layout.js';
 import { removeTree } from './remove-tree.js';
 import { extractTar } from './tar-extract.js';
 
@@ -74,10 +74,42 @@ async function verifyImage(layout: OciLayout, digest: string, commit: string | u
   await check(manifest.config.digest, 'config');
   const config = await readConfig(layout, manifest, commit);
   for (const l of manifest.layers) await check(l.digest, 'layer');
-  if (manifest.layers.length !== 1 || manifest.layers[0]!.mediaType !== MEDIA_TYPES.layerGzip || config.rootfs.diff_ids.length !== 1) {
-    throw new BrrError('image_unsupported', `image ${digest} is not a one-layer brr image`, { hint: 'release images built by `brr build`' });
+  // brr's own layers: the annotated ones (image on a base, or split dependencies), else the only one.
+  const annotated = manifest.layers.some((l) => l.annotations?.[APP_LAYER_ANNOTATION] !== undefined);
+  const app = manifest.layers.map((layer, i) => ({ layer, diffId: config.rootfs.diff_ids[i]! })).filter(({ layer }) => !annotated || layer.annotations?.[APP_LAYER_ANNOTATION] !== undefined);
+  if ((!annotated && app.length !== 1) || app.length === 0 || config.rootfs.diff_ids.length !== manifest.layers.length || app.some((a) => a.layer.mediaType !== MEDIA_TYPES.layerGzip)) {
+    throw new BrrError('image_unsupported', `image ${digest} has no brr app layers to run locally`, { hint: 'release images built by `brr build` (images from a Dockerfile run on the Kubernetes target)' });
   }
-  return { layer: manifest.layers[0]!, diffId: config.rootfs.diff_ids[0]! };
+  return app;
+}
+
+/** Extracts one verified layer's /app tree into `dest` (a fresh directory). */
+async function extractLayer(layout: OciLayout, layer: Descriptor, diffId: string, dest: string, commit: string | undefined): Promise<void> {
+  // Hash again while extracting, so what lands on disk is exactly what was verified.
+  const blobHash = createHash('sha256');
+  const tarHash = createHash('sha256');
+  await pipeline(createReadStream(layout.blobPath(layer.digest)), hashTap(blobHash), createGunzip(), hashTap(tarHash), async (tar: AsyncIterable<Buffer>) => {
+    await extractTar(tar, dest, { strip: APP_DIR });
+  });
+  if (`sha256:${blobHash.digest('hex')}` !== layer.digest || `sha256:${tarHash.digest('hex')}` !== diffId) {
+    throw corrupt(layer.digest, 'layer', commit, 'changed while it was being extracted');
+  }
+}
+
+/**
+ * Moves a layer's tree into the release tree. Split layers hold disjoint subtrees (only shared
+ * parent directories), so anything else present twice is refused. Each layer was extracted into
+ * a directory of its own first: no layer's files are ever written through another's symlinks.
+ */
+async function mergeInto(from: string, into: string): Promise<void> {
+  for (const name of await readdir(from)) {
+    const src = path.join(from, name);
+    const dst = path.join(into, name);
+    const [a, b] = await Promise.all([lstat(src), lstat(dst).catch(() => null)]);
+    if (!b) await rename(src, dst);
+    else if (a.isDirectory() && b.isDirectory()) await mergeInto(src, dst);
+    else throw new BrrError('image_unsupported', `two app layers both hold ${name}`, { hint: 'rebuild the image with brr build' });
+  }
 }
 
 /** Sets files to 0444 (0555 when executable) and directories to 0555, children first. */
@@ -102,19 +134,24 @@ export async function materializeRelease(paths: HomePaths, app: string, releaseI
 
   const layout = new OciLayout(paths.oci);
   const entry = (await layout.listImages()).find((d) => d.digest === digest);
-  const { layer, diffId } = await verifyImage(layout, digest, entry?.annotations?.[ANNOTATIONS.revision]);
+  const commit = entry?.annotations?.[ANNOTATIONS.revision];
+  const layers = await verifyImage(layout, digest, commit);
 
   await mkdir(appDir, { recursive: true });
   const tmp = await mkdtemp(path.join(appDir, `.tmp-${releaseId}-`));
   try {
-    // Hash again while extracting, so what lands on disk is exactly what was verified.
-    const blobHash = createHash('sha256');
-    const tarHash = createHash('sha256');
-    await pipeline(createReadStream(layout.blobPath(layer.digest)), hashTap(blobHash), createGunzip(), hashTap(tarHash), async (tar: AsyncIterable<Buffer>) => {
-      await extractTar(tar, tmp, { strip: APP_DIR });
-    });
-    if (`sha256:${blobHash.digest('hex')}` !== layer.digest || `sha256:${tarHash.digest('hex')}` !== diffId) {
-      throw corrupt(layer.digest, 'layer', entry?.annotations?.[ANNOTATIONS.revision], 'changed while it was being extracted');
+    if (layers.length === 1) await extractLayer(layout, layers[0]!.layer, layers[0]!.diffId, tmp, commit);
+    else {
+      for (const [i, l] of layers.entries()) {
+        const part = `${tmp}-layer-${i}`;
+        try {
+          await mkdir(part);
+          await extractLayer(layout, l.layer, l.diffId, part, commit);
+          await mergeInto(part, tmp);
+        } finally {
+          await removeTree(part);
+        }
+      }
     }
     await writeFile(path.join(tmp, MARKER), `${digest}\n`);
     await makeReadOnly(tmp);

@@ -151,6 +151,16 @@ export class OciLayout {
     });
   }
 
+  /**
+   * Rewrites index.json entries under the lock: `fn` gets the current entries and returns the
+   * new list (read-modify-write with no lost update between brr processes).
+   */
+  async updateImages(fn: (manifests: Descriptor[]) => Descriptor[]): Promise<void> {
+    await withFileLock(this.lockPath(), async () => {
+      await this.writeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests: fn(await this.listImages()) });
+    });
+  }
+
   private lockPath(): string {
     return path.join(this.root, 'index.json.lock');
   }

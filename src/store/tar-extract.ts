@@ -66,6 +66,18 @@ class ByteReader {
   async skip(n: number): Promise<void> {
     while (n > 0) n -= (await this.some(n)).length;
   }
+  /**
+   * Reads to the end of the input. Archives carry padding after the end-of-archive blocks (git
+   * pads to 10 KiB records); left unread in a child's stdout pipe, the stream never ends, so the
+   * child's 'close' never fires and its caller waits forever.
+   */
+  async drain(): Promise<void> {
+    this.buf = Buffer.alloc(0);
+    while (!this.done) {
+      const r = await this.it.next();
+      if (r.done) this.done = true;
+    }
+  }
 }
 
 const padOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
@@ -221,6 +233,7 @@ async function extract(input: AsyncIterable<Buffer>, target: string, opts: Extra
   }
 
   await writes.drain();
+  await r.drain();
   // Every file and directory now exists, so each link can be resolved against the final tree.
   for (const [rel, target_] of [...links].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!linkStaysInside(rel, target_, links)) throw unsafe(rel, `symlink to "${target_}" resolves outside the target`);
