@@ -4,7 +4,6 @@
 // markdown section to stdout.
 //
 //   node bench/push-bench.mjs [--runs N]
-/* global fetch */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
