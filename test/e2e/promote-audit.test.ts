@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from './harness.js';
+import type { AuditEntry } from '../../src/app/audit.js';
 
 /**
  * Promotion and audit through the real CLI: staging's release is promoted to prod with prod's
  * own config and run there; the audit trail names who did what, when, without secret values.
  */
 
-interface AuditJson {
-  at: string;
-  app: string;
-  actor: string;
-  kind: 'release' | 'event';
-  action: string;
-  release: string | null;
-  summary: string;
-}
+type AuditJson = AuditEntry;
 
 const STAGING = 'udp-counter';
 const PROD = 'udp-prod';
