@@ -2,8 +2,7 @@ import { invalidInput, notFound } from '../core/errors.js';
 import type { ProcessSpec, Release, ReleasePhaseSpec } from '../core/types.js';
 import { configEnv } from '../release/config.js';
 import { secretsKeyFromEnv } from '../release/secrets.js';
-import { createKubeApi, type KubeApi } from '../run/kubernetes/client.js';
-import { loadKubeConfig } from '../run/kubernetes/kubeconfig.js';
+import type { KubeApi } from '../run/kubernetes/client.js';
 import { renderRelease } from '../run/kubernetes/render.js';
 import type { KubernetesTarget, RenderInput, RenderResult } from '../run/kubernetes/types.js';
 import { findBuild } from '../store/builds.js';
@@ -18,7 +17,7 @@ export interface KubernetesDeps {
   /** What a build declares: process types and release phase (default: its record in the local store). */
   buildOf(digest: string): Promise<{ processes: Record<string, ProcessSpec>; release?: ReleasePhaseSpec | null }>;
   /** The API client for a target (default: its kubeconfig and context). */
-  api(target: KubernetesTarget): KubeApi;
+  api(target: KubernetesTarget): KubeApi | Promise<KubeApi>;
   /** Pinned image reference of a build (default `<registry>/<app>@<digest>`). */
   imageFor(registry: string, app: string, digest: string): string;
   /** Time between rollout status polls. */
@@ -28,7 +27,12 @@ export interface KubernetesDeps {
 export function defaultKubernetesDeps(ctx: Context): KubernetesDeps {
   return {
     buildOf: (digest) => findBuild(ctx.paths, digest),
-    api: (target) => createKubeApi(loadKubeConfig(target)),
+    // Loaded on first use: @kubernetes/client-node takes ~0.4 s to import, which every other
+    // command (and every local deploy) would otherwise pay at start-up.
+    api: async (target) => {
+      const [{ createKubeApi }, { loadKubeConfig }] = await Promise.all([import('../run/kubernetes/client.js'), import('../run/kubernetes/kubeconfig.js')]);
+      return createKubeApi(loadKubeConfig(target));
+    },
     imageFor: (registry, app, digest) => `${registry}/${app}@${digest}`,
     pollMs: 1000,
   };

@@ -60,7 +60,7 @@ export async function runOnKubernetes(ctx: Context, rel: Release, target: Kubern
   if (build.release) {
     throw invalidInput('release_phase_unsupported', `${app} ${rel.id}: its build declares a release phase, which the Kubernetes target does not run yet`, 'run the release command as a Kubernetes Job yourself before `brr run`, or remove `release:` from brr.yaml');
   }
-  const api = deps.api(target);
+  const api = await deps.api(target);
   const fallback = lastHealthy(await ctx.ledger.listEvents(app), rel.id);
 
   // Rendered (and secrets opened) before anything changes: a release that cannot render is refused whole.

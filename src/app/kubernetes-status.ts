@@ -15,7 +15,7 @@ export async function kubernetesStatus(ctx: Context, app: string, target: Kubern
   const rel = id ? await ctx.ledger.getRelease(app, id) : null;
   const ledger = rel ? { id: rel.id, digest: rel.build.digest, hash: rel.hash, replicas: Object.values(rel.formation).reduce((a, b) => a + b, 0) } : null;
   try {
-    const pods = await deps.api(target).list('v1', 'Pod', target.namespace, podSelector(app));
+    const pods = await (await deps.api(target)).list('v1', 'Pod', target.namespace, podSelector(app));
     return { app, ledger: id, ...compareKubernetes(ledger, pods) };
   } catch (e) {
     if (!isBrrError(e)) throw e;
