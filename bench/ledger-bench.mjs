@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openSqliteLedger } from '../dist/release/sqlite-ledger.js';
-import { planConfigChange, planRelease } from '../dist/release/plan.js';
+import { draftFor } from './ledger-workload.mjs';
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -19,20 +19,6 @@ const SAMPLES = flag('--samples', 2_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brr-ledger-bench-'));
 const log = (s) => process.stderr.write(`${s}\n`);
 
-const now = new Date('2025-03-01T12:00:00.000Z');
-const build = { digest: `sha256:${'a'.repeat(64)}`, commit: '1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b' };
-const staged = {
-  LOG_LEVEL: { value: 'info', secret: false },
-  GREETING: { value: 'hello', secret: false },
-  UPSTREAM_URL: { value: 'http://smf.internal:8805', secret: false },
-  N3_ADDRESS: { value: '10.0.0.2', secret: false },
-  API_TOKEN: { value: 's3cr3t-token-value', secret: true },
-};
-// A realistic mix: most releases are config changes, every tenth a new build.
-const draftFor = (i) => (latest) =>
-  latest && i % 10 !== 0
-    ? planConfigChange({ latest, set: { LOG_LEVEL: `level-${i}` }, unset: [], secret: false, actor: 'bench@host', now })
-    : planRelease({ latest, staged, build, formation: { web: 2, udp: 1 }, message: null, actor: 'bench@host', now });
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (x) => x.toFixed(3);

@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { openPostgresLedger } from '../dist/release/postgres-ledger.js';
 import { openSqliteLedger } from '../dist/release/sqlite-ledger.js';
-import { planConfigChange, planRelease } from '../dist/release/plan.js';
+import { draftFor } from './ledger-workload.mjs';
 import { sealRelease } from '../dist/release/seal.js';
 
 const args = process.argv.slice(2);
@@ -67,20 +67,6 @@ async function startPostgres() {
   return `postgres://brr:${password}@127.0.0.1:${port}/bench`;
 }
 
-// --- workload, as bench/ledger-bench.mjs --------------------------------------------------------
-const now = new Date('2025-03-01T12:00:00.000Z');
-const build = { digest: `sha256:${'a'.repeat(64)}`, commit: '1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b' };
-const staged = {
-  LOG_LEVEL: { value: 'info', secret: false },
-  UPSTREAM_URL: { value: 'http://smf.internal:8805', secret: false },
-  N3_ADDRESS: { value: '10.0.0.2', secret: false },
-  API_TOKEN: { value: 's3cr3t-token-value', secret: true },
-};
-// Most releases are config changes, every tenth a new build.
-const draftFor = (i) => (latest) =>
-  latest && i % 10 !== 0
-    ? planConfigChange({ latest, set: { LOG_LEVEL: `level-${i}` }, unset: [], secret: false, actor: 'bench@host', now })
-    : planRelease({ latest, staged, build, formation: { web: 2, udp: 1 }, message: null, actor: 'bench@host', now });
 
 /** TOTAL correctly chained releases of `app`, sealed exactly as appendRelease would. */
 function chain(app) {

@@ -44,11 +44,24 @@ function corrupt(rel: ReleaseRef, blob: string, what: string, check: BlobCheck):
  * record stays readable whatever happened to the artifact, so show reports rather than fails.
  */
 export async function buildStatus(paths: HomePaths, rel: ReleaseRef): Promise<{ present: boolean; message: string | null; hint: string | null }> {
-  const layout = new OciLayout(paths.oci);
-  const indexed = (await layout.listImages()).some((d) => d.digest === rel.build.digest);
-  if (indexed && (await layout.hasBlob(rel.build.digest))) return { present: true, message: null, hint: null };
+  if (await isBuildPresent(paths, rel)) return { present: true, message: null, hint: null };
   const e = await buildCollected(paths, rel);
   return { present: false, message: e.message, hint: e.hint ?? null };
+}
+
+/**
+ * Throws 'build_collected' unless the build's index entry and manifest are in the store. No
+ * hashing: the store verifies every blob when it materializes a release, so `brr run` need not
+ * hash them a second (or, after a rollback's preflight, a third) time.
+ */
+export async function checkBuildPresent(paths: HomePaths, rel: ReleaseRef): Promise<void> {
+  if (!(await isBuildPresent(paths, rel))) throw await buildCollected(paths, rel);
+}
+
+async function isBuildPresent(paths: HomePaths, rel: ReleaseRef): Promise<boolean> {
+  const layout = new OciLayout(paths.oci);
+  const indexed = (await layout.listImages()).some((d) => d.digest === rel.build.digest);
+  return indexed && (await layout.hasBlob(rel.build.digest));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { notFound } from '../core/errors.js';
 import type { Release } from '../core/types.js';
 import { checkReleaseTrusted } from '../release/trust.js';
-import { checkBuildVerifies } from './preflight.js';
+import { checkBuildPresent } from './preflight.js';
 import { ensureSupervisor } from '../run/local/client.js';
 import type { Context } from './context.js';
 import { appTarget } from './app-target.js';
@@ -48,7 +48,7 @@ export async function runRelease(ctx: Context, app: string, id: string | undefin
     const r = await runOnKubernetes(ctx, rel, target, onProgress, { signal: opts.signal, timeoutMs: opts.timeoutMs });
     return { app, release: r.release, durationMs: r.durationMs, releasePhase: 'none' };
   }
-  await checkBuildVerifies(ctx.paths, rel);
+  await checkBuildPresent(ctx.paths, rel);
   const phase = await runReleasePhase(ctx, rel, { onProgress, signal: opts.signal });
   opts.signal?.throwIfAborted();
   const client = await ensureSupervisor(ctx.paths, supervisorArgv(ctx.paths));
