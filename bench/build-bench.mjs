@@ -26,7 +26,16 @@ const freshHome = () => {
 
 function git(cwd, args) {
   const env = { ...process.env, GIT_AUTHOR_DATE: '2024-05-06T07:08:09Z', GIT_COMMITTER_DATE: '2024-05-06T07:08:09Z' };
-  const base = ['-c', 'user.name=bench', '-c', 'user.email=bench@brr.invalid', '-c', 'init.defaultBranch=main', '-c', 'commit.gpgsign=false'];
+  const base = [
+    '-c',
+    'user.name=bench',
+    '-c',
+    'user.email=bench@brr.invalid',
+    '-c',
+    'init.defaultBranch=main',
+    '-c',
+    'commit.gpgsign=false',
+  ];
   return execFileSync('git', [...base, ...args], { cwd, env, encoding: 'utf8' }).trim();
 }
 
@@ -78,7 +87,8 @@ const homeJs = path.join(here, '..', 'dist', 'core', 'home.js');
 const hitScript = `const { buildImage } = await import(${JSON.stringify(buildJs)}); const { homePaths } = await import(${JSON.stringify(homeJs)});
 const r = await buildImage({ paths: homePaths(${JSON.stringify(warm.root)}), repo: ${JSON.stringify(repo)} }); if (!r.cached) process.exit(1);
 process.stdout.write(String(performance.now()));`;
-const sinceStart = (script) => Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
+const sinceStart = (script) =>
+  Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
 const bare = [];
 const proc = [];
 for (let i = 0; i < Math.max(9, FULL_RUNS); i++) {
@@ -96,7 +106,11 @@ const rows = [
 
 const out = [];
 out.push('## Build', '');
-out.push('Command: `npm run build && node bench/build-bench.mjs` ' + `(Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${os.platform()}/${os.arch()}).`, '');
+out.push(
+  'Command: `npm run build && node bench/build-bench.mjs` ' +
+    `(Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, ${os.platform()}/${os.arch()}).`,
+  '',
+);
 out.push('| case | runs | median | min | max |', '|---|---:|---:|---:|---:|');
 for (const [name, s] of rows) out.push(`| ${name} | ${s.n} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} |`);
 out.push('', `Every full build produced the same digest \`${digest}\` (reproducible across fresh homes).`, '');

@@ -19,7 +19,6 @@ const SAMPLES = flag('--samples', 2_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brr-ledger-bench-'));
 const log = (s) => process.stderr.write(`${s}\n`);
 
-
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (x) => x.toFixed(3);
 async function time(fn) {
@@ -56,9 +55,10 @@ try {
   // 3. Reads on a freshly opened handle, as a CLI command would see them.
   const reader = openSqliteLedger(bigFile);
   const [openMs] = await time(async () => reader.latestRelease('upf'));
-  const rounds = (n, fn) => time(async () => {
-    for (let i = 0; i < n; i++) await fn();
-  }).then(([t]) => t / n);
+  const rounds = (n, fn) =>
+    time(async () => {
+      for (let i = 0; i < n; i++) await fn();
+    }).then(([t]) => t / n);
   const list20 = await rounds(200, () => reader.listReleases('upf', { limit: 20 }));
   // Median of 5: on a shared machine a single run of a 100k scan swings by 2x with the load.
   const median5 = async (fn) => {
@@ -70,7 +70,8 @@ try {
   const [listAll, all, listAllCpu] = await median5(() => reader.listReleases('upf'));
   const [verifyMs, result, verifyCpu] = await median5(() => reader.verify());
   await reader.close();
-  if (all.length !== TOTAL || !result.ok || result.releases !== TOTAL) throw new Error(`bench ledger inconsistent: ${JSON.stringify(result)}`);
+  if (all.length !== TOTAL || !result.ok || result.releases !== TOTAL)
+    throw new Error(`bench ledger inconsistent: ${JSON.stringify(result)}`);
 
   const row = (what, value, goal) => `| ${what} | ${value} | ${goal} |`;
   const out = [
@@ -82,11 +83,23 @@ try {
     '|---|---|---|',
     row(`append release, median of ${SAMPLES} (synchronous=FULL)`, `${ms(pct(lat, 50))} ms`, '< 2 ms'),
     row(`append release, p99 of ${SAMPLES}`, `${ms(pct(lat, 99))} ms`, ''),
-    row(`fill ${TOTAL.toLocaleString('en')} releases via appendRelease (synchronous=NORMAL)`, `${(fillMs / 1000).toFixed(1)} s (${ms(fillMs / TOTAL)} ms each), ${sizeMb.toFixed(0)} MB`, ''),
+    row(
+      `fill ${TOTAL.toLocaleString('en')} releases via appendRelease (synchronous=NORMAL)`,
+      `${(fillMs / 1000).toFixed(1)} s (${ms(fillMs / TOTAL)} ms each), ${sizeMb.toFixed(0)} MB`,
+      '',
+    ),
     row('open + latestRelease', `${ms(openMs)} ms`, ''),
     row(`listReleases newest 20 of ${TOTAL.toLocaleString('en')}`, `${ms(list20)} ms`, '≪ 1 s'),
-    row(`listReleases all ${TOTAL.toLocaleString('en')} (median of 5)`, `${ms(listAll)} ms (CPU ${ms(listAllCpu)} ms)`, '< 1 s'),
-    row(`verify ${TOTAL.toLocaleString('en')} releases (median of 5)`, `${ms(verifyMs)} ms (CPU ${ms(verifyCpu)} ms)`, '< 1 s'),
+    row(
+      `listReleases all ${TOTAL.toLocaleString('en')} (median of 5)`,
+      `${ms(listAll)} ms (CPU ${ms(listAllCpu)} ms)`,
+      '< 1 s',
+    ),
+    row(
+      `verify ${TOTAL.toLocaleString('en')} releases (median of 5)`,
+      `${ms(verifyMs)} ms (CPU ${ms(verifyCpu)} ms)`,
+      '< 1 s',
+    ),
     '',
     'Command: `npm run build && node bench/ledger-bench.mjs`',
     '',

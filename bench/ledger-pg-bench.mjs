@@ -30,23 +30,30 @@ const log = (s) => process.stderr.write(`${s}\n`);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brr-ledger-pg-bench-'));
 
 // --- a private PostgreSQL, as test/helpers/postgres.ts starts it -------------------------------
-const BIN = ['/usr/lib/postgresql/15/bin', '/usr/local/bin'].find((d) => fs.existsSync(path.join(d, 'pg_ctl')) && fs.existsSync(path.join(d, 'initdb')));
+const BIN = ['/usr/lib/postgresql/15/bin', '/usr/local/bin'].find(
+  (d) => fs.existsSync(path.join(d, 'pg_ctl')) && fs.existsSync(path.join(d, 'initdb')),
+);
 if (!BIN) {
-  log('PostgreSQL 15 binaries not found in /usr/lib/postgresql/15/bin or /usr/local/bin (apt-get install -y postgresql-15)');
+  log(
+    'PostgreSQL 15 binaries not found in /usr/lib/postgresql/15/bin or /usr/local/bin (apt-get install -y postgresql-15)',
+  );
   process.exit(1);
 }
 const root = process.getuid?.() === 0;
 const runPg = (bin, argv) => {
-  const [cmd, a] = root ? ['runuser', ['-u', 'postgres', '--', path.join(BIN, bin), ...argv]] : [path.join(BIN, bin), argv];
+  const [cmd, a] = root
+    ? ['runuser', ['-u', 'postgres', '--', path.join(BIN, bin), ...argv]]
+    : [path.join(BIN, bin), argv];
   const r = spawnSync(cmd, a, { encoding: 'utf8', cwd: '/' });
   if (r.status !== 0) throw new Error(`${bin} failed: ${r.stdout}${r.stderr}`);
 };
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
-});
 const pgDir = path.join(dir, 'pg');
 const password = randomBytes(12).toString('hex');
 let port;
@@ -57,9 +64,29 @@ async function startPostgres() {
     const id = (f) => Number(spawnSync('id', [f, 'postgres'], { encoding: 'utf8' }).stdout.trim());
     for (const p of [dir, pgDir, path.join(pgDir, 'sock'), path.join(pgDir, 'pw')]) fs.chownSync(p, id('-u'), id('-g'));
   }
-  runPg('initdb', ['-D', path.join(pgDir, 'data'), '-U', 'brr', '-A', 'scram-sha-256', `--pwfile=${path.join(pgDir, 'pw')}`, '-E', 'UTF8', '--locale=C']);
+  runPg('initdb', [
+    '-D',
+    path.join(pgDir, 'data'),
+    '-U',
+    'brr',
+    '-A',
+    'scram-sha-256',
+    `--pwfile=${path.join(pgDir, 'pw')}`,
+    '-E',
+    'UTF8',
+    '--locale=C',
+  ]);
   port = await freePort();
-  runPg('pg_ctl', ['-D', path.join(pgDir, 'data'), '-o', `-p ${port} -k ${path.join(pgDir, 'sock')} -c listen_addresses=127.0.0.1`, '-l', path.join(pgDir, 'log'), '-w', 'start']);
+  runPg('pg_ctl', [
+    '-D',
+    path.join(pgDir, 'data'),
+    '-o',
+    `-p ${port} -k ${path.join(pgDir, 'sock')} -c listen_addresses=127.0.0.1`,
+    '-l',
+    path.join(pgDir, 'log'),
+    '-w',
+    'start',
+  ]);
   const admin = new pg.Client({ connectionString: `postgres://brr:${password}@127.0.0.1:${port}/postgres` });
   await admin.connect();
   await admin.query('CREATE DATABASE bench');
@@ -67,14 +94,21 @@ async function startPostgres() {
   return `postgres://brr:${password}@127.0.0.1:${port}/bench`;
 }
 
-
 /** TOTAL correctly chained releases of `app`, sealed exactly as appendRelease would. */
 function chain(app) {
   const rows = [];
   let latest = null;
   for (let i = 0; i < TOTAL; i++) {
     const s = sealRelease(app, latest, draftFor(i)(latest));
-    rows.push({ kind: 'release', app, seq: s.body.seq, id: s.body.id, body: s.text, hash: s.hash, prevHash: s.body.prevHash });
+    rows.push({
+      kind: 'release',
+      app,
+      seq: s.body.seq,
+      id: s.body.id,
+      body: s.text,
+      hash: s.hash,
+      prevHash: s.body.prevHash,
+    });
     latest = { ...s.body, hash: s.hash };
   }
   return rows;
@@ -106,7 +140,8 @@ async function measure(name, ledger, rows) {
   const [latestMs] = await median(21, () => ledger.latestRelease('upf'));
   log(`${name}: verify`);
   const [verifyMs, result] = await median(3, () => ledger.verify('upf'));
-  if (!result.ok || result.releases !== TOTAL) throw new Error(`${name}: bench ledger inconsistent: ${JSON.stringify(result)}`);
+  if (!result.ok || result.releases !== TOTAL)
+    throw new Error(`${name}: bench ledger inconsistent: ${JSON.stringify(result)}`);
   return { median: pct(lat, 50), p99: pct(lat, 99), fillMs, list20: list20Total / 200, latestMs, verifyMs };
 }
 
@@ -134,7 +169,11 @@ try {
       '|---|---|---|',
       row(`appendRelease, median of ${SAMPLES}`, ms(p.median), ms(s.median)),
       row(`appendRelease, p99 of ${SAMPLES}`, ms(p.p99), ms(s.p99)),
-      row(`fill ${n} releases (importEntries, one transaction)`, `${(p.fillMs / 1000).toFixed(1)} s`, `${(s.fillMs / 1000).toFixed(1)} s`),
+      row(
+        `fill ${n} releases (importEntries, one transaction)`,
+        `${(p.fillMs / 1000).toFixed(1)} s`,
+        `${(s.fillMs / 1000).toFixed(1)} s`,
+      ),
       row(`latestRelease of ${n} (median of 21)`, ms(p.latestMs), ms(s.latestMs)),
       row(`listReleases newest 20 of ${n} (mean of 200)`, ms(p.list20), ms(s.list20)),
       row(`verify ${n} releases (median of 3)`, ms(p.verifyMs), ms(s.verifyMs)),

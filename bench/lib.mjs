@@ -26,19 +26,43 @@ export async function sandbox(patch = (y) => y) {
   const httpPort = await freePort();
   const udpPort = await freePort();
   cpSync(path.join(ROOT, 'examples', 'udp-counter'), repo, { recursive: true });
-  const yml = readFileSync(path.join(repo, 'brr.yaml'), 'utf8').replace('port: 18080', `port: ${httpPort}`).replace('port: 12152', `port: ${udpPort}`);
+  const yml = readFileSync(path.join(repo, 'brr.yaml'), 'utf8')
+    .replace('port: 18080', `port: ${httpPort}`)
+    .replace('port: 12152', `port: ${udpPort}`);
   writeFileSync(path.join(repo, 'brr.yaml'), patch(yml));
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@example.invalid', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@example.invalid' };
-  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'bench']]) spawnSync('git', args, { cwd: repo, env });
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'b',
+    GIT_AUTHOR_EMAIL: 'b@example.invalid',
+    GIT_COMMITTER_NAME: 'b',
+    GIT_COMMITTER_EMAIL: 'b@example.invalid',
+  };
+  for (const args of [
+    ['init', '-q', '-b', 'main'],
+    ['add', '-A'],
+    ['commit', '-q', '-m', 'bench'],
+  ])
+    spawnSync('git', args, { cwd: repo, env });
   const brr = (...args) => {
-    const r = spawnSync(process.execPath, [BRR, ...args], { cwd: repo, env: { ...process.env, BRR_HOME: home, NO_COLOR: '1' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BRR, ...args], {
+      cwd: repo,
+      env: { ...process.env, BRR_HOME: home, NO_COLOR: '1' },
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`brr ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
     return r.stdout;
   };
   return {
-    dir, home, repo, httpPort, udpPort, brr,
+    dir,
+    home,
+    repo,
+    httpPort,
+    udpPort,
+    brr,
     cleanup() {
-      try { brr('shutdown'); } catch {}
+      try {
+        brr('shutdown');
+      } catch {}
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -26,7 +26,10 @@ if (spawnSync('sh', ['-c', 'command -v docker-registry'], { stdio: 'ignore' }).s
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'brr-push-bench-'));
 const port = await freePort();
 const host = `127.0.0.1:${port}`;
-writeFileSync(path.join(scratch, 'registry.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(scratch, 'data')}\nhttp:\n  addr: ${host}\n  secret: bench\n`);
+writeFileSync(
+  path.join(scratch, 'registry.yml'),
+  `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(scratch, 'data')}\nhttp:\n  addr: ${host}\n  secret: bench\n`,
+);
 const registry = spawn('docker-registry', ['serve', path.join(scratch, 'registry.yml')], { stdio: 'ignore' });
 for (let i = 0; ; i++) {
   try {
@@ -40,7 +43,21 @@ for (let i = 0; ; i++) {
 
 function git(cwd, args, date) {
   const env = { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
-  return execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@brr.invalid', '-c', 'init.defaultBranch=main', '-c', 'commit.gpgsign=false', ...args], { cwd, env, encoding: 'utf8' }).trim();
+  return execFileSync(
+    'git',
+    [
+      '-c',
+      'user.name=bench',
+      '-c',
+      'user.email=bench@brr.invalid',
+      '-c',
+      'init.defaultBranch=main',
+      '-c',
+      'commit.gpgsign=false',
+      ...args,
+    ],
+    { cwd, env, encoding: 'utf8' },
+  ).trim();
 }
 
 // An app with DEP_MIB of incompressible dependencies (what a real node_modules costs on the wire

@@ -43,12 +43,24 @@ const proc = (i, extra = {}) => ({
     { name: 'gtpu', port: 2152, protocol: 'udp', address: '127.0.0.1' },
     { name: 'ngap', port: 38412, protocol: 'sctp', address: '127.0.0.1' },
   ],
-  health: { check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs: 30_000, intervalMs: 1_000, upForMs: 1_000 },
+  health: {
+    check: { kind: 'http', path: '/healthz', port: 'http' },
+    timeoutMs: 30_000,
+    intervalMs: 1_000,
+    upForMs: 1_000,
+  },
   graceMs: 10_000,
   restart: 'always',
   ...extra,
 });
-const processes = { amf: proc(1), smf: proc(2), upf: proc(3), nrf: proc(4), ausf: proc(5), udr: proc(6, { stateful: true }) };
+const processes = {
+  amf: proc(1),
+  smf: proc(2),
+  upf: proc(3),
+  nrf: proc(4),
+  ausf: proc(5),
+  udr: proc(6, { stateful: true }),
+};
 const config = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`KEY_${i}`, `value-${i}`]));
 const input = {
   app: 'core',
@@ -81,7 +93,9 @@ log(`render: ${RENDERS} renders of ${objectCount} objects`);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'brr-k8s-bench-'));
 for (const f of ['fake-apiserver.ts', 'fake-controllers.ts']) {
   const src = fs.readFileSync(path.join(here, '..', 'test', 'kubernetes', f), 'utf8');
-  const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const js = ts.transpileModule(src, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
   fs.writeFileSync(path.join(tmp, f.replace(/\.ts$/, '.js')), js);
 }
 fs.writeFileSync(path.join(tmp, 'package.json'), '{"type":"module"}');
@@ -92,14 +106,32 @@ const ctx = openContext({ home: path.join(tmp, 'home'), actor: 'bench@host' });
 const kc = new KubeConfig();
 kc.loadFromOptions(fake.kubeconfigOptions());
 const api = createKubeApi(kc);
-const deps = { buildOf: async () => ({ processes }), api: () => api, imageFor: (r, a, d) => `${r}/${a}@${d}`, pollMs: 1 };
-const target = { target: 'kubernetes', context: 'fake', namespace: 'core', registry: 'registry.example.com/nf', kubeconfig: null };
+const deps = {
+  buildOf: async () => ({ processes }),
+  api: () => api,
+  imageFor: (r, a, d) => `${r}/${a}@${d}`,
+  pollMs: 1,
+};
+const target = {
+  target: 'kubernetes',
+  context: 'fake',
+  namespace: 'core',
+  registry: 'registry.example.com/nf',
+  kubeconfig: null,
+};
 await changeConfig(ctx, 'core', { set: Object.entries(config).map(([k, v]) => `${k}=${v}`) });
 const rows = { total: [], render: [], apply: [], wait: [], cleanup: [], ledger: [], brr: [] };
 let requests = 0;
 try {
   let rel = await ctx.ledger.appendRelease('core', (latest, staged) =>
-    planRelease({ latest, staged, build: { digest, commit: '1'.repeat(40) }, formation: input.formation, actor: 'bench@host', now: new Date() }),
+    planRelease({
+      latest,
+      staged,
+      build: { digest, commit: '1'.repeat(40) },
+      formation: input.formation,
+      actor: 'bench@host',
+      now: new Date(),
+    }),
   );
   for (let i = 0; i < ROLLOUTS + 3; i++) {
     const before = fake.requests.length;

@@ -18,7 +18,11 @@ try {
   for (let i = 0; i < 8; i++) {
     const want = (await get()).greeting === 'two' ? 'one' : 'two';
     const t0 = performance.now();
-    const child = spawn(process.execPath, [BRR, 'rollback'], { cwd: sb.repo, env: { ...process.env, BRR_HOME: sb.home }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BRR, 'rollback'], {
+      cwd: sb.repo,
+      env: { ...process.env, BRR_HOME: sb.home },
+      stdio: 'ignore',
+    });
     const exited = new Promise((r) => child.on('exit', r));
     for (;;) {
       try {

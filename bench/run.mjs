@@ -7,13 +7,25 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const benches = ['build-bench.mjs', 'ledger-bench.mjs', 'ledger-pg-bench.mjs', 'run-bench.mjs', 'switch-bench.mjs', 'render-bench.mjs', 'push-bench.mjs'];
+const benches = [
+  'build-bench.mjs',
+  'ledger-bench.mjs',
+  'ledger-pg-bench.mjs',
+  'run-bench.mjs',
+  'switch-bench.mjs',
+  'render-bench.mjs',
+  'push-bench.mjs',
+];
 const only = process.argv.slice(2);
 const sections = [];
 for (const b of benches) {
   if (only.length && !only.some((o) => b.startsWith(o))) continue;
   process.stderr.write(`bench: ${b}\n`);
-  const r = spawnSync(process.execPath, [path.join(here, b)], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 15 * 60_000 });
+  const r = spawnSync(process.execPath, [path.join(here, b)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    timeout: 15 * 60_000,
+  });
   if (r.status !== 0) {
     process.stderr.write(`bench: ${b} failed (exit ${r.status})\n`);
     process.exit(1);

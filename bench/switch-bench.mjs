@@ -11,10 +11,16 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function cli(...args) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const c = spawn(process.execPath, [BRR, ...args], { cwd: sb.repo, env: { ...process.env, BRR_HOME: sb.home }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(process.execPath, [BRR, ...args], {
+      cwd: sb.repo,
+      env: { ...process.env, BRR_HOME: sb.home },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     c.stderr.on('data', (d) => (err += d));
-    c.on('exit', (code) => (code === 0 ? resolve({ start: t0, end: performance.now() }) : reject(new Error(`brr ${args.join(' ')}: ${err}`))));
+    c.on('exit', (code) =>
+      code === 0 ? resolve({ start: t0, end: performance.now() }) : reject(new Error(`brr ${args.join(' ')}: ${err}`)),
+    );
   });
 }
 try {
@@ -23,7 +29,11 @@ try {
   sb.brr('release');
   sb.brr('run');
   const durationMs = 16_000;
-  const load = spawn(process.execPath, [path.join(here, 'load.mjs'), String(sb.httpPort), String(sb.udpPort), String(durationMs), '16', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const load = spawn(
+    process.execPath,
+    [path.join(here, 'load.mjs'), String(sb.httpPort), String(sb.udpPort), String(durationMs), '16', '2'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let outText = '';
   load.stdout.on('data', (d) => (outText += d));
   const loadStart = performance.now();

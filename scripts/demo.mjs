@@ -20,7 +20,9 @@ function step(title) {
 function sh(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { cwd: opts.cwd ?? repo, env, encoding: 'utf8' });
   if (r.status !== 0) {
-    process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}\ncommand failed (exit ${r.status}): ${cmd} ${args.join(' ')}\n`);
+    process.stderr.write(
+      `${r.stdout ?? ''}${r.stderr ?? ''}\ncommand failed (exit ${r.status}): ${cmd} ${args.join(' ')}\n`,
+    );
     process.exit(1);
   }
   return r;
@@ -40,8 +42,15 @@ async function httpGet(url) {
 function udpEcho(msg) {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket('udp4');
-    const t = setTimeout(() => { s.close(); reject(new Error('no UDP echo within 2s')); }, 2000);
-    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(String(m)); });
+    const t = setTimeout(() => {
+      s.close();
+      reject(new Error('no UDP echo within 2s'));
+    }, 2000);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      s.close();
+      resolve(String(m));
+    });
     s.send(msg, 12152, '127.0.0.1');
   });
 }
@@ -54,7 +63,16 @@ step('a git repository with the sample network function');
 cpSync(path.join(root, 'examples', 'udp-counter'), repo, { recursive: true });
 sh('git', ['init', '-q', '-b', 'main']);
 sh('git', ['add', '-A']);
-sh('git', ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', 'commit', '-q', '-m', 'udp-counter sample']);
+sh('git', [
+  '-c',
+  'user.name=demo',
+  '-c',
+  'user.email=demo@example.invalid',
+  'commit',
+  '-q',
+  '-m',
+  'udp-counter sample',
+]);
 process.stdout.write(`  ${repo}\n  home: ${home}\n`);
 
 step('build: the commit becomes an OCI image (content-addressed)');

@@ -8,8 +8,10 @@ import path from 'node:path';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const lock = path.join(root, 'package-lock.json');
 const marker = path.join(root, 'node_modules', '.package-lock.json');
-const fresh = existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs
-  && existsSync(path.join(root, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'));
+const fresh =
+  existsSync(marker) &&
+  statSync(marker).mtimeMs >= statSync(lock).mtimeMs &&
+  existsSync(path.join(root, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'));
 if (!fresh) {
   process.stderr.write('brr: installing dependencies (npm ci)…\n');
   const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });

@@ -30,23 +30,53 @@ export function planTarget(flags: TargetFlags, cwd = process.cwd()): AppTarget {
   const target = flags.target ?? 'kubernetes';
   if (target === 'local') {
     const extra = (['context', 'namespace', 'registry', 'kubeconfig'] as const).filter((k) => flags[k] !== undefined);
-    if (extra.length) throw invalidInput('target_flags_invalid', `--${extra.join(', --')} only apply to --target kubernetes`, 'run `brr apps set APP --target local` without them');
+    if (extra.length)
+      throw invalidInput(
+        'target_flags_invalid',
+        `--${extra.join(', --')} only apply to --target kubernetes`,
+        'run `brr apps set APP --target local` without them',
+      );
     return { target: 'local' };
   }
-  if (target !== 'kubernetes') throw invalidInput('target_invalid', `unknown target "${target}"`, 'use --target local or --target kubernetes');
+  if (target !== 'kubernetes')
+    throw invalidInput('target_invalid', `unknown target "${target}"`, 'use --target local or --target kubernetes');
   const missing = (['context', 'namespace', 'registry'] as const).filter((k) => !flags[k]);
   if (missing.length) {
-    throw invalidInput('target_flags_missing', `--target kubernetes needs --${missing.join(', --')}`, 'e.g. brr apps set upf-prod --target kubernetes --context prod --namespace upf --registry registry.example.com/nf');
+    throw invalidInput(
+      'target_flags_missing',
+      `--target kubernetes needs --${missing.join(', --')}`,
+      'e.g. brr apps set upf-prod --target kubernetes --context prod --namespace upf --registry registry.example.com/nf',
+    );
   }
   const context = flags.context as string;
   const namespace = flags.namespace as string;
   const registry = (flags.registry as string).replace(/\/+$/, '');
-  if ([...context].some((ch) => ch.charCodeAt(0) < 0x20)) throw invalidInput('target_context_invalid', 'the context name has control characters', 'copy it from `kubectl config get-contexts`');
-  if (!NAMESPACE_RE.test(namespace)) throw invalidInput('target_namespace_invalid', `namespace "${namespace}" is not a valid Kubernetes namespace name`, 'lowercase letters, digits and dashes, at most 63');
+  if ([...context].some((ch) => ch.charCodeAt(0) < 0x20))
+    throw invalidInput(
+      'target_context_invalid',
+      'the context name has control characters',
+      'copy it from `kubectl config get-contexts`',
+    );
+  if (!NAMESPACE_RE.test(namespace))
+    throw invalidInput(
+      'target_namespace_invalid',
+      `namespace "${namespace}" is not a valid Kubernetes namespace name`,
+      'lowercase letters, digits and dashes, at most 63',
+    );
   if (!REGISTRY_RE.test(registry)) {
-    throw invalidInput('target_registry_invalid', `registry "${registry}" is not host[:port][/path] (no scheme, tag or digest)`, 'e.g. registry.example.com/nf or 127.0.0.1:5000; brr adds /<app>@sha256:…');
+    throw invalidInput(
+      'target_registry_invalid',
+      `registry "${registry}" is not host[:port][/path] (no scheme, tag or digest)`,
+      'e.g. registry.example.com/nf or 127.0.0.1:5000; brr adds /<app>@sha256:…',
+    );
   }
-  return { target: 'kubernetes', context, namespace, registry, kubeconfig: flags.kubeconfig ? path.resolve(cwd, flags.kubeconfig) : null };
+  return {
+    target: 'kubernetes',
+    context,
+    namespace,
+    registry,
+    kubeconfig: flags.kubeconfig ? path.resolve(cwd, flags.kubeconfig) : null,
+  };
 }
 
 /** A 'target-set' detail read back from the ledger, or null when malformed (skipped, never trusted). */
@@ -73,10 +103,20 @@ export function currentTarget(events: readonly EventLike[]): AppTarget {
 const same = (a: AppTarget, b: AppTarget) => JSON.stringify(a) === JSON.stringify(b);
 
 /** `brr apps set`: records the target unless it is already the current one. */
-export async function setAppTarget(ctx: Context, app: string, target: AppTarget): Promise<{ target: AppTarget; changed: boolean }> {
+export async function setAppTarget(
+  ctx: Context,
+  app: string,
+  target: AppTarget,
+): Promise<{ target: AppTarget; changed: boolean }> {
   const before = currentTarget(await ctx.ledger.listEvents(app));
   if (same(before, target)) return { target, changed: false };
-  await ctx.ledger.appendEvent(app, { type: 'target-set', release: null, detail: { ...target }, actor: ctx.actor, createdAt: ctx.clock.now().toISOString() });
+  await ctx.ledger.appendEvent(app, {
+    type: 'target-set',
+    release: null,
+    detail: { ...target },
+    actor: ctx.actor,
+    createdAt: ctx.clock.now().toISOString(),
+  });
   return { target, changed: true };
 }
 

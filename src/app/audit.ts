@@ -39,7 +39,11 @@ export function parseSince(text: string, now: Date): Date {
   if (rel) return new Date(now.getTime() - Number(rel[1]) * UNIT_MS[rel[2]!]!);
   const ms = ISO_RE.test(t) ? Date.parse(t) : NaN;
   if (Number.isNaN(ms)) {
-    throw invalidInput('since_invalid', `--since "${text}" is neither an ISO date nor a duration`, 'e.g. --since 2026-01-02, --since 2026-01-02T09:00:00Z, --since 24h or --since 7d');
+    throw invalidInput(
+      'since_invalid',
+      `--since "${text}" is neither an ISO date nor a duration`,
+      'e.g. --since 2026-01-02, --since 2026-01-02T09:00:00Z, --since 24h or --since 7d',
+    );
   }
   return new Date(ms);
 }
@@ -56,7 +60,10 @@ function keep(at: string, actor: string, f: AuditFilter): boolean {
 }
 
 /** Releases by the filter's actor and at or after its time, order kept. */
-export function filterReleases<R extends Pick<Release, 'actor' | 'createdAt'>>(releases: readonly R[], filter: AuditFilter): R[] {
+export function filterReleases<R extends Pick<Release, 'actor' | 'createdAt'>>(
+  releases: readonly R[],
+  filter: AuditFilter,
+): R[] {
   return releases.filter((r) => keep(r.createdAt, r.actor, filter));
 }
 
@@ -68,7 +75,8 @@ function short(v: unknown): string {
 }
 
 function keysOf(v: unknown): string[] {
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : short((x as { keyId?: unknown })?.keyId))).filter(Boolean);
+  if (Array.isArray(v))
+    return v.map((x) => (typeof x === 'string' ? x : short((x as { keyId?: unknown })?.keyId))).filter(Boolean);
   return typeof v === 'object' && v !== null ? Object.keys(v).sort() : [];
 }
 
@@ -96,7 +104,11 @@ export function summarizeEvent(e: Pick<LedgerEvent, 'type' | 'detail'>): string 
     }
     case 'release-phase-succeeded':
     case 'release-phase-failed':
-      return typeof d.signal === 'string' && d.signal ? `killed by ${d.signal}` : typeof d.exitCode === 'number' ? `exit ${d.exitCode}` : '';
+      return typeof d.signal === 'string' && d.signal
+        ? `killed by ${d.signal}`
+        : typeof d.exitCode === 'number'
+          ? `exit ${d.exitCode}`
+          : '';
     case 'trust-changed': {
       const add = keysOf(d.add);
       const remove = keysOf(d.remove);
@@ -122,15 +134,37 @@ export function auditLines(records: readonly AppRecords[], filter: AuditFilter =
   const out: AuditEntry[] = [];
   for (const { app, releases, events } of records) {
     for (const r of releases) {
-      if (keep(r.createdAt, r.actor, filter)) out.push({ at: r.createdAt, app, actor: r.actor, kind: 'release', action: 'release', release: r.id, summary: r.cause, seq: r.seq });
+      if (keep(r.createdAt, r.actor, filter))
+        out.push({
+          at: r.createdAt,
+          app,
+          actor: r.actor,
+          kind: 'release',
+          action: 'release',
+          release: r.id,
+          summary: r.cause,
+          seq: r.seq,
+        });
     }
     for (const e of events) {
-      if (keep(e.createdAt, e.actor, filter)) out.push({ at: e.createdAt, app, actor: e.actor, kind: 'event', action: e.type, release: e.release, summary: summarizeEvent(e), seq: e.seq });
+      if (keep(e.createdAt, e.actor, filter))
+        out.push({
+          at: e.createdAt,
+          app,
+          actor: e.actor,
+          kind: 'event',
+          action: e.type,
+          release: e.release,
+          summary: summarizeEvent(e),
+          seq: e.seq,
+        });
     }
   }
   // Same instant: by app, then the release before the events about it, then ledger order.
   const rank = (x: AuditEntry) => (x.kind === 'release' ? 0 : 1);
-  return out.sort((a, b) => cmp(Date.parse(a.at), Date.parse(b.at)) || cmp(a.app, b.app) || rank(a) - rank(b) || a.seq - b.seq);
+  return out.sort(
+    (a, b) => cmp(Date.parse(a.at), Date.parse(b.at)) || cmp(a.app, b.app) || rank(a) - rank(b) || a.seq - b.seq,
+  );
 }
 
 function cmp<T extends string | number>(a: T, b: T): number {
@@ -141,6 +175,7 @@ function cmp<T extends string | number>(a: T, b: T): number {
 export async function collectAudit(ctx: Context, opts: AuditFilter & { app?: string } = {}): Promise<AuditEntry[]> {
   const apps = opts.app !== undefined ? [opts.app] : await ctx.ledger.listApps();
   const records: AppRecords[] = [];
-  for (const app of apps) records.push({ app, releases: await ctx.ledger.listReleases(app), events: await ctx.ledger.listEvents(app) });
+  for (const app of apps)
+    records.push({ app, releases: await ctx.ledger.listReleases(app), events: await ctx.ledger.listEvents(app) });
   return auditLines(records, opts);
 }

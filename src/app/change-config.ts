@@ -25,7 +25,11 @@ export async function currentConfig(ctx: Context, app: string): Promise<Config> 
  * `brr config set/unset`: with a release, append a new one with the build of the newest release
  * and the changed config (nothing when nothing changes); before the first release, stage it.
  */
-export async function changeConfig(ctx: Context, app: string, change: { set?: string[]; unset?: string[]; secret?: boolean }): Promise<ConfigChangeResult> {
+export async function changeConfig(
+  ctx: Context,
+  app: string,
+  change: { set?: string[]; unset?: string[]; secret?: boolean },
+): Promise<ConfigChangeResult> {
   const set = parseAssignments(change.set ?? []);
   const unset = change.unset ?? [];
   for (const key of [...Object.keys(set), ...unset]) validateConfigKey(key);
@@ -39,22 +43,38 @@ export async function changeConfig(ctx: Context, app: string, change: { set?: st
   const wasRunning = currentReleaseId(events) !== null;
   if (!latest) {
     const staged = stagedConfig(events);
-    const event = planStagedConfig({ staged, set: sealConfigChange(staged, set, secret, secretsKey), unset, secret, actor: ctx.actor, now: ctx.clock.now() });
+    const event = planStagedConfig({
+      staged,
+      set: sealConfigChange(staged, set, secret, secretsKey),
+      unset,
+      secret,
+      actor: ctx.actor,
+      now: ctx.clock.now(),
+    });
     if (event) await ctx.ledger.appendEvent(app, event);
     return { release: null, staged: event !== null, wasRunning };
   }
   let changed = true;
-  const release = await ctx.ledger.appendRelease(app, (newest) => {
-    const draft = planConfigChange({ latest: newest!, set: sealConfigChange(newest!.config, set, secret, secretsKey), unset, secret, actor: ctx.actor, now: ctx.clock.now() });
-    if (!draft) {
-      changed = false;
-      throw new NoChange();
-    }
-    return draft;
-  }).catch((e: unknown) => {
-    if (e instanceof NoChange) return null;
-    throw e;
-  });
+  const release = await ctx.ledger
+    .appendRelease(app, (newest) => {
+      const draft = planConfigChange({
+        latest: newest!,
+        set: sealConfigChange(newest!.config, set, secret, secretsKey),
+        unset,
+        secret,
+        actor: ctx.actor,
+        now: ctx.clock.now(),
+      });
+      if (!draft) {
+        changed = false;
+        throw new NoChange();
+      }
+      return draft;
+    })
+    .catch((e: unknown) => {
+      if (e instanceof NoChange) return null;
+      throw e;
+    });
   if (changed && release) await signRelease(ctx, release, signer);
   return { release: changed ? release : null, staged: false, wasRunning };
 }

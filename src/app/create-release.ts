@@ -16,12 +16,21 @@ export function formationFor(build: BuildRecord, previous: Formation | undefined
 export async function resolveBuild(ctx: Context, app: string, ref: string | undefined): Promise<BuildRecord> {
   if (ref && ref !== 'latest') return findBuild(ctx.paths, ref);
   const b = await latestBuild(ctx.paths, app);
-  if (!b) throw notFound('no_build', `app ${app} has no build yet`, 'run `brr build` (or `brr deploy`) first, or pass --build DIGEST');
+  if (!b)
+    throw notFound(
+      'no_build',
+      `app ${app} has no build yet`,
+      'run `brr build` (or `brr deploy`) first, or pass --build DIGEST',
+    );
   return b;
 }
 
 /** `brr release`: the build plus the app's current config become a new release vN. */
-export async function createRelease(ctx: Context, app: string, opts: { build?: string; message?: string }): Promise<Release> {
+export async function createRelease(
+  ctx: Context,
+  app: string,
+  opts: { build?: string; message?: string },
+): Promise<Release> {
   const build = await resolveBuild(ctx, app, opts.build);
   const signer = configuredSigner();
   const release = await ctx.ledger.appendRelease(app, (latest, staged) =>

@@ -100,7 +100,8 @@ export function planCollection(retention: RetentionPlan, snap: StoreSnapshot, op
     .filter((b) => !reachable.has(b.digest) && (freed.has(b.digest) || (opts.onlyApp === undefined && old(b.mtimeMs))))
     .map((b) => ({ digest: b.digest, size: b.size }));
 
-  if (opts.onlyApp === undefined) for (const t of snap.temp) if (old(t.mtimeMs)) temp.push({ path: t.path, bytes: t.bytes });
+  if (opts.onlyApp === undefined)
+    for (const t of snap.temp) if (old(t.mtimeMs)) temp.push({ path: t.path, bytes: t.bytes });
 
   const bytes = [...dirs, ...temp].reduce((n, d) => n + d.bytes, 0) + blobs.reduce((n, b) => n + b.size, 0);
   return { dirs, entries, blobs, temp, unknownApps: [...unknown].sort(), bytes };

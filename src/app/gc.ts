@@ -3,10 +3,25 @@ import { invalidInput, isBrrError } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import type { Digest } from '../core/types.js';
 import { currentReleaseId, lastDeployOutcome } from '../release/state.js';
-import { DEFAULT_KEEP, planRetention, type AppHistory, type BuildReason, type RetainedRelease } from '../release/retention.js';
+import {
+  DEFAULT_KEEP,
+  planRetention,
+  type AppHistory,
+  type BuildReason,
+  type RetainedRelease,
+} from '../release/retention.js';
 import { connectSupervisor } from '../run/local/client.js';
 import type { ProcessInfo } from '../run/types.js';
-import { collectImages, currentLinkTarget, imageBlobs, listBlobFiles, listEntries, listLayoutTemp, recordCollected, removePath } from '../store/collect.js';
+import {
+  collectImages,
+  currentLinkTarget,
+  imageBlobs,
+  listBlobFiles,
+  listEntries,
+  listLayoutTemp,
+  recordCollected,
+  removePath,
+} from '../store/collect.js';
 import { isBrrEntry } from '../store/image-read.js';
 import { ANNOTATIONS, OciLayout } from '../store/oci-layout.js';
 import type { Context } from './context.js';
@@ -94,25 +109,39 @@ async function snapshotStore(paths: HomePaths, layout: OciLayout, apps: readonly
 /** Plans (and unless `dryRun`, performs) the collection. */
 export async function collectGarbage(ctx: Context, opts: GcOptions = {}): Promise<GcReport> {
   const keep = opts.keep ?? DEFAULT_KEEP;
-  if (!Number.isSafeInteger(keep) || keep < 1) throw invalidInput('gc_keep_invalid', `--keep must be a whole number ≥ 1, got ${String(keep)}`, 'e.g. --keep 5');
+  if (!Number.isSafeInteger(keep) || keep < 1)
+    throw invalidInput('gc_keep_invalid', `--keep must be a whole number ≥ 1, got ${String(keep)}`, 'e.g. --keep 5');
   const apps = await ctx.ledger.listApps();
   const histories: AppHistory[] = [];
-  for (const app of apps) histories.push({ app, releases: await ctx.ledger.listReleases(app), events: await ctx.ledger.listEvents(app) });
+  for (const app of apps)
+    histories.push({ app, releases: await ctx.ledger.listReleases(app), events: await ctx.ledger.listEvents(app) });
   const running = await runningReleases(ctx.paths);
   const layout = new OciLayout(ctx.paths.oci);
   const snap = await snapshotStore(ctx.paths, layout, apps);
-  const builds = snap.entries.filter((e) => e.brr).map((e) => ({ digest: e.digest, app: e.app, createdAt: e.createdAt }));
+  const builds = snap.entries
+    .filter((e) => e.brr)
+    .map((e) => ({ digest: e.digest, app: e.app, createdAt: e.createdAt }));
   const retention = planRetention({ apps: histories, keep, running, builds });
-  const plan = planCollection(retention, snap, { knownApps: new Set(apps), onlyApp: opts.app, nowMs: ctx.clock.now().getTime(), graceMs: opts.graceMs ?? DEFAULT_GRACE_MS });
-  const applied = opts.dryRun ? { bytes: plan.bytes, keptDirs: new Set<string>(), busyApps: [] } : await applyCollection(ctx, layout, plan, running);
+  const plan = planCollection(retention, snap, {
+    knownApps: new Set(apps),
+    onlyApp: opts.app,
+    nowMs: ctx.clock.now().getTime(),
+    graceMs: opts.graceMs ?? DEFAULT_GRACE_MS,
+  });
+  const applied = opts.dryRun
+    ? { bytes: plan.bytes, keptDirs: new Set<string>(), busyApps: [] }
+    : await applyCollection(ctx, layout, plan, running);
   const shown = opts.app === undefined ? apps : apps.filter((a) => a === opts.app);
-  const removedDirs = (app: string) => plan.dirs.filter((d) => d.app === app && !applied.keptDirs.has(`${app}/${d.name}`)).map((d) => d.name);
+  const removedDirs = (app: string) =>
+    plan.dirs.filter((d) => d.app === app && !applied.keptDirs.has(`${app}/${d.name}`)).map((d) => d.name);
   return {
     dryRun: Boolean(opts.dryRun),
     keep,
     apps: shown.map((app) => ({ app, retained: retention.releases[app] ?? [], removedDirs: removedDirs(app) })),
     builds: {
-      retained: [...retention.digests].map(([digest, reasons]) => ({ digest, reasons })).sort((a, b) => a.digest.localeCompare(b.digest)),
+      retained: [...retention.digests]
+        .map(([digest, reasons]) => ({ digest, reasons }))
+        .sort((a, b) => a.digest.localeCompare(b.digest)),
       removed: plan.entries.map((e) => ({ digest: e.digest, app: e.app, commit: e.commit, ref: e.ref })),
     },
     blobs: { removed: plan.blobs.length },
@@ -132,7 +161,12 @@ interface Applied {
 }
 
 /** Performs a collection plan. */
-async function applyCollection(ctx: Context, layout: OciLayout, plan: CollectionPlan, running: ReadonlyArray<{ app: string; release: string }>): Promise<Applied> {
+async function applyCollection(
+  ctx: Context,
+  layout: OciLayout,
+  plan: CollectionPlan,
+  running: ReadonlyArray<{ app: string; release: string }>,
+): Promise<Applied> {
   const done: Applied = { bytes: 0, keptDirs: new Set(), busyApps: [] };
   for (const app of [...new Set(plan.dirs.map((d) => d.app))]) {
     try {
@@ -141,7 +175,11 @@ async function applyCollection(ctx: Context, layout: OciLayout, plan: Collection
       await withLease(ctx, app, async () => {
         const events = await ctx.ledger.listEvents(app);
         const outcome = lastDeployOutcome(events);
-        const protect = new Set([currentReleaseId(events), outcome?.outcome === 'in-progress' ? outcome.release : null, await currentLinkTarget(ctx.paths.releases, app)]);
+        const protect = new Set([
+          currentReleaseId(events),
+          outcome?.outcome === 'in-progress' ? outcome.release : null,
+          await currentLinkTarget(ctx.paths.releases, app),
+        ]);
         for (const r of running) if (r.app === app) protect.add(r.release);
         for (const d of plan.dirs.filter((x) => x.app === app)) {
           if (protect.has(d.name)) {
@@ -164,8 +202,20 @@ async function applyCollection(ctx: Context, layout: OciLayout, plan: Collection
     // Remember how to rebuild what is now gone (digests no remaining entry names).
     const left = new Set((await layout.listImages()).map((d) => d.digest));
     const at = ctx.clock.now().toISOString();
-    const gone = plan.entries.filter((e, i, all) => !left.has(e.digest) && all.findIndex((x) => x.digest === e.digest) === i);
-    await recordCollected(ctx.paths.root, gone.map((e) => ({ digest: e.digest, commit: e.commit, path: e.path, source: e.source, app: e.app, collectedAt: at })));
+    const gone = plan.entries.filter(
+      (e, i, all) => !left.has(e.digest) && all.findIndex((x) => x.digest === e.digest) === i,
+    );
+    await recordCollected(
+      ctx.paths.root,
+      gone.map((e) => ({
+        digest: e.digest,
+        commit: e.commit,
+        path: e.path,
+        source: e.source,
+        app: e.app,
+        collectedAt: at,
+      })),
+    );
   }
   for (const t of plan.temp) {
     await removePath(t.path);

@@ -30,7 +30,10 @@ export function defaultKubernetesDeps(ctx: Context): KubernetesDeps {
     // Loaded on first use: @kubernetes/client-node takes ~0.4 s to import, which every other
     // command (and every local deploy) would otherwise pay at start-up.
     api: async (target) => {
-      const [{ createKubeApi }, { loadKubeConfig }] = await Promise.all([import('../run/kubernetes/client.js'), import('../run/kubernetes/kubeconfig.js')]);
+      const [{ createKubeApi }, { loadKubeConfig }] = await Promise.all([
+        import('../run/kubernetes/client.js'),
+        import('../run/kubernetes/kubeconfig.js'),
+      ]);
       return createKubeApi(loadKubeConfig(target));
     },
     imageFor: (registry, app, digest) => `${registry}/${app}@${digest}`,
@@ -42,7 +45,12 @@ export function defaultKubernetesDeps(ctx: Context): KubernetesDeps {
  * One release's render input. Secret values are decrypted only when `includeSecrets` (the run
  * stage, or `brr render --include-secrets`); otherwise the Secret is rendered as a placeholder.
  */
-export async function renderInputFor(deps: KubernetesDeps, rel: Release, where: { namespace: string; registry: string }, includeSecrets: boolean): Promise<RenderInput> {
+export async function renderInputFor(
+  deps: KubernetesDeps,
+  rel: Release,
+  where: { namespace: string; registry: string },
+  includeSecrets: boolean,
+): Promise<RenderInput> {
   const config: Record<string, string> = {};
   const secrets: Record<string, string | null> = {};
   const opened = includeSecrets ? configEnv(rel.config, secretsKeyFromEnv()) : null;
@@ -71,15 +79,36 @@ export interface RenderOptions {
 }
 
 /** `brr render`: a release (default the newest) as objects, for the app's target or the flags given. */
-export async function renderForApp(ctx: Context, deps: KubernetesDeps, app: string, opts: RenderOptions): Promise<RenderResult & { release: string }> {
+export async function renderForApp(
+  ctx: Context,
+  deps: KubernetesDeps,
+  app: string,
+  opts: RenderOptions,
+): Promise<RenderResult & { release: string }> {
   const target = await appTarget(ctx, app);
   const namespace = opts.namespace ?? (target.target === 'kubernetes' ? target.namespace : undefined);
   const registry = opts.registry ?? (target.target === 'kubernetes' ? target.registry : undefined);
   if (!namespace || !registry) {
-    throw invalidInput('render_target_missing', `app ${app} has no Kubernetes target, so render needs --namespace and --registry`, `set one with \`brr apps set ${app} --target kubernetes --context C --namespace NS --registry R\``);
+    throw invalidInput(
+      'render_target_missing',
+      `app ${app} has no Kubernetes target, so render needs --namespace and --registry`,
+      `set one with \`brr apps set ${app} --target kubernetes --context C --namespace NS --registry R\``,
+    );
   }
   const rel = opts.release ? await ctx.ledger.getRelease(app, opts.release) : await ctx.ledger.latestRelease(app);
-  if (!rel) throw notFound('release_not_found', `app ${app} has no release ${opts.release ?? 'yet'}`, `list them with \`brr releases --app ${app}\``);
-  const result = renderRelease(await renderInputFor(deps, rel, { namespace, registry: registry.replace(/\/+$/, '') }, opts.includeSecrets ?? false));
+  if (!rel)
+    throw notFound(
+      'release_not_found',
+      `app ${app} has no release ${opts.release ?? 'yet'}`,
+      `list them with \`brr releases --app ${app}\``,
+    );
+  const result = renderRelease(
+    await renderInputFor(
+      deps,
+      rel,
+      { namespace, registry: registry.replace(/\/+$/, '') },
+      opts.includeSecrets ?? false,
+    ),
+  );
   return { ...result, release: rel.id };
 }

@@ -48,17 +48,31 @@ export function lastHealthy(events: readonly Pick<LedgerEvent, 'type' | 'release
   return null;
 }
 
-export async function runOnKubernetes(ctx: Context, rel: Release, target: KubernetesTarget, onProgress: (line: string) => void, opts: KubernetesRunOptions = {}): Promise<KubernetesRunResult> {
+export async function runOnKubernetes(
+  ctx: Context,
+  rel: Release,
+  target: KubernetesTarget,
+  onProgress: (line: string) => void,
+  opts: KubernetesRunOptions = {},
+): Promise<KubernetesRunResult> {
   const t0 = performance.now();
   const app = rel.app;
   const deps = opts.deps ?? defaultKubernetesDeps(ctx);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_ROLLOUT_TIMEOUT_MS;
   const timings = { renderMs: 0, applyMs: 0, waitMs: 0, cleanupMs: 0 };
   const record = (type: EventType, release: string, detail: Record<string, unknown>) =>
-    ctx.ledger.appendEvent(app, { type, release, detail, actor: ctx.actor, createdAt: ctx.clock.now().toISOString() }, { fence: opts.fence });
+    ctx.ledger.appendEvent(
+      app,
+      { type, release, detail, actor: ctx.actor, createdAt: ctx.clock.now().toISOString() },
+      { fence: opts.fence },
+    );
   const build = await deps.buildOf(rel.build.digest);
   if (build.release) {
-    throw invalidInput('release_phase_unsupported', `${app} ${rel.id}: its build declares a release phase, which the Kubernetes target does not run yet`, 'run the release command as a Kubernetes Job yourself before `brr run`, or remove `release:` from brr.yaml');
+    throw invalidInput(
+      'release_phase_unsupported',
+      `${app} ${rel.id}: its build declares a release phase, which the Kubernetes target does not run yet`,
+      'run the release command as a Kubernetes Job yourself before `brr run`, or remove `release:` from brr.yaml',
+    );
   }
   const api = await deps.api(target);
   const fallback = lastHealthy(await ctx.ledger.listEvents(app), rel.id);
@@ -69,9 +83,21 @@ export async function runOnKubernetes(ctx: Context, rel: Release, target: Kubern
   timings.renderMs = performance.now() - t;
   for (const w of desired.warnings) onProgress(`warning: ${w}`);
 
-  await record('switch-started', rel.id, { target: 'kubernetes', context: target.context, namespace: target.namespace });
-  onProgress(`applying ${desired.objects.length} objects of ${rel.id} to namespace ${target.namespace} (context ${target.context})`);
-  const outcome = await applyAndWatch(api, desired.objects, rel.id, { timeoutMs, pollMs: deps.pollMs, onProgress, signal: opts.signal }, timings);
+  await record('switch-started', rel.id, {
+    target: 'kubernetes',
+    context: target.context,
+    namespace: target.namespace,
+  });
+  onProgress(
+    `applying ${desired.objects.length} objects of ${rel.id} to namespace ${target.namespace} (context ${target.context})`,
+  );
+  const outcome = await applyAndWatch(
+    api,
+    desired.objects,
+    rel.id,
+    { timeoutMs, pollMs: deps.pollMs, onProgress, signal: opts.signal },
+    timings,
+  );
   if (outcome.ok) {
     const durationMs = Math.round(performance.now() - t0);
     await record('activated', rel.id, { durationMs });
@@ -85,31 +111,55 @@ export async function runOnKubernetes(ctx: Context, rel: Release, target: Kubern
   if (!outcome.changed) throw outcome.error ?? new BrrError('rollout_failed', `${app} ${rel.id}: ${outcome.reason}`);
   const prev = fallback ? await ctx.ledger.getRelease(app, fallback) : null;
   if (!prev) {
-    throw new BrrError('rollout_failed', `${app} ${rel.id} failed: ${outcome.reason}; there is no earlier healthy release to go back to`, {
-      hint: `inspect with \`kubectl -n ${target.namespace} describe deployments -l ${LABELS.instance}=${app}\`; fix the release and run again`,
-    });
+    throw new BrrError(
+      'rollout_failed',
+      `${app} ${rel.id} failed: ${outcome.reason}; there is no earlier healthy release to go back to`,
+      {
+        hint: `inspect with \`kubectl -n ${target.namespace} describe deployments -l ${LABELS.instance}=${app}\`; fix the release and run again`,
+      },
+    );
   }
   onProgress(`${rel.id} failed: ${outcome.reason}; re-applying ${prev.id} with its own ConfigMap and Secret`);
   const back = renderRelease(await renderInputFor(deps, prev, target, true));
-  const restored = await applyAndWatch(api, back.objects, prev.id, { timeoutMs, pollMs: deps.pollMs, onProgress, signal: opts.signal }, timings);
+  const restored = await applyAndWatch(
+    api,
+    back.objects,
+    prev.id,
+    { timeoutMs, pollMs: deps.pollMs, onProgress, signal: opts.signal },
+    timings,
+  );
   if (!restored.ok) {
     await record('failed', prev.id, { reason: `rollback after ${rel.id}: ${restored.reason}` });
-    throw new BrrError('rollback_failed', `${app} ${rel.id} failed (${outcome.reason}), and going back to ${prev.id} failed too: ${restored.reason}`, {
-      hint: `the cluster needs a look: \`kubectl -n ${target.namespace} get pods -l ${LABELS.instance}=${app}\`; \`brr status\` shows what runs`,
-    });
+    throw new BrrError(
+      'rollback_failed',
+      `${app} ${rel.id} failed (${outcome.reason}), and going back to ${prev.id} failed too: ${restored.reason}`,
+      {
+        hint: `the cluster needs a look: \`kubectl -n ${target.namespace} get pods -l ${LABELS.instance}=${app}\`; \`brr status\` shows what runs`,
+      },
+    );
   }
   await record('rolled-back', prev.id, { reason: outcome.reason, from: rel.id });
   await cleanUpQuietly(ctx, api, prev, target, back.objects, null, onProgress);
-  throw new BrrError('rollout_failed', `${app} ${rel.id} failed: ${outcome.reason}; ${prev.id} was restored (code and config)`, {
-    hint: `fix the release and run it again; \`kubectl -n ${target.namespace} describe pods -l ${LABELS.version}=${rel.id}\` shows why`,
-    details: { restored: prev.id },
-  });
+  throw new BrrError(
+    'rollout_failed',
+    `${app} ${rel.id} failed: ${outcome.reason}; ${prev.id} was restored (code and config)`,
+    {
+      hint: `fix the release and run it again; \`kubectl -n ${target.namespace} describe pods -l ${LABELS.version}=${rel.id}\` shows why`,
+      details: { restored: prev.id },
+    },
+  );
 }
 
 type Outcome = { ok: true } | { ok: false; reason: string; changed: boolean; error?: BrrError };
 
 /** Applies in order (config first, workloads last), then watches the workloads. */
-async function applyAndWatch(api: KubeApi, objects: readonly KubeObject[], id: string, watch: WatchOptions, timings: KubernetesRunResult['timings']): Promise<Outcome> {
+async function applyAndWatch(
+  api: KubeApi,
+  objects: readonly KubeObject[],
+  id: string,
+  watch: WatchOptions,
+  timings: KubernetesRunResult['timings'],
+): Promise<Outcome> {
   let t = performance.now();
   let applied = 0;
   try {
@@ -131,17 +181,33 @@ async function applyAndWatch(api: KubeApi, objects: readonly KubeObject[], id: s
   timings.waitMs += performance.now() - t;
   if (result.ok) return { ok: true };
   const ns = objects[0]?.metadata.namespace ?? '';
-  const pods = await api.list('v1', 'Pod', ns, `${LABELS.instance}=${objects[0]?.metadata.labels?.[LABELS.instance] ?? ''},${LABELS.version}=${id}`).catch(() => []);
+  const pods = await api
+    .list(
+      'v1',
+      'Pod',
+      ns,
+      `${LABELS.instance}=${objects[0]?.metadata.labels?.[LABELS.instance] ?? ''},${LABELS.version}=${id}`,
+    )
+    .catch(() => []);
   const why = podProblems(pods);
   return { ok: false, reason: why.length ? `${result.reason}; pods: ${why.join(', ')}` : result.reason, changed: true };
 }
 
 /** Clean-up never fails a rollout that succeeded: problems become warnings. */
-async function cleanUpQuietly(ctx: Context, api: KubeApi, rel: Release, target: KubernetesTarget, desired: readonly KubeObject[], previous: string | null, onProgress: (l: string) => void): Promise<void> {
+async function cleanUpQuietly(
+  ctx: Context,
+  api: KubeApi,
+  rel: Release,
+  target: KubernetesTarget,
+  desired: readonly KubeObject[],
+  previous: string | null,
+  onProgress: (l: string) => void,
+): Promise<void> {
   const latest = await ctx.ledger.latestRelease(rel.app);
   const retained = new Set([rel.id]);
   if (previous) retained.add(previous);
-  for (let seq = latest?.seq ?? rel.seq; seq > 0 && seq > (latest?.seq ?? rel.seq) - KEEP_RELEASES; seq--) retained.add(`v${seq}`);
+  for (let seq = latest?.seq ?? rel.seq; seq > 0 && seq > (latest?.seq ?? rel.seq) - KEEP_RELEASES; seq--)
+    retained.add(`v${seq}`);
   try {
     const r = await cleanUp(api, rel.app, target.namespace, desired, [...retained]);
     if (r.deleted.length) onProgress(`clean-up: deleted ${r.deleted.join(', ')}`);

@@ -10,10 +10,22 @@ import { defaultKubernetesDeps, type KubernetesDeps } from './kubernetes-render.
  * `brr status` for a Kubernetes app: the ledger's current release against the live pods. An
  * unreachable cluster is reported as the row's problem, never as a crash of the whole status.
  */
-export async function kubernetesStatus(ctx: Context, app: string, target: KubernetesTarget, deps: KubernetesDeps = defaultKubernetesDeps(ctx)): Promise<DriftReport & { app: string; ledger: string | null }> {
+export async function kubernetesStatus(
+  ctx: Context,
+  app: string,
+  target: KubernetesTarget,
+  deps: KubernetesDeps = defaultKubernetesDeps(ctx),
+): Promise<DriftReport & { app: string; ledger: string | null }> {
   const id = currentReleaseId(await ctx.ledger.listEvents(app));
   const rel = id ? await ctx.ledger.getRelease(app, id) : null;
-  const ledger = rel ? { id: rel.id, digest: rel.build.digest, hash: rel.hash, replicas: Object.values(rel.formation).reduce((a, b) => a + b, 0) } : null;
+  const ledger = rel
+    ? {
+        id: rel.id,
+        digest: rel.build.digest,
+        hash: rel.hash,
+        replicas: Object.values(rel.formation).reduce((a, b) => a + b, 0),
+      }
+    : null;
   try {
     const pods = await (await deps.api(target)).list('v1', 'Pod', target.namespace, podSelector(app));
     return { app, ledger: id, ...compareKubernetes(ledger, pods) };

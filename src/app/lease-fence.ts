@@ -20,9 +20,13 @@ export function fencedLedger(ledger: Ledger, app: string, token: number, signal?
     signal?.throwIfAborted();
     return { ...opts, fence: token };
   };
-  const appendRelease = async (target: string, draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>, opts?: AppendOptions) =>
-    ledger.appendRelease(target, draft, fence(target, opts));
-  const appendEvent = async (target: string, event: NewEvent, opts?: AppendOptions) => ledger.appendEvent(target, event, fence(target, opts));
+  const appendRelease = async (
+    target: string,
+    draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>,
+    opts?: AppendOptions,
+  ) => ledger.appendRelease(target, draft, fence(target, opts));
+  const appendEvent = async (target: string, event: NewEvent, opts?: AppendOptions) =>
+    ledger.appendEvent(target, event, fence(target, opts));
   return new Proxy(ledger, {
     get(obj, prop) {
       if (prop === 'appendRelease') return appendRelease;

@@ -28,9 +28,20 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Pure: the status shown for a lease at `now`. */
-export function lockStatus(app: string, lease: Lease | null, now: Date, host = os.hostname(), alive = pidAlive): LockStatus {
+export function lockStatus(
+  app: string,
+  lease: Lease | null,
+  now: Date,
+  host = os.hostname(),
+  alive = pidAlive,
+): LockStatus {
   if (!lease) return { app, lease: null, expired: false, holderAlive: null };
-  return { app, lease, expired: isExpired(lease, now), holderAlive: lease.host === host && lease.pid > 0 ? alive(lease.pid) : null };
+  return {
+    app,
+    lease,
+    expired: isExpired(lease, now),
+    holderAlive: lease.host === host && lease.pid > 0 ? alive(lease.pid) : null,
+  };
 }
 
 /** `brr lock`: the app's deploy lease. */
@@ -61,7 +72,12 @@ export async function breakLock(ctx: Context, app: string): Promise<BreakResult>
   const event = await ctx.ledger.appendEvent(app, {
     type: 'lock-broken',
     release: null,
-    detail: { lease, expired: status.expired, holderAlive: status.holderAlive, brokenBy: { owner: ctx.actor, host: os.hostname(), pid: process.pid } },
+    detail: {
+      lease,
+      expired: status.expired,
+      holderAlive: status.holderAlive,
+      brokenBy: { owner: ctx.actor, host: os.hostname(), pid: process.pid },
+    },
     actor: ctx.actor,
     createdAt: now.toISOString(),
   });

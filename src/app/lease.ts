@@ -48,7 +48,12 @@ export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_LEASE_TTL_MS;
   const ms = parseDuration(raw);
   // Below ~300 ms a renewal every ttl/3 competes with ordinary ledger writes for the file lock.
-  if (ms === null || ms < 300) throw invalidInput('lease_ttl_invalid', `BRR_LEASE_TTL="${raw}" is not a duration of at least 300ms`, 'e.g. BRR_LEASE_TTL=30s, or unset it');
+  if (ms === null || ms < 300)
+    throw invalidInput(
+      'lease_ttl_invalid',
+      `BRR_LEASE_TTL="${raw}" is not a duration of at least 300ms`,
+      'e.g. BRR_LEASE_TTL=30s, or unset it',
+    );
   return ms;
 }
 
@@ -60,10 +65,14 @@ export function leaseHolder(ctx: Pick<Context, 'actor'>): LeaseHolder {
 /** `lease_held`, naming the holder, since when and until when, with the ways forward. */
 export function leaseHeldError(app: string, held: Lease, waitedMs: number): BrrError {
   const waited = waitedMs > 0 ? ` (waited ${Math.round(waitedMs / 1000)} s)` : '';
-  return new BrrError('lease_held', `${app} is being deployed by ${held.owner} (host ${held.host}, pid ${held.pid}) since ${held.acquiredAt}; its lease expires at ${held.expiresAt}${waited}`, {
-    hint: `wait for that deploy to finish (or pass --wait 2m); if it is dead, its lease lapses by itself at ${held.expiresAt}, or break it now with \`brr lock --force --app ${app}\``,
-    details: { lease: held },
-  });
+  return new BrrError(
+    'lease_held',
+    `${app} is being deployed by ${held.owner} (host ${held.host}, pid ${held.pid}) since ${held.acquiredAt}; its lease expires at ${held.expiresAt}${waited}`,
+    {
+      hint: `wait for that deploy to finish (or pass --wait 2m); if it is dead, its lease lapses by itself at ${held.expiresAt}, or break it now with \`brr lock --force --app ${app}\``,
+      details: { lease: held },
+    },
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,27 +105,36 @@ async function acquire(ctx: Context, app: string, ttlMs: number, opts: LeaseOpti
 function keepAlive(ctx: Context, first: Lease, ttlMs: number, abort: (e: BrrError) => void): () => void {
   let current = first;
   let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    ctx.ledger
-      .renewLease(first.app, first.token, ttlMs, ctx.clock.now())
-      .then((l) => {
-        current = l;
-      })
-      .catch((e: unknown) => {
-        if (isBrrError(e) && e.code === 'lease_lost') return abort(e);
-        if (Date.parse(current.expiresAt) <= ctx.clock.now().getTime()) {
-          abort(new BrrError('lease_lost', `the deploy lease on ${first.app} (token ${first.token}) expired: it could not be renewed (${e instanceof Error ? e.message : String(e)})`, {
-            hint: 'stop this deploy; another one may be running now (see `brr lock`)',
-            cause: e,
-          }));
-        }
-      })
-      .finally(() => {
-        busy = false;
-      });
-  }, Math.max(50, Math.floor(ttlMs / 3)));
+  const timer = setInterval(
+    () => {
+      if (busy) return;
+      busy = true;
+      ctx.ledger
+        .renewLease(first.app, first.token, ttlMs, ctx.clock.now())
+        .then((l) => {
+          current = l;
+        })
+        .catch((e: unknown) => {
+          if (isBrrError(e) && e.code === 'lease_lost') return abort(e);
+          if (Date.parse(current.expiresAt) <= ctx.clock.now().getTime()) {
+            abort(
+              new BrrError(
+                'lease_lost',
+                `the deploy lease on ${first.app} (token ${first.token}) expired: it could not be renewed (${e instanceof Error ? e.message : String(e)})`,
+                {
+                  hint: 'stop this deploy; another one may be running now (see `brr lock`)',
+                  cause: e,
+                },
+              ),
+            );
+          }
+        })
+        .finally(() => {
+          busy = false;
+        });
+    },
+    Math.max(50, Math.floor(ttlMs / 3)),
+  );
   // Never keep the process alive for the lease alone.
   timer.unref();
   return () => clearInterval(timer);
@@ -129,11 +147,18 @@ function keepAlive(ctx: Context, first: Lease, ttlMs: number, abort: (e: BrrErro
  * (whose further writes to `app` are refused by the fence anyway). The lease is released after
  * `fn`, also when it throws; a release that fails is left to expire.
  */
-export async function withLease<T>(ctx: Context, app: string, fn: (fenced: Context, held: HeldLease) => Promise<T>, opts: LeaseOptions = {}): Promise<T> {
+export async function withLease<T>(
+  ctx: Context,
+  app: string,
+  fn: (fenced: Context, held: HeldLease) => Promise<T>,
+  opts: LeaseOptions = {},
+): Promise<T> {
   const ttlMs = opts.ttlMs ?? leaseTtlMs();
   const lease = await acquire(ctx, app, ttlMs, opts);
   const ac = new AbortController();
-  const lost = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true }));
+  const lost = new Promise<never>((_, reject) =>
+    ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true }),
+  );
   lost.catch(() => {});
   const stop = keepAlive(ctx, lease, ttlMs, (e) => ac.abort(e));
   const fenced: Context = { ...ctx, ledger: fencedLedger(ctx.ledger, app, lease.token, ac.signal) };

@@ -25,25 +25,43 @@ export async function buildCollected(paths: HomePaths, rel: ReleaseRef): Promise
   const local = tomb?.source && path.isAbsolute(tomb.source);
   const command = `brr build${local ? ` --repo ${tomb.source}` : ''} --ref ${commit}${tomb ? (tomb.path ? ` --path ${tomb.path}` : '') : ' [--path <subdir>]'}`;
   const inClone = tomb?.source && !local ? ` in a clone of ${tomb.source}` : '';
-  return new BrrError('build_collected', `${rel.app} ${rel.id}: its build ${digest} ${where}; the release stays in the ledger but cannot run until it is rebuilt`, {
-    hint: `rebuild its commit${inClone} (builds are reproducible: the digest comes out the same): ${command}`,
-    details: { app: rel.app, release: rel.id, digest, commit, path: tomb?.path ?? null, source: tomb?.source ?? null },
-  });
+  return new BrrError(
+    'build_collected',
+    `${rel.app} ${rel.id}: its build ${digest} ${where}; the release stays in the ledger but cannot run until it is rebuilt`,
+    {
+      hint: `rebuild its commit${inClone} (builds are reproducible: the digest comes out the same): ${command}`,
+      details: {
+        app: rel.app,
+        release: rel.id,
+        digest,
+        commit,
+        path: tomb?.path ?? null,
+        source: tomb?.source ?? null,
+      },
+    },
+  );
 }
 
 function corrupt(rel: ReleaseRef, blob: string, what: string, check: BlobCheck): BrrError {
   const problem = check === 'missing' ? 'missing' : 'damaged (its content does not match its digest)';
-  return new BrrError('store_corrupt', `${rel.app} ${rel.id}: ${what} blob ${blob} of build ${rel.build.digest} is ${problem}`, {
-    hint: `rebuild it: brr build --ref ${rel.build.commit} --no-cache`,
-    details: { app: rel.app, release: rel.id, blob, what, problem: check },
-  });
+  return new BrrError(
+    'store_corrupt',
+    `${rel.app} ${rel.id}: ${what} blob ${blob} of build ${rel.build.digest} is ${problem}`,
+    {
+      hint: `rebuild it: brr build --ref ${rel.build.commit} --no-cache`,
+      details: { app: rel.app, release: rel.id, blob, what, problem: check },
+    },
+  );
 }
 
 /**
  * Where a release's build stands, cheaply (presence, no hashing), for `brr show`: the ledger
  * record stays readable whatever happened to the artifact, so show reports rather than fails.
  */
-export async function buildStatus(paths: HomePaths, rel: ReleaseRef): Promise<{ present: boolean; message: string | null; hint: string | null }> {
+export async function buildStatus(
+  paths: HomePaths,
+  rel: ReleaseRef,
+): Promise<{ present: boolean; message: string | null; hint: string | null }> {
   if (await isBuildPresent(paths, rel)) return { present: true, message: null, hint: null };
   const e = await buildCollected(paths, rel);
   return { present: false, message: e.message, hint: e.hint ?? null };
@@ -95,7 +113,12 @@ export interface PreflightResult {
  * signature. Throws the first problem as a BrrError ('build_collected', 'store_corrupt',
  * the secrets module's key errors, 'release_untrusted').
  */
-export async function preflightRelease(ctx: Context, app: string, release: Release, env: NodeJS.ProcessEnv = process.env): Promise<PreflightResult> {
+export async function preflightRelease(
+  ctx: Context,
+  app: string,
+  release: Release,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PreflightResult> {
   await checkBuildVerifies(ctx.paths, release);
   checkReleaseDecrypts(release, env);
   await checkReleaseTrusted(ctx, app, release);

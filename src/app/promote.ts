@@ -32,20 +32,34 @@ export interface PromoteResult {
 }
 
 function checkApp(flag: string, app: string): void {
-  if (!isValidAppName(app)) throw invalidInput('app_invalid', `${flag} "${app}" is not a valid app name`, 'use lowercase letters, digits and dashes (at most 63)');
+  if (!isValidAppName(app))
+    throw invalidInput(
+      'app_invalid',
+      `${flag} "${app}" is not a valid app name`,
+      'use lowercase letters, digits and dashes (at most 63)',
+    );
 }
 
 /** The source release: the named one, or what runs on the source app now. */
 async function sourceRelease(ctx: Context, app: string, id: string | undefined): Promise<Release> {
   if (id !== undefined) {
     const rel = await ctx.ledger.getRelease(app, parseReleaseId(id));
-    if (!rel) throw notFound('release_not_found', `app ${app} has no release ${parseReleaseId(id)}`, `list them with \`brr releases --app ${app}\``);
+    if (!rel)
+      throw notFound(
+        'release_not_found',
+        `app ${app} has no release ${parseReleaseId(id)}`,
+        `list them with \`brr releases --app ${app}\``,
+      );
     return rel;
   }
   const current = currentReleaseId(await ctx.ledger.listEvents(app));
   const rel = current ? await ctx.ledger.getRelease(app, current) : null;
   if (!rel) {
-    throw invalidInput('nothing_to_promote', `app ${app} has no current release to promote`, `name the release: \`brr promote --from ${app} --to APP vN\` (see \`brr releases --app ${app}\`)`);
+    throw invalidInput(
+      'nothing_to_promote',
+      `app ${app} has no current release to promote`,
+      `name the release: \`brr promote --from ${app} --to APP vN\` (see \`brr releases --app ${app}\`)`,
+    );
   }
   return rel;
 }
@@ -55,7 +69,11 @@ export async function promoteRelease(ctx: Context, opts: PromoteOptions): Promis
   checkApp('--from', opts.fromApp);
   checkApp('--to', opts.toApp);
   if (opts.fromApp === opts.toApp) {
-    throw invalidInput('promote_same_app', `cannot promote ${opts.fromApp} to itself`, 'to run an older release of the same app use `brr rollback vN`');
+    throw invalidInput(
+      'promote_same_app',
+      `cannot promote ${opts.fromApp} to itself`,
+      'to run an older release of the same app use `brr rollback vN`',
+    );
   }
   const source = await sourceRelease(ctx, opts.fromApp, opts.release);
   // Before anything is appended: a promotion of a build this host cannot run is refused.

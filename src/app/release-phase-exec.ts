@@ -62,7 +62,12 @@ export async function execReleaseCommand(cmd: ReleaseCommand): Promise<ReleaseCo
   // One splitter per stream, so an stderr line cannot be spliced into the middle of an stdout one.
   const streams = [new Lines(keep), new Lines(keep)];
   const result = await new Promise<ReleaseCommandResult>((resolve) => {
-    const child = spawn('/bin/sh', ['-c', cmd.command], { cwd: cmd.cwd, env: cmd.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', cmd.command], {
+      cwd: cmd.cwd,
+      env: cmd.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let killTimer: NodeJS.Timeout | undefined;
     let settled = false;
     // Its own process group keeps it out of the terminal's Ctrl-C, so brr passes that on: the
@@ -112,7 +117,9 @@ export async function execReleaseCommand(cmd: ReleaseCommand): Promise<ReleaseCo
     // decides, after a moment for the output still in flight.
     child.on('exit', (code, signal) => setTimeout(() => done(code, signal), 2_000).unref());
   });
-  log.end(`--- ${result.exitCode !== null ? `exit code ${result.exitCode}` : `ended by ${result.signal ?? result.error}`}\n`);
+  log.end(
+    `--- ${result.exitCode !== null ? `exit code ${result.exitCode}` : `ended by ${result.signal ?? result.error}`}\n`,
+  );
   await logClosed;
   return result;
 }

@@ -55,7 +55,12 @@ export function releasePhaseDone(events: readonly Pick<LedgerEvent, 'type' | 're
  * Pure: the command's environment, built like a process's (launch-plan childEnv): a minimal
  * base, then the config, then brr's own variables, which config cannot override.
  */
-export function releasePhaseEnv(base: NodeJS.ProcessEnv, config: Record<string, string>, app: string, release: string): Record<string, string> {
+export function releasePhaseEnv(
+  base: NodeJS.ProcessEnv,
+  config: Record<string, string>,
+  app: string,
+  release: string,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const key of ['PATH', 'HOME', 'LANG', 'TZ']) {
     const v = base[key];
@@ -77,21 +82,37 @@ export function redactLines(lines: readonly string[], secretValues: readonly str
  * when ctx comes from withLease). Throws BrrError 'release_phase_failed' (exit code, last lines,
  * log path) when the command fails.
  */
-export async function runReleasePhase(ctx: Context, rel: Release, opts: ReleasePhaseOptions = {}): Promise<ReleasePhaseOutcome> {
+export async function runReleasePhase(
+  ctx: Context,
+  rel: Release,
+  opts: ReleasePhaseOptions = {},
+): Promise<ReleasePhaseOutcome> {
   const { app } = rel;
   const build = await findBuild(ctx.paths, rel.build.digest);
   if (!build.release) return { status: 'none', log: null, durationMs: 0 };
-  if (releasePhaseDone(await ctx.ledger.listEvents(app), rel.id)) return { status: 'skipped', log: null, durationMs: 0 };
+  if (releasePhaseDone(await ctx.ledger.listEvents(app), rel.id))
+    return { status: 'skipped', log: null, durationMs: 0 };
   const { command } = build.release;
   const dir = await materializeRelease(ctx.paths, app, rel.id, rel.build.digest);
   const log = releasePhaseLogPath(ctx.paths, app, rel.id);
   await mkdir(path.dirname(log), { recursive: true });
-  const record = (type: 'release-phase-started' | 'release-phase-succeeded' | 'release-phase-failed', detail: Record<string, unknown>) =>
-    ctx.ledger.appendEvent(app, { type, release: rel.id, detail, actor: ctx.actor, createdAt: ctx.clock.now().toISOString() });
+  const record = (
+    type: 'release-phase-started' | 'release-phase-succeeded' | 'release-phase-failed',
+    detail: Record<string, unknown>,
+  ) =>
+    ctx.ledger.appendEvent(app, {
+      type,
+      release: rel.id,
+      detail,
+      actor: ctx.actor,
+      createdAt: ctx.clock.now().toISOString(),
+    });
 
   // Decrypted here, before anything is recorded: a missing secrets key fails the deploy up front.
   const config = configEnv(rel.config, secretsKeyFromEnv(opts.baseEnv ?? process.env));
-  const secretValues = Object.keys(rel.config).filter((k) => rel.config[k]!.secret).map((k) => config[k] ?? '');
+  const secretValues = Object.keys(rel.config)
+    .filter((k) => rel.config[k]!.secret)
+    .map((k) => config[k] ?? '');
   await record('release-phase-started', { command, log });
   opts.onProgress?.(`release phase of ${rel.id}: ${command}`);
   const started = Date.now();
@@ -113,11 +134,27 @@ export async function runReleasePhase(ctx: Context, rel: Release, opts: ReleaseP
     return { status: 'ran', log, durationMs };
   }
   const lastLines = redactLines(result.lastLines, secretValues);
-  const how = result.exitCode !== null ? `exit code ${result.exitCode}` : result.error ? `could not start: ${result.error}` : `signal ${result.signal ?? 'unknown'}`;
-  await record('release-phase-failed', { exitCode: result.exitCode, signal: result.signal, lastLines, durationMs, log });
-  const shown = lastLines.length > 0 ? `; last lines:\n${lastLines.map((l) => `  ${l}`).join('\n')}` : '; it printed nothing';
-  throw new BrrError('release_phase_failed', `release phase of ${app} ${rel.id} failed with ${how} (log: ${log})${shown}`, {
-    hint: `the running release was not touched; fix the release command or the config it needs, then deploy again (\`brr run ${rel.id} --app ${app}\` retries this release)`,
-    details: { release: rel.id, exitCode: result.exitCode, signal: result.signal, lastLines, log },
+  const how =
+    result.exitCode !== null
+      ? `exit code ${result.exitCode}`
+      : result.error
+        ? `could not start: ${result.error}`
+        : `signal ${result.signal ?? 'unknown'}`;
+  await record('release-phase-failed', {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    lastLines,
+    durationMs,
+    log,
   });
+  const shown =
+    lastLines.length > 0 ? `; last lines:\n${lastLines.map((l) => `  ${l}`).join('\n')}` : '; it printed nothing';
+  throw new BrrError(
+    'release_phase_failed',
+    `release phase of ${app} ${rel.id} failed with ${how} (log: ${log})${shown}`,
+    {
+      hint: `the running release was not touched; fix the release command or the config it needs, then deploy again (\`brr run ${rel.id} --app ${app}\` retries this release)`,
+      details: { release: rel.id, exitCode: result.exitCode, signal: result.signal, lastLines, log },
+    },
+  );
 }

@@ -21,7 +21,9 @@ export async function appendRollback(ctx: Context, app: string, target?: string)
     const ids = [current && current.seq > 1 ? `v${current.seq - 1}` : null, target ?? null];
     const extra = await Promise.all(ids.map((id) => (id ? ctx.ledger.getRelease(app, id) : null)));
     const seen = new Set<string>();
-    const releases = [latest, current, ...extra].filter((r): r is Release => r !== null && !seen.has(r.id) && seen.add(r.id) !== undefined);
+    const releases = [latest, current, ...extra].filter(
+      (r): r is Release => r !== null && !seen.has(r.id) && seen.add(r.id) !== undefined,
+    );
     return planRollback({ releases, currentId, targetId: target, actor: ctx.actor, now: ctx.clock.now() });
   };
   // Preflight BEFORE anything is appended: a rollback that cannot run leaves no release behind.

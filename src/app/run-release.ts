@@ -37,7 +37,13 @@ export async function findRelease(ctx: Context, app: string, id?: string): Promi
  * processes. `signal` (the deploy lease's) stops the release phase and keeps the switch from
  * being requested once the lease is lost.
  */
-export async function runRelease(ctx: Context, app: string, id: string | undefined, onProgress: (line: string) => void, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RunResult> {
+export async function runRelease(
+  ctx: Context,
+  app: string,
+  id: string | undefined,
+  onProgress: (line: string) => void,
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<RunResult> {
   const rel = await findRelease(ctx, app, id);
   // Before anything of the release executes (its release phase included) and on every target;
   // the supervisor checks again on its own when it resumes after a reboot.
@@ -53,7 +59,10 @@ export async function runRelease(ctx: Context, app: string, id: string | undefin
   opts.signal?.throwIfAborted();
   const client = await ensureSupervisor(ctx.paths, supervisorArgv(ctx.paths));
   try {
-    const result = (await client.request('switch', { app, release: rel.id }, onProgress)) as { release: string; durationMs: number };
+    const result = (await client.request('switch', { app, release: rel.id }, onProgress)) as {
+      release: string;
+      durationMs: number;
+    };
     return { app, release: result.release, durationMs: result.durationMs, releasePhase: phase.status };
   } finally {
     client.close();

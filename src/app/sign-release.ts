@@ -22,13 +22,21 @@ export function configuredSigner(env: NodeJS.ProcessEnv = process.env): Signer |
   try {
     pem = readFileSync(path.resolve(file), 'utf8');
   } catch (e) {
-    throw invalidInput('signing_key_unreadable', `cannot read the signing key ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, 'point BRR_SIGNING_KEY (or --signing-key) at a PEM file from `brr keys generate`');
+    throw invalidInput(
+      'signing_key_unreadable',
+      `cannot read the signing key ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      'point BRR_SIGNING_KEY (or --signing-key) at a PEM file from `brr keys generate`',
+    );
   }
   return loadSigner(pem, file);
 }
 
 /** Appends a 'signed' event for `release` when a signer is configured; returns it, or null. */
-export async function signRelease(ctx: Context, release: Release, signer: Signer | null = configuredSigner()): Promise<LedgerEvent | null> {
+export async function signRelease(
+  ctx: Context,
+  release: Release,
+  signer: Signer | null = configuredSigner(),
+): Promise<LedgerEvent | null> {
   if (!signer) return null;
   return ctx.ledger.appendEvent(release.app, {
     type: 'signed',
@@ -49,11 +57,23 @@ export interface SignResult {
 }
 
 /** `brr sign vN`: signs an existing release (e.g. one a crash left unsigned) with the configured key. */
-export async function signExisting(ctx: Context, app: string, id: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<SignResult> {
+export async function signExisting(
+  ctx: Context,
+  app: string,
+  id: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SignResult> {
   const signer = configuredSigner(env);
-  if (!signer) throw invalidInput('signing_key_missing', 'no signing key is configured', 'pass --signing-key FILE or set BRR_SIGNING_KEY (create a key with `brr keys generate`)');
+  if (!signer)
+    throw invalidInput(
+      'signing_key_missing',
+      'no signing key is configured',
+      'pass --signing-key FILE or set BRR_SIGNING_KEY (create a key with `brr keys generate`)',
+    );
   const release = await findRelease(ctx, app, id);
-  const already = releaseSignatures(await ctx.ledger.listEvents(app), release).some((s) => s.valid && s.keyId === signer.keyId);
+  const already = releaseSignatures(await ctx.ledger.listEvents(app), release).some(
+    (s) => s.valid && s.keyId === signer.keyId,
+  );
   if (!already) await signRelease(ctx, release, signer);
   return { app, release: release.id, hash: release.hash, keyId: signer.keyId, signed: !already };
 }

@@ -26,13 +26,20 @@ export interface AppStatus {
 }
 
 /** Pure: compare the record with reality. */
-export function compareStatus(app: string, ledger: string | null, ledgerHash: string | null, running: RunningApp | undefined, supervisorUp: boolean): AppStatus {
+export function compareStatus(
+  app: string,
+  ledger: string | null,
+  ledgerHash: string | null,
+  running: RunningApp | undefined,
+  supervisorUp: boolean,
+): AppStatus {
   const base = { app, ledger, running: running?.release ?? null };
   if (ledger === null && !running) return { ...base, inSync: true, problem: null };
   if (!supervisorUp) return { ...base, inSync: false, problem: 'supervisor not running' };
   if (!running || running.release === null) return { ...base, inSync: false, problem: 'not running' };
   if (ledger !== running.release) return { ...base, inSync: false, problem: `ledger says ${ledger ?? 'nothing'}` };
-  if (ledgerHash !== null && running.releaseHash !== ledgerHash) return { ...base, inSync: false, problem: 'release hash differs from the ledger' };
+  if (ledgerHash !== null && running.releaseHash !== ledgerHash)
+    return { ...base, inSync: false, problem: 'release hash differs from the ledger' };
   if (!running.allUp) return { ...base, inSync: false, problem: 'processes down' };
   if (!running.allHealthy) return { ...base, inSync: false, problem: 'processes not healthy' };
   return { ...base, inSync: true, problem: null };
@@ -62,7 +69,15 @@ export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStat
     }
     const id = currentReleaseId(events);
     const rel = id ? await ctx.ledger.getRelease(app, id) : null;
-    rows.push(compareStatus(app, id, rel?.hash ?? null, running.find((r) => r.app === app), client !== null));
+    rows.push(
+      compareStatus(
+        app,
+        id,
+        rel?.hash ?? null,
+        running.find((r) => r.app === app),
+        client !== null,
+      ),
+    );
   }
   return rows;
 }

@@ -14,10 +14,17 @@ import { currentTarget } from './app-target.js';
 import { materializeRelease, setCurrentLink } from '../store/materialize.js';
 
 /** Wires the supervisor to the ledger (what should run) and the store (what it is made of). */
-export function supervisorDeps(paths: HomePaths, ledger: Ledger, clock: Clock, actor: string, log: (line: string) => void): SupervisorDeps {
+export function supervisorDeps(
+  paths: HomePaths,
+  ledger: Ledger,
+  clock: Clock,
+  actor: string,
+  log: (line: string) => void,
+): SupervisorDeps {
   const prepare = async (app: string, id: string): Promise<RunSpec> => {
     const rel = await ledger.getRelease(app, id);
-    if (!rel) throw new BrrError('release_not_found', `app ${app} has no release ${id}`, { hint: `brr releases --app ${app}` });
+    if (!rel)
+      throw new BrrError('release_not_found', `app ${app} has no release ${id}`, { hint: `brr releases --app ${app}` });
     // Both refusals come before anything is materialized or started, so what runs stays as is.
     // The secrets key is the supervisor's own (its environment or unit), read per release so a
     // rotated key file is picked up without a restart.
@@ -28,7 +35,15 @@ export function supervisorDeps(paths: HomePaths, ledger: Ledger, clock: Clock, a
       throw isBrrError(e) && e.code === 'build_not_found' ? await buildCollected(paths, rel) : e;
     });
     const dir = await materializeRelease(paths, app, rel.id, rel.build.digest);
-    return { app, release: rel.id, releaseHash: rel.hash, dir, env, processes: build.processes, formation: rel.formation };
+    return {
+      app,
+      release: rel.id,
+      releaseHash: rel.hash,
+      dir,
+      env,
+      processes: build.processes,
+      formation: rel.formation,
+    };
   };
   return {
     home: paths,

@@ -49,7 +49,12 @@ export async function verifyLedger(ctx: Context, app?: string): Promise<LedgerVe
         seq: r.seq,
         hash: r.hash,
         signer: trustedOne?.keyId ?? signerName(checks),
-        signatures: checks.map((c) => ({ keyId: c.keyId, valid: c.valid, trusted: c.valid && policy.some((k) => k.keyId === c.keyId && k.publicKey === c.publicKey), problem: c.problem })),
+        signatures: checks.map((c) => ({
+          keyId: c.keyId,
+          valid: c.valid,
+          trusted: c.valid && policy.some((k) => k.keyId === c.keyId && k.publicKey === c.publicKey),
+          problem: c.problem,
+        })),
         trusted: policy.length === 0 ? null : trustedOne !== null,
       });
     }
@@ -58,18 +63,28 @@ export async function verifyLedger(ctx: Context, app?: string): Promise<LedgerVe
 }
 
 /** Pure: a problem for every 'signed' event that does not hold for the release it names. */
-export function signatureProblems(app: string, releases: readonly Release[], events: readonly LedgerEvent[]): VerifyProblem[] {
+export function signatureProblems(
+  app: string,
+  releases: readonly Release[],
+  events: readonly LedgerEvent[],
+): VerifyProblem[] {
   const byId = new Map(releases.map((r) => [r.id, r]));
   const out: VerifyProblem[] = [];
   for (const e of events) {
     if (e.type !== 'signed') continue;
     const release = e.release ? byId.get(e.release) : undefined;
     if (!release) {
-      out.push({ app, kind: 'event', seq: e.seq, problem: `signature for ${e.release ?? 'no release'}, which does not exist` });
+      out.push({
+        app,
+        kind: 'event',
+        seq: e.seq,
+        problem: `signature for ${e.release ?? 'no release'}, which does not exist`,
+      });
       continue;
     }
     const check = checkSignature(e.detail, release);
-    if (!check.valid) out.push({ app, kind: 'event', seq: e.seq, problem: `${release.id}: ${check.problem ?? 'invalid signature'}` });
+    if (!check.valid)
+      out.push({ app, kind: 'event', seq: e.seq, problem: `${release.id}: ${check.problem ?? 'invalid signature'}` });
   }
   return out;
 }

@@ -35,14 +35,23 @@ export interface ResolveOptions {
 
 function withContext(e: unknown, base: string): unknown {
   if (!isBrrError(e)) return e;
-  return new BrrError(e.code, `build.image.base ${base}: ${e.message}`, { exitCode: e.exitCode, hint: e.hint, details: e.details, cause: e });
+  return new BrrError(e.code, `build.image.base ${base}: ${e.message}`, {
+    exitCode: e.exitCode,
+    hint: e.hint,
+    details: e.details,
+    cause: e,
+  });
 }
 
 /**
  * Resolves `spec.base` for the requested platform. A digest reference already in the store
  * resolves offline; a tag always asks the registry (tags move).
  */
-export async function resolveBase(layout: OciLayout, spec: ImageSpec, opts: ResolveOptions = {}): Promise<BaseImage | null> {
+export async function resolveBase(
+  layout: OciLayout,
+  spec: ImageSpec,
+  opts: ResolveOptions = {},
+): Promise<BaseImage | null> {
   if (!spec.base) return null;
   try {
     const ref = parseImageRef(spec.base);
@@ -50,12 +59,22 @@ export async function resolveBase(layout: OciLayout, spec: ImageSpec, opts: Reso
     let image = ref.digest ? await readLocalImage(layout, ref.digest, platform) : null;
     if (!image) {
       opts.progress?.(`base ${spec.base}: resolving`);
-      const client = await RegistryClient.open({ ref, actions: ['pull'], insecure: opts.insecure, env: opts.env, fetch: opts.fetch });
+      const client = await RegistryClient.open({
+        ref,
+        actions: ['pull'],
+        insecure: opts.insecure,
+        env: opts.env,
+        fetch: opts.fetch,
+      });
       image = await pullImage(client, layout, ref.digest ?? ref.tag ?? 'latest', platform);
     }
     const diffIds = image.config.rootfs?.diff_ids;
     if (!Array.isArray(diffIds) || diffIds.length !== image.manifest.layers.length) {
-      throw new BrrError('image_unsupported', `its config lists ${diffIds?.length ?? 0} layers but its manifest ${image.manifest.layers.length}`, { hint: 'use another base image' });
+      throw new BrrError(
+        'image_unsupported',
+        `its config lists ${diffIds?.length ?? 0} layers but its manifest ${image.manifest.layers.length}`,
+        { hint: 'use another base image' },
+      );
     }
     const pinned = formatImageRef({ registry: ref.registry, repository: ref.repository, digest: image.digest });
     opts.progress?.(`base ${pinned}`);
@@ -78,7 +97,11 @@ export function mergeEnv(base: unknown, ours: Record<string, string>): string[] 
 }
 
 /** The container config: the base's, then brr's WorkingDir and labels, then build.image settings. */
-export function composeContainerConfig(base: Record<string, unknown> | undefined, labels: Record<string, string>, spec: ImageSpec | null): Record<string, unknown> {
+export function composeContainerConfig(
+  base: Record<string, unknown> | undefined,
+  labels: Record<string, string>,
+  spec: ImageSpec | null,
+): Record<string, unknown> {
   const c: Record<string, unknown> = { ...(base ?? {}) };
   c.WorkingDir = `/${APP_DIR}`;
   c.Labels = { ...((c.Labels as Record<string, string> | null) ?? {}), ...labels };
@@ -115,18 +138,45 @@ export async function composeImage(layout: OciLayout, input: ComposeInput): Prom
   const config: Record<string, unknown> = base ? structuredClone(base.config) : { architecture: goArch(), os: 'linux' };
   config.created = created;
   config.config = composeContainerConfig(base?.config.config, labels, input.spec);
-  config.rootfs = { type: 'layers', diff_ids: [...(base?.config.rootfs?.diff_ids ?? []), ...layers.map((l) => l.diffId)] };
+  config.rootfs = {
+    type: 'layers',
+    diff_ids: [...(base?.config.rootfs?.diff_ids ?? []), ...layers.map((l) => l.diffId)],
+  };
   // History must list one entry per non-empty layer when present; a base without it gets none.
   if (base && Array.isArray(base.config.history)) {
-    config.history = [...base.config.history, ...layers.map((l) => ({ created, created_by: `brr build (${l.name === 'app' ? '/app' : `/app/${l.name}`})` }))];
+    config.history = [
+      ...base.config.history,
+      ...layers.map((l) => ({ created, created_by: `brr build (${l.name === 'app' ? '/app' : `/app/${l.name}`})` })),
+    ];
   }
   const configDesc = await layout.putBlob(canonicalJson(config), MEDIA_TYPES.config);
   const multi = layers.length + (base?.layers.length ?? 0) > 1;
-  const ours = layers.map((l) => (multi ? { ...l.descriptor, annotations: { [LAYER_ANNOTATION]: l.name } } : l.descriptor));
-  const theirs = (base?.layers ?? []).map((d) => ({ mediaType: ociLayerType(d.mediaType), digest: d.digest, size: d.size, ...(d.annotations ? { annotations: d.annotations } : {}) }));
-  const manifest: Record<string, unknown> = { schemaVersion: 2, mediaType: MEDIA_TYPES.manifest, config: configDesc, layers: [...theirs, ...ours] };
-  if (base) manifest.annotations = { 'org.opencontainers.image.base.digest': base.digest, 'org.opencontainers.image.base.name': base.name };
+  const ours = layers.map((l) =>
+    multi ? { ...l.descriptor, annotations: { [LAYER_ANNOTATION]: l.name } } : l.descriptor,
+  );
+  const theirs = (base?.layers ?? []).map((d) => ({
+    mediaType: ociLayerType(d.mediaType),
+    digest: d.digest,
+    size: d.size,
+    ...(d.annotations ? { annotations: d.annotations } : {}),
+  }));
+  const manifest: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.manifest,
+    config: configDesc,
+    layers: [...theirs, ...ours],
+  };
+  if (base)
+    manifest.annotations = {
+      'org.opencontainers.image.base.digest': base.digest,
+      'org.opencontainers.image.base.name': base.name,
+    };
   const manifestDesc = await layout.putBlob(canonicalJson(manifest), MEDIA_TYPES.manifest);
   const all = [...theirs, ...ours];
-  return { manifest: manifestDesc, config: configDesc, layers: all, size: manifestDesc.size + configDesc.size + all.reduce((n, l) => n + l.size, 0) };
+  return {
+    manifest: manifestDesc,
+    config: configDesc,
+    layers: all,
+    size: manifestDesc.size + configDesc.size + all.reduce((n, l) => n + l.size, 0),
+  };
 }

@@ -57,7 +57,11 @@ export function cacheKey(commit: string, subdir: string, baseDigest?: string): s
 export function normalizeSubdir(p: string | undefined): string {
   const parts = (p ?? '').split('/').filter((x) => x !== '' && x !== '.');
   if ((p ?? '').startsWith('/') || parts.includes('..')) {
-    throw invalidInput('path_invalid', `--path "${p}" must be a directory inside the repository`, 'give it relative to the repository root, e.g. --path services/upf');
+    throw invalidInput(
+      'path_invalid',
+      `--path "${p}" must be a directory inside the repository`,
+      'give it relative to the repository root, e.g. --path services/upf',
+    );
   }
   return parts.join('/');
 }
@@ -66,7 +70,15 @@ function refName(app: string | null, commit: string, digest: string): string {
   return `${app ?? 'build'}-${commit.slice(0, 12)}-${digest.slice('sha256:'.length, 'sha256:'.length + 8)}`;
 }
 
-function annotations(a: { app: string | null; commit: string; digest: string; subdir: string; source: string; created: string; key: string }): Record<string, string> {
+function annotations(a: {
+  app: string | null;
+  commit: string;
+  digest: string;
+  subdir: string;
+  source: string;
+  created: string;
+  key: string;
+}): Record<string, string> {
   const out: Record<string, string> = {
     [ANNOTATIONS.refName]: refName(a.app, a.commit, a.digest),
     [ANNOTATIONS.revision]: a.commit,
@@ -88,7 +100,13 @@ async function present(layout: OciLayout, digest: string): Promise<boolean> {
  * The cache hit path, kept to a few small reads: the index, the manifest and the config. An
  * image found for another app gets a second index entry (same digest) for this one.
  */
-async function fromCache(layout: OciLayout, key: string, app: string | undefined, repo: string, now: Date): Promise<BuildRecord | null> {
+async function fromCache(
+  layout: OciLayout,
+  key: string,
+  app: string | undefined,
+  repo: string,
+  now: Date,
+): Promise<BuildRecord | null> {
   const entries = (await layout.listImages()).filter((d) => d.annotations?.[ANNOTATIONS.cacheKey] === key);
   const newest = entries[entries.length - 1];
   if (!newest || !(await present(layout, newest.digest))) return null;
@@ -105,7 +123,15 @@ async function fromCache(layout: OciLayout, key: string, app: string | undefined
     mediaType: MEDIA_TYPES.manifest,
     digest: newest.digest,
     size: newest.size,
-    annotations: annotations({ app: wanted, commit: a[ANNOTATIONS.revision]!, digest: newest.digest, subdir: a[ANNOTATIONS.path] ?? '', source: repo, created: now.toISOString(), key }),
+    annotations: annotations({
+      app: wanted,
+      commit: a[ANNOTATIONS.revision]!,
+      digest: newest.digest,
+      subdir: a[ANNOTATIONS.path] ?? '',
+      source: repo,
+      created: now.toISOString(),
+      key,
+    }),
   };
   await layout.addImage(desc);
   return buildRecordOf(layout, desc);
@@ -116,11 +142,15 @@ async function outputDir(src: string, output: string): Promise<string> {
   const dir = path.join(src, output);
   const st = await stat(dir).catch(() => null);
   if (!st?.isDirectory()) {
-    throw new BrrError('build_output_missing', `build.output "${output}" is not a directory after the build`, { hint: 'make build.command create it, or fix build.output in brr.yaml' });
+    throw new BrrError('build_output_missing', `build.output "${output}" is not a directory after the build`, {
+      hint: 'make build.command create it, or fix build.output in brr.yaml',
+    });
   }
   const [real, root] = await Promise.all([realpath(dir), realpath(src)]);
   if (real !== root && !real.startsWith(root + path.sep)) {
-    throw new BrrError('build_output_invalid', `build.output "${output}" resolves outside the checkout`, { hint: 'build.output must be a directory inside the repository, not a symlink out of it' });
+    throw new BrrError('build_output_invalid', `build.output "${output}" resolves outside the checkout`, {
+      hint: 'build.output must be a directory inside the repository, not a symlink out of it',
+    });
   }
   return real;
 }
@@ -129,7 +159,12 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const { paths } = opts;
   const progress = opts.progress ?? (() => {});
   const now = (opts.clock ?? systemClock).now();
-  if (opts.app !== undefined && !isValidAppName(opts.app)) throw invalidInput('app_invalid', `"${opts.app}" is not a valid app name`, 'use lowercase letters, digits and dashes');
+  if (opts.app !== undefined && !isValidAppName(opts.app))
+    throw invalidInput(
+      'app_invalid',
+      `"${opts.app}" is not a valid app name`,
+      'use lowercase letters, digits and dashes',
+    );
   const repo = path.resolve(opts.repo);
   const subdir = normalizeSubdir(opts.path);
   const [commit, dirty] = await Promise.all([resolveCommit(repo, opts.ref ?? 'HEAD'), isDirty(repo)]);
@@ -160,19 +195,45 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     // Loaded here, not at the top: the YAML parser costs ~40 ms of start-up the cache hit avoids.
     const { loadManifest } = await import('../manifest/load.js');
     const manifest = loadManifest(src);
-    const logFile = path.join(paths.buildLogs, `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
+    const logFile = path.join(
+      paths.buildLogs,
+      `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`,
+    );
     if (manifest.build.command.length > 0) {
-      await runRecipe({ dir: src, commands: manifest.build.command, commitTime: time, logFile, tmpRoot: work, progress });
+      await runRecipe({
+        dir: src,
+        commands: manifest.build.command,
+        commitTime: time,
+        logFile,
+        tmpRoot: work,
+        progress,
+      });
     }
     const out = await outputDir(src, manifest.build.output);
     // No source URL inside the image: two clones of one commit (different remotes, or none)
     // must give the same digest. Where it came from is recorded in the index annotation.
-    const input = { outputDir: out, commit, commitTime: time, source: null, app: manifest.app, processes: manifest.processes, release: manifest.release };
+    const input = {
+      outputDir: out,
+      commit,
+      commitTime: time,
+      source: null,
+      app: manifest.app,
+      processes: manifest.processes,
+      release: manifest.release,
+    };
     const image = await writeBuildImage({ layout, manifest, src, image: input, base, work, logFile, progress });
     const app = opts.app ?? manifest.app ?? null;
     const desc: Descriptor = {
       ...image.manifest,
-      annotations: annotations({ app, commit, digest: image.manifest.digest, subdir, source: (await publicOrigin(repo)) ?? repo, created: now.toISOString(), key }),
+      annotations: annotations({
+        app,
+        commit,
+        digest: image.manifest.digest,
+        subdir,
+        source: (await publicOrigin(repo)) ?? repo,
+        created: now.toISOString(),
+        key,
+      }),
     };
     await layout.addImage(desc);
     progress(`image ${desc.digest}`);

@@ -11,17 +11,47 @@ import { extractTar } from '../store/tar-extract.js';
 export type Argv = readonly string[];
 
 export const gitDirArgv = (repo: string): Argv => ['git', '-C', repo, 'rev-parse', '--git-dir'];
-export const resolveCommitArgv = (repo: string, ref: string): Argv => ['git', '-C', repo, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`];
+export const resolveCommitArgv = (repo: string, ref: string): Argv => [
+  'git',
+  '-C',
+  repo,
+  'rev-parse',
+  '--verify',
+  '--quiet',
+  `${ref}^{commit}`,
+];
 export const statusArgv = (repo: string): Argv => ['git', '-C', repo, 'status', '--porcelain'];
-export const commitTimeArgv = (repo: string, commit: string): Argv => ['git', '-C', repo, 'show', '-s', '--format=%ct', commit];
-export const objectTypeArgv = (repo: string, commit: string, subdir: string): Argv => ['git', '-C', repo, 'cat-file', '-t', `${commit}:${subdir}`];
+export const commitTimeArgv = (repo: string, commit: string): Argv => [
+  'git',
+  '-C',
+  repo,
+  'show',
+  '-s',
+  '--format=%ct',
+  commit,
+];
+export const objectTypeArgv = (repo: string, commit: string, subdir: string): Argv => [
+  'git',
+  '-C',
+  repo,
+  'cat-file',
+  '-t',
+  `${commit}:${subdir}`,
+];
 export const originUrlArgv = (repo: string): Argv => ['git', '-C', repo, 'config', '--get', 'remote.origin.url'];
 /**
  * Archives the *tree* `COMMIT:SUBDIR`, not the commit: git then skips `export-subst` expansion
  * (which can embed relative dates) and the commit-id pax header, so the bytes depend only on
  * the tree.
  */
-export const archiveArgv = (repo: string, commit: string, subdir: string): Argv => ['git', '-C', repo, 'archive', '--format=tar', `${commit}:${subdir}`];
+export const archiveArgv = (repo: string, commit: string, subdir: string): Argv => [
+  'git',
+  '-C',
+  repo,
+  'archive',
+  '--format=tar',
+  `${commit}:${subdir}`,
+];
 
 /** git's environment: the caller's, minus GIT_* variables (a hook's GIT_DIR would override -C). */
 function gitEnv(): NodeJS.ProcessEnv {
@@ -45,24 +75,41 @@ export function runGit(argv: Argv): Promise<GitResult> {
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => reject(new BrrError('git_missing', `cannot run git: ${e.message}`, { hint: 'install git (apt-get install -y git)' })));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('error', (e) =>
+      reject(
+        new BrrError('git_missing', `cannot run git: ${e.message}`, { hint: 'install git (apt-get install -y git)' }),
+      ),
+    );
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
   });
 }
 
 function gitFailed(argv: Argv, r: GitResult): BrrError {
-  return new BrrError('git_failed', `${argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`, { hint: 'check the repository with `git status` and `git log`' });
+  return new BrrError('git_failed', `${argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`, {
+    hint: 'check the repository with `git status` and `git log`',
+  });
 }
 
 /** Resolves REF to a full 40-hex commit id. */
 export async function resolveCommit(repo: string, ref = 'HEAD'): Promise<string> {
-  if (ref.startsWith('-') || ref.trim() === '') throw invalidInput('ref_invalid', `"${ref}" is not a git ref`, 'pass a commit, branch or tag, e.g. --ref main');
+  if (ref.startsWith('-') || ref.trim() === '')
+    throw invalidInput('ref_invalid', `"${ref}" is not a git ref`, 'pass a commit, branch or tag, e.g. --ref main');
   const r = await runGit(resolveCommitArgv(repo, ref));
   const commit = r.stdout.trim();
   if (r.code === 0 && /^[0-9a-f]{40}$/.test(commit)) return commit;
   // Only on failure: tell "no repository" apart from "no such ref".
   if ((await runGit(gitDirArgv(repo))).code !== 0) {
-    throw invalidInput('not_a_repo', `${repo} is not a git repository`, 'pass --repo DIR pointing at a git repository with at least one commit');
+    throw invalidInput(
+      'not_a_repo',
+      `${repo} is not a git repository`,
+      'pass --repo DIR pointing at a git repository with at least one commit',
+    );
   }
   throw notFound('ref_not_found', `ref "${ref}" does not name a commit in ${repo}`, `git -C ${repo} log --oneline`);
 }
@@ -107,11 +154,21 @@ export async function publicOrigin(repo: string): Promise<string | null> {
  * directory. Every file gets mtime `mtime` (the commit time), so builds that look at mtimes
  * stay reproducible.
  */
-export async function exportTree(repo: string, commit: string, subdir: string, dest: string, mtime: number): Promise<void> {
+export async function exportTree(
+  repo: string,
+  commit: string,
+  subdir: string,
+  dest: string,
+  mtime: number,
+): Promise<void> {
   if (subdir) {
     const t = await runGit(objectTypeArgv(repo, commit, subdir));
     if (t.code !== 0 || t.stdout.trim() !== 'tree') {
-      throw invalidInput('path_not_found', `"${subdir}" is not a directory in commit ${commit.slice(0, 12)} of ${repo}`, `git -C ${repo} ls-tree -d --name-only ${commit}`);
+      throw invalidInput(
+        'path_not_found',
+        `"${subdir}" is not a directory in commit ${commit.slice(0, 12)} of ${repo}`,
+        `git -C ${repo} ls-tree -d --name-only ${commit}`,
+      );
     }
   }
   const argv = archiveArgv(repo, commit, subdir);

@@ -36,14 +36,21 @@ export function detectEngine(env: NodeJS.ProcessEnv = process.env, has: (cmd: st
   const wanted = env.BRR_CONTAINER_ENGINE;
   if (wanted === 'podman' || wanted === 'buildah' || wanted === 'docker') return wanted;
   for (const e of ['podman', 'buildah', 'docker'] as const) if (has(e)) return e;
-  throw new BrrError('container_engine_missing', 'build.dockerfile needs podman, buildah or docker, and none is installed', { hint: 'apt-get install -y podman (or set BRR_CONTAINER_ENGINE)' });
+  throw new BrrError(
+    'container_engine_missing',
+    'build.dockerfile needs podman, buildah or docker, and none is installed',
+    { hint: 'apt-get install -y podman (or set BRR_CONTAINER_ENGINE)' },
+  );
 }
 
 function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-const labelArgs = (labels: Record<string, string>) => Object.keys(labels).sort().flatMap((k) => ['--label', `${k}=${labels[k]}`]);
+const labelArgs = (labels: Record<string, string>) =>
+  Object.keys(labels)
+    .sort()
+    .flatMap((k) => ['--label', `${k}=${labels[k]}`]);
 
 /** The build command line. `--timestamp` pins every time in the image to the commit time. */
 export function buildArgv(b: DockerfileBuild): Argv {
@@ -55,7 +62,15 @@ export function buildArgv(b: DockerfileBuild): Argv {
       return ['buildah', 'build', '--tag', b.tag, '--timestamp', String(b.epoch), ...common, b.context];
     case 'docker':
       // BuildKit writes the OCI archive itself; rewrite-timestamp clamps file times to the epoch.
-      return ['docker', 'buildx', 'build', ...common, '--output', `type=oci,dest=${b.out},rewrite-timestamp=true`, b.context];
+      return [
+        'docker',
+        'buildx',
+        'build',
+        ...common,
+        '--output',
+        `type=oci,dest=${b.out},rewrite-timestamp=true`,
+        b.context,
+      ];
   }
 }
 
@@ -69,7 +84,12 @@ export function removeArgv(b: DockerfileBuild): Argv | null {
 }
 
 /** Runs one engine command; output goes to the build log and to progress. */
-export function runEngine(argv: Argv, logFile: string, progress: (l: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export function runEngine(
+  argv: Argv,
+  logFile: string,
+  progress: (l: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const log = createWriteStream(logFile, { flags: 'a' });
     log.write(`$ ${argv.join(' ')}\n`);
@@ -85,12 +105,25 @@ export function runEngine(argv: Argv, logFile: string, progress: (l: string) => 
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('error', (e) => log.end(() => reject(new BrrError('container_engine_missing', `cannot run ${argv[0]}: ${e.message}`, { hint: 'install podman, buildah or docker' }))));
+    child.on('error', (e) =>
+      log.end(() =>
+        reject(
+          new BrrError('container_engine_missing', `cannot run ${argv[0]}: ${e.message}`, {
+            hint: 'install podman, buildah or docker',
+          }),
+        ),
+      ),
+    );
     child.on('close', (code, signal) =>
       log.end(() => {
         if (code === 0) return resolve();
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        reject(new BrrError('build_failed', `${argv.slice(0, 2).join(' ')} ${how}; last lines:\n${tail.join('\n')}`, { hint: `read the full build log: ${logFile}`, details: { logFile, lastLines: tail } }));
+        reject(
+          new BrrError('build_failed', `${argv.slice(0, 2).join(' ')} ${how}; last lines:\n${tail.join('\n')}`, {
+            hint: `read the full build log: ${logFile}`,
+            details: { logFile, lastLines: tail },
+          }),
+        );
       }),
     );
   });
@@ -114,12 +147,24 @@ export async function buildDockerfile(opts: DockerfileOptions): Promise<ImageRes
   const progress = opts.progress ?? (() => {});
   const dockerfile = path.join(opts.context, opts.dockerfile);
   if (!(await stat(dockerfile).catch(() => null))?.isFile()) {
-    throw new BrrError('build_dockerfile_missing', `build.dockerfile "${opts.dockerfile}" is not a file in the commit`, { hint: 'commit the Dockerfile, or fix build.dockerfile in brr.yaml' });
+    throw new BrrError(
+      'build_dockerfile_missing',
+      `build.dockerfile "${opts.dockerfile}" is not a file in the commit`,
+      { hint: 'commit the Dockerfile, or fix build.dockerfile in brr.yaml' },
+    );
   }
   const engine = detectEngine(opts.env);
   await mkdir(opts.work, { recursive: true });
   const out = path.join(opts.work, engine === 'docker' ? 'image.oci.tar' : 'oci');
-  const b: DockerfileBuild = { engine, context: opts.context, dockerfile, tag: `localhost/brr-build:${opts.commit.slice(0, 12)}-${process.pid}`, epoch: opts.epoch, labels: opts.labels, out };
+  const b: DockerfileBuild = {
+    engine,
+    context: opts.context,
+    dockerfile,
+    tag: `localhost/brr-build:${opts.commit.slice(0, 12)}-${process.pid}`,
+    epoch: opts.epoch,
+    labels: opts.labels,
+    out,
+  };
   progress(`${engine}: building ${opts.dockerfile}`);
   try {
     await runEngine(buildArgv(b), opts.logFile, progress, opts.env);

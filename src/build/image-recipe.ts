@@ -25,7 +25,14 @@ export async function manifestAtCommit(repo: string, commit: string, subdir: str
  * The base image of the commit's `build.image`, resolved to a digest before any checkout: the
  * digest is part of the cache key, so a moved tag is a cache miss and an unchanged one a hit.
  */
-export async function resolveBuildBase(opts: { layout: OciLayout; repo: string; commit: string; subdir: string; insecure?: boolean; progress?: (l: string) => void }): Promise<BaseImage | null> {
+export async function resolveBuildBase(opts: {
+  layout: OciLayout;
+  repo: string;
+  commit: string;
+  subdir: string;
+  insecure?: boolean;
+  progress?: (l: string) => void;
+}): Promise<BaseImage | null> {
   const manifest = await manifestAtCommit(opts.repo, opts.commit, opts.subdir);
   if (!manifest?.build.image?.base || manifest.build.dockerfile) return null;
   return resolveBase(opts.layout, manifest.build.image, { insecure: opts.insecure, progress: opts.progress });
@@ -63,5 +70,11 @@ export async function writeBuildImage(input: BuildImageInput): Promise<ImageResu
   const split = await presentSplitDirs(image.outputDir, manifest.build.layers ?? DEFAULT_SPLIT);
   if (!input.base && !manifest.build.image && split.length === 0) return writeImage(layout, image);
   const layers = await writeAppLayers(layout, image.outputDir, image.commitTime, split, input.work, input.progress);
-  return composeImage(layout, { base: input.base, layers, labels: imageLabels(image), spec: manifest.build.image ?? null, commitTime: image.commitTime });
+  return composeImage(layout, {
+    base: input.base,
+    layers,
+    labels: imageLabels(image),
+    spec: manifest.build.image ?? null,
+    commitTime: image.commitTime,
+  });
 }

@@ -32,12 +32,22 @@ export interface AppLayer {
   name: string;
 }
 
-async function writeOne(layout: OciLayout, dir: string, prefix: string, mtime: number, name: string): Promise<AppLayer> {
+async function writeOne(
+  layout: OciLayout,
+  dir: string,
+  prefix: string,
+  mtime: number,
+  name: string,
+): Promise<AppLayer> {
   const tmp = layout.tempPath('layer');
   try {
     const res = await writeLayer(dir, tmp, { prefix, mtime });
     await layout.adoptBlob(tmp, res.digest);
-    return { descriptor: { mediaType: MEDIA_TYPES.layerGzip, digest: res.digest, size: res.size }, diffId: res.diffId, name };
+    return {
+      descriptor: { mediaType: MEDIA_TYPES.layerGzip, digest: res.digest, size: res.size },
+      diffId: res.diffId,
+      name,
+    };
   } finally {
     await rm(tmp, { force: true });
   }
@@ -59,7 +69,14 @@ export async function presentSplitDirs(outputDir: string, dirs: readonly string[
  * the output is a throw-away checkout, so nothing is put back. A directory with symlinks out of
  * itself cannot be a layer of its own and stays in the app layer.
  */
-export async function writeAppLayers(layout: OciLayout, outputDir: string, commitTime: number, dirs: readonly string[], scratch: string, progress: (l: string) => void = () => {}): Promise<AppLayer[]> {
+export async function writeAppLayers(
+  layout: OciLayout,
+  outputDir: string,
+  commitTime: number,
+  dirs: readonly string[],
+  scratch: string,
+  progress: (l: string) => void = () => {},
+): Promise<AppLayer[]> {
   const layers: AppLayer[] = [];
   for (const [i, d] of (await presentSplitDirs(outputDir, dirs)).entries()) {
     const from = path.join(outputDir, d);

@@ -18,7 +18,9 @@ import { extractTar } from '../store/tar-extract.js';
  */
 
 function invalid(src: string, why: string): BrrError {
-  return new BrrError('image_import_failed', `${src}: ${why}`, { hint: 'the container engine wrote an unexpected OCI layout; see the build log' });
+  return new BrrError('image_import_failed', `${src}: ${why}`, {
+    hint: 'the container engine wrote an unexpected OCI layout; see the build log',
+  });
 }
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
@@ -64,13 +66,17 @@ export async function importLayoutImage(layout: OciLayout, src: string, scratch:
   let entry = index.manifests?.[0];
   if (!entry) throw invalid(root, 'index.json lists no image');
   if (isIndexType(entry.mediaType)) {
-    const nested = await readJson<{ manifests?: IndexEntry[] }>(root, path.join('blobs', 'sha256', entry.digest.slice(7)));
+    const nested = await readJson<{ manifests?: IndexEntry[] }>(
+      root,
+      path.join('blobs', 'sha256', entry.digest.slice(7)),
+    );
     await copyBlob(layout, root, entry);
     entry = selectPlatform(nested.manifests ?? [], hostPlatform()) ?? undefined;
     if (!entry) throw invalid(root, 'the image index has no image for this platform');
   }
   const manifest = await readJson<ImageManifest>(root, path.join('blobs', 'sha256', entry.digest.slice(7)));
-  if (!manifest.config || !Array.isArray(manifest.layers)) throw invalid(root, `${entry.digest} is not an image manifest`);
+  if (!manifest.config || !Array.isArray(manifest.layers))
+    throw invalid(root, `${entry.digest} is not an image manifest`);
   for (const d of [manifest.config, ...manifest.layers]) await copyBlob(layout, root, d);
   await copyBlob(layout, root, entry);
   const size = (await layout.readBlob(entry.digest)).length;

@@ -25,7 +25,11 @@ export interface RecipeOptions {
 }
 
 /** The only environment a build command sees. */
-export function recipeEnv(home: string, commitTime: number, pathVar: string = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'): Record<string, string> {
+export function recipeEnv(
+  home: string,
+  commitTime: number,
+  pathVar: string = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+): Record<string, string> {
   return { PATH: pathVar, HOME: home, LANG: 'C.UTF-8', TZ: 'UTC', CI: 'true', SOURCE_DATE_EPOCH: String(commitTime) };
 }
 
@@ -85,11 +89,15 @@ export async function runRecipe(opts: RecipeOptions): Promise<void> {
       if (code === 0) continue;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
       log.write(`brr: build command ${how}\n`);
-      throw new BrrError('build_failed', `build command "${command}" ${how}; last lines of the build log:\n${tail.lines.join('\n')}`, {
-        exitCode: 1,
-        hint: `read the full build log: ${opts.logFile}`,
-        details: { command, exitCode: code, signal, logFile: opts.logFile, lastLines: [...tail.lines] },
-      });
+      throw new BrrError(
+        'build_failed',
+        `build command "${command}" ${how}; last lines of the build log:\n${tail.lines.join('\n')}`,
+        {
+          exitCode: 1,
+          hint: `read the full build log: ${opts.logFile}`,
+          details: { command, exitCode: code, signal, logFile: opts.logFile, lastLines: [...tail.lines] },
+        },
+      );
     }
   } finally {
     await new Promise<void>((resolve) => log.end(resolve));

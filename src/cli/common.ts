@@ -15,7 +15,13 @@ export interface CommonOpts {
 
 /** Options every command takes. */
 export function withCommon(cmd: Command, json = true): Command {
-  cmd.option('--home <dir>', 'brr home (default $BRR_HOME or ~/.local/share/brr)').option('--ledger <url>', 'shared PostgreSQL ledger postgres://… (default $BRR_LEDGER_URL, else ledger.db in the home)').option('--app <name>', 'app (default $BRR_APP or app: in ./brr.yaml)');
+  cmd
+    .option('--home <dir>', 'brr home (default $BRR_HOME or ~/.local/share/brr)')
+    .option(
+      '--ledger <url>',
+      'shared PostgreSQL ledger postgres://… (default $BRR_LEDGER_URL, else ledger.db in the home)',
+    )
+    .option('--app <name>', 'app (default $BRR_APP or app: in ./brr.yaml)');
   if (json) cmd.option('--json', 'print machine-readable JSON on stdout');
   return cmd;
 }
@@ -39,9 +45,14 @@ export type Action = (...args: never[]) => Promise<void>;
 
 /** `--timeout DURATION` for commands that roll a release out (Kubernetes rollouts; local switches use brr.yaml's health timeout). */
 export function timeoutFlag(cmd: Command): Command {
-  return cmd.option('--timeout <duration>', 'how long a Kubernetes rollout may take before brr rolls back (default 5m)', (v: string) => {
-    const ms = parseDuration(v);
-    if (ms === null || ms <= 0) throw invalidInput('usage', `--timeout: expected a duration such as 90s or 5m, got "${v}"`);
-    return ms;
-  });
+  return cmd.option(
+    '--timeout <duration>',
+    'how long a Kubernetes rollout may take before brr rolls back (default 5m)',
+    (v: string) => {
+      const ms = parseDuration(v);
+      if (ms === null || ms <= 0)
+        throw invalidInput('usage', `--timeout: expected a duration such as 90s or 5m, got "${v}"`);
+      return ms;
+    },
+  );
 }

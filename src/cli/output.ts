@@ -5,7 +5,8 @@ export function useColor(stream: NodeJS.WriteStream = process.stderr): boolean {
   return Boolean(stream.isTTY) && !('NO_COLOR' in process.env);
 }
 
-const paint = (code: string) => (s: string, stream?: NodeJS.WriteStream) => (useColor(stream) ? `\x1b[${code}m${s}\x1b[0m` : s);
+const paint = (code: string) => (s: string, stream?: NodeJS.WriteStream) =>
+  useColor(stream) ? `\x1b[${code}m${s}\x1b[0m` : s;
 export const bold = paint('1');
 export const dim = paint('2');
 export const red = paint('31');
@@ -33,7 +34,11 @@ export function printJson(value: unknown): void {
 /** A plain aligned table; the last column is not padded. */
 export function table(headers: string[], rows: string[][]): string[] {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(headers), ...rows.map(fmt)];
 }
 
@@ -64,7 +69,10 @@ export function humanDuration(ms: number | null): string {
 /** Turns any thrown value into the user's message, hint and exit code. */
 export function reportError(e: unknown, json: boolean): number {
   if (isBrrError(e)) {
-    if (json) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint ?? null } })}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ error: { code: e.code, message: e.message, hint: e.hint ?? null } })}\n`,
+      );
     process.stderr.write(`${red('error:')} ${e.message}\n`);
     // A failed switch carries the failing process's last output: usually the real reason.
     const tail = e.details?.logTail;
@@ -76,7 +84,12 @@ export function reportError(e: unknown, json: boolean): number {
     return e.exitCode;
   }
   const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
-  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'internal', message: String(e instanceof Error ? e.message : e), hint: null } })}\n`);
-  process.stderr.write(`${red('error:')} unexpected failure: ${msg}\nhint: this is a bug in brr; please report it with the command you ran\n`);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ error: { code: 'internal', message: String(e instanceof Error ? e.message : e), hint: null } })}\n`,
+    );
+  process.stderr.write(
+    `${red('error:')} unexpected failure: ${msg}\nhint: this is a bug in brr; please report it with the command you ran\n`,
+  );
   return 1;
 }

@@ -9,7 +9,11 @@ export class BrrError extends Error {
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, opts: { hint?: string; exitCode?: number; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { hint?: string; exitCode?: number; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'BrrError';
     this.code = code;
@@ -20,7 +24,12 @@ export class BrrError extends Error {
 }
 
 /** Bad input from the user: a flag, an argument, a manifest, a config key. Exit code 2. */
-export function invalidInput(code: string, message: string, hint?: string, details?: Record<string, unknown>): BrrError {
+export function invalidInput(
+  code: string,
+  message: string,
+  hint?: string,
+  details?: Record<string, unknown>,
+): BrrError {
   return new BrrError(code, message, { exitCode: 2, hint, details });
 }
 

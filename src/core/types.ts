@@ -20,9 +20,7 @@ export interface PortSpec {
 }
 
 export type HealthCheck =
-  | { kind: 'http'; path: string; port: string }
-  | { kind: 'tcp'; port: string }
-  | { kind: 'exec'; command: string };
+  { kind: 'http'; path: string; port: string } | { kind: 'tcp'; port: string } | { kind: 'exec'; command: string };
 
 export interface HealthSpec {
   check: HealthCheck | null;

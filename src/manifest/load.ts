@@ -11,9 +11,19 @@ export function parseProcfile(text: string, file = 'Procfile'): Record<string, s
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === '' || line.trimStart().startsWith('#')) return;
     const m = /^([A-Za-z0-9_-]+):\s*(.+)$/.exec(line);
-    if (!m) throw invalidInput('procfile_invalid', `${file}:${i + 1}: expected "type: command"`, 'fix the Procfile and commit it');
+    if (!m)
+      throw invalidInput(
+        'procfile_invalid',
+        `${file}:${i + 1}: expected "type: command"`,
+        'fix the Procfile and commit it',
+      );
     const [, type, command] = m as unknown as [string, string, string];
-    if (out[type] !== undefined) throw invalidInput('procfile_invalid', `${file}:${i + 1}: process type "${type}" appears twice`, 'fix the Procfile and commit it');
+    if (out[type] !== undefined)
+      throw invalidInput(
+        'procfile_invalid',
+        `${file}:${i + 1}: process type "${type}" appears twice`,
+        'fix the Procfile and commit it',
+      );
     out[type] = command.trim();
   });
   return out;
@@ -27,7 +37,11 @@ export function parseManifest(yamlText: string | null, file = 'brr.yaml', procfi
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
       const line = e.linePos?.[0]?.line;
-      throw invalidInput('manifest_invalid', `${file}${line ? `:${line}` : ''}: ${e.message.split('\n')[0]}`, 'fix the YAML syntax');
+      throw invalidInput(
+        'manifest_invalid',
+        `${file}${line ? `:${line}` : ''}: ${e.message.split('\n')[0]}`,
+        'fix the YAML syntax',
+      );
     }
     raw = doc.toJS() ?? {};
   }
@@ -43,7 +57,11 @@ export function loadManifest(dir: string): Manifest {
   const procText = existsSync(proc) ? readFileSync(proc, 'utf8') : null;
   const m = parseManifest(yamlText, 'brr.yaml', procText);
   if (Object.keys(m.processes).length === 0) {
-    throw invalidInput('manifest_no_processes', `${dir}: neither brr.yaml "processes" nor a Procfile declares a process`, 'add a processes: section to brr.yaml or a Procfile');
+    throw invalidInput(
+      'manifest_no_processes',
+      `${dir}: neither brr.yaml "processes" nor a Procfile declares a process`,
+      'add a processes: section to brr.yaml or a Procfile',
+    );
   }
   return m;
 }

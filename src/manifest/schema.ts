@@ -1,5 +1,15 @@
 import { invalidInput } from '../core/errors.js';
-import type { BuildSpec, HealthCheck, HealthSpec, ImageSpec, Manifest, PortSpec, ProcessSpec, ReleasePhaseSpec, RestartPolicy } from '../core/types.js';
+import type {
+  BuildSpec,
+  HealthCheck,
+  HealthSpec,
+  ImageSpec,
+  Manifest,
+  PortSpec,
+  ProcessSpec,
+  ReleasePhaseSpec,
+  RestartPolicy,
+} from '../core/types.js';
 import { parseDuration } from './duration.js';
 
 /**
@@ -10,24 +20,51 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   ['app', 'default app name for commands run from this repo (lowercase letters, digits, dashes)'],
   ['build.command', 'a string or a list of strings, run in order with `sh -c` in the clean checkout; optional'],
   ['build.output', 'directory (relative to the built directory) packaged into the image; default `.`'],
-  ['build.layers', 'directories of build.output put in layers of their own, below the app layer, so a code-only change reuses their blobs; default `[node_modules]` (used when present), `[]` for one layer'],
-  ['build.image.base', 'base image `registry/repo:tag` or `registry/repo@sha256:…`; the app layers are appended to it without a container engine and it is pinned by digest in the build; optional (no base: the image holds only /app)'],
+  [
+    'build.layers',
+    'directories of build.output put in layers of their own, below the app layer, so a code-only change reuses their blobs; default `[node_modules]` (used when present), `[]` for one layer',
+  ],
+  [
+    'build.image.base',
+    'base image `registry/repo:tag` or `registry/repo@sha256:…`; the app layers are appended to it without a container engine and it is pinned by digest in the build; optional (no base: the image holds only /app)',
+  ],
   ['build.image.platform', '`os/arch[/variant]` picked from a multi-platform base; default linux/<host arch>'],
-  ['build.image.entrypoint', 'list of strings, the image ENTRYPOINT; default the base\'s (setting it clears the base\'s CMD, as in a Dockerfile)'],
-  ['build.image.cmd', 'list of strings, the image CMD; default the base\'s'],
-  ['build.image.user', '`uid[:gid]` or a user name the processes run as; default the base\'s'],
-  ['build.image.ports', 'list of `PORT/tcp|udp|sctp` the image declares (ExposedPorts), added to the base\'s'],
-  ['build.image.env', 'map of environment variables baked into the image (not deploy config: use `brr config` for that), added to the base\'s'],
-  ['build.dockerfile', 'path of a Dockerfile (relative to the built directory): build with podman, buildah or docker on the clean checkout, with SOURCE_DATE_EPOCH, instead of build.command/output/image'],
+  [
+    'build.image.entrypoint',
+    "list of strings, the image ENTRYPOINT; default the base's (setting it clears the base's CMD, as in a Dockerfile)",
+  ],
+  ['build.image.cmd', "list of strings, the image CMD; default the base's"],
+  ['build.image.user', "`uid[:gid]` or a user name the processes run as; default the base's"],
+  ['build.image.ports', "list of `PORT/tcp|udp|sctp` the image declares (ExposedPorts), added to the base's"],
+  [
+    'build.image.env',
+    "map of environment variables baked into the image (not deploy config: use `brr config` for that), added to the base's",
+  ],
+  [
+    'build.dockerfile',
+    'path of a Dockerfile (relative to the built directory): build with podman, buildah or docker on the clean checkout, with SOURCE_DATE_EPOCH, instead of build.command/output/image',
+  ],
   ['processes', 'map of process type → definition; if absent, a Heroku-style `Procfile` is read'],
   ['processes.T.command', 'command line run with `sh -c` in the release directory'],
   ['processes.T.scale', 'number of processes of this type; default 1'],
-  ['processes.T.ports', 'list of `{ name, port, protocol: tcp|udp|sctp, address }` the supervisor binds and hands over (address default 127.0.0.1; sctp only on the Kubernetes target)'],
-  ['processes.T.health', '`{ http: /path, port: NAME }`, `{ tcp: NAME }` or `{ exec: "cmd" }`, plus optional `timeout` (default 30s), `interval` (default 200ms), `upFor` (default 1s, used when there is no check)'],
+  [
+    'processes.T.ports',
+    'list of `{ name, port, protocol: tcp|udp|sctp, address }` the supervisor binds and hands over (address default 127.0.0.1; sctp only on the Kubernetes target)',
+  ],
+  [
+    'processes.T.health',
+    '`{ http: /path, port: NAME }`, `{ tcp: NAME }` or `{ exec: "cmd" }`, plus optional `timeout` (default 30s), `interval` (default 200ms), `upFor` (default 1s, used when there is no check)',
+  ],
   ['processes.T.grace', 'time between SIGTERM and SIGKILL when stopping; default 10s'],
   ['processes.T.restart', '`always` (default), `on-failure` or `never`'],
-  ['processes.T.stateful', '`true` runs the process type as a StatefulSet on Kubernetes (stable names, ordered updates); default false'],
-  ['release.command', 'command line run with `sh -c` once per release, in the release directory with the release\'s config, before its processes start (e.g. migrations); its failure fails the deploy; optional (a Procfile `release:` line works too)'],
+  [
+    'processes.T.stateful',
+    '`true` runs the process type as a StatefulSet on Kubernetes (stable names, ordered updates); default false',
+  ],
+  [
+    'release.command',
+    "command line run with `sh -c` once per release, in the release directory with the release's config, before its processes start (e.g. migrations); its failure fails the deploy; optional (a Procfile `release:` line works too)",
+  ],
 ];
 
 const APP_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -43,7 +80,11 @@ type Obj = Record<string, unknown>;
 class Ctx {
   constructor(readonly file: string) {}
   fail(path: string, msg: string): never {
-    throw invalidInput('manifest_invalid', `${this.file}: ${path}: ${msg}`, 'fix brr.yaml and commit it; see the brr.yaml reference in the README');
+    throw invalidInput(
+      'manifest_invalid',
+      `${this.file}: ${path}: ${msg}`,
+      'fix brr.yaml and commit it; see the brr.yaml reference in the README',
+    );
   }
   obj(v: unknown, path: string, allowed: string[]): Obj {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(path, 'expected a mapping');
@@ -57,7 +98,8 @@ class Ctx {
     return v as string;
   }
   int(v: unknown, path: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(path, `expected a whole number from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      this.fail(path, `expected a whole number from ${min} to ${max}`);
     return v as number;
   }
   duration(v: unknown, path: string): number {
@@ -85,7 +127,8 @@ export function validateManifest(raw: unknown, file = 'brr.yaml', procfile?: Rec
     }
     if (b.output !== undefined) {
       const out = c.str(b.output, 'build.output');
-      if (out.startsWith('/') || out.split('/').includes('..')) c.fail('build.output', 'expected a relative path inside the built directory');
+      if (out.startsWith('/') || out.split('/').includes('..'))
+        c.fail('build.output', 'expected a relative path inside the built directory');
       build.output = out;
     }
     validateBuildImage(c, b, build);
@@ -101,7 +144,8 @@ export function validateManifest(raw: unknown, file = 'brr.yaml', procfile?: Rec
     const p = c.obj(top.processes, 'processes', Object.keys((top.processes ?? {}) as Obj));
     processes = {};
     for (const [type, def] of Object.entries(p)) {
-      if (!TYPE_RE.test(type)) c.fail(`processes.${type}`, 'process type names are letters, digits, _ and - (at most 63)');
+      if (!TYPE_RE.test(type))
+        c.fail(`processes.${type}`, 'process type names are letters, digits, _ and - (at most 63)');
       processes[type] = validateProcess(c, def, `processes.${type}`);
     }
     if (Object.keys(processes).length === 0) c.fail('processes', 'expected at least one process type');
@@ -111,7 +155,7 @@ export function validateManifest(raw: unknown, file = 'brr.yaml', procfile?: Rec
     for (const [type, command] of Object.entries(procfile)) {
       // Heroku semantics: a Procfile's `release` line is the release phase, not a process to keep up.
       if (type === 'release') {
-        if (release) c.fail('release.command', 'given both here and as the Procfile\'s release line; keep one');
+        if (release) c.fail('release.command', "given both here and as the Procfile's release line; keep one");
         release = { command };
         continue;
       }
@@ -139,7 +183,8 @@ function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
       if (ports.some((q) => q.name === name)) c.fail(`${pp}.name`, `duplicate port name "${name}"`);
       const port = c.int(o.port, `${pp}.port`, 1, 65535);
       const protocol = o.protocol === undefined ? 'tcp' : o.protocol;
-      if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp') c.fail(`${pp}.protocol`, 'expected tcp, udp or sctp');
+      if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp')
+        c.fail(`${pp}.protocol`, 'expected tcp, udp or sctp');
       const address = o.address === undefined ? '127.0.0.1' : c.str(o.address, `${pp}.address`);
       ports.push({ name, port, protocol, address });
     });
@@ -147,10 +192,13 @@ function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
   const health = validateHealth(c, d.health, `${path}.health`, ports);
   const graceMs = d.grace === undefined ? 10_000 : c.duration(d.grace, `${path}.grace`);
   const restart = (d.restart === undefined ? 'always' : d.restart) as RestartPolicy;
-  if (!['always', 'on-failure', 'never'].includes(restart)) c.fail(`${path}.restart`, 'expected always, on-failure or never');
+  if (!['always', 'on-failure', 'never'].includes(restart))
+    c.fail(`${path}.restart`, 'expected always, on-failure or never');
   if (d.stateful !== undefined && typeof d.stateful !== 'boolean') c.fail(`${path}.stateful`, 'expected true or false');
   // Only `true` is recorded: the process map is an image label, and `stateful: false` must not change digests.
-  return d.stateful === true ? { command, scale, ports, health, graceMs, restart, stateful: true } : { command, scale, ports, health, graceMs, restart };
+  return d.stateful === true
+    ? { command, scale, ports, health, graceMs, restart, stateful: true }
+    : { command, scale, ports, health, graceMs, restart };
 }
 
 function validateHealth(c: Ctx, raw: unknown, path: string, ports: PortSpec[]): HealthSpec {
@@ -196,7 +244,8 @@ function strList(c: Ctx, v: unknown, path: string): string[] {
 
 function relDir(c: Ctx, v: unknown, path: string): string {
   const d = c.str(v, path).replace(/\/+$/, '');
-  if (d.startsWith('/') || d.split('/').some((p) => p === '..' || p === '.' || p === '')) c.fail(path, 'expected a relative path without . or .. components');
+  if (d.startsWith('/') || d.split('/').some((p) => p === '..' || p === '.' || p === ''))
+    c.fail(path, 'expected a relative path without . or .. components');
   return d;
 }
 
@@ -213,7 +262,8 @@ function validateBuildImage(c: Ctx, b: Obj, build: BuildSpec): void {
     if (o.base !== undefined) img.base = c.str(o.base, 'build.image.base').trim();
     if (o.platform !== undefined) {
       img.platform = c.str(o.platform, 'build.image.platform');
-      if (!/^[a-z0-9_]+\/[a-z0-9_]+(\/[a-z0-9_]+)?$/.test(img.platform)) c.fail('build.image.platform', 'expected os/arch[/variant], e.g. linux/arm64');
+      if (!/^[a-z0-9_]+\/[a-z0-9_]+(\/[a-z0-9_]+)?$/.test(img.platform))
+        c.fail('build.image.platform', 'expected os/arch[/variant], e.g. linux/arm64');
     }
     if (o.entrypoint !== undefined) img.entrypoint = strList(c, o.entrypoint, 'build.image.entrypoint');
     if (o.cmd !== undefined) img.cmd = strList(c, o.cmd, 'build.image.cmd');
@@ -221,14 +271,16 @@ function validateBuildImage(c: Ctx, b: Obj, build: BuildSpec): void {
     if (o.ports !== undefined) {
       img.ports = strList(c, o.ports, 'build.image.ports');
       img.ports.forEach((p, i) => {
-        if (!IMAGE_PORT_RE.test(p) || Number(p.split('/')[0]) < 1 || Number(p.split('/')[0]) > 65535) c.fail(`build.image.ports[${i}]`, 'expected PORT/tcp, PORT/udp or PORT/sctp');
+        if (!IMAGE_PORT_RE.test(p) || Number(p.split('/')[0]) < 1 || Number(p.split('/')[0]) > 65535)
+          c.fail(`build.image.ports[${i}]`, 'expected PORT/tcp, PORT/udp or PORT/sctp');
       });
     }
     if (o.env !== undefined) {
       const env = c.obj(o.env, 'build.image.env', Object.keys((o.env ?? {}) as Obj));
       for (const [k, v] of Object.entries(env)) {
         if (!ENV_KEY_RE.test(k)) c.fail(`build.image.env.${k}`, 'expected a variable name (letters, digits, _)');
-        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') c.fail(`build.image.env.${k}`, 'expected a string');
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+          c.fail(`build.image.env.${k}`, 'expected a string');
         img.env[k] = String(v);
       }
     }
@@ -237,7 +289,8 @@ function validateBuildImage(c: Ctx, b: Obj, build: BuildSpec): void {
   if (b.dockerfile !== undefined) {
     build.dockerfile = relDir(c, b.dockerfile, 'build.dockerfile');
     for (const k of ['command', 'output', 'layers', 'image']) {
-      if (b[k] !== undefined) c.fail(`build.${k}`, 'not used with build.dockerfile (the Dockerfile is the recipe); remove one of them');
+      if (b[k] !== undefined)
+        c.fail(`build.${k}`, 'not used with build.dockerfile (the Dockerfile is the recipe); remove one of them');
     }
   }
 }

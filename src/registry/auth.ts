@@ -64,13 +64,19 @@ export async function fetchToken(req: TokenRequest, file: string | null): Promis
   try {
     url = new URL(req.realm);
   } catch {
-    throw new BrrError('registry_auth_failed', `${req.registry} named an invalid token realm`, { hint: 'the registry is misconfigured; tell its operator' });
+    throw new BrrError('registry_auth_failed', `${req.registry} named an invalid token realm`, {
+      hint: 'the registry is misconfigured; tell its operator',
+    });
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (isLoopback(url.host) || req.insecure))) {
-    throw new BrrError('registry_insecure', `${req.registry} asks for credentials at a plain-HTTP token realm on ${url.host}; refusing to send them`, {
-      exitCode: 2,
-      hint: 'use a registry whose token service is on HTTPS, or pass --insecure if you trust the network',
-    });
+    throw new BrrError(
+      'registry_insecure',
+      `${req.registry} asks for credentials at a plain-HTTP token realm on ${url.host}; refusing to send them`,
+      {
+        exitCode: 2,
+        hint: 'use a registry whose token service is on HTTPS, or pass --insecure if you trust the network',
+      },
+    );
   }
   if (req.service) url.searchParams.set('service', req.service);
   for (const s of req.scopes) url.searchParams.append('scope', s);
@@ -80,20 +86,34 @@ export async function fetchToken(req: TokenRequest, file: string | null): Promis
   try {
     res = await req.fetch(url, { headers, redirect: 'follow' });
   } catch (e) {
-    throw new BrrError('registry_unreachable', `cannot reach the token service of ${req.registry} at ${url.host}: ${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}`, {
-      hint: 'check the network and the registry address',
-    });
+    throw new BrrError(
+      'registry_unreachable',
+      `cannot reach the token service of ${req.registry} at ${url.host}: ${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}`,
+      {
+        hint: 'check the network and the registry address',
+      },
+    );
   }
   if (res.status === 401 || res.status === 403) {
     await res.body?.cancel();
-    throw unauthorized(req.registry, `the token service rejected the ${req.credentials ? 'credentials' : 'anonymous request'} (HTTP ${res.status})`, file);
+    throw unauthorized(
+      req.registry,
+      `the token service rejected the ${req.credentials ? 'credentials' : 'anonymous request'} (HTTP ${res.status})`,
+      file,
+    );
   }
   if (!res.ok) {
     await res.body?.cancel();
-    throw new BrrError('registry_auth_failed', `the token service of ${req.registry} answered HTTP ${res.status}`, { hint: 'retry later; if it persists, tell the registry operator' });
+    throw new BrrError('registry_auth_failed', `the token service of ${req.registry} answered HTTP ${res.status}`, {
+      hint: 'retry later; if it persists, tell the registry operator',
+    });
   }
   const body = (await res.json().catch(() => null)) as { token?: unknown; access_token?: unknown } | null;
-  const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : null;
-  if (!token) throw new BrrError('registry_auth_failed', `the token service of ${req.registry} returned no token`, { hint: 'the registry is misconfigured; tell its operator' });
+  const token =
+    typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : null;
+  if (!token)
+    throw new BrrError('registry_auth_failed', `the token service of ${req.registry} returned no token`, {
+      hint: 'the registry is misconfigured; tell its operator',
+    });
   return token;
 }

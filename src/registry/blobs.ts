@@ -22,12 +22,23 @@ export async function hasRemoteBlob(client: RegistryClient, digest: string): Pro
 }
 
 /** Uploads one blob from the layout: POST opens an upload session, PUT sends it whole. */
-export async function uploadBlob(client: RegistryClient, layout: OciLayout, digest: string, size: number): Promise<void> {
-  const start = await client.send('POST', client.url('blobs/uploads/'), { what: `upload of blob ${digest}`, length: 0, body: () => new Uint8Array(0) });
+export async function uploadBlob(
+  client: RegistryClient,
+  layout: OciLayout,
+  digest: string,
+  size: number,
+): Promise<void> {
+  const start = await client.send('POST', client.url('blobs/uploads/'), {
+    what: `upload of blob ${digest}`,
+    length: 0,
+    body: () => new Uint8Array(0),
+  });
   await start.body?.cancel();
   const location = start.headers.get('location');
   if (start.status !== 202 || !location) {
-    throw new BrrError('registry_error', `${client.registry} did not open an upload session (HTTP ${start.status})`, { hint: 'the registry may not support pushes here; check the repository name' });
+    throw new BrrError('registry_error', `${client.registry} did not open an upload session (HTTP ${start.status})`, {
+      hint: 'the registry may not support pushes here; check the repository name',
+    });
   }
   const url = new URL(location, client.baseUrl);
   url.searchParams.set('digest', digest);
@@ -56,25 +67,39 @@ function sizeAndHash(expectSize: number | null, onTooBig: () => Error) {
 }
 
 function mismatch(client: RegistryClient, digest: string, got: string): BrrError {
-  return new BrrError('registry_digest_mismatch', `${client.registry}/${client.repository}: blob ${digest} arrived with content ${got}; discarded`, {
-    hint: 'the registry or something between you and it altered the data; retry, and tell the registry operator if it repeats',
-  });
+  return new BrrError(
+    'registry_digest_mismatch',
+    `${client.registry}/${client.repository}: blob ${digest} arrived with content ${got}; discarded`,
+    {
+      hint: 'the registry or something between you and it altered the data; retry, and tell the registry operator if it repeats',
+    },
+  );
 }
 
 /**
  * Downloads blob `digest` into the layout unless it is already there and intact. Returns true
  * when bytes were transferred.
  */
-export async function downloadBlob(client: RegistryClient, layout: OciLayout, digest: string, size: number | null): Promise<boolean> {
+export async function downloadBlob(
+  client: RegistryClient,
+  layout: OciLayout,
+  digest: string,
+  size: number | null,
+): Promise<boolean> {
   if ((await layout.verifyBlob(digest)) === 'ok') return false;
   const res = await client.send('GET', client.url(`blobs/${digest}`), { what: `blob ${digest}` });
   if (!res.body) throw mismatch(client, digest, 'an empty body');
   const tmp = layout.tempPath('pull');
   const { tap, result } = sizeAndHash(size, () => mismatch(client, digest, `more than the ${size} bytes announced`));
   try {
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap, createWriteStream(tmp, { flags: 'wx' }));
+    await pipeline(
+      Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
+      tap,
+      createWriteStream(tmp, { flags: 'wx' }),
+    );
     const got = result();
-    if (got.digest !== digest || (size !== null && got.size !== size)) throw mismatch(client, digest, `${got.digest} (${got.size} bytes)`);
+    if (got.digest !== digest || (size !== null && got.size !== size))
+      throw mismatch(client, digest, `${got.digest} (${got.size} bytes)`);
     await layout.adoptBlob(tmp, digest);
     return true;
   } finally {
@@ -90,7 +115,9 @@ export async function readCapped(res: Response, cap: number, what: string): Prom
     for await (const c of Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)) {
       n += (c as Buffer).length;
       if (n > cap) {
-        throw new BrrError('registry_error', `${what} is larger than ${cap} bytes; refusing it`, { hint: 'manifests are small JSON documents; check the reference' });
+        throw new BrrError('registry_error', `${what} is larger than ${cap} bytes; refusing it`, {
+          hint: 'manifests are small JSON documents; check the reference',
+        });
       }
       chunks.push(c as Buffer);
     }

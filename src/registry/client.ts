@@ -65,7 +65,16 @@ export class RegistryClient {
       file = found?.file ?? null;
     }
     const base = `${scheme}://${apiHost(opts.ref.registry)}`;
-    return new RegistryClient(opts.ref.registry, opts.ref.repository, base, opts.actions, insecure, credentials, file, opts.fetch ?? fetch);
+    return new RegistryClient(
+      opts.ref.registry,
+      opts.ref.repository,
+      base,
+      opts.actions,
+      insecure,
+      credentials,
+      file,
+      opts.fetch ?? fetch,
+    );
   }
 
   /** `/v2/<repository>/<suffix>` as a URL. */
@@ -93,9 +102,13 @@ export class RegistryClient {
     const challenge = header ? parseChallenge(header) : null;
     if (challenge?.scheme === 'basic') {
       if (!this.credentials) throw unauthorized(this.registry, 'it requires credentials', null);
-      if (this.auth?.startsWith('Basic ')) throw unauthorized(this.registry, 'the credentials were rejected', this.credentialsFile);
+      if (this.auth?.startsWith('Basic '))
+        throw unauthorized(this.registry, 'the credentials were rejected', this.credentialsFile);
       if (!this.baseUrl.startsWith('https:') && !isLoopback(this.registry) && !this.insecure) {
-        throw new BrrError('registry_insecure', `refusing to send credentials to ${this.registry} over plain HTTP`, { exitCode: 2, hint: 'use HTTPS or pass --insecure' });
+        throw new BrrError('registry_insecure', `refusing to send credentials to ${this.registry} over plain HTTP`, {
+          exitCode: 2,
+          hint: 'use HTTPS or pass --insecure',
+        });
       }
       this.auth = basicHeader(this.credentials);
       return;
@@ -107,13 +120,25 @@ export class RegistryClient {
       }
       scopes.forEach((s) => this.scopesAsked.add(s));
       const token = await fetchToken(
-        { realm: challenge.params.realm, service: challenge.params.service, scopes: [...this.scopesAsked], credentials: this.credentials, registry: this.registry, insecure: this.insecure, fetch: this.fetchFn },
+        {
+          realm: challenge.params.realm,
+          service: challenge.params.service,
+          scopes: [...this.scopesAsked],
+          credentials: this.credentials,
+          registry: this.registry,
+          insecure: this.insecure,
+          fetch: this.fetchFn,
+        },
         this.credentialsFile,
       );
       this.auth = `Bearer ${token}`;
       return;
     }
-    throw unauthorized(this.registry, `it asks for an unsupported auth scheme (${challenge?.scheme ?? 'none'})`, this.credentialsFile);
+    throw unauthorized(
+      this.registry,
+      `it asks for an unsupported auth scheme (${challenge?.scheme ?? 'none'})`,
+      this.credentialsFile,
+    );
   }
 
   /**
@@ -130,7 +155,13 @@ export class RegistryClient {
       let res: Response;
       try {
         const body = init.body?.();
-        res = await this.fetchFn(url, { method, headers, body, redirect: 'manual', ...(body ? { duplex: 'half' } : {}) } as RequestInit);
+        res = await this.fetchFn(url, {
+          method,
+          headers,
+          body,
+          redirect: 'manual',
+          ...(body ? { duplex: 'half' } : {}),
+        } as RequestInit);
       } catch (e) {
         throw unreachable(e, this.registry, url);
       }
@@ -140,10 +171,15 @@ export class RegistryClient {
       await res.body?.cancel();
       const next = new URL(location, url);
       if (next.protocol === 'http:' && url.protocol === 'https:' && !this.insecure) {
-        throw new BrrError('registry_insecure', `${this.registry} redirected to plain HTTP (${next.host}); refusing`, { exitCode: 2, hint: 'pass --insecure if you trust the network' });
+        throw new BrrError('registry_insecure', `${this.registry} redirected to plain HTTP (${next.host}); refusing`, {
+          exitCode: 2,
+          hint: 'pass --insecure if you trust the network',
+        });
       }
       url = next;
     }
-    throw new BrrError('registry_error', `${this.registry}: too many redirects for ${init.what}`, { hint: 'the registry or its storage is misconfigured' });
+    throw new BrrError('registry_error', `${this.registry}: too many redirects for ${init.what}`, {
+      hint: 'the registry or its storage is misconfigured',
+    });
   }
 }

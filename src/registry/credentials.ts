@@ -26,7 +26,8 @@ export function authFiles(env: NodeJS.ProcessEnv = process.env): string[] {
 
 /** Keys an `auths` map may use for one registry (docker writes URLs, podman host names). */
 function keysFor(registry: string): string[] {
-  if (registry === 'docker.io') return ['docker.io', 'index.docker.io', 'https://index.docker.io/v1/', 'registry-1.docker.io'];
+  if (registry === 'docker.io')
+    return ['docker.io', 'index.docker.io', 'https://index.docker.io/v1/', 'registry-1.docker.io'];
   return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `http://${registry}/v1/`];
 }
 
@@ -56,7 +57,10 @@ export function credentialsIn(json: unknown, registry: string): Credentials | nu
  * The first credentials for `registry` found in the auth files. A missing or unreadable file is
  * skipped, as podman does; the file names are returned for hints, never the secrets.
  */
-export async function findCredentials(registry: string, env: NodeJS.ProcessEnv = process.env): Promise<{ credentials: Credentials; file: string } | null> {
+export async function findCredentials(
+  registry: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ credentials: Credentials; file: string } | null> {
   for (const file of authFiles(env)) {
     let json: unknown;
     try {

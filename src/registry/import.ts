@@ -40,10 +40,21 @@ export interface ImportResult {
 }
 
 export async function importImage(opts: ImportOptions): Promise<ImportResult> {
-  if (opts.app !== undefined && !isValidAppName(opts.app)) throw invalidInput('app_invalid', `"${opts.app}" is not a valid app name`, 'use lowercase letters, digits and dashes');
+  if (opts.app !== undefined && !isValidAppName(opts.app))
+    throw invalidInput(
+      'app_invalid',
+      `"${opts.app}" is not a valid app name`,
+      'use lowercase letters, digits and dashes',
+    );
   const ref = parseImageRef(opts.ref);
   const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
-  const client = await RegistryClient.open({ ref, actions: ['pull'], insecure: opts.insecure, env: opts.env, fetch: opts.fetch });
+  const client = await RegistryClient.open({
+    ref,
+    actions: ['pull'],
+    insecure: opts.insecure,
+    env: opts.env,
+    fetch: opts.fetch,
+  });
   const layout = new OciLayout(opts.paths.oci);
   await layout.init();
   const image = await pullImage(client, layout, ref.digest ?? ref.tag ?? 'latest', platform);
@@ -54,8 +65,20 @@ export async function importImage(opts: ImportOptions): Promise<ImportResult> {
 
   // The same build already recorded for this app (built here, or pulled before): keep that entry
   // and its history (where it was pushed) rather than replacing it.
-  const existing = (await layout.listImages()).find((d) => d.digest === image.digest && (d.annotations?.[ANNOTATIONS.app] ?? null) === app && d.annotations?.[ANNOTATIONS.cacheKey] !== undefined);
-  if (existing) return { digest: image.digest, source, bytesReceived: image.bytesReceived, added: false, record: await buildRecordOf(layout, existing) };
+  const existing = (await layout.listImages()).find(
+    (d) =>
+      d.digest === image.digest &&
+      (d.annotations?.[ANNOTATIONS.app] ?? null) === app &&
+      d.annotations?.[ANNOTATIONS.cacheKey] !== undefined,
+  );
+  if (existing)
+    return {
+      digest: image.digest,
+      source,
+      bytesReceived: image.bytesReceived,
+      added: false,
+      record: await buildRecordOf(layout, existing),
+    };
 
   const annotations: Record<string, string> = {
     [ANNOTATIONS.refName]: `${app ?? 'pulled'}-${commit ? commit.slice(0, 12) : 'image'}-${image.digest.slice(7, 15)}`,
@@ -70,5 +93,11 @@ export async function importImage(opts: ImportOptions): Promise<ImportResult> {
   const size = (await layout.readBlob(image.digest)).length;
   const desc: Descriptor = { mediaType: image.mediaType, digest: image.digest, size, annotations };
   await layout.addImage(desc);
-  return { digest: image.digest, source, bytesReceived: image.bytesReceived, added: true, record: await buildRecordOf(layout, desc) };
+  return {
+    digest: image.digest,
+    source,
+    bytesReceived: image.bytesReceived,
+    added: true,
+    record: await buildRecordOf(layout, desc),
+  };
 }

@@ -21,33 +21,51 @@ const MANIFEST_CAP = 4 * 1024 * 1024;
 
 export async function getManifest(client: RegistryClient, reference: string): Promise<RemoteManifest> {
   const what = `manifest ${reference}`;
-  const res = await client.send('GET', client.url(`manifests/${reference}`), { what, headers: { accept: MANIFEST_ACCEPT.join(', ') } });
+  const res = await client.send('GET', client.url(`manifests/${reference}`), {
+    what,
+    headers: { accept: MANIFEST_ACCEPT.join(', ') },
+  });
   const bytes = await readCapped(res, MANIFEST_CAP, `${client.registry}/${client.repository} ${what}`);
   const digest = sha256Digest(bytes);
   if (reference.startsWith('sha256:') && digest !== reference) {
-    throw new BrrError('registry_digest_mismatch', `${client.registry}/${client.repository}: manifest ${reference} arrived with content ${digest}; discarded`, {
-      hint: 'the registry or something between you and it altered the data',
-    });
+    throw new BrrError(
+      'registry_digest_mismatch',
+      `${client.registry}/${client.repository}: manifest ${reference} arrived with content ${digest}; discarded`,
+      {
+        hint: 'the registry or something between you and it altered the data',
+      },
+    );
   }
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
   } catch {
-    throw new BrrError('image_unsupported', `${client.registry}/${client.repository} ${what} is not JSON`, { hint: 'brr reads OCI and Docker v2 manifests' });
+    throw new BrrError('image_unsupported', `${client.registry}/${client.repository} ${what} is not JSON`, {
+      hint: 'brr reads OCI and Docker v2 manifests',
+    });
   }
   // The body's own mediaType wins over the header: some registries send a generic Content-Type.
   const header = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
   const mediaType = typeof json.mediaType === 'string' ? json.mediaType : header;
   if (!isIndexType(mediaType) && !isManifestType(mediaType)) {
-    throw new BrrError('image_unsupported', `${client.registry}/${client.repository} ${what} has media type "${mediaType || 'none'}"`, {
-      hint: 'brr reads OCI and Docker v2 manifests and indexes (not Docker schema 1)',
-    });
+    throw new BrrError(
+      'image_unsupported',
+      `${client.registry}/${client.repository} ${what} has media type "${mediaType || 'none'}"`,
+      {
+        hint: 'brr reads OCI and Docker v2 manifests and indexes (not Docker schema 1)',
+      },
+    );
   }
   return { bytes, mediaType, digest, json };
 }
 
 /** Uploads manifest bytes under `reference` (a tag or its digest); returns the digest. */
-export async function putManifest(client: RegistryClient, reference: string, mediaType: string, bytes: Buffer): Promise<string> {
+export async function putManifest(
+  client: RegistryClient,
+  reference: string,
+  mediaType: string,
+  bytes: Buffer,
+): Promise<string> {
   const digest = sha256Digest(bytes);
   const res = await client.send('PUT', client.url(`manifests/${reference}`), {
     what: `manifest ${reference}`,
@@ -58,16 +76,24 @@ export async function putManifest(client: RegistryClient, reference: string, med
   await res.body?.cancel();
   const echoed = res.headers.get('docker-content-digest');
   if (echoed && echoed !== digest) {
-    throw new BrrError('registry_digest_mismatch', `${client.registry}/${client.repository} stored the manifest as ${echoed}, not ${digest}`, {
-      hint: 'the registry rewrote the manifest; brr needs registries that keep manifests byte for byte',
-    });
+    throw new BrrError(
+      'registry_digest_mismatch',
+      `${client.registry}/${client.repository} stored the manifest as ${echoed}, not ${digest}`,
+      {
+        hint: 'the registry rewrote the manifest; brr needs registries that keep manifests byte for byte',
+      },
+    );
   }
   return digest;
 }
 
 /** Whether the registry has manifest `reference` (HEAD). */
 export async function hasManifest(client: RegistryClient, reference: string): Promise<boolean> {
-  const res = await client.send('HEAD', client.url(`manifests/${reference}`), { what: `manifest ${reference}`, headers: { accept: MANIFEST_ACCEPT.join(', ') }, accept: [404] });
+  const res = await client.send('HEAD', client.url(`manifests/${reference}`), {
+    what: `manifest ${reference}`,
+    headers: { accept: MANIFEST_ACCEPT.join(', ') },
+    accept: [404],
+  });
   await res.body?.cancel();
   return res.status !== 404;
 }

@@ -31,7 +31,8 @@ export function isManifestType(mediaType: string): boolean {
  */
 export function ociLayerType(mediaType: string): string {
   if (mediaType === DOCKER_TYPES.layerGzip) return MEDIA_TYPES.layerGzip;
-  if (mediaType === DOCKER_TYPES.foreignLayerGzip) return 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
+  if (mediaType === DOCKER_TYPES.foreignLayerGzip)
+    return 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
   return mediaType;
 }
 
@@ -50,9 +51,15 @@ export function hostPlatform(): Platform {
 export function parsePlatform(s: string): Platform {
   const parts = s.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_]+$/.test(p))) {
-    throw invalidInput('platform_invalid', `"${s}" is not a platform`, 'write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64');
+    throw invalidInput(
+      'platform_invalid',
+      `"${s}" is not a platform`,
+      'write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64',
+    );
   }
-  return parts[2] ? { os: parts[0]!, architecture: parts[1]!, variant: parts[2] } : { os: parts[0]!, architecture: parts[1]! };
+  return parts[2]
+    ? { os: parts[0]!, architecture: parts[1]!, variant: parts[2] }
+    : { os: parts[0]!, architecture: parts[1]! };
 }
 
 export function formatPlatform(p: Platform): string {
@@ -76,7 +83,13 @@ export interface IndexEntry {
  * caller names one. Attestation entries (`unknown/unknown`) never match.
  */
 export function selectPlatform(entries: IndexEntry[], want: Platform): IndexEntry | null {
-  const candidates = entries.filter((e) => e.platform && e.platform.os === want.os && e.platform.architecture === want.architecture && isManifestType(e.mediaType));
+  const candidates = entries.filter(
+    (e) =>
+      e.platform &&
+      e.platform.os === want.os &&
+      e.platform.architecture === want.architecture &&
+      isManifestType(e.mediaType),
+  );
   if (want.variant === undefined) return candidates[0] ?? null;
   return candidates.find((e) => variantOf(e.platform!) === variantOf(want)) ?? null;
 }

@@ -21,7 +21,13 @@ export interface PulledImage {
   mediaType: string;
   manifest: ImageManifest;
   /** The image config as stored (OCI or Docker v2; same shape). */
-  config: Record<string, unknown> & { config?: Record<string, unknown>; rootfs?: { diff_ids?: string[] }; history?: unknown[]; architecture?: string; os?: string };
+  config: Record<string, unknown> & {
+    config?: Record<string, unknown>;
+    rootfs?: { diff_ids?: string[] };
+    history?: unknown[];
+    architecture?: string;
+    os?: string;
+  };
   /** Bytes of blobs actually downloaded (0 when everything was already in the store). */
   bytesReceived: number;
 }
@@ -30,7 +36,11 @@ export type ImageConfigJson = PulledImage['config'];
 
 function platformNotFound(where: string, want: Platform, entries: IndexEntry[]): BrrError {
   const have = entries.filter((e) => e.platform).map((e) => formatPlatform(e.platform!));
-  return notFound('image_platform_not_found', `${where} has no image for ${formatPlatform(want)} (it has: ${have.join(', ') || 'no platforms'})`, 'pick one of its platforms (build.image.platform or --platform)');
+  return notFound(
+    'image_platform_not_found',
+    `${where} has no image for ${formatPlatform(want)} (it has: ${have.join(', ') || 'no platforms'})`,
+    'pick one of its platforms (build.image.platform or --platform)',
+  );
 }
 
 function indexEntries(json: Record<string, unknown>): IndexEntry[] {
@@ -38,14 +48,24 @@ function indexEntries(json: Record<string, unknown>): IndexEntry[] {
 }
 
 function checkManifest(where: string, m: ImageManifest): void {
-  const ok = (d: unknown) => !!d && typeof (d as { digest?: unknown }).digest === 'string' && /^sha256:[0-9a-f]{64}$/.test((d as { digest: string }).digest);
+  const ok = (d: unknown) =>
+    !!d &&
+    typeof (d as { digest?: unknown }).digest === 'string' &&
+    /^sha256:[0-9a-f]{64}$/.test((d as { digest: string }).digest);
   if (!ok(m.config) || !Array.isArray(m.layers) || !m.layers.every(ok)) {
-    throw new BrrError('image_unsupported', `${where} is not a valid image manifest`, { hint: 'brr reads OCI and Docker v2 image manifests' });
+    throw new BrrError('image_unsupported', `${where} is not a valid image manifest`, {
+      hint: 'brr reads OCI and Docker v2 image manifests',
+    });
   }
 }
 
 /** Pulls `reference` (a tag or a digest) for `platform`. */
-export async function pullImage(client: RegistryClient, layout: OciLayout, reference: string, platform: Platform): Promise<PulledImage> {
+export async function pullImage(
+  client: RegistryClient,
+  layout: OciLayout,
+  reference: string,
+  platform: Platform,
+): Promise<PulledImage> {
   const where = `${client.registry}/${client.repository}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`;
   let top = await getManifest(client, reference);
   let indexDigest: string | null = null;
@@ -55,25 +75,40 @@ export async function pullImage(client: RegistryClient, layout: OciLayout, refer
     const entry = selectPlatform(indexEntries(top.json), platform);
     if (!entry) throw platformNotFound(where, platform, indexEntries(top.json));
     top = await getManifest(client, entry.digest);
-    if (isIndexType(top.mediaType)) throw new BrrError('image_unsupported', `${where}: nested indexes are not supported`, { hint: 'reference the platform manifest by digest' });
+    if (isIndexType(top.mediaType))
+      throw new BrrError('image_unsupported', `${where}: nested indexes are not supported`, {
+        hint: 'reference the platform manifest by digest',
+      });
   }
   const manifest = top.json as unknown as ImageManifest;
   checkManifest(where, manifest);
   let bytesReceived = 0;
   for (const d of [manifest.config, ...manifest.layers]) {
-    if (await downloadBlob(client, layout, d.digest, typeof d.size === 'number' ? d.size : null)) bytesReceived += d.size;
+    if (await downloadBlob(client, layout, d.digest, typeof d.size === 'number' ? d.size : null))
+      bytesReceived += d.size;
   }
   // The manifest goes in last: a manifest blob in the store means its blobs are there too.
   await layout.putBlob(top.bytes, top.mediaType);
   const config = await readJsonBlob<ImageConfigJson>(layout, manifest.config.digest, 'config');
-  return { digest: top.digest, indexDigest, mediaType: top.mediaType, manifest: { ...manifest, mediaType: top.mediaType }, config, bytesReceived };
+  return {
+    digest: top.digest,
+    indexDigest,
+    mediaType: top.mediaType,
+    manifest: { ...manifest, mediaType: top.mediaType },
+    config,
+    bytesReceived,
+  };
 }
 
 /**
  * The same resolution from the local layout only (no network): `digest` names a manifest or an
  * index pulled before. Null when anything is missing or damaged, so the caller pulls instead.
  */
-export async function readLocalImage(layout: OciLayout, digest: string, platform: Platform): Promise<PulledImage | null> {
+export async function readLocalImage(
+  layout: OciLayout,
+  digest: string,
+  platform: Platform,
+): Promise<PulledImage | null> {
   if ((await layout.verifyBlob(digest)) !== 'ok') return null;
   let json = await readJsonBlob<Record<string, unknown>>(layout, digest, 'manifest').catch(() => null);
   if (!json) return null;
@@ -98,5 +133,12 @@ export async function readLocalImage(layout: OciLayout, digest: string, platform
   const config = await readJsonBlob<ImageConfigJson>(layout, manifest.config.digest, 'config').catch(() => null);
   if (!config) return null;
   const mediaType = typeof json.mediaType === 'string' ? json.mediaType : 'application/vnd.oci.image.manifest.v1+json';
-  return { digest: manifestDigest, indexDigest, mediaType, manifest: { ...manifest, mediaType }, config, bytesReceived: 0 };
+  return {
+    digest: manifestDigest,
+    indexDigest,
+    mediaType,
+    manifest: { ...manifest, mediaType },
+    config,
+    bytesReceived: 0,
+  };
 }

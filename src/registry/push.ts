@@ -33,9 +33,18 @@ export interface PushOptions {
   concurrency?: number;
 }
 
-async function pushBlob(client: RegistryClient, layout: OciLayout, d: Descriptor, progress: (l: string) => void): Promise<boolean> {
+async function pushBlob(
+  client: RegistryClient,
+  layout: OciLayout,
+  d: Descriptor,
+  progress: (l: string) => void,
+): Promise<boolean> {
   if ((await layout.verifyBlob(d.digest)) !== 'ok') {
-    throw new BrrError('store_corrupt', `blob ${d.digest} is missing or damaged in the local store; refusing to push it`, { hint: 'rebuild the image (brr build --no-cache) or pull it again' });
+    throw new BrrError(
+      'store_corrupt',
+      `blob ${d.digest} is missing or damaged in the local store; refusing to push it`,
+      { hint: 'rebuild the image (brr build --no-cache) or pull it again' },
+    );
   }
   if (await hasRemoteBlob(client, d.digest)) {
     progress(`skip ${d.digest.slice(7, 19)} (already in ${client.registry}/${client.repository})`);
@@ -50,7 +59,9 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   const { layout, client, digest } = opts;
   const progress = opts.progress ?? (() => {});
   if ((await layout.verifyBlob(digest)) !== 'ok') {
-    throw new BrrError('store_corrupt', `manifest ${digest} is missing or damaged in the local store`, { hint: 'rebuild the image (brr build --no-cache)' });
+    throw new BrrError('store_corrupt', `manifest ${digest} is missing or damaged in the local store`, {
+      hint: 'rebuild the image (brr build --no-cache)',
+    });
   }
   const bytes = await layout.readBlob(digest);
   const manifest = await readManifest(layout, digest);

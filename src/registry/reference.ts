@@ -24,7 +24,11 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const DOCKER_HUB = 'docker.io';
 
 function bad(input: string, why: string): never {
-  throw invalidInput('registry_reference_invalid', `"${input}" is not an image reference: ${why}`, 'write it as REGISTRY/REPO[:TAG] or REGISTRY/REPO@sha256:…, e.g. 127.0.0.1:5000/team/upf:v1');
+  throw invalidInput(
+    'registry_reference_invalid',
+    `"${input}" is not an image reference: ${why}`,
+    'write it as REGISTRY/REPO[:TAG] or REGISTRY/REPO@sha256:…, e.g. 127.0.0.1:5000/team/upf:v1',
+  );
 }
 
 /** A registry host: a DNS name or IP literal (IPv6 in brackets), with an optional port. */
@@ -65,13 +69,16 @@ export function parseImageRef(input: string, opts: { allowDigest?: boolean } = {
     path = path.slice(0, colon);
     if (!TAG.test(tag)) bad(input, `"${tag}" is not a valid tag`);
   }
-  if (path === '' || !path.split('/').every((c) => COMPONENT.test(c))) bad(input, 'the repository must be lowercase path components (letters, digits, . _ -)');
+  if (path === '' || !path.split('/').every((c) => COMPONENT.test(c)))
+    bad(input, 'the repository must be lowercase path components (letters, digits, . _ -)');
   if (registry === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
   return { registry, repository: path, tag, digest, scheme };
 }
 
 /** `registry/repo@digest`, or `registry/repo:tag`, or `registry/repo`. */
-export function formatImageRef(ref: Pick<ImageRef, 'registry' | 'repository'> & { tag?: string | null; digest?: string | null }): string {
+export function formatImageRef(
+  ref: Pick<ImageRef, 'registry' | 'repository'> & { tag?: string | null; digest?: string | null },
+): string {
   const base = `${ref.registry}/${ref.repository}`;
   if (ref.digest) return `${base}@${ref.digest}`;
   return ref.tag ? `${base}:${ref.tag}` : base;
@@ -102,7 +109,11 @@ export function registryScheme(ref: Pick<ImageRef, 'registry' | 'scheme'>, insec
   if (ref.scheme === 'https') return 'https';
   const loopback = isLoopback(ref.registry);
   if (ref.scheme === 'http' && !loopback && !insecure) {
-    throw invalidInput('registry_insecure', `refusing plain HTTP to ${ref.registry}: it is not a loopback address`, 'use HTTPS, or pass --insecure if you trust every network between you and that registry');
+    throw invalidInput(
+      'registry_insecure',
+      `refusing plain HTTP to ${ref.registry}: it is not a loopback address`,
+      'use HTTPS, or pass --insecure if you trust every network between you and that registry',
+    );
   }
   if (ref.scheme === 'http' || loopback || insecure) return 'http';
   return 'https';

@@ -70,7 +70,9 @@ export function parseAssignments(args: readonly string[]): Record<string, string
     const key = arg.slice(0, eq);
     validateConfigKey(key);
     if (Object.hasOwn(out, key)) {
-      throw invalidInput('config_key_repeated', `config key ${key} is given more than once`, `pass ${key}=VALUE once`, { key });
+      throw invalidInput('config_key_repeated', `config key ${key} is given more than once`, `pass ${key}=VALUE once`, {
+        key,
+      });
     }
     out[key] = arg.slice(eq + 1);
   }

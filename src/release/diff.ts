@@ -83,7 +83,11 @@ export function renderDiff(diff: ReleaseDiff): string[] {
   for (const key of diff.config.removed) lines.push(`  config  - ${key}`);
   for (const c of diff.config.changed) {
     // Values are shown only when the diff carries them, i.e. never for secrets.
-    lines.push(c.secret ? `  config  ~ ${c.key} (secret, changed)` : `  config  ~ ${c.key}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`);
+    lines.push(
+      c.secret
+        ? `  config  ~ ${c.key} (secret, changed)`
+        : `  config  ~ ${c.key}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`,
+    );
   }
   for (const f of diff.formation) lines.push(`  scale   ${f.type}: ${f.from ?? 'none'} → ${f.to ?? 'none'}`);
   return lines;

@@ -23,7 +23,15 @@ export interface LeaseRow {
 /** The held lease of a row (possibly expired), or null when nobody holds it. */
 export function leaseOf(row: LeaseRow | null | undefined): Lease | null {
   if (!row || row.owner === null || row.token === null) return null;
-  return { app: row.app, owner: row.owner, host: row.host ?? '', pid: row.pid ?? 0, token: row.token, acquiredAt: row.acquiredAt ?? '', expiresAt: row.expiresAt ?? '' };
+  return {
+    app: row.app,
+    owner: row.owner,
+    host: row.host ?? '',
+    pid: row.pid ?? 0,
+    token: row.token,
+    acquiredAt: row.acquiredAt ?? '',
+    expiresAt: row.expiresAt ?? '',
+  };
 }
 
 /** Expired at `now`: the expiry instant itself already counts as expired. */
@@ -32,22 +40,51 @@ export function isExpired(lease: Lease, now: Date): boolean {
 }
 
 function checkTtl(ttlMs: number, now: Date): void {
-  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw invalidInput('lease_ttl_invalid', `a lease needs a ttl of at least 1 ms, got ${String(ttlMs)}`, 'e.g. 30000 for 30 s');
-  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw invalidInput('lease_time_invalid', 'the lease clock gave an invalid time', 'this is a bug in brr; please report it');
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1)
+    throw invalidInput(
+      'lease_ttl_invalid',
+      `a lease needs a ttl of at least 1 ms, got ${String(ttlMs)}`,
+      'e.g. 30000 for 30 s',
+    );
+  if (!(now instanceof Date) || Number.isNaN(now.getTime()))
+    throw invalidInput(
+      'lease_time_invalid',
+      'the lease clock gave an invalid time',
+      'this is a bug in brr; please report it',
+    );
 }
 
 /** The lease `holder` gets, or conflict 'lease_held' while another unexpired lease stands. */
-export function planAcquire(app: string, row: LeaseRow | null | undefined, holder: LeaseHolder, ttlMs: number, now: Date): Lease {
+export function planAcquire(
+  app: string,
+  row: LeaseRow | null | undefined,
+  holder: LeaseHolder,
+  ttlMs: number,
+  now: Date,
+): Lease {
   checkTtl(ttlMs, now);
-  if (typeof holder?.owner !== 'string' || holder.owner === '' || typeof holder.host !== 'string' || !Number.isSafeInteger(holder.pid)) {
-    throw invalidInput('lease_holder_invalid', 'a lease holder needs an owner, a host and a pid', 'this is a bug in brr; please report it');
+  if (
+    typeof holder?.owner !== 'string' ||
+    holder.owner === '' ||
+    typeof holder.host !== 'string' ||
+    !Number.isSafeInteger(holder.pid)
+  ) {
+    throw invalidInput(
+      'lease_holder_invalid',
+      'a lease holder needs an owner, a host and a pid',
+      'this is a bug in brr; please report it',
+    );
   }
   const held = leaseOf(row);
   if (held && !isExpired(held, now)) {
-    throw new BrrError('lease_held', `${app} is being deployed by ${held.owner} (host ${held.host}, pid ${held.pid}) until ${held.expiresAt}`, {
-      hint: 'wait for that deploy to finish or its lease to expire; `brr lock --force` breaks it if the holder is gone',
-      details: { lease: held },
-    });
+    throw new BrrError(
+      'lease_held',
+      `${app} is being deployed by ${held.owner} (host ${held.host}, pid ${held.pid}) until ${held.expiresAt}`,
+      {
+        hint: 'wait for that deploy to finish or its lease to expire; `brr lock --force` breaks it if the holder is gone',
+        details: { lease: held },
+      },
+    );
   }
   return {
     app,
@@ -64,11 +101,21 @@ export function planAcquire(app: string, row: LeaseRow | null | undefined, holde
  * The extended lease, or conflict 'lease_lost' when `token` is no longer the held one. A lease
  * that expired but was not taken over may still be renewed: nobody else relied on its expiry.
  */
-export function planRenew(app: string, row: LeaseRow | null | undefined, token: number, ttlMs: number, now: Date): Lease {
+export function planRenew(
+  app: string,
+  row: LeaseRow | null | undefined,
+  token: number,
+  ttlMs: number,
+  now: Date,
+): Lease {
   checkTtl(ttlMs, now);
   const held = leaseOf(row);
   if (!held || held.token !== token || row?.lastToken !== token) {
-    throw conflict('lease_lost', `the deploy lease on ${app} (token ${token}) is no longer held: it was released, broken or taken over`, 'stop this deploy; another one may be running now (see `brr lock`)');
+    throw conflict(
+      'lease_lost',
+      `the deploy lease on ${app} (token ${token}) is no longer held: it was released, broken or taken over`,
+      'stop this deploy; another one may be running now (see `brr lock`)',
+    );
   }
   return { ...held, expiresAt: new Date(now.getTime() + ttlMs).toISOString() };
 }

@@ -4,7 +4,10 @@ import type { StoredEntry } from './verify-chain.js';
 export type { StoredEntry } from './verify-chain.js';
 
 /** What a caller decides about a new release, given the latest one (read inside the write transaction). */
-export type ReleaseDraft = Pick<ReleaseBody, 'build' | 'config' | 'formation' | 'cause' | 'message' | 'actor' | 'createdAt' | 'rollbackOf'>;
+export type ReleaseDraft = Pick<
+  ReleaseBody,
+  'build' | 'config' | 'formation' | 'cause' | 'message' | 'actor' | 'createdAt' | 'rollbackOf'
+>;
 
 export interface NewEvent {
   type: EventType;
@@ -41,7 +44,11 @@ export interface Ledger extends LeaseStore {
    * update or duplicate an id; seq, id, prevHash and hash are assigned by the ledger.
    * With `opts.fence`, the append is refused (conflict 'lease_fenced') unless it is the app's latest lease token.
    */
-  appendRelease(app: string, draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>, opts?: AppendOptions): Promise<Release>;
+  appendRelease(
+    app: string,
+    draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>,
+    opts?: AppendOptions,
+  ): Promise<Release>;
   appendEvent(app: string, event: NewEvent, opts?: AppendOptions): Promise<LedgerEvent>;
   /** Releases of an app, newest first; `limit` caps the count. */
   listReleases(app: string, opts?: { limit?: number }): Promise<Release[]>;

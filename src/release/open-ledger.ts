@@ -28,7 +28,11 @@ export function describeLedger(spec: LedgerSpec): string {
 
 function checkUrl(url: string): void {
   if (!/^postgres(ql)?:\/\//.test(url)) {
-    throw invalidInput('ledger_url_invalid', `--ledger / BRR_LEDGER_URL must be a postgres:// URL, got ${redactUrl(url)}`, 'use postgres://USER:PASSWORD@HOST:PORT/DATABASE, or leave it unset for the ledger in the brr home');
+    throw invalidInput(
+      'ledger_url_invalid',
+      `--ledger / BRR_LEDGER_URL must be a postgres:// URL, got ${redactUrl(url)}`,
+      'use postgres://USER:PASSWORD@HOST:PORT/DATABASE, or leave it unset for the ledger in the brr home',
+    );
   }
 }
 
@@ -56,8 +60,14 @@ export function openLedgerNow(spec: LedgerSpec): Ledger {
   return new Proxy({} as Ledger, {
     get(_target, prop) {
       if (typeof prop === 'symbol' || prop === 'then') return undefined;
-      if (prop === 'close') return () => opening.then((l) => l.close(), () => undefined);
-      return (...args: unknown[]) => opening.then((l) => (l[prop as keyof Ledger] as (...a: unknown[]) => Promise<unknown>).apply(l, args));
+      if (prop === 'close')
+        return () =>
+          opening.then(
+            (l) => l.close(),
+            () => undefined,
+          );
+      return (...args: unknown[]) =>
+        opening.then((l) => (l[prop as keyof Ledger] as (...a: unknown[]) => Promise<unknown>).apply(l, args));
     },
   });
 }

@@ -17,7 +17,12 @@ const RELEASE_ID_RE = /^v?([1-9][0-9]{0,14})$/;
 /** Normalizes `v3` or `3` to `v3`; anything else is invalid input. */
 export function parseReleaseId(input: string): string {
   const m = RELEASE_ID_RE.exec(input.trim());
-  if (!m) throw invalidInput('release_id_invalid', `not a release id: ${JSON.stringify(input)}`, 'release ids look like v3 (or 3); `brr releases` lists them');
+  if (!m)
+    throw invalidInput(
+      'release_id_invalid',
+      `not a release id: ${JSON.stringify(input)}`,
+      'release ids look like v3 (or 3); `brr releases` lists them',
+    );
   return `v${m[1]}`;
 }
 
@@ -37,8 +42,18 @@ export interface PlanReleaseInput {
 /** A release of a new build: config carries over from the latest release (or the staged config). */
 export function planRelease(input: PlanReleaseInput): ReleaseDraft {
   const { digest, commit } = input.build;
-  if (!DIGEST_RE.test(digest)) throw invalidInput('build_digest_invalid', `not a build digest: ${JSON.stringify(digest)}`, 'pass a digest as `brr builds` shows it (sha256:<64 hex>)');
-  if (!COMMIT_RE.test(commit)) throw invalidInput('build_commit_invalid', `not a git commit id: ${JSON.stringify(commit)}`, 'builds record the full commit id; rebuild with `brr build`');
+  if (!DIGEST_RE.test(digest))
+    throw invalidInput(
+      'build_digest_invalid',
+      `not a build digest: ${JSON.stringify(digest)}`,
+      'pass a digest as `brr builds` shows it (sha256:<64 hex>)',
+    );
+  if (!COMMIT_RE.test(commit))
+    throw invalidInput(
+      'build_commit_invalid',
+      `not a git commit id: ${JSON.stringify(commit)}`,
+      'builds record the full commit id; rebuild with `brr build`',
+    );
   return {
     build: { digest, commit },
     config: copyConfig(input.latest?.config ?? input.staged),
@@ -61,7 +76,9 @@ export interface ConfigChangeInput {
 }
 
 /** A config change on a released app: a new release with the same build, or null if nothing changes. */
-export function planConfigChange(input: ConfigChangeInput & { latest: Release; message?: string | null }): ReleaseDraft | null {
+export function planConfigChange(
+  input: ConfigChangeInput & { latest: Release; message?: string | null },
+): ReleaseDraft | null {
   const change = applyConfigChange(input.latest.config, input);
   if (!change) return null;
   const { latest } = input;
@@ -86,7 +103,13 @@ export function planStagedConfig(input: ConfigChangeInput & { staged: Config }):
   if (!change) return null;
   const detail: StagedConfigDetail = { set: {}, unset: change.unset };
   for (const key of change.set) detail.set[key] = { ...(change.config[key] as Config[string]) };
-  return { type: 'config-staged', release: null, detail: { ...detail }, actor: input.actor, createdAt: input.now.toISOString() };
+  return {
+    type: 'config-staged',
+    release: null,
+    detail: { ...detail },
+    actor: input.actor,
+    createdAt: input.now.toISOString(),
+  };
 }
 
 export interface PlanRollbackInput {
@@ -107,10 +130,16 @@ export interface PlanRollbackInput {
  */
 export function planRollback(input: PlanRollbackInput): ReleaseDraft {
   const { releases } = input;
-  if (releases.length === 0) throw invalidInput('nothing_to_roll_back', 'the app has no releases', 'deploy a build first with `brr deploy`');
+  if (releases.length === 0)
+    throw invalidInput('nothing_to_roll_back', 'the app has no releases', 'deploy a build first with `brr deploy`');
   const find = (id: string): Release => {
     const r = releases.find((x) => x.id === id);
-    if (!r) throw notFound('release_not_found', `release ${id} does not exist`, '`brr releases` lists the releases of the app');
+    if (!r)
+      throw notFound(
+        'release_not_found',
+        `release ${id} does not exist`,
+        '`brr releases` lists the releases of the app',
+      );
     return r;
   };
   const current = input.currentId ? find(parseReleaseId(input.currentId)) : (releases[0] as Release);
@@ -118,11 +147,20 @@ export function planRollback(input: PlanRollbackInput): ReleaseDraft {
   if (input.targetId) {
     target = find(parseReleaseId(input.targetId));
     if (target.id === current.id) {
-      throw invalidInput('rollback_target_is_current', `${target.id} is already the current release`, 'name an earlier release: `brr rollback vN` (see `brr releases`)');
+      throw invalidInput(
+        'rollback_target_is_current',
+        `${target.id} is already the current release`,
+        'name an earlier release: `brr rollback vN` (see `brr releases`)',
+      );
     }
   } else {
     const previous = releases.find((x) => x.seq === current.seq - 1);
-    if (!previous) throw invalidInput('nothing_to_roll_back', `${current.id} is the first release; there is nothing before it`, '`brr releases` lists the releases of the app');
+    if (!previous)
+      throw invalidInput(
+        'nothing_to_roll_back',
+        `${current.id} is the first release; there is nothing before it`,
+        '`brr releases` lists the releases of the app',
+      );
     target = previous;
   }
   return {
@@ -156,8 +194,20 @@ function applyConfigChange(base: Config, input: ConfigChangeInput): AppliedChang
   const unset: string[] = [];
   for (const key of input.unset) {
     validateConfigKey(key);
-    if (Object.hasOwn(input.set, key)) throw invalidInput('config_key_conflict', `config key ${key} is both set and unset`, `either set ${key} or unset it, not both`, { key });
-    if (!Object.hasOwn(config, key)) throw invalidInput('config_key_missing', `config key ${key} is not set`, '`brr config` lists the keys that are set', { key });
+    if (Object.hasOwn(input.set, key))
+      throw invalidInput(
+        'config_key_conflict',
+        `config key ${key} is both set and unset`,
+        `either set ${key} or unset it, not both`,
+        { key },
+      );
+    if (!Object.hasOwn(config, key))
+      throw invalidInput(
+        'config_key_missing',
+        `config key ${key} is not set`,
+        '`brr config` lists the keys that are set',
+        { key },
+      );
     delete config[key];
     unset.push(key);
   }
@@ -170,7 +220,9 @@ function applyConfigChange(base: Config, input: ConfigChangeInput): AppliedChang
     set.push(key);
   }
   if (set.length === 0 && unset.length === 0) return null;
-  const cause = [set.length ? `set ${set.join(', ')}` : '', unset.length ? `unset ${unset.join(', ')}` : ''].filter(Boolean).join('; ');
+  const cause = [set.length ? `set ${set.join(', ')}` : '', unset.length ? `unset ${unset.join(', ')}` : '']
+    .filter(Boolean)
+    .join('; ');
   return { config: copyConfig(config), set, unset, cause };
 }
 
@@ -188,7 +240,11 @@ function checkFormation(formation: Formation): Formation {
   const out: Formation = {};
   for (const [type, scale] of Object.entries(formation)) {
     if (!Number.isSafeInteger(scale) || scale < 0) {
-      throw invalidInput('formation_invalid', `scale of ${type} must be a whole number ≥ 0, got ${String(scale)}`, 'e.g. web=2 (0 stops the process type)');
+      throw invalidInput(
+        'formation_invalid',
+        `scale of ${type} must be a whole number ≥ 0, got ${String(scale)}`,
+        'e.g. web=2 (0 stops the process type)',
+      );
     }
     out[type] = scale;
   }

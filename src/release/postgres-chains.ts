@@ -20,21 +20,45 @@ const PAGE = 5_000;
 /** Rows per INSERT when importing: one round trip per batch, well under the parameter limit. */
 const IMPORT_BATCH = 1_000;
 
-type Row = { app: string; seq: number; body: string; hash: string; prevHash: string | null; id?: string; type?: string; release?: string | null };
+type Row = {
+  app: string;
+  seq: number;
+  body: string;
+  hash: string;
+  prevHash: string | null;
+  id?: string;
+  type?: string;
+  release?: string | null;
+};
 
 function toEntry(kind: StoredEntry['kind'], r: Row): StoredEntry {
   const base = { app: r.app, seq: r.seq, body: r.body, hash: r.hash, prevHash: r.prevHash };
-  return kind === 'release' ? { ...base, kind, id: r.id ?? '' } : { ...base, kind, type: r.type ?? '', release: r.release ?? null };
+  return kind === 'release'
+    ? { ...base, kind, id: r.id ?? '' }
+    : { ...base, kind, type: r.type ?? '', release: r.release ?? null };
 }
 
 /** Entries of one chain with from < seq <= to, by seq. */
-async function readRange(db: PgSession, c: Client, kind: StoredEntry['kind'], app: string, from: number, to: number): Promise<StoredEntry[]> {
+async function readRange(
+  db: PgSession,
+  c: Client,
+  kind: StoredEntry['kind'],
+  app: string,
+  from: number,
+  to: number,
+): Promise<StoredEntry[]> {
   const sql = `SELECT app, seq, body, hash, prev_hash AS "prevHash", ${COLS[kind]} FROM ${TABLE[kind]} WHERE app = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`;
   return (await db.q(c, sql, [app, from, to])).rows.map((r: Row) => toEntry(kind, r));
 }
 
 /** At most `limit` entries with seq > afterSeq, by seq; gaps (a damaged chain) are jumped, not taken for the end. */
-export async function readChainPage(db: PgSession, kind: StoredEntry['kind'], app: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
+export async function readChainPage(
+  db: PgSession,
+  kind: StoredEntry['kind'],
+  app: string,
+  afterSeq: number,
+  limit: number,
+): Promise<StoredEntry[]> {
   return db.read(async (c) => {
     const out: StoredEntry[] = [];
     let from = afterSeq;
@@ -42,7 +66,8 @@ export async function readChainPage(db: PgSession, kind: StoredEntry['kind'], ap
       const to = from + (limit - out.length);
       out.push(...(await readRange(db, c, kind, app, from, to)));
       if (out.length >= limit) break;
-      const next = (await db.q(c, `SELECT min(seq) AS next FROM ${TABLE[kind]} WHERE app = $1 AND seq > $2`, [app, to])).rows[0] as { next: number | null };
+      const next = (await db.q(c, `SELECT min(seq) AS next FROM ${TABLE[kind]} WHERE app = $1 AND seq > $2`, [app, to]))
+        .rows[0] as { next: number | null };
       if (next.next === null) break;
       from = next.next - 1;
     }
@@ -56,7 +81,13 @@ export async function verifyChains(db: PgSession, app?: string): Promise<VerifyR
   await db.snapshot(async (c) => {
     for (const kind of ['release', 'event'] as const) {
       const where = app === undefined ? '' : 'WHERE app = $1';
-      const heads = (await db.q(c, `SELECT app, max(seq) AS max FROM ${TABLE[kind]} ${where} GROUP BY app`, app === undefined ? [] : [app])).rows as Array<{ app: string; max: number }>;
+      const heads = (
+        await db.q(
+          c,
+          `SELECT app, max(seq) AS max FROM ${TABLE[kind]} ${where} GROUP BY app`,
+          app === undefined ? [] : [app],
+        )
+      ).rows as Array<{ app: string; max: number }>;
       // Code-unit order, as the SQLite driver and the problem list sort.
       heads.sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
       for (const head of heads) {
@@ -66,7 +97,9 @@ export async function verifyChains(db: PgSession, app?: string): Promise<VerifyR
       }
     }
   });
-  const problems = [...verifiers.release.problems, ...verifiers.event.problems].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
+  const problems = [...verifiers.release.problems, ...verifiers.event.problems].sort((a, b) =>
+    a.app < b.app ? -1 : a.app > b.app ? 1 : 0,
+  );
   return { ok: problems.length === 0, releases: verifiers.release.count, events: verifiers.event.count, problems };
 }
 
@@ -77,21 +110,48 @@ export async function importChains(db: PgSession, entries: readonly StoredEntry[
   const events = entries.filter((e): e is Extract<StoredEntry, { kind: 'event' }> => e.kind === 'event');
   await db.transactionFor(apps, async (c) => {
     for (const app of apps) {
-      const found = await db.q(c, 'SELECT 1 FROM releases WHERE app = $1 UNION ALL SELECT 1 FROM events WHERE app = $1 LIMIT 1', [app]);
+      const found = await db.q(
+        c,
+        'SELECT 1 FROM releases WHERE app = $1 UNION ALL SELECT 1 FROM events WHERE app = $1 LIMIT 1',
+        [app],
+      );
       if (found.rows.length > 0) throw importTargetNotEmpty(app, db.where);
     }
     // Column arrays through unnest: the bodies go in byte for byte, a thousand rows a round trip.
     for (let i = 0; i < releases.length; i += IMPORT_BATCH) {
       const b = releases.slice(i, i + IMPORT_BATCH);
-      await db.q(c, 'INSERT INTO releases (app, seq, id, body, hash, prev_hash) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])', [
-        ...[b.map((e) => e.app), b.map((e) => e.seq), b.map((e) => e.id), b.map((e) => e.body), b.map((e) => e.hash), b.map((e) => e.prevHash)],
-      ]);
+      await db.q(
+        c,
+        'INSERT INTO releases (app, seq, id, body, hash, prev_hash) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])',
+        [
+          ...[
+            b.map((e) => e.app),
+            b.map((e) => e.seq),
+            b.map((e) => e.id),
+            b.map((e) => e.body),
+            b.map((e) => e.hash),
+            b.map((e) => e.prevHash),
+          ],
+        ],
+      );
     }
     for (let i = 0; i < events.length; i += IMPORT_BATCH) {
       const b = events.slice(i, i + IMPORT_BATCH);
-      await db.q(c, 'INSERT INTO events (app, seq, type, release, body, hash, prev_hash) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])', [
-        ...[b.map((e) => e.app), b.map((e) => e.seq), b.map((e) => e.type), b.map((e) => e.release), b.map((e) => e.body), b.map((e) => e.hash), b.map((e) => e.prevHash)],
-      ]);
+      await db.q(
+        c,
+        'INSERT INTO events (app, seq, type, release, body, hash, prev_hash) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])',
+        [
+          ...[
+            b.map((e) => e.app),
+            b.map((e) => e.seq),
+            b.map((e) => e.type),
+            b.map((e) => e.release),
+            b.map((e) => e.body),
+            b.map((e) => e.hash),
+            b.map((e) => e.prevHash),
+          ],
+        ],
+      );
     }
   });
   // Fresh statistics after a bulk load keep the planner on the primary key for ordinary reads.

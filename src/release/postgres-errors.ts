@@ -42,7 +42,16 @@ export function scrub(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 
 /**
  * Translates an error thrown by `pg` for the ledger at `where` (a redacted URL). Anything that is
@@ -53,22 +62,53 @@ export function translatePgError(e: unknown, where: string, secrets: readonly st
   if (e instanceof pg.DatabaseError) {
     const code = e.code ?? '';
     const msg = scrub(e.message, secrets);
-    if (code === '23505') return conflict('ledger_conflict', `another writer appended to the ledger at the same position (${where})`, 'run the command again; it will plan against the new latest release');
+    if (code === '23505')
+      return conflict(
+        'ledger_conflict',
+        `another writer appended to the ledger at the same position (${where})`,
+        'run the command again; it will plan against the new latest release',
+      );
     if (code === APPEND_ONLY_SQLSTATE) {
-      return new BrrError('ledger_append_only', 'the ledger is append-only: entries cannot be changed or removed', { hint: 'record a new release or event instead (e.g. `brr rollback`)' });
+      return new BrrError('ledger_append_only', 'the ledger is append-only: entries cannot be changed or removed', {
+        hint: 'record a new release or event instead (e.g. `brr rollback`)',
+      });
     }
     if (code === '40001' || code === '40P01' || code === '55P03' || code === '57014') {
-      return conflict('ledger_busy', `the ledger ${where} stayed locked by another writer (SQLSTATE ${code})`, 'another brr command is writing; retry in a moment');
+      return conflict(
+        'ledger_busy',
+        `the ledger ${where} stayed locked by another writer (SQLSTATE ${code})`,
+        'another brr command is writing; retry in a moment',
+      );
     }
     if (code === '28P01' || code === '28000') {
-      return new BrrError('ledger_auth_failed', `the PostgreSQL server refused the ledger's credentials (${where}, SQLSTATE ${code})`, { hint: 'check the user and password in --ledger / BRR_LEDGER_URL' });
+      return new BrrError(
+        'ledger_auth_failed',
+        `the PostgreSQL server refused the ledger's credentials (${where}, SQLSTATE ${code})`,
+        { hint: 'check the user and password in --ledger / BRR_LEDGER_URL' },
+      );
     }
-    if (code === '3D000') return new BrrError('ledger_database_missing', `the ledger database does not exist (${where})`, { hint: 'create it first (createdb), or fix the database name in the URL' });
-    if (code === '42501') return new BrrError('ledger_unwritable', `the ledger user lacks a privilege on ${where}: ${msg}`, { hint: 'grant the brr user CREATE on the database (first run) and INSERT/SELECT on its tables' });
-    if (code === '53100') return new BrrError('disk_full', `the PostgreSQL server is out of disk space (${where})`, { hint: 'free disk space on the database server and retry' });
-    if (code === '22021' || code === '22P05') return invalidInput('ledger_text_invalid', 'text with a NUL character cannot be stored in the PostgreSQL ledger', 'remove control characters from app names and ledger fields');
+    if (code === '3D000')
+      return new BrrError('ledger_database_missing', `the ledger database does not exist (${where})`, {
+        hint: 'create it first (createdb), or fix the database name in the URL',
+      });
+    if (code === '42501')
+      return new BrrError('ledger_unwritable', `the ledger user lacks a privilege on ${where}: ${msg}`, {
+        hint: 'grant the brr user CREATE on the database (first run) and INSERT/SELECT on its tables',
+      });
+    if (code === '53100')
+      return new BrrError('disk_full', `the PostgreSQL server is out of disk space (${where})`, {
+        hint: 'free disk space on the database server and retry',
+      });
+    if (code === '22021' || code === '22P05')
+      return invalidInput(
+        'ledger_text_invalid',
+        'text with a NUL character cannot be stored in the PostgreSQL ledger',
+        'remove control characters from app names and ledger fields',
+      );
     if (code.startsWith('08') || code.startsWith('57P')) return unreachable(where, code);
-    return new BrrError('ledger_error', `ledger ${where}: ${msg} (SQLSTATE ${code})`, { hint: 'retry; if it persists, run `brr verify`' });
+    return new BrrError('ledger_error', `ledger ${where}: ${msg} (SQLSTATE ${code})`, {
+      hint: 'retry; if it persists, run `brr verify`',
+    });
   }
   const errno = (e as NodeJS.ErrnoException | undefined)?.code;
   if (typeof errno === 'string' && UNREACHABLE.has(errno)) return unreachable(where, errno);
@@ -76,7 +116,9 @@ export function translatePgError(e: unknown, where: string, secrets: readonly st
 }
 
 function unreachable(where: string, code: string): BrrError {
-  return new BrrError('ledger_unreachable', `cannot reach the PostgreSQL ledger ${where} (${code})`, { hint: 'check that the server runs and the host and port in --ledger / BRR_LEDGER_URL are right' });
+  return new BrrError('ledger_unreachable', `cannot reach the PostgreSQL ledger ${where} (${code})`, {
+    hint: 'check that the server runs and the host and port in --ledger / BRR_LEDGER_URL are right',
+  });
 }
 
 /**
@@ -88,5 +130,7 @@ export function clientFailure(e: unknown, where: string, secrets: readonly strin
   const t = translatePgError(e, where, secrets);
   if (t !== e || e instanceof BrrError) return t;
   const text = scrub(e instanceof Error ? e.message : String(e), secrets);
-  return new BrrError('ledger_unreachable', `the PostgreSQL ledger ${where} failed: ${text}`, { hint: 'check that the server runs and is reachable; then retry' });
+  return new BrrError('ledger_unreachable', `the PostgreSQL ledger ${where} failed: ${text}`, {
+    hint: 'check that the server runs and is reachable; then retry',
+  });
 }

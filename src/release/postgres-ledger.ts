@@ -1,7 +1,16 @@
 import pg from 'pg';
 import { invalidInput } from '../core/errors.js';
 import type { Config, LedgerEvent, Release } from '../core/types.js';
-import type { AppendOptions, Lease, LeaseHolder, Ledger, NewEvent, ReleaseDraft, StoredEntry, VerifyResult } from './ledger.js';
+import type {
+  AppendOptions,
+  Lease,
+  LeaseHolder,
+  Ledger,
+  NewEvent,
+  ReleaseDraft,
+  StoredEntry,
+  VerifyResult,
+} from './ledger.js';
 import { checkFence, leaseOf, planAcquire, planRenew, type LeaseRow } from './ledger-leases.js';
 import { Mutex } from './mutex.js';
 import { importChains, readChainPage, verifyChains } from './postgres-chains.js';
@@ -10,7 +19,8 @@ import { checkApp, checkEventType, eventFromText, releaseFromText, sealEvent, se
 import { stagedConfig } from './state.js';
 
 type Client = pg.PoolClient;
-const LEASE_COLS = 'app, last_token AS "lastToken", owner, host, pid, token, acquired_at AS "acquiredAt", expires_at AS "expiresAt"';
+const LEASE_COLS =
+  'app, last_token AS "lastToken", owner, host, pid, token, acquired_at AS "acquiredAt", expires_at AS "expiresAt"';
 
 /**
  * A team's shared ledger in PostgreSQL. Every write of an app runs in a transaction that first
@@ -35,16 +45,33 @@ export class PostgresLedger implements Ledger {
     return this.db.where;
   }
 
-  async appendRelease(app: string, draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>, opts: AppendOptions = {}): Promise<Release> {
+  async appendRelease(
+    app: string,
+    draft: (latest: Release | null, staged: Config) => ReleaseDraft | Promise<ReleaseDraft>,
+    opts: AppendOptions = {},
+  ): Promise<Release> {
     checkApp(app);
     return this.write(app, async (c) => {
       await this.checkFence(c, app, opts);
       const latest = await this.latest(c, app);
-      const staged = stagedConfig((await this.db.q(c, "SELECT body, hash FROM events WHERE app = $1 AND type = 'config-staged' ORDER BY seq", [app])).rows.map(toEvent));
+      const staged = stagedConfig(
+        (
+          await this.db.q(c, "SELECT body, hash FROM events WHERE app = $1 AND type = 'config-staged' ORDER BY seq", [
+            app,
+          ])
+        ).rows.map(toEvent),
+      );
       // The app's lock is held across this await: that is what makes the plan race-free.
       const sealed = sealRelease(app, latest, await draft(latest, staged));
       const { seq, id, prevHash } = sealed.body;
-      await this.db.q(c, 'INSERT INTO releases (app, seq, id, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6)', [app, seq, id, sealed.text, sealed.hash, prevHash]);
+      await this.db.q(c, 'INSERT INTO releases (app, seq, id, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6)', [
+        app,
+        seq,
+        id,
+        sealed.text,
+        sealed.hash,
+        prevHash,
+      ]);
       return releaseFromText(sealed.text, sealed.hash);
     });
   }
@@ -54,10 +81,16 @@ export class PostgresLedger implements Ledger {
     checkEventType(event.type);
     return this.write(app, async (c) => {
       await this.checkFence(c, app, opts);
-      const latest = (await this.db.q(c, 'SELECT seq, hash FROM events WHERE app = $1 ORDER BY seq DESC LIMIT 1', [app])).rows[0] as { seq: number; hash: string } | undefined;
+      const latest = (
+        await this.db.q(c, 'SELECT seq, hash FROM events WHERE app = $1 ORDER BY seq DESC LIMIT 1', [app])
+      ).rows[0] as { seq: number; hash: string } | undefined;
       const sealed = sealEvent(app, latest ?? null, event);
       const b = sealed.body;
-      await this.db.q(c, 'INSERT INTO events (app, seq, type, release, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)', [app, b.seq, b.type, b.release, sealed.text, sealed.hash, b.prevHash]);
+      await this.db.q(
+        c,
+        'INSERT INTO events (app, seq, type, release, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [app, b.seq, b.type, b.release, sealed.text, sealed.hash, b.prevHash],
+      );
       return eventFromText(sealed.text, sealed.hash);
     });
   }
@@ -109,14 +142,19 @@ export class PostgresLedger implements Ledger {
       throw invalidInput('limit_invalid', `limit must be a whole number ≥ 1, got ${String(limit)}`, 'e.g. --limit 20');
     }
     return this.db.read(async (c) => {
-      const res = await this.db.q(c, { text: 'SELECT body, hash FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT $2', values: [app, limit ?? null], rowMode: 'array' });
+      const res = await this.db.q(c, {
+        text: 'SELECT body, hash FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT $2',
+        values: [app, limit ?? null],
+        rowMode: 'array',
+      });
       return (res.rows as unknown as [string, string][]).map(([body, hash]) => releaseFromText(body, hash));
     });
   }
 
   async getRelease(app: string, id: string): Promise<Release | null> {
     return this.db.read(async (c) => {
-      const row = (await this.db.q(c, 'SELECT body, hash FROM releases WHERE app = $1 AND id = $2', [app, id])).rows[0] as { body: string; hash: string } | undefined;
+      const row = (await this.db.q(c, 'SELECT body, hash FROM releases WHERE app = $1 AND id = $2', [app, id]))
+        .rows[0] as { body: string; hash: string } | undefined;
       return row ? releaseFromText(row.body, row.hash) : null;
     });
   }
@@ -126,7 +164,9 @@ export class PostgresLedger implements Ledger {
   }
 
   async listEvents(app: string): Promise<LedgerEvent[]> {
-    return this.db.read(async (c) => (await this.db.q(c, 'SELECT body, hash FROM events WHERE app = $1 ORDER BY seq', [app])).rows.map(toEvent));
+    return this.db.read(async (c) =>
+      (await this.db.q(c, 'SELECT body, hash FROM events WHERE app = $1 ORDER BY seq', [app])).rows.map(toEvent),
+    );
   }
 
   async listApps(): Promise<string[]> {
@@ -140,7 +180,8 @@ export class PostgresLedger implements Ledger {
   }
 
   async readEntries(app: string, kind: StoredEntry['kind'], afterSeq: number, limit: number): Promise<StoredEntry[]> {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw invalidInput('limit_invalid', `limit must be a whole number ≥ 1, got ${String(limit)}`, 'e.g. 1000');
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw invalidInput('limit_invalid', `limit must be a whole number ≥ 1, got ${String(limit)}`, 'e.g. 1000');
     return readChainPage(this.db, kind, app, afterSeq, limit);
   }
 
@@ -162,12 +203,14 @@ export class PostgresLedger implements Ledger {
   }
 
   private async latest(c: Client, app: string): Promise<Release | null> {
-    const row = (await this.db.q(c, 'SELECT body, hash FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT 1', [app])).rows[0] as { body: string; hash: string } | undefined;
+    const row = (await this.db.q(c, 'SELECT body, hash FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT 1', [app]))
+      .rows[0] as { body: string; hash: string } | undefined;
     return row ? releaseFromText(row.body, row.hash) : null;
   }
 
   private async leaseRow(c: Client, app: string): Promise<LeaseRow | undefined> {
-    return (await this.db.q(c, `SELECT ${LEASE_COLS} FROM leases WHERE app = $1`, [app])).rows[0] as LeaseRow | undefined;
+    return (await this.db.q(c, `SELECT ${LEASE_COLS} FROM leases WHERE app = $1`, [app])).rows[0] as
+      LeaseRow | undefined;
   }
 
   private async putLease(c: Client, l: LeaseRow): Promise<void> {

@@ -71,14 +71,23 @@ export async function migratePostgres(client: pg.PoolClient, where: string): Pro
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK]);
-    await client.query('CREATE TABLE IF NOT EXISTS brr_schema (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL)');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS brr_schema (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL)',
+    );
     const res = await client.query<{ version: number }>('SELECT version FROM brr_schema WHERE one = 1');
     const from = res.rows[0]?.version ?? 0;
     if (from > PG_SCHEMA_VERSION) {
-      throw new BrrError('ledger_too_new', `the ledger ${where} has schema version ${from}; this brr knows up to ${PG_SCHEMA_VERSION}`, { hint: 'upgrade brr; a newer brr wrote this ledger' });
+      throw new BrrError(
+        'ledger_too_new',
+        `the ledger ${where} has schema version ${from}; this brr knows up to ${PG_SCHEMA_VERSION}`,
+        { hint: 'upgrade brr; a newer brr wrote this ledger' },
+      );
     }
     for (let v = from; v < PG_SCHEMA_VERSION; v++) await client.query(MIGRATIONS[v] as string);
-    await client.query('INSERT INTO brr_schema (one, version) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET version = excluded.version', [PG_SCHEMA_VERSION]);
+    await client.query(
+      'INSERT INTO brr_schema (one, version) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET version = excluded.version',
+      [PG_SCHEMA_VERSION],
+    );
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -38,9 +38,18 @@ export class PgSession {
   static async open(url: string, opts: PgOpenOptions = {}): Promise<PgSession> {
     if (!/^postgres(ql)?:\/\//.test(url) || !URL.canParse(url)) {
       // redactUrl shows no more than the scheme of a URL it cannot parse, so no password leaks here.
-      throw invalidInput('ledger_url_invalid', `not a valid PostgreSQL URL: ${redactUrl(url)}`, 'use postgres://USER:PASSWORD@HOST:PORT/DATABASE (percent-encode special characters in the password)');
+      throw invalidInput(
+        'ledger_url_invalid',
+        `not a valid PostgreSQL URL: ${redactUrl(url)}`,
+        'use postgres://USER:PASSWORD@HOST:PORT/DATABASE (percent-encode special characters in the password)',
+      );
     }
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 4, connectionTimeoutMillis: 15_000, application_name: 'brr' });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 4,
+      connectionTimeoutMillis: 15_000,
+      application_name: 'brr',
+    });
     // An idle connection dropped by the server emits 'error' on the pool; unhandled, that would
     // kill the process. The next query on a fresh connection reports the problem properly.
     pool.on('error', () => undefined);
@@ -55,7 +64,11 @@ export class PgSession {
   }
 
   /** One query, its failure translated. */
-  async q(c: Client, query: string | pg.QueryConfig | pg.QueryArrayConfig, values?: unknown[]): Promise<pg.QueryResult> {
+  async q(
+    c: Client,
+    query: string | pg.QueryConfig | pg.QueryArrayConfig,
+    values?: unknown[],
+  ): Promise<pg.QueryResult> {
     // rowMode 'array' only changes the row shape, so one result type serves both overloads.
     return this.guard(() => (typeof query === 'string' ? c.query(query, values) : c.query(query as pg.QueryConfig)));
   }
@@ -88,8 +101,13 @@ export class PgSession {
   async transactionFor<T>(apps: string[], fn: (c: Client) => Promise<T>): Promise<T> {
     // One simple-protocol round trip for BEGIN, the timeout and the locks (an append is a handful
     // of round trips in all, so this is a measurable share); the app names go in as escaped literals.
-    const locks = [...new Set(apps)].sort().map((app) => `SELECT pg_advisory_xact_lock(${APP_LOCK_CLASS}, hashtext(${pg.escapeLiteral(app)}));`);
-    return this.inTransaction(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.busyTimeoutMs))}; ${locks.join(' ')}`, fn);
+    const locks = [...new Set(apps)]
+      .sort()
+      .map((app) => `SELECT pg_advisory_xact_lock(${APP_LOCK_CLASS}, hashtext(${pg.escapeLiteral(app)}));`);
+    return this.inTransaction(
+      `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.busyTimeoutMs))}; ${locks.join(' ')}`,
+      fn,
+    );
   }
 
   async close(): Promise<void> {
@@ -98,7 +116,12 @@ export class PgSession {
   }
 
   private connect(): Promise<Client> {
-    if (this.closed) return Promise.reject(new BrrError('ledger_closed', 'the ledger was already closed', { hint: 'this is a bug in brr; please report it' }));
+    if (this.closed)
+      return Promise.reject(
+        new BrrError('ledger_closed', 'the ledger was already closed', {
+          hint: 'this is a bug in brr; please report it',
+        }),
+      );
     return this.guard(() => this.pool.connect());
   }
 

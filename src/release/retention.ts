@@ -108,7 +108,9 @@ export function retainedReleases(history: AppHistory, keep: number, running: rea
   for (const id of running) add(id, 'running');
   const newest = [...history.releases].sort((a, b) => b.seq - a.seq);
   for (const r of newest.slice(0, Math.max(1, keep))) add(r.id, 'recent');
-  return newest.filter((r) => reasons.has(r.id)).map((r) => ({ id: r.id, digest: r.build.digest, reasons: reasons.get(r.id)! }));
+  return newest
+    .filter((r) => reasons.has(r.id))
+    .map((r) => ({ id: r.id, digest: r.build.digest, reasons: reasons.get(r.id)! }));
 }
 
 /** Decides, for every app, the retained releases and the build digests they need. */

@@ -1,6 +1,13 @@
 import { canonicalJson, sha256Hex } from '../core/canonical-json.js';
 import { BrrError, invalidInput } from '../core/errors.js';
-import { EVENT_TYPES as ALL_EVENT_TYPES, type EventBody, type EventType, type LedgerEvent, type Release, type ReleaseBody } from '../core/types.js';
+import {
+  EVENT_TYPES as ALL_EVENT_TYPES,
+  type EventBody,
+  type EventType,
+  type LedgerEvent,
+  type Release,
+  type ReleaseBody,
+} from '../core/types.js';
 import type { NewEvent, ReleaseDraft } from './ledger.js';
 
 /**
@@ -23,13 +30,24 @@ export function checkApp(app: string): void {
 }
 
 export function checkEventType(type: string): void {
-  if (!EVENT_TYPES.has(type)) throw invalidInput('event_type_invalid', `unknown ledger event type ${JSON.stringify(type)}`, `use one of ${ALL_EVENT_TYPES.join(', ')}`);
+  if (!EVENT_TYPES.has(type))
+    throw invalidInput(
+      'event_type_invalid',
+      `unknown ledger event type ${JSON.stringify(type)}`,
+      `use one of ${ALL_EVENT_TYPES.join(', ')}`,
+    );
 }
 
 /** The release after `latest` (null before the first): seq, id and prevHash come from the chain, the rest from the draft. */
-export function sealRelease(app: string, latest: { seq: number; hash: string } | null, d: ReleaseDraft): Sealed<ReleaseBody> {
+export function sealRelease(
+  app: string,
+  latest: { seq: number; hash: string } | null,
+  d: ReleaseDraft,
+): Sealed<ReleaseBody> {
   if (typeof d !== 'object' || d === null || typeof d.build !== 'object' || d.build === null) {
-    throw new BrrError('ledger_draft_invalid', 'the release draft is not a release', { hint: 'this is a bug in brr; please report it' });
+    throw new BrrError('ledger_draft_invalid', 'the release draft is not a release', {
+      hint: 'this is a bug in brr; please report it',
+    });
   }
   const seq = (latest?.seq ?? 0) + 1;
   // Built field by field so a draft cannot smuggle extra members into the hashed body.
@@ -84,7 +102,11 @@ export function eventFromText(text: string, hash: string): LedgerEvent {
 
 /** Import only starts histories: merging two chains of one app would fork it. */
 export function importTargetNotEmpty(app: string, where: string): BrrError {
-  return new BrrError('ledger_import_not_empty', `${app} already has entries in ${where}; import only fills an app with no history`, {
-    hint: 'import into a fresh ledger (or an app name not used there yet); an app\'s history cannot be merged',
-  });
+  return new BrrError(
+    'ledger_import_not_empty',
+    `${app} already has entries in ${where}; import only fills an app with no history`,
+    {
+      hint: "import into a fresh ledger (or an app name not used there yet); an app's history cannot be merged",
+    },
+  );
 }

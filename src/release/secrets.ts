@@ -21,12 +21,22 @@ export interface SecretsKey {
   nonceKey: Buffer;
 }
 
-const subkey = (ikm: Buffer, info: string, length: number) => Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), `brr-secrets-v1 ${info}`, length));
+const subkey = (ikm: Buffer, info: string, length: number) =>
+  Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), `brr-secrets-v1 ${info}`, length));
 
 /** Derives the subkeys from the 32 raw bytes of a user key. */
 export function secretsKey(raw: Buffer): SecretsKey {
-  if (raw.length !== 32) throw invalidInput('secrets_key_invalid', `the secrets key must be 32 bytes, got ${raw.length}`, 'make one with `head -c 32 /dev/urandom | base64`');
-  return { id: subkey(raw, 'key-id', 8).toString('hex'), encKey: subkey(raw, 'encrypt', 32), nonceKey: subkey(raw, 'nonce', 32) };
+  if (raw.length !== 32)
+    throw invalidInput(
+      'secrets_key_invalid',
+      `the secrets key must be 32 bytes, got ${raw.length}`,
+      'make one with `head -c 32 /dev/urandom | base64`',
+    );
+  return {
+    id: subkey(raw, 'key-id', 8).toString('hex'),
+    encKey: subkey(raw, 'encrypt', 32),
+    nonceKey: subkey(raw, 'nonce', 32),
+  };
 }
 
 /** The configured key, or null when none is. A set but unusable key is an error, not "none". */
@@ -38,14 +48,22 @@ export function secretsKeyFromEnv(env: NodeJS.ProcessEnv = process.env): Secrets
     try {
       text = readFileSync(env.BRR_SECRETS_KEY_FILE, 'utf8');
     } catch (e) {
-      throw invalidInput('secrets_key_invalid', `cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, 'point BRR_SECRETS_KEY_FILE at a readable file holding the base64 key');
+      throw invalidInput(
+        'secrets_key_invalid',
+        `cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        'point BRR_SECRETS_KEY_FILE at a readable file holding the base64 key',
+      );
     }
   }
   if (!text) return null;
   const t = text.trim();
   const raw = Buffer.from(t, 'base64');
   if (raw.length !== 32 || raw.toString('base64') !== t) {
-    throw invalidInput('secrets_key_invalid', `${source} is not base64 of 32 bytes`, 'make a key with `head -c 32 /dev/urandom | base64` and keep it outside brr');
+    throw invalidInput(
+      'secrets_key_invalid',
+      `${source} is not base64 of 32 bytes`,
+      'make a key with `head -c 32 /dev/urandom | base64` and keep it outside brr',
+    );
   }
   return secretsKey(raw);
 }
@@ -84,16 +102,24 @@ export function openSecret(key: SecretsKey | null, name: string, value: string):
   const needed = sealedKeyId(value);
   if (needed === null) return value;
   if (!key) {
-    throw new BrrError('secret_key_missing', `config key ${name} is encrypted with secrets key ${needed || '(unknown)'}, and no secrets key is configured`, {
-      hint: `set BRR_SECRETS_KEY (or BRR_SECRETS_KEY_FILE) to key ${needed}; for the supervisor, in its environment (restart it with \`brr shutdown\`, then \`brr run\`)`,
-      details: { key: name, keyId: needed },
-    });
+    throw new BrrError(
+      'secret_key_missing',
+      `config key ${name} is encrypted with secrets key ${needed || '(unknown)'}, and no secrets key is configured`,
+      {
+        hint: `set BRR_SECRETS_KEY (or BRR_SECRETS_KEY_FILE) to key ${needed}; for the supervisor, in its environment (restart it with \`brr shutdown\`, then \`brr run\`)`,
+        details: { key: name, keyId: needed },
+      },
+    );
   }
   if (needed !== key.id) {
-    throw new BrrError('secret_key_mismatch', `config key ${name} is encrypted with secrets key ${needed}, but the configured key is ${key.id}`, {
-      hint: `set BRR_SECRETS_KEY (or BRR_SECRETS_KEY_FILE) to key ${needed}, or set the value again under the new key with \`brr config set --secret\``,
-      details: { key: name, keyId: needed, configured: key.id },
-    });
+    throw new BrrError(
+      'secret_key_mismatch',
+      `config key ${name} is encrypted with secrets key ${needed}, but the configured key is ${key.id}`,
+      {
+        hint: `set BRR_SECRETS_KEY (or BRR_SECRETS_KEY_FILE) to key ${needed}, or set the value again under the new key with \`brr config set --secret\``,
+        details: { key: name, keyId: needed, configured: key.id },
+      },
+    );
   }
   const body = Buffer.from(value.slice(SEALED_PREFIX.length + needed.length + 1), 'base64');
   try {
@@ -103,10 +129,14 @@ export function openSecret(key: SecretsKey | null, name: string, value: string):
     decipher.setAuthTag(body.subarray(body.length - 16));
     return Buffer.concat([decipher.update(body.subarray(12, body.length - 16)), decipher.final()]).toString('utf8');
   } catch {
-    throw new BrrError('secret_corrupt', `config key ${name} does not decrypt with secrets key ${key.id}: the stored value was altered`, {
-      hint: 'run `brr verify`; set the value again with `brr config set --secret`',
-      details: { key: name, keyId: key.id },
-    });
+    throw new BrrError(
+      'secret_corrupt',
+      `config key ${name} does not decrypt with secrets key ${key.id}: the stored value was altered`,
+      {
+        hint: 'run `brr verify`; set the value again with `brr config set --secret`',
+        details: { key: name, keyId: key.id },
+      },
+    );
   }
 }
 
@@ -115,7 +145,12 @@ export function openSecret(key: SecretsKey | null, name: string, value: string):
  * `--secret`, and those whose key is already secret in `base` (secrecy is sticky). Without a
  * key, refuses: a plaintext secret in an append-only ledger could never be taken back.
  */
-export function sealConfigChange(base: Config, set: Record<string, string>, secret: boolean, key: SecretsKey | null): Record<string, string> {
+export function sealConfigChange(
+  base: Config,
+  set: Record<string, string>,
+  secret: boolean,
+  key: SecretsKey | null,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(set)) {
     if (!secret && !base[name]?.secret) {
@@ -123,11 +158,15 @@ export function sealConfigChange(base: Config, set: Record<string, string>, secr
       continue;
     }
     if (!key) {
-      throw new BrrError('secret_key_missing', `config key ${name} is secret, and secrets are stored only encrypted: no secrets key is configured`, {
-        exitCode: 2,
-        hint: 'set BRR_SECRETS_KEY to base64 of 32 random bytes (`head -c 32 /dev/urandom | base64`) or BRR_SECRETS_KEY_FILE to a file holding it; keep it outside brr, every host that runs the app needs it',
-        details: { key: name },
-      });
+      throw new BrrError(
+        'secret_key_missing',
+        `config key ${name} is secret, and secrets are stored only encrypted: no secrets key is configured`,
+        {
+          exitCode: 2,
+          hint: 'set BRR_SECRETS_KEY to base64 of 32 random bytes (`head -c 32 /dev/urandom | base64`) or BRR_SECRETS_KEY_FILE to a file holding it; keep it outside brr, every host that runs the app needs it',
+          details: { key: name },
+        },
+      );
     }
     out[name] = sealSecret(key, name, value);
   }
@@ -141,7 +180,8 @@ export function sealConfigChange(base: Config, set: Record<string, string>, secr
  */
 export function openConfig(config: Config, key: SecretsKey | null): Config {
   const out: Config = {};
-  for (const [name, v] of Object.entries(config)) out[name] = { value: v.secret ? openSecret(key, name, v.value) : v.value, secret: v.secret };
+  for (const [name, v] of Object.entries(config))
+    out[name] = { value: v.secret ? openSecret(key, name, v.value) : v.value, secret: v.secret };
   return out;
 }
 

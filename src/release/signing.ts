@@ -45,7 +45,12 @@ export function keyIdOf(rawPublicKey: Uint8Array): string {
 /** The raw 32 bytes of an Ed25519 public (or private) key. */
 export function rawPublicKey(key: KeyObject): Buffer {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  if (pub.asymmetricKeyType !== 'ed25519') throw invalidInput('key_not_ed25519', `expected an Ed25519 key, got ${pub.asymmetricKeyType ?? 'an unknown key type'}`, 'create one with `brr keys generate`');
+  if (pub.asymmetricKeyType !== 'ed25519')
+    throw invalidInput(
+      'key_not_ed25519',
+      `expected an Ed25519 key, got ${pub.asymmetricKeyType ?? 'an unknown key type'}`,
+      'create one with `brr keys generate`',
+    );
   const { x } = pub.export({ format: 'jwk' });
   return Buffer.from(x as string, 'base64url');
 }
@@ -68,13 +73,20 @@ export function parsePublicKey(text: string): PublicKeyInfo {
     if (t.startsWith('-----BEGIN')) key = createPublicKey(t);
     else {
       const bytes = Buffer.from(t, 'base64');
-      if (bytes.length === 0 || bytes.toString('base64').replace(/=+$/, '') !== t.replace(/=+$/, '')) throw new Error('not base64');
-      key = bytes.length === 32
-        ? createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') }, format: 'jwk' })
-        : createPublicKey({ key: bytes, format: 'der', type: 'spki' });
+      if (bytes.length === 0 || bytes.toString('base64').replace(/=+$/, '') !== t.replace(/=+$/, ''))
+        throw new Error('not base64');
+      key =
+        bytes.length === 32
+          ? createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') }, format: 'jwk' })
+          : createPublicKey({ key: bytes, format: 'der', type: 'spki' });
     }
   } catch (e) {
-    throw invalidInput('public_key_invalid', 'not an Ed25519 public key (expected base64 of the raw 32 bytes, base64 SPKI DER, or a PEM file)', '`brr keys list` prints public keys in the expected form', { cause: e instanceof Error ? e.message : String(e) });
+    throw invalidInput(
+      'public_key_invalid',
+      'not an Ed25519 public key (expected base64 of the raw 32 bytes, base64 SPKI DER, or a PEM file)',
+      '`brr keys list` prints public keys in the expected form',
+      { cause: e instanceof Error ? e.message : String(e) },
+    );
   }
   const raw = rawPublicKey(key);
   return { keyId: keyIdOf(raw), publicKey: raw.toString('base64'), key };
@@ -84,7 +96,11 @@ export function parsePublicKey(text: string): PublicKeyInfo {
 export function generateSigningKey(): { privatePem: string; keyId: string; publicKey: string } {
   const { privateKey } = generateKeyPairSync('ed25519');
   const raw = rawPublicKey(privateKey);
-  return { privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), keyId: keyIdOf(raw), publicKey: raw.toString('base64') };
+  return {
+    privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    keyId: keyIdOf(raw),
+    publicKey: raw.toString('base64'),
+  };
 }
 
 /** Loads a private key from PEM text; `source` names it in errors (a path, never the key). */
@@ -93,10 +109,18 @@ export function loadSigner(pem: string, source: string): Signer {
   try {
     privateKey = createPrivateKey(pem);
   } catch {
-    throw invalidInput('signing_key_invalid', `${source} is not a PEM private key`, 'create a signing key with `brr keys generate` and point BRR_SIGNING_KEY (or --signing-key) at it');
+    throw invalidInput(
+      'signing_key_invalid',
+      `${source} is not a PEM private key`,
+      'create a signing key with `brr keys generate` and point BRR_SIGNING_KEY (or --signing-key) at it',
+    );
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') {
-    throw invalidInput('signing_key_invalid', `${source} is a ${privateKey.asymmetricKeyType ?? 'non-Ed25519'} key; brr signs with Ed25519`, 'create one with `brr keys generate`');
+    throw invalidInput(
+      'signing_key_invalid',
+      `${source} is a ${privateKey.asymmetricKeyType ?? 'non-Ed25519'} key; brr signs with Ed25519`,
+      'create one with `brr keys generate`',
+    );
   }
   const raw = rawPublicKey(privateKey);
   return { keyId: keyIdOf(raw), publicKey: raw.toString('base64'), privateKey };
@@ -104,8 +128,17 @@ export function loadSigner(pem: string, source: string): Signer {
 
 /** The 'signed' event detail for one release. */
 export function signReleaseHash(signer: Signer, release: { app: string; id: string; hash: string }): SignedDetail {
-  const signature = sign(null, Buffer.from(releaseSigningText(release.app, release.id, release.hash), 'utf8'), signer.privateKey);
-  return { hash: release.hash, keyId: signer.keyId, publicKey: signer.publicKey, signature: signature.toString('base64') };
+  const signature = sign(
+    null,
+    Buffer.from(releaseSigningText(release.app, release.id, release.hash), 'utf8'),
+    signer.privateKey,
+  );
+  return {
+    hash: release.hash,
+    keyId: signer.keyId,
+    publicKey: signer.publicKey,
+    signature: signature.toString('base64'),
+  };
 }
 
 /** What a 'signed' event says about its release, after checking it. */
@@ -124,20 +157,53 @@ export interface SignatureCheck {
  * recomputed from the public key: a claimed id is never believed, or anyone could sign with
  * their own key and name a trusted one.
  */
-export function checkSignature(detail: Record<string, unknown>, release: { app: string; id: string; hash: string }): SignatureCheck {
+export function checkSignature(
+  detail: Record<string, unknown>,
+  release: { app: string; id: string; hash: string },
+): SignatureCheck {
   const { hash, keyId, publicKey, signature } = detail;
-  if (typeof hash !== 'string' || typeof keyId !== 'string' || typeof publicKey !== 'string' || typeof signature !== 'string') {
-    return { keyId: null, publicKey: null, valid: false, problem: 'signed event is malformed (needs hash, keyId, publicKey, signature)' };
+  if (
+    typeof hash !== 'string' ||
+    typeof keyId !== 'string' ||
+    typeof publicKey !== 'string' ||
+    typeof signature !== 'string'
+  ) {
+    return {
+      keyId: null,
+      publicKey: null,
+      valid: false,
+      problem: 'signed event is malformed (needs hash, keyId, publicKey, signature)',
+    };
   }
   let info: PublicKeyInfo;
   try {
     info = parsePublicKey(publicKey);
   } catch {
-    return { keyId: null, publicKey: null, valid: false, problem: `signature by ${keyId}: the public key is not an Ed25519 key` };
+    return {
+      keyId: null,
+      publicKey: null,
+      valid: false,
+      problem: `signature by ${keyId}: the public key is not an Ed25519 key`,
+    };
   }
-  const bad = (problem: string): SignatureCheck => ({ keyId: info.keyId, publicKey: info.publicKey, valid: false, problem });
+  const bad = (problem: string): SignatureCheck => ({
+    keyId: info.keyId,
+    publicKey: info.publicKey,
+    valid: false,
+    problem,
+  });
   if (info.keyId !== keyId) return bad(`signature claims key ${keyId} but its public key is ${info.keyId}`);
-  if (hash !== release.hash) return bad(`signature by ${keyId} covers hash ${hash.slice(0, 12)}…, but ${release.id} hashes to ${release.hash.slice(0, 12)}…`);
-  const ok = verify(null, Buffer.from(releaseSigningText(release.app, release.id, hash), 'utf8'), info.key, Buffer.from(signature, 'base64'));
-  return ok ? { keyId: info.keyId, publicKey: info.publicKey, valid: true, problem: null } : bad(`signature by ${keyId} does not verify: forged or corrupted`);
+  if (hash !== release.hash)
+    return bad(
+      `signature by ${keyId} covers hash ${hash.slice(0, 12)}…, but ${release.id} hashes to ${release.hash.slice(0, 12)}…`,
+    );
+  const ok = verify(
+    null,
+    Buffer.from(releaseSigningText(release.app, release.id, hash), 'utf8'),
+    info.key,
+    Buffer.from(signature, 'base64'),
+  );
+  return ok
+    ? { keyId: info.keyId, publicKey: info.publicKey, valid: true, problem: null }
+    : bad(`signature by ${keyId} does not verify: forged or corrupted`);
 }

@@ -85,9 +85,13 @@ export function openLedgerDatabase(file: string, opts: SqliteOpenOptions = {}): 
     db.pragma(`busy_timeout = ${Math.floor(busyTimeoutMs)}`);
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') {
-      throw new BrrError('ledger_wal_unavailable', `SQLite could not switch ${file} to WAL mode (got ${String(mode)})`, {
-        hint: 'keep BRR_HOME on a local filesystem; network filesystems do not support WAL',
-      });
+      throw new BrrError(
+        'ledger_wal_unavailable',
+        `SQLite could not switch ${file} to WAL mode (got ${String(mode)})`,
+        {
+          hint: 'keep BRR_HOME on a local filesystem; network filesystems do not support WAL',
+        },
+      );
     }
     db.pragma(`synchronous = ${opts.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
     migrate(db, file);
@@ -115,7 +119,10 @@ function createPrivateFile(file: string): void {
     }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new BrrError('ledger_unwritable', `cannot create the ledger ${file} (${code})`, { hint: 'check that the brr home is writable by you (--home or BRR_HOME)', cause: e });
+    throw new BrrError('ledger_unwritable', `cannot create the ledger ${file} (${code})`, {
+      hint: 'check that the brr home is writable by you (--home or BRR_HOME)',
+      cause: e,
+    });
   }
 }
 
@@ -127,9 +134,13 @@ function migrate(db: Database.Database, file: string): void {
   try {
     const from = version();
     if (from > SCHEMA_VERSION) {
-      throw new BrrError('ledger_too_new', `${file} has schema version ${from}; this brr knows up to ${SCHEMA_VERSION}`, {
-        hint: 'upgrade brr; a newer brr wrote this ledger',
-      });
+      throw new BrrError(
+        'ledger_too_new',
+        `${file} has schema version ${from}; this brr knows up to ${SCHEMA_VERSION}`,
+        {
+          hint: 'upgrade brr; a newer brr wrote this ledger',
+        },
+      );
     }
     for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -148,10 +159,18 @@ export function translateSqliteError(e: unknown, file: string): unknown {
   if (!(e instanceof Database.SqliteError)) return e;
   const code = e.code;
   if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-    return conflict('ledger_conflict', `another writer appended to the ledger at the same position (${file})`, 'run the command again; it will plan against the new latest release');
+    return conflict(
+      'ledger_conflict',
+      `another writer appended to the ledger at the same position (${file})`,
+      'run the command again; it will plan against the new latest release',
+    );
   }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return conflict('ledger_busy', `the ledger ${file} stayed locked by another writer`, 'another brr command is writing; retry in a moment');
+    return conflict(
+      'ledger_busy',
+      `the ledger ${file} stayed locked by another writer`,
+      'another brr command is writing; retry in a moment',
+    );
   }
   if (code === 'SQLITE_CONSTRAINT_TRIGGER') {
     return new BrrError('ledger_append_only', 'the ledger is append-only: entries cannot be changed or removed', {
@@ -160,7 +179,10 @@ export function translateSqliteError(e: unknown, file: string): unknown {
     });
   }
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM')) {
-    return new BrrError('ledger_unwritable', `cannot write the ledger ${file} (${code})`, { hint: 'check the ownership and permissions of the brr home', cause: e });
+    return new BrrError('ledger_unwritable', `cannot write the ledger ${file} (${code})`, {
+      hint: 'check the ownership and permissions of the brr home',
+      cause: e,
+    });
   }
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new BrrError('ledger_corrupt', `the ledger ${file} is damaged or not a brr ledger (${code})`, {
@@ -168,6 +190,13 @@ export function translateSqliteError(e: unknown, file: string): unknown {
       cause: e,
     });
   }
-  if (code === 'SQLITE_FULL') return new BrrError('disk_full', `no space left for the ledger ${file}`, { hint: 'free disk space and retry', cause: e });
-  return new BrrError('ledger_error', `ledger ${file}: ${e.message} (${code})`, { hint: 'retry; if it persists, run `brr ledger verify`', cause: e });
+  if (code === 'SQLITE_FULL')
+    return new BrrError('disk_full', `no space left for the ledger ${file}`, {
+      hint: 'free disk space and retry',
+      cause: e,
+    });
+  return new BrrError('ledger_error', `ledger ${file}: ${e.message} (${code})`, {
+    hint: 'retry; if it persists, run `brr ledger verify`',
+    cause: e,
+  });
 }

@@ -28,7 +28,12 @@ export interface DeployOutcome {
 type EventLike = Pick<LedgerEvent, 'type' | 'release' | 'detail' | 'actor' | 'createdAt'>;
 
 function isConfigValue(v: unknown): v is ConfigValue {
-  return typeof v === 'object' && v !== null && typeof (v as ConfigValue).value === 'string' && typeof (v as ConfigValue).secret === 'boolean';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as ConfigValue).value === 'string' &&
+    typeof (v as ConfigValue).secret === 'boolean'
+  );
 }
 
 /**
@@ -42,7 +47,8 @@ export function stagedConfig(events: readonly EventLike[]): Config {
     if (e.type !== 'config-staged') continue;
     const { set, unset } = e.detail as Partial<StagedConfigDetail>;
     if (typeof set === 'object' && set !== null) {
-      for (const [key, v] of Object.entries(set)) if (isConfigValue(v)) config[key] = { value: v.value, secret: v.secret };
+      for (const [key, v] of Object.entries(set))
+        if (isConfigValue(v)) config[key] = { value: v.value, secret: v.secret };
     }
     if (Array.isArray(unset)) for (const key of unset) if (typeof key === 'string') delete config[key];
   }
@@ -81,7 +87,13 @@ export function lastDeployOutcome(events: readonly EventLike[]): DeployOutcome |
       case 'rolled-back': {
         // Keep what failed and why: "v5 failed (reason), v4 restored" is the useful status line.
         const failed: DeployOutcome | null = last?.outcome === 'failed' ? last : null;
-        last = { ...base, outcome: 'rolled-back', release: failed?.release ?? null, reason: failed?.reason ?? reasonOf(e.detail), restored: e.release };
+        last = {
+          ...base,
+          outcome: 'rolled-back',
+          release: failed?.release ?? null,
+          reason: failed?.reason ?? reasonOf(e.detail),
+          restored: e.release,
+        };
         break;
       }
       case 'stopped':

@@ -45,7 +45,8 @@ export function trustPolicy(events: readonly EventLike[]): TrustedKey[] {
       } catch {
         continue;
       }
-      if (derived === k.keyId) keys.set(k.keyId, { keyId: k.keyId, publicKey: k.publicKey, addedBy: e.actor, addedAt: e.createdAt });
+      if (derived === k.keyId)
+        keys.set(k.keyId, { keyId: k.keyId, publicKey: k.publicKey, addedBy: e.actor, addedAt: e.createdAt });
     }
   }
   return [...keys.values()].sort((a, b) => a.keyId.localeCompare(b.keyId));
@@ -65,7 +66,11 @@ export function planTrustChange(
     detail = { add: [{ keyId: key.keyId, publicKey: key.publicKey }] };
   } else {
     if (!policy.some((k) => k.keyId === change.remove)) {
-      throw invalidInput('key_not_trusted', `${change.remove} is not a trusted key of this app`, '`brr trust list` shows the trusted keys');
+      throw invalidInput(
+        'key_not_trusted',
+        `${change.remove} is not a trusted key of this app`,
+        '`brr trust list` shows the trusted keys',
+      );
     }
     detail = { remove: [change.remove] };
   }
@@ -73,13 +78,23 @@ export function planTrustChange(
 }
 
 /** Every 'signed' event of `release`, checked against its current hash, in ledger order. */
-export function releaseSignatures(events: readonly EventLike[], release: Pick<Release, 'app' | 'id' | 'hash'>): SignatureCheck[] {
-  return events.filter((e) => e.type === 'signed' && e.release === release.id).map((e) => checkSignature(e.detail, release));
+export function releaseSignatures(
+  events: readonly EventLike[],
+  release: Pick<Release, 'app' | 'id' | 'hash'>,
+): SignatureCheck[] {
+  return events
+    .filter((e) => e.type === 'signed' && e.release === release.id)
+    .map((e) => checkSignature(e.detail, release));
 }
 
 /** The first valid signature by a trusted key, or null. Public keys are compared, not just ids. */
-export function trustedSignature(policy: readonly TrustedKey[], signatures: readonly SignatureCheck[]): SignatureCheck | null {
-  return signatures.find((s) => s.valid && policy.some((k) => k.keyId === s.keyId && k.publicKey === s.publicKey)) ?? null;
+export function trustedSignature(
+  policy: readonly TrustedKey[],
+  signatures: readonly SignatureCheck[],
+): SignatureCheck | null {
+  return (
+    signatures.find((s) => s.valid && policy.some((k) => k.keyId === s.keyId && k.publicKey === s.publicKey)) ?? null
+  );
 }
 
 /** How a release's signer is named to people: the first valid signer's key id, or "unsigned". */
@@ -98,11 +113,25 @@ export async function checkReleaseTrusted(ctx: { ledger: Ledger }, app: string, 
   if (policy.length === 0) return;
   const signatures = releaseSignatures(events, release);
   if (trustedSignature(policy, signatures)) return;
-  const signer = signatures.some((s) => s.valid) ? `signed only by untrusted ${signatures.filter((s) => s.valid).map((s) => s.keyId).join(', ')}` : 'unsigned';
-  throw new BrrError('release_untrusted', `${app} ${release.id} is not signed by a trusted key (${signer}); ${app} trusts ${policy.map((k) => k.keyId).join(', ')}`, {
-    hint: `sign it with a trusted key (\`BRR_SIGNING_KEY=KEY.pem brr sign ${release.id} --app ${app}\`), or trust its signer (\`brr trust add --app ${app} PUBKEY\`)`,
-    details: { app, release: release.id, signers: signatures.filter((s) => s.valid).map((s) => s.keyId), trusted: policy.map((k) => k.keyId) },
-  });
+  const signer = signatures.some((s) => s.valid)
+    ? `signed only by untrusted ${signatures
+        .filter((s) => s.valid)
+        .map((s) => s.keyId)
+        .join(', ')}`
+    : 'unsigned';
+  throw new BrrError(
+    'release_untrusted',
+    `${app} ${release.id} is not signed by a trusted key (${signer}); ${app} trusts ${policy.map((k) => k.keyId).join(', ')}`,
+    {
+      hint: `sign it with a trusted key (\`BRR_SIGNING_KEY=KEY.pem brr sign ${release.id} --app ${app}\`), or trust its signer (\`brr trust add --app ${app} PUBKEY\`)`,
+      details: {
+        app,
+        release: release.id,
+        signers: signatures.filter((s) => s.valid).map((s) => s.keyId),
+        trusted: policy.map((k) => k.keyId),
+      },
+    },
+  );
 }
 
 /** `brr trust add/remove`: appends the change (nothing when it is already so); returns the new policy. */

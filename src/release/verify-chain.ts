@@ -62,7 +62,8 @@ export class ChainVerifier {
   private check(row: StoredEntry): string | null {
     const { body } = row;
     // Same digest as core's sha256Hex; the one-shot API skips a Hash object per row (~2x here).
-    if (oneShotHash('sha256', body, 'hex') !== row.hash) return 'hash mismatch: the stored body does not hash to the stored hash';
+    if (oneShotHash('sha256', body, 'hex') !== row.hash)
+      return 'hash mismatch: the stored body does not hash to the stored hash';
     const tailAt = body.lastIndexOf(',"prevHash":');
     let tail: Record<string, unknown>;
     try {
@@ -70,14 +71,17 @@ export class ChainVerifier {
     } catch {
       tail = {};
     }
-    if (tailAt < 0 || !body.startsWith('{') || Object.keys(tail).join() !== TAIL_KEYS[row.kind]) return 'body is not canonical JSON of a ledger entry';
+    if (tailAt < 0 || !body.startsWith('{') || Object.keys(tail).join() !== TAIL_KEYS[row.kind])
+      return 'body is not canonical JSON of a ledger entry';
     const appAt = body.indexOf(',"app":');
-    if (appAt < 0 || !body.startsWith(`,"app":${JSON.stringify(row.app)},`, appAt)) return 'stored app column disagrees with the body';
+    if (appAt < 0 || !body.startsWith(`,"app":${JSON.stringify(row.app)},`, appAt))
+      return 'stored app column disagrees with the body';
     if (tail.seq !== row.seq) return 'stored seq column disagrees with the body';
     if (tail.prevHash !== row.prevHash) return 'stored prev_hash column disagrees with the body';
     if (row.kind === 'release') {
       const idAt = body.lastIndexOf(',"id":', tailAt);
-      if (idAt < 0 || !body.startsWith(`,"id":${JSON.stringify(row.id)},"message":`, idAt)) return 'stored id column disagrees with the body';
+      if (idAt < 0 || !body.startsWith(`,"id":${JSON.stringify(row.id)},"message":`, idAt))
+        return 'stored id column disagrees with the body';
       if (row.id !== `v${row.seq}`) return 'release id does not match its seq';
     } else {
       if (tail.type !== row.type) return 'stored type column disagrees with the body';

@@ -26,15 +26,28 @@ const MIN_PREFIX = 7;
  * without `sha256:`.
  */
 export async function findBuild(paths: HomePaths, digestOrPrefix: string): Promise<BuildRecord> {
-  const hex = digestOrPrefix.trim().toLowerCase().replace(/^sha256:/, '');
+  const hex = digestOrPrefix
+    .trim()
+    .toLowerCase()
+    .replace(/^sha256:/, '');
   if (!/^[0-9a-f]+$/.test(hex) || hex.length > 64 || hex.length < MIN_PREFIX) {
-    throw invalidInput('build_ref_invalid', `"${digestOrPrefix}" is not a build digest or a prefix of at least ${MIN_PREFIX} hex digits`, 'copy a digest from `brr builds`');
+    throw invalidInput(
+      'build_ref_invalid',
+      `"${digestOrPrefix}" is not a build digest or a prefix of at least ${MIN_PREFIX} hex digits`,
+      'copy a digest from `brr builds`',
+    );
   }
   const matches = (await listBuilds(paths)).filter((b) => b.digest.slice('sha256:'.length).startsWith(hex));
   const digests = [...new Set(matches.map((b) => b.digest))];
-  if (digests.length === 0) throw notFound('build_not_found', `no build ${digestOrPrefix} in the store ${paths.oci}`, 'brr builds');
+  if (digests.length === 0)
+    throw notFound('build_not_found', `no build ${digestOrPrefix} in the store ${paths.oci}`, 'brr builds');
   if (digests.length > 1) {
-    throw invalidInput('build_ambiguous', `"${digestOrPrefix}" matches ${digests.length} builds: ${digests.join(', ')}`, 'give more digits of the digest (see `brr builds`)', { candidates: digests });
+    throw invalidInput(
+      'build_ambiguous',
+      `"${digestOrPrefix}" matches ${digests.length} builds: ${digests.join(', ')}`,
+      'give more digits of the digest (see `brr builds`)',
+      { candidates: digests },
+    );
   }
   return matches[0]!;
 }

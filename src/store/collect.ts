@@ -78,7 +78,10 @@ export function listLayoutTemp(layout: OciLayout): Promise<PathInfo[]> {
 
 /** The release `releases/<app>/current` points at, or null. */
 export async function currentLinkTarget(releasesRoot: string, app: string): Promise<string | null> {
-  return readlink(path.join(releasesRoot, app, 'current')).then((t) => path.basename(t), () => null);
+  return readlink(path.join(releasesRoot, app, 'current')).then(
+    (t) => path.basename(t),
+    () => null,
+  );
 }
 
 /** Removes a path; read-only release trees are made writable first. */
@@ -102,15 +105,22 @@ export interface CollectImagesResult {
  * again here, from the index as it is now, so an image added by a build after the plan was made
  * keeps every blob it shares with a collected one.
  */
-export async function collectImages(layout: OciLayout, refs: ReadonlyArray<{ ref: string; digest: Digest }>, candidates: ReadonlyArray<{ digest: Digest; size: number }>): Promise<CollectImagesResult> {
+export async function collectImages(
+  layout: OciLayout,
+  refs: ReadonlyArray<{ ref: string; digest: Digest }>,
+  candidates: ReadonlyArray<{ digest: Digest; size: number }>,
+): Promise<CollectImagesResult> {
   const indexPath = path.join(layout.root, 'index.json');
   return withFileLock(path.join(layout.root, INDEX_LOCK), async () => {
     // OciLayout's reader first, so a corrupt index is reported the same way everywhere; the raw
     // file is then rewritten with its other top-level members intact.
     const listed = await layout.listImages();
     const text = await readFile(indexPath, 'utf8').catch(() => null);
-    const raw = (text === null ? { schemaVersion: 2, manifests: listed } : JSON.parse(text)) as { manifests: Descriptor[] } & Record<string, unknown>;
-    const drop = (d: Descriptor) => refs.some((r) => r.digest === d.digest && r.ref === (d.annotations?.[ANNOTATIONS.refName] ?? ''));
+    const raw = (text === null ? { schemaVersion: 2, manifests: listed } : JSON.parse(text)) as {
+      manifests: Descriptor[];
+    } & Record<string, unknown>;
+    const drop = (d: Descriptor) =>
+      refs.some((r) => r.digest === d.digest && r.ref === (d.annotations?.[ANNOTATIONS.refName] ?? ''));
     const removed = raw.manifests.filter(drop);
     const kept = raw.manifests.filter((d) => !drop(d));
     if (removed.length > 0) await writeIndexAtomic(layout, indexPath, { ...raw, manifests: kept });

@@ -91,7 +91,11 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<string> {
     }
     if (Date.now() > deadline) {
       const owner = text ? parseOwner(text) : null;
-      throw conflict('store_locked', `${lockPath} is held${owner ? ` by pid ${owner.pid} on ${owner.host}` : ''}`, `wait for that brr process to finish; if none is running, remove ${lockPath}`);
+      throw conflict(
+        'store_locked',
+        `${lockPath} is held${owner ? ` by pid ${owner.pid} on ${owner.host}` : ''}`,
+        `wait for that brr process to finish; if none is running, remove ${lockPath}`,
+      );
     }
     await sleep(Math.min(50, 2 + attempt * 2) * (0.5 + Math.random()));
   }

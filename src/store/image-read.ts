@@ -37,7 +37,8 @@ export async function readManifest(layout: OciLayout, digest: string, commit?: s
 
 export async function readConfig(layout: OciLayout, manifest: ImageManifest, commit?: string): Promise<ImageConfig> {
   const c = await readJsonBlob<ImageConfig>(layout, manifest.config.digest, 'config', commit);
-  if (!c || typeof c !== 'object' || !c.rootfs || !Array.isArray(c.rootfs.diff_ids)) throw corrupt(manifest.config.digest, 'config', commit);
+  if (!c || typeof c !== 'object' || !c.rootfs || !Array.isArray(c.rootfs.diff_ids))
+    throw corrupt(manifest.config.digest, 'config', commit);
   return c;
 }
 
@@ -90,7 +91,12 @@ export async function buildRecordOf(layout: OciLayout, d: Descriptor): Promise<B
 export function releasePhaseOf(label: string | undefined): ReleasePhaseSpec | null {
   if (label === undefined) return null;
   const v = JSON.parse(label) as unknown;
-  if (typeof v !== 'object' || v === null || typeof (v as ReleasePhaseSpec).command !== 'string' || (v as ReleasePhaseSpec).command.trim() === '') {
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    typeof (v as ReleasePhaseSpec).command !== 'string' ||
+    (v as ReleasePhaseSpec).command.trim() === ''
+  ) {
     throw new SyntaxError(`label ${IMAGE_LABELS.release} is not { command: string }`);
   }
   return { command: (v as ReleasePhaseSpec).command };

@@ -64,7 +64,18 @@ export interface ImageConfig {
   rootfs: { type: 'layers'; diff_ids: string[] };
 }
 
-const GOARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips: 'mips', mipsel: 'mipsle' };
+const GOARCH: Record<string, string> = {
+  x64: 'amd64',
+  ia32: '386',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+  mips: 'mips',
+  mipsel: 'mipsle',
+};
 
 /** Node's process.arch in the GOARCH vocabulary OCI uses. */
 export function goArch(nodeArch: string = process.arch): string {
@@ -110,7 +121,12 @@ export async function writeImage(layout: OciLayout, input: ImageInput): Promise<
   };
   // Canonical JSON: key order and spacing are part of the digest, so they are fixed.
   const configDesc = await layout.putBlob(canonicalJson(config), MEDIA_TYPES.config);
-  const manifestJson = canonicalJson({ schemaVersion: 2, mediaType: MEDIA_TYPES.manifest, config: configDesc, layers: [layer] });
+  const manifestJson = canonicalJson({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.manifest,
+    config: configDesc,
+    layers: [layer],
+  });
   const manifest = await layout.putBlob(manifestJson, MEDIA_TYPES.manifest);
   return { manifest, config: configDesc, layers: [layer], size: manifest.size + configDesc.size + layer.size };
 }

@@ -28,8 +28,14 @@ export const MARKER = '.brr-materialized';
 const RELEASE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function checkNames(app: string, releaseId: string): void {
-  if (!isValidAppName(app)) throw invalidInput('app_invalid', `"${app}" is not a valid app name`, 'use lowercase letters, digits and dashes');
-  if (!RELEASE_ID_RE.test(releaseId) || releaseId === 'current') throw invalidInput('release_id_invalid', `"${releaseId}" is not a valid release id`, 'release ids look like v1, v2, …');
+  if (!isValidAppName(app))
+    throw invalidInput('app_invalid', `"${app}" is not a valid app name`, 'use lowercase letters, digits and dashes');
+  if (!RELEASE_ID_RE.test(releaseId) || releaseId === 'current')
+    throw invalidInput(
+      'release_id_invalid',
+      `"${releaseId}" is not a valid release id`,
+      'release ids look like v1, v2, …',
+    );
 }
 
 function corrupt(blob: string, what: string, commit: string | undefined, problem: string): BrrError {
@@ -40,7 +46,10 @@ function corrupt(blob: string, what: string, commit: string | undefined, problem
 }
 
 async function readMarker(dir: string): Promise<string | null> {
-  return readFile(path.join(dir, MARKER), 'utf8').then((t) => t.trim(), () => null);
+  return readFile(path.join(dir, MARKER), 'utf8').then(
+    (t) => t.trim(),
+    () => null,
+  );
 }
 
 /** Reuses a complete directory when it holds this digest; anything else there is an error. */
@@ -49,9 +58,13 @@ async function reuse(dir: string, digest: string): Promise<boolean> {
   if (!st) return false;
   const marked = await readMarker(dir);
   if (marked === digest) return true;
-  throw new BrrError('release_dir_conflict', `${dir} exists but holds ${marked ?? 'no complete materialization'}, not ${digest}`, {
-    hint: `if no process runs from it, remove it (chmod -R u+w ${dir} && rm -rf ${dir}) and retry`,
-  });
+  throw new BrrError(
+    'release_dir_conflict',
+    `${dir} exists but holds ${marked ?? 'no complete materialization'}, not ${digest}`,
+    {
+      hint: `if no process runs from it, remove it (chmod -R u+w ${dir} && rm -rf ${dir}) and retry`,
+    },
+  );
 }
 
 function hashTap(h: ReturnType<typeof createHash>): Transform {
@@ -67,7 +80,13 @@ function hashTap(h: ReturnType<typeof createHash>): Transform {
 async function verifyImage(layout: OciLayout, digest: string, commit: string | undefined) {
   const check = async (blob: string, what: string) => {
     const r = await layout.verifyBlob(blob);
-    if (r !== 'ok') throw corrupt(blob, what, commit, r === 'missing' ? 'missing' : 'damaged (its content does not match its digest)');
+    if (r !== 'ok')
+      throw corrupt(
+        blob,
+        what,
+        commit,
+        r === 'missing' ? 'missing' : 'damaged (its content does not match its digest)',
+      );
   };
   await check(digest, 'manifest');
   const manifest = await readManifest(layout, digest, commit);
@@ -76,21 +95,42 @@ async function verifyImage(layout: OciLayout, digest: string, commit: string | u
   for (const l of manifest.layers) await check(l.digest, 'layer');
   // brr's own layers: the annotated ones (image on a base, or split dependencies), else the only one.
   const annotated = manifest.layers.some((l) => l.annotations?.[APP_LAYER_ANNOTATION] !== undefined);
-  const app = manifest.layers.map((layer, i) => ({ layer, diffId: config.rootfs.diff_ids[i]! })).filter(({ layer }) => !annotated || layer.annotations?.[APP_LAYER_ANNOTATION] !== undefined);
-  if ((!annotated && app.length !== 1) || app.length === 0 || config.rootfs.diff_ids.length !== manifest.layers.length || app.some((a) => a.layer.mediaType !== MEDIA_TYPES.layerGzip)) {
-    throw new BrrError('image_unsupported', `image ${digest} has no brr app layers to run locally`, { hint: 'release images built by `brr build` (images from a Dockerfile run on the Kubernetes target)' });
+  const app = manifest.layers
+    .map((layer, i) => ({ layer, diffId: config.rootfs.diff_ids[i]! }))
+    .filter(({ layer }) => !annotated || layer.annotations?.[APP_LAYER_ANNOTATION] !== undefined);
+  if (
+    (!annotated && app.length !== 1) ||
+    app.length === 0 ||
+    config.rootfs.diff_ids.length !== manifest.layers.length ||
+    app.some((a) => a.layer.mediaType !== MEDIA_TYPES.layerGzip)
+  ) {
+    throw new BrrError('image_unsupported', `image ${digest} has no brr app layers to run locally`, {
+      hint: 'release images built by `brr build` (images from a Dockerfile run on the Kubernetes target)',
+    });
   }
   return app;
 }
 
 /** Extracts one verified layer's /app tree into `dest` (a fresh directory). */
-async function extractLayer(layout: OciLayout, layer: Descriptor, diffId: string, dest: string, commit: string | undefined): Promise<void> {
+async function extractLayer(
+  layout: OciLayout,
+  layer: Descriptor,
+  diffId: string,
+  dest: string,
+  commit: string | undefined,
+): Promise<void> {
   // Hash again while extracting, so what lands on disk is exactly what was verified.
   const blobHash = createHash('sha256');
   const tarHash = createHash('sha256');
-  await pipeline(createReadStream(layout.blobPath(layer.digest)), hashTap(blobHash), createGunzip(), hashTap(tarHash), async (tar: AsyncIterable<Buffer>) => {
-    await extractTar(tar, dest, { strip: APP_DIR });
-  });
+  await pipeline(
+    createReadStream(layout.blobPath(layer.digest)),
+    hashTap(blobHash),
+    createGunzip(),
+    hashTap(tarHash),
+    async (tar: AsyncIterable<Buffer>) => {
+      await extractTar(tar, dest, { strip: APP_DIR });
+    },
+  );
   if (`sha256:${blobHash.digest('hex')}` !== layer.digest || `sha256:${tarHash.digest('hex')}` !== diffId) {
     throw corrupt(layer.digest, 'layer', commit, 'changed while it was being extracted');
   }
@@ -108,7 +148,10 @@ async function mergeInto(from: string, into: string): Promise<void> {
     const [a, b] = await Promise.all([lstat(src), lstat(dst).catch(() => null)]);
     if (!b) await rename(src, dst);
     else if (a.isDirectory() && b.isDirectory()) await mergeInto(src, dst);
-    else throw new BrrError('image_unsupported', `two app layers both hold ${name}`, { hint: 'rebuild the image with brr build' });
+    else
+      throw new BrrError('image_unsupported', `two app layers both hold ${name}`, {
+        hint: 'rebuild the image with brr build',
+      });
   }
 }
 
@@ -126,7 +169,12 @@ async function makeReadOnly(dir: string): Promise<void> {
  * Verifies build `digest` and materializes it read-only as `releases/<app>/<releaseId>`;
  * returns that directory. Idempotent.
  */
-export async function materializeRelease(paths: HomePaths, app: string, releaseId: string, digest: string): Promise<string> {
+export async function materializeRelease(
+  paths: HomePaths,
+  app: string,
+  releaseId: string,
+  digest: string,
+): Promise<string> {
   checkNames(app, releaseId);
   const appDir = path.join(paths.releases, app);
   const dir = path.join(appDir, releaseId);
@@ -178,7 +226,11 @@ export async function setCurrentLink(paths: HomePaths, app: string, releaseId: s
   checkNames(app, releaseId);
   const appDir = path.join(paths.releases, app);
   if ((await readMarker(path.join(appDir, releaseId))) === null) {
-    throw notFound('release_not_materialized', `release ${releaseId} of ${app} is not materialized in ${appDir}`, `run it first: brr run ${releaseId} --app ${app}`);
+    throw notFound(
+      'release_not_materialized',
+      `release ${releaseId} of ${app} is not materialized in ${appDir}`,
+      `run it first: brr run ${releaseId} --app ${app}`,
+    );
   }
   const tmp = path.join(appDir, `.current-${process.pid}-${randomBytes(4).toString('hex')}`);
   await symlink(releaseId, tmp);

@@ -63,13 +63,19 @@ export class OciLayout {
     if (await exists(this.indexPath)) return;
     await this.writeAtomic('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     await withFileLock(this.lockPath(), async () => {
-      if (!(await exists(this.indexPath))) await this.writeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests: [] });
+      if (!(await exists(this.indexPath)))
+        await this.writeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests: [] });
     });
   }
 
   blobPath(digest: Digest): string {
     const m = DIGEST_RE.exec(digest);
-    if (!m) throw invalidInput('digest_invalid', `"${digest}" is not a sha256 digest`, 'a digest looks like sha256:<64 hex digits>; see `brr builds`');
+    if (!m)
+      throw invalidInput(
+        'digest_invalid',
+        `"${digest}" is not a sha256 digest`,
+        'a digest looks like sha256:<64 hex digits>; see `brr builds`',
+      );
     return path.join(this.root, 'blobs', 'sha256', m[1]!);
   }
 
@@ -145,7 +151,9 @@ export class OciLayout {
   async addImage(desc: Descriptor): Promise<void> {
     const ref = desc.annotations?.[ANNOTATIONS.refName];
     await withFileLock(this.lockPath(), async () => {
-      const manifests = (await this.listImages()).filter((m) => ref === undefined || m.annotations?.[ANNOTATIONS.refName] !== ref);
+      const manifests = (await this.listImages()).filter(
+        (m) => ref === undefined || m.annotations?.[ANNOTATIONS.refName] !== ref,
+      );
       manifests.push(desc);
       await this.writeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests });
     });

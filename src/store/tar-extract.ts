@@ -31,7 +31,9 @@ function unsafe(name: string, why: string): BrrError {
 }
 
 function truncated(): BrrError {
-  return new BrrError('tar_invalid', 'tar archive: unexpected end of data', { hint: 'the archive is damaged; rebuild it' });
+  return new BrrError('tar_invalid', 'tar archive: unexpected end of data', {
+    hint: 'the archive is damaged; rebuild it',
+  });
 }
 
 /** Reads exact byte counts out of an async stream of chunks. */
@@ -99,7 +101,9 @@ class Bounded {
   private failure: { error: unknown } | null = null;
   constructor(private readonly limit: number) {}
   async add(p: Promise<void>): Promise<void> {
-    const tracked = p.catch((error: unknown) => void (this.failure ??= { error })).finally(() => this.inflight.delete(tracked));
+    const tracked = p
+      .catch((error: unknown) => void (this.failure ??= { error }))
+      .finally(() => this.inflight.delete(tracked));
     this.inflight.add(tracked);
     if (this.inflight.size >= this.limit) await Promise.race(this.inflight);
     if (this.failure) throw this.failure.error;
@@ -131,7 +135,11 @@ async function writeSmallFile(dirs: DirCache, dest: string, mode: number, mtime:
 }
 
 /** Extracts a tar stream into `target`, which must be a fresh, empty directory. */
-export async function extractTar(input: AsyncIterable<Buffer>, target: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+export async function extractTar(
+  input: AsyncIterable<Buffer>,
+  target: string,
+  opts: ExtractOptions = {},
+): Promise<ExtractResult> {
   const writes = new Bounded(32);
   try {
     return await extract(input, target, opts, writes);
@@ -142,7 +150,12 @@ export async function extractTar(input: AsyncIterable<Buffer>, target: string, o
   }
 }
 
-async function extract(input: AsyncIterable<Buffer>, target: string, opts: ExtractOptions, writes: Bounded): Promise<ExtractResult> {
+async function extract(
+  input: AsyncIterable<Buffer>,
+  target: string,
+  opts: ExtractOptions,
+  writes: Bounded,
+): Promise<ExtractResult> {
   const r = new ByteReader(input);
   const links = new Map<string, string>();
   const seen = new Map<string, 'file' | 'dir'>();
@@ -211,7 +224,7 @@ async function extract(input: AsyncIterable<Buffer>, target: string, opts: Extra
         await writes.drain(); // keep memory bounded: one large file streams at a time
         const fh = await openNew(dirs, dest, mode);
         try {
-          for (let left = size; left > 0; ) {
+          for (let left = size; left > 0;) {
             const chunk = await r.some(Math.min(left, 1 << 20));
             await fh.write(chunk);
             left -= chunk.length;
@@ -226,9 +239,13 @@ async function extract(input: AsyncIterable<Buffer>, target: string, opts: Extra
       if (before !== undefined) throw unsafe(name, 'appears twice');
       links.set(rel, linkname);
     } else {
-      throw new BrrError('tar_unsupported_entry', `tar entry "${name}": type "${h.flag}" is not supported (only files, directories and symlinks)`, {
-        hint: 'hard links, devices and FIFOs cannot go into a brr image or checkout',
-      });
+      throw new BrrError(
+        'tar_unsupported_entry',
+        `tar entry "${name}": type "${h.flag}" is not supported (only files, directories and symlinks)`,
+        {
+          hint: 'hard links, devices and FIFOs cannot go into a brr image or checkout',
+        },
+      );
     }
   }
 
@@ -241,7 +258,8 @@ async function extract(input: AsyncIterable<Buffer>, target: string, opts: Extra
     try {
       await symlink(target_, path.join(target, rel));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw unsafe(rel, 'a symlink over an existing directory or file');
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+        throw unsafe(rel, 'a symlink over an existing directory or file');
       throw e;
     }
     result.symlinks++;

@@ -75,10 +75,16 @@ export function encodeHeader(h: TarHeader): Buffer {
     if (!fits(h.linkname)) pax += paxRecord('linkpath', h.linkname);
     const body = Buffer.from(pax, 'utf8');
     // A fixed pseudo-name (no pid, unlike GNU tar) keeps the archive reproducible.
-    parts.push(rawHeader(Buffer.from('PaxHeaders/entry'), 'x', 0o644, body.length, h.mtime, Buffer.alloc(0)), body, padding(body.length));
+    parts.push(
+      rawHeader(Buffer.from('PaxHeaders/entry'), 'x', 0o644, body.length, h.mtime, Buffer.alloc(0)),
+      body,
+      padding(body.length),
+    );
   }
   // Readers without PAX support get the first 100 bytes; PAX-aware readers use the record.
-  parts.push(rawHeader(Buffer.from(h.name, 'utf8'), TYPE_FLAG[h.type], h.mode, h.size, h.mtime, Buffer.from(h.linkname, 'utf8')));
+  parts.push(
+    rawHeader(Buffer.from(h.name, 'utf8'), TYPE_FLAG[h.type], h.mode, h.size, h.mtime, Buffer.from(h.linkname, 'utf8')),
+  );
   return Buffer.concat(parts);
 }
 
@@ -90,7 +96,9 @@ export function endOfArchive(): Buffer {
 export { padding as blockPadding };
 
 function invalid(msg: string): BrrError {
-  return new BrrError('tar_invalid', `tar archive: ${msg}`, { hint: 'the archive is damaged or not a tar file; rebuild it' });
+  return new BrrError('tar_invalid', `tar archive: ${msg}`, {
+    hint: 'the archive is damaged or not a tar file; rebuild it',
+  });
 }
 
 function cstr(b: Buffer, start: number, len: number): string {

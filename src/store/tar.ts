@@ -71,17 +71,25 @@ async function collect(root: string, opts: LayerOptions): Promise<Entry[]> {
         links.set(r, target);
         out.push({ name: `${prefix}${r}`, abs, type: 'symlink', mode: 0o777, size: 0, linkname: target });
       } else {
-        throw new BrrError('tar_unsupported_entry', `${abs}: only files, directories and symlinks can go into an image`, {
-          hint: 'remove sockets, FIFOs and device files from the build output',
-        });
+        throw new BrrError(
+          'tar_unsupported_entry',
+          `${abs}: only files, directories and symlinks can go into an image`,
+          {
+            hint: 'remove sockets, FIFOs and device files from the build output',
+          },
+        );
       }
     }
   }
   for (const [r, target] of links) {
     if (!linkStaysInside(r, target, links)) {
-      throw new BrrError('tar_unsafe_entry', `${path.join(root, r)}: symlink to "${target}" points outside the packed directory`, {
-        hint: 'make the link relative and keep its target inside build.output',
-      });
+      throw new BrrError(
+        'tar_unsafe_entry',
+        `${path.join(root, r)}: symlink to "${target}" points outside the packed directory`,
+        {
+          hint: 'make the link relative and keep its target inside build.output',
+        },
+      );
     }
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -96,7 +104,9 @@ async function* fileData(e: Entry, prefetched: Promise<Buffer> | undefined): Asy
     yield c;
   }
   if (seen !== e.size) {
-    throw new BrrError('tar_file_changed', `${e.abs} changed size while it was being packed`, { hint: 'make sure no process writes into the build output, then build again' });
+    throw new BrrError('tar_file_changed', `${e.abs} changed size while it was being packed`, {
+      hint: 'make sure no process writes into the build output, then build again',
+    });
   }
 }
 
@@ -128,7 +138,9 @@ export async function* tarStream(dir: string, opts: LayerOptions): AsyncGenerato
   };
   for (const [i, e] of entries.entries()) {
     readAhead(i);
-    push(encodeHeader({ name: e.name, type: e.type, mode: e.mode, size: e.size, mtime: opts.mtime, linkname: e.linkname }));
+    push(
+      encodeHeader({ name: e.name, type: e.type, mode: e.mode, size: e.size, mtime: opts.mtime, linkname: e.linkname }),
+    );
     if (e.type === 'file') {
       const prefetched = ahead.get(i);
       ahead.delete(i);

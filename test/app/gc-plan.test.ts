@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { planCollection, type SnapshotEntry, type StoreSnapshot } from '../../src/app/gc-plan.js';
 import type { EventType } from '../../src/core/types.js';
-import { planRetention, previousHealthyId, retainedReleases, type AppHistory, type EventLike, type ReleaseLike } from '../../src/release/retention.js';
+import {
+  planRetention,
+  previousHealthyId,
+  retainedReleases,
+  type AppHistory,
+  type EventLike,
+  type ReleaseLike,
+} from '../../src/release/retention.js';
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 const at = (n: number) => `2025-01-01T00:${String(n).padStart(2, '0')}:00.000Z`;
@@ -14,20 +21,67 @@ function ev(type: EventType, release: string | null): EventLike {
 }
 /** Releases v1..vN, each on its own digest d1..dN unless given. */
 function history(n: number, events: EventLike[], digests: string[] = []): AppHistory {
-  return { app: 'upf', releases: Array.from({ length: n }, (_, i) => rel(i + 1, digests[i] ?? D(String.fromCharCode(97 + i)))), events };
+  return {
+    app: 'upf',
+    releases: Array.from({ length: n }, (_, i) => rel(i + 1, digests[i] ?? D(String.fromCharCode(97 + i)))),
+    events,
+  };
 }
-const ids = (h: AppHistory, keep: number, running: string[] = []) => retainedReleases(h, keep, running).map((r) => `${r.id}:${r.reasons.join('+')}`);
+const ids = (h: AppHistory, keep: number, running: string[] = []) =>
+  retainedReleases(h, keep, running).map((r) => `${r.id}:${r.reasons.join('+')}`);
 
 describe('retention of releases', () => {
   it.each<[string, AppHistory, number, string[], string[]]>([
     ['last N only, nothing ever ran', history(8, []), 3, [], ['v8:recent', 'v7:recent', 'v6:recent']],
-    ['current and previous healthy beyond N', history(8, [ev('activated', 'v2'), ev('activated', 'v3'), ev('switch-started', 'v8'), ev('failed', 'v8')]), 2, [], ['v8:recent', 'v7:recent', 'v3:current', 'v2:previous-healthy']],
-    ['rolled-back: the restored release is current, the failed one is not healthy', history(6, [ev('activated', 'v1'), ev('activated', 'v4'), ev('switch-started', 'v5'), ev('failed', 'v5'), ev('rolled-back', 'v4')]), 1, [], ['v6:recent', 'v4:current', 'v1:previous-healthy']],
-    ['stopped: the last release that served stays', history(6, [ev('activated', 'v2'), ev('stopped', 'v2')]), 1, [], ['v6:recent', 'v2:previous-healthy']],
-    ['a switch in flight keeps its target', history(6, [ev('activated', 'v1'), ev('switch-started', 'v3')]), 1, [], ['v6:recent', 'v3:in-flight', 'v1:current']],
-    ['what the supervisor runs stays', history(6, [ev('activated', 'v4')]), 1, ['v2', 'v9'], ['v6:recent', 'v4:current', 'v2:running']],
+    [
+      'current and previous healthy beyond N',
+      history(8, [ev('activated', 'v2'), ev('activated', 'v3'), ev('switch-started', 'v8'), ev('failed', 'v8')]),
+      2,
+      [],
+      ['v8:recent', 'v7:recent', 'v3:current', 'v2:previous-healthy'],
+    ],
+    [
+      'rolled-back: the restored release is current, the failed one is not healthy',
+      history(6, [
+        ev('activated', 'v1'),
+        ev('activated', 'v4'),
+        ev('switch-started', 'v5'),
+        ev('failed', 'v5'),
+        ev('rolled-back', 'v4'),
+      ]),
+      1,
+      [],
+      ['v6:recent', 'v4:current', 'v1:previous-healthy'],
+    ],
+    [
+      'stopped: the last release that served stays',
+      history(6, [ev('activated', 'v2'), ev('stopped', 'v2')]),
+      1,
+      [],
+      ['v6:recent', 'v2:previous-healthy'],
+    ],
+    [
+      'a switch in flight keeps its target',
+      history(6, [ev('activated', 'v1'), ev('switch-started', 'v3')]),
+      1,
+      [],
+      ['v6:recent', 'v3:in-flight', 'v1:current'],
+    ],
+    [
+      'what the supervisor runs stays',
+      history(6, [ev('activated', 'v4')]),
+      1,
+      ['v2', 'v9'],
+      ['v6:recent', 'v4:current', 'v2:running'],
+    ],
     ['keep below 1 still keeps the newest', history(3, []), 0, [], ['v3:recent']],
-    ['reasons accumulate', history(2, [ev('activated', 'v1'), ev('activated', 'v2')]), 5, [], ['v2:current+recent', 'v1:previous-healthy+recent']],
+    [
+      'reasons accumulate',
+      history(2, [ev('activated', 'v1'), ev('activated', 'v2')]),
+      5,
+      [],
+      ['v2:current+recent', 'v1:previous-healthy+recent'],
+    ],
   ])('%s', (_name, h, keep, running, expected) => expect(ids(h, keep, running)).toEqual(expected));
 
   it('previous healthy skips re-activations of the current release', () => {
@@ -67,14 +121,30 @@ describe('retention of builds', () => {
 });
 
 function entry(digest: string, blobs: string[], over: Partial<SnapshotEntry> = {}): SnapshotEntry {
-  return { ref: `upf-${digest.slice(7, 15)}`, digest, app: 'upf', brr: true, commit: 'c'.repeat(40), path: '', source: '/src', createdAt: at(1), blobs: [digest, ...blobs], ...over };
+  return {
+    ref: `upf-${digest.slice(7, 15)}`,
+    digest,
+    app: 'upf',
+    brr: true,
+    commit: 'c'.repeat(40),
+    path: '',
+    source: '/src',
+    createdAt: at(1),
+    blobs: [digest, ...blobs],
+    ...over,
+  };
 }
 const NOW = Date.parse('2025-01-02T00:00:00Z');
 const OLD = NOW - 48 * 3600_000;
 const FRESH = NOW - 60_000;
 
 describe('planCollection', () => {
-  const retention = planRetention({ apps: [history(3, [ev('activated', 'v3')], [D('a'), D('b'), D('c')])], keep: 1, running: [], builds: [] });
+  const retention = planRetention({
+    apps: [history(3, [ev('activated', 'v3')], [D('a'), D('b'), D('c')])],
+    keep: 1,
+    running: [],
+    builds: [],
+  });
   const snap: StoreSnapshot = {
     entries: [
       entry(D('a'), [D('1'), D('7')]), // not retained; layer 7 shared with c
@@ -82,11 +152,13 @@ describe('planCollection', () => {
       entry(D('c'), [D('3'), D('7')]), // retained
       entry(D('9'), [D('6')], { brr: false, app: null }), // someone else's image
     ],
-    blobs: [D('a'), D('b'), D('c'), D('1'), D('2'), D('3'), D('6'), D('7'), D('8'), D('9'), D('4'), D('5')].map((digest) => ({
-      digest,
-      size: 10,
-      mtimeMs: digest === D('5') ? FRESH : OLD,
-    })),
+    blobs: [D('a'), D('b'), D('c'), D('1'), D('2'), D('3'), D('6'), D('7'), D('8'), D('9'), D('4'), D('5')].map(
+      (digest) => ({
+        digest,
+        size: 10,
+        mtimeMs: digest === D('5') ? FRESH : OLD,
+      }),
+    ),
     dirs: [
       { app: 'upf', name: 'v1', path: '/r/upf/v1', bytes: 100, mtimeMs: OLD },
       { app: 'upf', name: 'v2', path: '/r/upf/v2', bytes: 100, mtimeMs: OLD },
@@ -115,9 +187,14 @@ describe('planCollection', () => {
     expect(plan.bytes).toBe(100 + 6 * 10 + 5 + 3);
   });
 
-  it('--app confines it: no orphans, no foreign temp, other apps\' images stay', () => {
+  it("--app confines it: no orphans, no foreign temp, other apps' images stay", () => {
     const mixed = { ...snap, entries: snap.entries.map((e) => (e.digest === D('b') ? { ...e, app: 'other' } : e)) };
-    const plan = planCollection(retention, mixed, { knownApps: new Set(['upf']), onlyApp: 'upf', nowMs: NOW, graceMs: 24 * 3600_000 });
+    const plan = planCollection(retention, mixed, {
+      knownApps: new Set(['upf']),
+      onlyApp: 'upf',
+      nowMs: NOW,
+      graceMs: 24 * 3600_000,
+    });
     expect(plan.entries.map((e) => e.digest)).toEqual([D('a')]);
     expect(plan.blobs.map((b) => b.digest).sort()).toEqual([D('a'), D('1')].sort());
     expect(plan.temp.map((t) => t.path)).toEqual(['/r/upf/.tmp-v4-abc']);

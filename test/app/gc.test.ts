@@ -34,7 +34,8 @@ const b: string[] = [];
 const commits: string[] = [];
 const APP = 'upf';
 
-const yml = (scale: number) => readFileSync(path.join(repo, 'brr.yaml'), 'utf8').replace(/scale: \d+/, `scale: ${scale}`);
+const yml = (scale: number) =>
+  readFileSync(path.join(repo, 'brr.yaml'), 'utf8').replace(/scale: \d+/, `scale: ${scale}`);
 const blobs = () => readdirSync(path.join(paths.oci, 'blobs', 'sha256')).sort();
 const indexDigests = async () => [...new Set((await layout.listImages()).map((d) => d.digest))].sort();
 const dirs = () => readdirSync(path.join(paths.releases, APP)).sort();
@@ -63,8 +64,16 @@ beforeAll(async () => {
   for (const i of [1, 2, 3, 4, 5]) await createRelease(ctx, APP, { build: b[i] });
   await changeConfig(ctx, APP, { set: ['X=1'] });
   await createRelease(ctx, APP, { build: b[6] });
-  for (const [i, id] of ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'].entries()) await materializeRelease(paths, APP, id, b[[1, 2, 3, 4, 5, 5][i]!]!);
-  for (const id of ['v1', 'v3', 'v5']) await ctx.ledger.appendEvent(APP, { type: 'activated', release: id, detail: {}, actor: 'sup', createdAt: new Date().toISOString() });
+  for (const [i, id] of ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'].entries())
+    await materializeRelease(paths, APP, id, b[[1, 2, 3, 4, 5, 5][i]!]!);
+  for (const id of ['v1', 'v3', 'v5'])
+    await ctx.ledger.appendEvent(APP, {
+      type: 'activated',
+      release: id,
+      detail: {},
+      actor: 'sup',
+      createdAt: new Date().toISOString(),
+    });
   await setCurrentLink(paths, APP, 'v5');
 });
 
@@ -87,7 +96,10 @@ describe('brr gc (use-case)', () => {
     // Debris: an old orphan blob (a crashed build), an old and a fresh materialization temp dir.
     orphan = (await layout.putBlob('orphan', MEDIA_TYPES.config)).digest;
     utimesSync(layout.blobPath(orphan), ago(48 * HOUR), ago(48 * HOUR));
-    for (const [name, t] of [['.tmp-v9-old', ago(48 * HOUR)], ['.tmp-v9-new', new Date()]] as const) {
+    for (const [name, t] of [
+      ['.tmp-v9-old', ago(48 * HOUR)],
+      ['.tmp-v9-new', new Date()],
+    ] as const) {
       mkdirSync(path.join(paths.releases, APP, name));
       utimesSync(path.join(paths.releases, APP, name), t, t);
     }
@@ -98,12 +110,18 @@ describe('brr gc (use-case)', () => {
   let dry: GcReport;
   it('--dry-run reports the plan and deletes nothing', async () => {
     dry = await collectGarbage(ctx, { keep: 1, dryRun: true });
-    expect(dry.apps[0]!.retained.map((r) => `${r.id}:${r.reasons.join('+')}`)).toEqual(['v7:recent', 'v5:current', 'v3:previous-healthy']);
+    expect(dry.apps[0]!.retained.map((r) => `${r.id}:${r.reasons.join('+')}`)).toEqual([
+      'v7:recent',
+      'v5:current',
+      'v3:previous-healthy',
+    ]);
     expect(dry.apps[0]!.removedDirs).toEqual(['v1', 'v2', 'v4', 'v6']);
     expect(dry.builds.removed.map((x) => x.digest).sort()).toEqual([b[0], b[1], b[2], b[4]].sort());
     expect(dry.builds.retained.map((x) => x.digest).sort()).toEqual([b[3], b[5], b[6], b[7]].sort());
     expect(dry.bytesFreed).toBeGreaterThan(0);
-    expect({ blobs: blobs(), index: readFileSync(path.join(paths.oci, 'index.json'), 'utf8'), dirs: dirs() }).toEqual(before);
+    expect({ blobs: blobs(), index: readFileSync(path.join(paths.oci, 'index.json'), 'utf8'), dirs: dirs() }).toEqual(
+      before,
+    );
   });
 
   it('removes unretained dirs, images and unreachable blobs; keeps rollback targets and shared layers', async () => {
@@ -113,7 +131,10 @@ describe('brr gc (use-case)', () => {
     expect(dirs()).toEqual(['.tmp-v9-new', 'current', 'v3', 'v5']);
     expect(readlinkSync(path.join(paths.releases, APP, 'current'))).toBe('v5');
     expect(await indexDigests()).toEqual([b[3], b[5], b[6], b[7]].sort());
-    for (const i of [3, 5, 6, 7]) await expect(checkBuildVerifies(paths, { app: APP, id: `b${i}`, build: { digest: b[i]!, commit: commits[i]! } })).resolves.toBeUndefined();
+    for (const i of [3, 5, 6, 7])
+      await expect(
+        checkBuildVerifies(paths, { app: APP, id: `b${i}`, build: { digest: b[i]!, commit: commits[i]! } }),
+      ).resolves.toBeUndefined();
     const left = new Set(blobs().map((h) => `sha256:${h}`));
     expect(left.has(layer23)).toBe(true);
     for (const i of [0, 1, 2, 4]) expect(left.has(b[i]!), `manifest b${i}`).toBe(false);
@@ -141,7 +162,12 @@ describe('brr gc (use-case)', () => {
 
   it('leaves the dirs of an app being deployed (lease held) alone, and collects them later', async () => {
     await materializeRelease(paths, APP, 'v6', b[5]!);
-    const lease = await ctx.ledger.acquireLease(APP, { owner: 'carol@ops', host: 'elsewhere', pid: 1 }, 60_000, new Date());
+    const lease = await ctx.ledger.acquireLease(
+      APP,
+      { owner: 'carol@ops', host: 'elsewhere', pid: 1 },
+      60_000,
+      new Date(),
+    );
     const busy = await collectGarbage(ctx, { keep: 1 });
     expect(busy).toMatchObject({ busyApps: [APP], apps: [{ removedDirs: [] }] });
     expect(dirs()).toContain('v6');
@@ -158,10 +184,16 @@ describe('brr gc (use-case)', () => {
     expect(err.exitCode).toBe(1);
     expect(err.message).toContain('brr gc');
     expect(err.hint).toContain(`brr build --repo ${repo} --ref ${commits[1]}`);
-    await expect(preflightRelease(ctx, APP, (await ctx.ledger.getRelease(APP, 'v3'))!)).resolves.toMatchObject({ checks: ['build', 'secrets', 'trust'] });
+    await expect(preflightRelease(ctx, APP, (await ctx.ledger.getRelease(APP, 'v3'))!)).resolves.toMatchObject({
+      checks: ['build', 'secrets', 'trust'],
+    });
     // `brr show` reports it without failing: the ledger record itself is intact.
     expect(await buildStatus(paths, v1)).toEqual({ present: false, message: err.message, hint: err.hint });
-    expect(await buildStatus(paths, (await ctx.ledger.getRelease(APP, 'v3'))!)).toEqual({ present: true, message: null, hint: null });
+    expect(await buildStatus(paths, (await ctx.ledger.getRelease(APP, 'v3'))!)).toEqual({
+      present: true,
+      message: null,
+      hint: null,
+    });
   });
 
   it('rebuilding the commit gives the same digest, and the release runs from it again', async () => {
@@ -178,6 +210,9 @@ describe('brr gc (use-case)', () => {
     bytes[10] = bytes[10]! ^ 0xff;
     writeFileSync(layout.blobPath(layer), bytes);
     const v7 = (await ctx.ledger.getRelease(APP, 'v7'))!;
-    await expect(preflightRelease(ctx, APP, v7)).rejects.toMatchObject({ code: 'store_corrupt', details: { blob: layer, what: 'layer', problem: 'mismatch' } });
+    await expect(preflightRelease(ctx, APP, v7)).rejects.toMatchObject({
+      code: 'store_corrupt',
+      details: { blob: layer, what: 'layer', problem: 'mismatch' },
+    });
   });
 });

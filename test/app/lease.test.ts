@@ -15,7 +15,13 @@ const APP = 'upf';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function event(actor = 'test'): NewEvent {
-  return { type: 'config-staged', release: null, detail: { set: { A: { value: '1', secret: false } }, unset: [] }, actor, createdAt: new Date().toISOString() };
+  return {
+    type: 'config-staged',
+    release: null,
+    detail: { set: { A: { value: '1', secret: false } }, unset: [] },
+    actor,
+    createdAt: new Date().toISOString(),
+  };
 }
 
 async function errorOf(p: Promise<unknown>): Promise<BrrError> {
@@ -93,7 +99,9 @@ describe('withLease', () => {
   });
 
   it('is released when the operation fails, and the failure comes through', async () => {
-    const e = await errorOf(withLease(alice, APP, async () => Promise.reject(new BrrError('boom', 'boom')), { ttlMs: 5_000 }));
+    const e = await errorOf(
+      withLease(alice, APP, async () => Promise.reject(new BrrError('boom', 'boom')), { ttlMs: 5_000 }),
+    );
     expect(e.code).toBe('boom');
     expect(await alice.ledger.getLease(APP)).toBeNull();
     await expect(withLease(bob, APP, async () => 'ok', { ttlMs: 5_000 })).resolves.toBe('ok');
@@ -104,7 +112,11 @@ describe('withLease', () => {
     const first = withLease(alice, APP, async () => g.wait, { ttlMs: 5_000 });
     await sleep(50);
     const waited: string[] = [];
-    const second = withLease(bob, APP, async () => 'bob ran', { ttlMs: 5_000, waitMs: 5_000, onWait: (l) => waited.push(l.owner) });
+    const second = withLease(bob, APP, async () => 'bob ran', {
+      ttlMs: 5_000,
+      waitMs: 5_000,
+      onWait: (l) => waited.push(l.owner),
+    });
     setTimeout(g.open, 400);
     await expect(second).resolves.toBe('bob ran');
     await first;
@@ -157,7 +169,18 @@ describe('fencing', () => {
     const stale = fencedLedger(alice.ledger, APP, t1.token);
     const e = await errorOf(stale.appendEvent(APP, event()));
     expect(e.code).toBe('lease_fenced');
-    const r = await errorOf(stale.appendRelease(APP, () => ({ build: { digest: `sha256:${'a'.repeat(64)}`, commit: 'c' }, config: {}, formation: {}, cause: 'x', message: null, actor: 'alice', createdAt: new Date().toISOString(), rollbackOf: null })));
+    const r = await errorOf(
+      stale.appendRelease(APP, () => ({
+        build: { digest: `sha256:${'a'.repeat(64)}`, commit: 'c' },
+        config: {},
+        formation: {},
+        cause: 'x',
+        message: null,
+        actor: 'alice',
+        createdAt: new Date().toISOString(),
+        rollbackOf: null,
+      })),
+    );
     expect(r.code).toBe('lease_fenced');
     expect(await bob.ledger.listEvents(APP)).toHaveLength(1);
     expect(await bob.ledger.listReleases(APP)).toHaveLength(0);
@@ -183,12 +206,20 @@ describe('brr lock', () => {
     const run = withLease(alice, APP, async () => g.wait, { ttlMs: 600 }).catch((e: unknown) => e);
     await sleep(50);
     const shown = await showLock(bob, APP);
-    expect(shown).toMatchObject({ expired: false, holderAlive: true, lease: { owner: 'alice@h1', host: os.hostname(), pid: process.pid } });
+    expect(shown).toMatchObject({
+      expired: false,
+      holderAlive: true,
+      lease: { owner: 'alice@h1', host: os.hostname(), pid: process.pid },
+    });
     const r = await breakLock(bob, APP);
     expect(r.broken?.lease?.token).toBe(shown.lease!.token);
     const [ev] = await bob.ledger.listEvents(APP);
     expect(ev).toMatchObject({ seq: r.eventSeq, type: 'lock-broken', actor: 'bob@h2', release: null });
-    expect(ev!.detail).toMatchObject({ lease: shown.lease, expired: false, brokenBy: { owner: 'bob@h2', pid: process.pid } });
+    expect(ev!.detail).toMatchObject({
+      lease: shown.lease,
+      expired: false,
+      brokenBy: { owner: 'bob@h2', pid: process.pid },
+    });
     expect(await showLock(bob, APP)).toMatchObject({ lease: null });
     expect(await breakLock(bob, APP)).toEqual({ broken: null, eventSeq: null });
     expect(await bob.ledger.listEvents(APP)).toHaveLength(1);
@@ -199,10 +230,26 @@ describe('brr lock', () => {
   });
 
   it('lockStatus: expired at its expiry instant; liveness only judged on this host', () => {
-    const lease = { app: APP, owner: 'a', host: 'h1', pid: 42, token: 3, acquiredAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T00:00:30.000Z' };
-    expect(lockStatus(APP, lease, new Date('2026-01-01T00:00:29.999Z'), 'h1', () => false)).toMatchObject({ expired: false, holderAlive: false });
-    expect(lockStatus(APP, lease, new Date('2026-01-01T00:00:30.000Z'), 'h1', () => true)).toMatchObject({ expired: true, holderAlive: true });
-    expect(lockStatus(APP, lease, new Date('2026-01-01T00:00:00.000Z'), 'h2', () => true)).toMatchObject({ holderAlive: null });
+    const lease = {
+      app: APP,
+      owner: 'a',
+      host: 'h1',
+      pid: 42,
+      token: 3,
+      acquiredAt: '2026-01-01T00:00:00.000Z',
+      expiresAt: '2026-01-01T00:00:30.000Z',
+    };
+    expect(lockStatus(APP, lease, new Date('2026-01-01T00:00:29.999Z'), 'h1', () => false)).toMatchObject({
+      expired: false,
+      holderAlive: false,
+    });
+    expect(lockStatus(APP, lease, new Date('2026-01-01T00:00:30.000Z'), 'h1', () => true)).toMatchObject({
+      expired: true,
+      holderAlive: true,
+    });
+    expect(lockStatus(APP, lease, new Date('2026-01-01T00:00:00.000Z'), 'h2', () => true)).toMatchObject({
+      holderAlive: null,
+    });
   });
 
   it('BRR_LEASE_TTL sets the TTL; nonsense is refused', () => {

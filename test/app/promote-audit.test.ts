@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { actorMatches, auditLines, filterReleases, parseSince, summarizeEvent, type AppRecords } from '../../src/app/audit.js';
+import {
+  actorMatches,
+  auditLines,
+  filterReleases,
+  parseSince,
+  summarizeEvent,
+  type AppRecords,
+} from '../../src/app/audit.js';
 import type { EventType, LedgerEvent, Release } from '../../src/core/types.js';
 import { makeRelease } from '../release/fixtures.js';
 
@@ -48,20 +55,39 @@ describe('actor and time filters', () => {
 });
 
 let seq = 0;
-function ev(app: string, type: EventType, release: string | null, detail: Record<string, unknown>, createdAt: string, actor = 'sup@h'): LedgerEvent {
+function ev(
+  app: string,
+  type: EventType,
+  release: string | null,
+  detail: Record<string, unknown>,
+  createdAt: string,
+  actor = 'sup@h',
+): LedgerEvent {
   return { app, seq: ++seq, type, release, detail, actor, createdAt, prevHash: null, hash: `h${seq}` };
 }
 
 describe('summarizeEvent never prints values it does not know to be safe', () => {
   it.each<[EventType, Record<string, unknown>, string]>([
-    ['config-staged', { set: { TOKEN: { value: 'hunter2', secret: true }, DB: { value: 'x', secret: false } }, unset: ['OLD'] }, 'set DB, TOKEN; unset OLD'],
-    ['failed', { reason: 'health check timed out\nafter 15s', logTail: ['PASSWORD=hunter2'] }, 'health check timed out after 15s'],
+    [
+      'config-staged',
+      { set: { TOKEN: { value: 'hunter2', secret: true }, DB: { value: 'x', secret: false } }, unset: ['OLD'] },
+      'set DB, TOKEN; unset OLD',
+    ],
+    [
+      'failed',
+      { reason: 'health check timed out\nafter 15s', logTail: ['PASSWORD=hunter2'] },
+      'health check timed out after 15s',
+    ],
     ['activated', { from: 'v1', durationMs: 812 }, 'from v1; 812 ms'],
     ['release-phase-failed', { exitCode: 3, lastLines: ['hunter2'], log: '/x' }, 'exit 3'],
     ['release-phase-failed', { exitCode: null, signal: 'SIGKILL' }, 'killed by SIGKILL'],
     ['lock-broken', { lease: { owner: 'bob@b', token: 7, host: 'b' } }, 'lease of bob@b (token 7)'],
     ['trust-changed', { add: [{ keyId: 'k1', publicKey: 'AAA' }], remove: ['k0'] }, 'add k1; remove k0'],
-    ['promoted', { fromApp: 'staging', fromRelease: 'v4', digest: `sha256:${'ab'.repeat(32)}` }, 'from staging v4 (abababababab)'],
+    [
+      'promoted',
+      { fromApp: 'staging', fromRelease: 'v4', digest: `sha256:${'ab'.repeat(32)}` },
+      'from staging v4 (abababababab)',
+    ],
     ['signed', { keyId: 'k1', signature: 'SIG', publicKey: 'PUB', hash: 'H' }, 'by k1'],
     ['stopped', { anything: 'hunter2' }, ''],
   ])('%s %j → %j', (type, detail, expected) => {
@@ -80,18 +106,28 @@ describe('auditLines', () => {
   const records: AppRecords[] = [
     {
       app: 'prod',
-      releases: [makeRelease(1, { app: 'prod', id: 'v1', cause: 'promote staging v1', actor: 'alice@a', createdAt: t(5) })],
-      events: [ev('prod', 'promoted', 'v1', { fromApp: 'staging', fromRelease: 'v1' }, t(5), 'alice@a'), ev('prod', 'activated', 'v1', {}, t(6))],
+      releases: [
+        makeRelease(1, { app: 'prod', id: 'v1', cause: 'promote staging v1', actor: 'alice@a', createdAt: t(5) }),
+      ],
+      events: [
+        ev('prod', 'promoted', 'v1', { fromApp: 'staging', fromRelease: 'v1' }, t(5), 'alice@a'),
+        ev('prod', 'activated', 'v1', {}, t(6)),
+      ],
     },
     {
       app: 'staging',
       releases: [makeRelease(1, { app: 'staging', cause: 'deploy 1a2b3c4', actor: 'bob@b', createdAt: t(1) })],
-      events: [ev('staging', 'config-staged', null, { set: { K: { value: 'v', secret: true } }, unset: [] }, t(0), 'bob@b'), ev('staging', 'activated', 'v1', {}, t(2))],
+      events: [
+        ev('staging', 'config-staged', null, { set: { K: { value: 'v', secret: true } }, unset: [] }, t(0), 'bob@b'),
+        ev('staging', 'activated', 'v1', {}, t(2)),
+      ],
     },
   ];
 
   it('merges apps oldest first; a release precedes the events about it at the same instant', () => {
-    const lines = auditLines(records).map((l) => `${l.at.slice(14, 16)} ${l.app} ${l.actor} ${l.action} ${l.release ?? '-'} ${l.summary}`);
+    const lines = auditLines(records).map(
+      (l) => `${l.at.slice(14, 16)} ${l.app} ${l.actor} ${l.action} ${l.release ?? '-'} ${l.summary}`,
+    );
     expect(lines).toEqual([
       '00 staging bob@b config-staged - set K',
       '01 staging bob@b release v1 deploy 1a2b3c4',
@@ -104,6 +140,10 @@ describe('auditLines', () => {
 
   it('filters events and releases alike', () => {
     expect(auditLines(records, { actor: 'alice' }).map((l) => l.action)).toEqual(['release', 'promoted']);
-    expect(auditLines(records, { since: new Date(t(5)) }).map((l) => `${l.app}:${l.action}`)).toEqual(['prod:release', 'prod:promoted', 'prod:activated']);
+    expect(auditLines(records, { since: new Date(t(5)) }).map((l) => `${l.app}:${l.action}`)).toEqual([
+      'prod:release',
+      'prod:promoted',
+      'prod:activated',
+    ]);
   });
 });

@@ -28,7 +28,13 @@ beforeAll(async () => {
   ctx = openContext({ home: paths.root, actor: 'alice@ops' });
   await changeConfig(ctx, 'staging', { set: ['DB=staging-db'] });
   await createRelease(ctx, 'staging', { build: digest });
-  await ctx.ledger.appendEvent('staging', { type: 'activated', release: 'v1', detail: {}, actor: 'sup', createdAt: new Date().toISOString() });
+  await ctx.ledger.appendEvent('staging', {
+    type: 'activated',
+    release: 'v1',
+    detail: {},
+    actor: 'sup',
+    createdAt: new Date().toISOString(),
+  });
   await changeConfig(ctx, 'prod', { set: ['DB=prod-db'] });
 });
 
@@ -47,10 +53,21 @@ afterEach(() => {
 describe('promoteRelease', () => {
   it("releases the source's current digest on the target with the target's staged config", async () => {
     const r = await promoteRelease(ctx, { fromApp: 'staging', toApp: 'prod' });
-    expect(r.release).toMatchObject({ app: 'prod', id: 'v1', build: { digest, commit }, cause: 'promote staging v1', actor: 'alice@ops' });
+    expect(r.release).toMatchObject({
+      app: 'prod',
+      id: 'v1',
+      build: { digest, commit },
+      cause: 'promote staging v1',
+      actor: 'alice@ops',
+    });
     expect(r.release.config).toEqual({ DB: { value: 'prod-db', secret: false } });
     expect(r.release.formation).toEqual({ nf: 1 });
-    expect(r.event).toMatchObject({ type: 'promoted', release: 'v1', detail: { fromApp: 'staging', fromRelease: 'v1', digest }, actor: 'alice@ops' });
+    expect(r.event).toMatchObject({
+      type: 'promoted',
+      release: 'v1',
+      detail: { fromApp: 'staging', fromRelease: 'v1', digest },
+      actor: 'alice@ops',
+    });
     expect(r.from).toEqual({ app: 'staging', release: 'v1', digest });
   });
 
@@ -59,7 +76,10 @@ describe('promoteRelease', () => {
     await changeConfig(ctx, 'staging', { set: ['LOG=debug'] });
     const r = await promoteRelease(ctx, { fromApp: 'staging', toApp: 'prod', release: '2', message: 'weekly' });
     expect(r.release).toMatchObject({ id: 'v3', cause: 'promote staging v2', message: 'weekly', build: { digest } });
-    expect(r.release.config).toEqual({ DB: { value: 'prod-db', secret: false }, LOG: { value: 'warn', secret: false } });
+    expect(r.release.config).toEqual({
+      DB: { value: 'prod-db', secret: false },
+      LOG: { value: 'warn', secret: false },
+    });
     expect((await ctx.ledger.verify()).ok).toBe(true);
   });
 
@@ -88,15 +108,24 @@ describe('promoteRelease', () => {
 describe('preflightRelease', () => {
   it('passes for a present, verifying, unencrypted, policy-free release', async () => {
     const v1 = (await ctx.ledger.getRelease('staging', 'v1'))!;
-    await expect(preflightRelease(ctx, 'staging', v1)).resolves.toEqual({ app: 'staging', release: 'v1', digest, checks: ['build', 'secrets', 'trust'] });
+    await expect(preflightRelease(ctx, 'staging', v1)).resolves.toEqual({
+      app: 'staging',
+      release: 'v1',
+      digest,
+      checks: ['build', 'secrets', 'trust'],
+    });
   });
 
   it('refuses a release whose secrets no longer decrypt with the configured key', async () => {
     process.env.BRR_SECRETS_KEY = randomBytes(32).toString('base64');
     const { release } = await changeConfig(ctx, 'staging', { set: ['TOKEN=t0p'], secret: true });
     await expect(preflightRelease(ctx, 'staging', release!, {})).rejects.toMatchObject({ code: 'secret_key_missing' });
-    await expect(preflightRelease(ctx, 'staging', release!, { BRR_SECRETS_KEY: randomBytes(32).toString('base64') })).rejects.toMatchObject({ code: 'secret_key_mismatch' });
-    await expect(preflightRelease(ctx, 'staging', release!, process.env)).resolves.toMatchObject({ release: release!.id });
+    await expect(
+      preflightRelease(ctx, 'staging', release!, { BRR_SECRETS_KEY: randomBytes(32).toString('base64') }),
+    ).rejects.toMatchObject({ code: 'secret_key_mismatch' });
+    await expect(preflightRelease(ctx, 'staging', release!, process.env)).resolves.toMatchObject({
+      release: release!.id,
+    });
   });
 
   it("refuses a release the app's trust policy does not accept", async () => {
@@ -114,7 +143,9 @@ describe('preflightRelease', () => {
     expect((err as { hint: string }).hint).toContain(`--ref ${commit}`);
     // Promotion refuses it too, before appending anything to the target.
     const before = (await ctx.ledger.listReleases('prod')).length;
-    await expect(promoteRelease(ctx, { fromApp: 'staging', toApp: 'prod', release: 'v1' })).rejects.toMatchObject({ code: 'build_collected' });
+    await expect(promoteRelease(ctx, { fromApp: 'staging', toApp: 'prod', release: 'v1' })).rejects.toMatchObject({
+      code: 'build_collected',
+    });
     expect(await ctx.ledger.listReleases('prod')).toHaveLength(before);
   });
 });

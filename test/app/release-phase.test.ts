@@ -67,12 +67,26 @@ describe('release phase planning', () => {
   });
 
   it('environment: a minimal base, then config, then BRR_APP and BRR_RELEASE, which config cannot override', () => {
-    const env = releasePhaseEnv({ PATH: '/bin', HOME: '/root', SECRET_OF_CLI: 'x', TZ: 'UTC' }, { DATABASE_URL: 'pg://', PATH: '/opt/bin', BRR_APP: 'evil' }, 'upf', 'v3');
-    expect(env).toEqual({ PATH: '/opt/bin', HOME: '/root', TZ: 'UTC', DATABASE_URL: 'pg://', BRR_APP: 'upf', BRR_RELEASE: 'v3' });
+    const env = releasePhaseEnv(
+      { PATH: '/bin', HOME: '/root', SECRET_OF_CLI: 'x', TZ: 'UTC' },
+      { DATABASE_URL: 'pg://', PATH: '/opt/bin', BRR_APP: 'evil' },
+      'upf',
+      'v3',
+    );
+    expect(env).toEqual({
+      PATH: '/opt/bin',
+      HOME: '/root',
+      TZ: 'UTC',
+      DATABASE_URL: 'pg://',
+      BRR_APP: 'upf',
+      BRR_RELEASE: 'v3',
+    });
   });
 
   it('masks secret values in output lines, longest first; short or public values stay', () => {
-    expect(redactLines(['login admin:hunter22xyz', 'pw=hunter22 pin=123'], ['hunter22', 'hunter22xyz', '123'])).toEqual(['login admin:<redacted>', 'pw=<redacted> pin=123']);
+    expect(redactLines(['login admin:hunter22xyz', 'pw=hunter22 pin=123'], ['hunter22', 'hunter22xyz', '123'])).toEqual(
+      ['login admin:<redacted>', 'pw=<redacted> pin=123'],
+    );
   });
 
   it('logs to <home>/logs/<app>/release.<id>.log', () => {
@@ -102,7 +116,14 @@ describe('running the release command', () => {
     expect(text).toContain('err v9');
     expect(text.trimEnd().endsWith('--- exit code 3')).toBe(true);
     // A second run of the same release appends to the same file.
-    await execReleaseCommand({ command: 'echo again', cwd: dir, env: {}, logFile: log, header: '--- run 2', tailLines: 5 });
+    await execReleaseCommand({
+      command: 'echo again',
+      cwd: dir,
+      env: {},
+      logFile: log,
+      header: '--- run 2',
+      tailLines: 5,
+    });
     expect(readFileSync(log, 'utf8')).toMatch(/--- exit code 3\n--- run 2\nagain\n--- exit code 0\n$/);
   });
 
@@ -127,7 +148,14 @@ describe('running the release command', () => {
   });
 
   it('a command that cannot start (its directory is gone) is a failure with the reason', async () => {
-    const r = await execReleaseCommand({ command: 'true', cwd: path.join(dir, 'nope'), env: {}, logFile: path.join(dir, 'nostart.log'), header: '---', tailLines: 5 });
+    const r = await execReleaseCommand({
+      command: 'true',
+      cwd: path.join(dir, 'nope'),
+      env: {},
+      logFile: path.join(dir, 'nostart.log'),
+      header: '---',
+      tailLines: 5,
+    });
     expect(r.exitCode).toBeNull();
     expect(r.error).toMatch(/ENOENT/);
     expect(r.lastLines.join('\n')).toMatch(/ENOENT/);

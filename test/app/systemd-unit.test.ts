@@ -5,7 +5,12 @@ import { renderSystemdUnit } from '../../src/app/systemd-unit.js';
 
 describe('brr supervise --systemd-unit', () => {
   it('renders a unit that restarts the supervisor always, for one home', () => {
-    const unit = renderSystemdUnit({ home: '/srv/brr', node: '/usr/bin/node', user: 'nf', main: '/opt/brr/dist/cli/main.js' });
+    const unit = renderSystemdUnit({
+      home: '/srv/brr',
+      node: '/usr/bin/node',
+      user: 'nf',
+      main: '/opt/brr/dist/cli/main.js',
+    });
     expect(unit.split('\n')).toEqual(
       expect.arrayContaining([
         '[Service]',
@@ -21,13 +26,20 @@ describe('brr supervise --systemd-unit', () => {
   });
 
   it('quotes paths with spaces', () => {
-    const unit = renderSystemdUnit({ home: '/srv/my brr', node: '/usr/bin/node', user: 'nf', main: '/opt/brr/main.js' });
+    const unit = renderSystemdUnit({
+      home: '/srv/my brr',
+      node: '/usr/bin/node',
+      user: 'nf',
+      main: '/opt/brr/main.js',
+    });
     expect(unit).toContain('ExecStart=/usr/bin/node /opt/brr/main.js supervise --home "/srv/my brr"');
   });
 
   it('is printed by the CLI for the given home', () => {
     const bin = path.resolve(import.meta.dirname, '..', '..', 'bin', 'brr.js');
-    const r = spawnSync(process.execPath, [bin, 'supervise', '--systemd-unit', '--home', '/tmp/brr-unit-home'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [bin, 'supervise', '--systemd-unit', '--home', '/tmp/brr-unit-home'], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('supervise --home /tmp/brr-unit-home');
     expect(r.stdout).toContain('Restart=always');

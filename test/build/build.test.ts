@@ -18,10 +18,22 @@ describe('buildImage', () => {
     const { repo, commit } = sampleRepo();
     const paths = tempHome();
     const lines: string[] = [];
-    const r = await buildImage({ paths, repo, progress: (l) => lines.push(l), clock: fixedClock('2030-01-01T00:00:00Z') });
+    const r = await buildImage({
+      paths,
+      repo,
+      progress: (l) => lines.push(l),
+      clock: fixedClock('2030-01-01T00:00:00Z'),
+    });
     expect(r).toMatchObject({ commit, cached: false, dirty: false });
     expect(r.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(r.record).toMatchObject({ digest: r.digest, commit, app: 'udp-counter', path: '', source: repo, createdAt: '2030-01-01T00:00:00.000Z' });
+    expect(r.record).toMatchObject({
+      digest: r.digest,
+      commit,
+      app: 'udp-counter',
+      path: '',
+      source: repo,
+      createdAt: '2030-01-01T00:00:00.000Z',
+    });
     expect(r.record.ref).toBe(`udp-counter-${commit.slice(0, 12)}-${r.digest.slice(7, 15)}`);
     expect(Object.keys(r.record.processes)).toEqual(['nf']);
     expect(lines).toContain('$ node build.mjs');
@@ -32,7 +44,9 @@ describe('buildImage', () => {
     expect(config.config.Labels['org.opencontainers.image.revision']).toBe(commit);
     expect(JSON.parse(config.config.Labels['dev.brr.manifest']!).nf.command).toBe('node nf.mjs');
     const dir = await materializeRelease(paths, 'udp-counter', 'v1', r.digest);
-    expect(JSON.parse(readFileSync(path.join(dir, 'build-info.json'), 'utf8'))).toEqual({ builtFrom: '2024-05-06T07:08:09.000Z' });
+    expect(JSON.parse(readFileSync(path.join(dir, 'build-info.json'), 'utf8'))).toEqual({
+      builtFrom: '2024-05-06T07:08:09.000Z',
+    });
     expect(existsSync(path.join(dir, 'nf.mjs'))).toBe(true);
   });
 
@@ -54,7 +68,9 @@ describe('buildImage', () => {
     const a = sampleRepo();
     const b = sampleRepo();
     expect(b.commit).toBe(a.commit);
-    expect((await buildImage({ paths: tempHome(), repo: b.repo })).digest).toBe((await buildImage({ paths: tempHome(), repo: a.repo })).digest);
+    expect((await buildImage({ paths: tempHome(), repo: b.repo })).digest).toBe(
+      (await buildImage({ paths: tempHome(), repo: a.repo })).digest,
+    );
   });
 
   it('records the same image for another app without rebuilding it', async () => {
@@ -100,13 +116,17 @@ describe('buildImage', () => {
     const dir = await materializeRelease(paths, 'udp-counter', 'v1', r.digest);
     expect(existsSync(path.join(dir, 'nf.mjs'))).toBe(true);
     expect(existsSync(path.join(dir, 'README.md'))).toBe(false);
-    await expect(buildImage({ paths, repo, path: 'services/nope' })).rejects.toMatchObject({ code: 'path_not_found', message: expect.stringContaining('services/nope') });
+    await expect(buildImage({ paths, repo, path: 'services/nope' })).rejects.toMatchObject({
+      code: 'path_not_found',
+      message: expect.stringContaining('services/nope'),
+    });
     await expect(buildImage({ paths, repo, path: '../x' })).rejects.toMatchObject({ code: 'path_invalid' });
   });
 
   it('runs the recipe with a scrubbed environment', async () => {
     const { repo } = repoWith({
-      'brr.yaml': 'build:\n  command: ["mkdir -p out", "env | sort > out/env.txt"]\n  output: out\nprocesses:\n  web: { command: "true" }\n',
+      'brr.yaml':
+        'build:\n  command: ["mkdir -p out", "env | sort > out/env.txt"]\n  output: out\nprocesses:\n  web: { command: "true" }\n',
     });
     process.env.BRR_TEST_SECRET = 'deploy-token';
     try {
@@ -115,9 +135,19 @@ describe('buildImage', () => {
       const dir = await materializeRelease(paths, 'scrubbed', 'v1', r.digest);
       const env = readFileSync(path.join(dir, 'env.txt'), 'utf8');
       expect(env).not.toContain('deploy-token');
-      const names = env.trim().split('\n').map((l) => l.split('=')[0]);
+      const names = env
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=')[0]);
       // sh itself adds PWD (and dash may add OLDPWD, SHLVL, _); nothing else may come from brr's caller.
-      expect(names.filter((n) => !['PWD', 'OLDPWD', 'SHLVL', '_'].includes(n!))).toEqual(['CI', 'HOME', 'LANG', 'PATH', 'SOURCE_DATE_EPOCH', 'TZ']);
+      expect(names.filter((n) => !['PWD', 'OLDPWD', 'SHLVL', '_'].includes(n!))).toEqual([
+        'CI',
+        'HOME',
+        'LANG',
+        'PATH',
+        'SOURCE_DATE_EPOCH',
+        'TZ',
+      ]);
       expect(env).toContain(`SOURCE_DATE_EPOCH=${Date.parse('2024-05-06T07:08:09Z') / 1000}\n`);
     } finally {
       delete process.env.BRR_TEST_SECRET;
@@ -128,7 +158,8 @@ describe('buildImage', () => {
 describe('buildImage failures leave index.json untouched', () => {
   it('names the failing command, its exit code and the last log lines', async () => {
     const { repo } = repoWith({
-      'brr.yaml': 'build:\n  command:\n    - echo first step\n    - "for i in $(seq 1 30); do echo line$i; done; exit 3"\nprocesses:\n  web: { command: "true" }\n',
+      'brr.yaml':
+        'build:\n  command:\n    - echo first step\n    - "for i in $(seq 1 30); do echo line$i; done; exit 3"\nprocesses:\n  web: { command: "true" }\n',
     });
     const paths = tempHome();
     const err = (await buildImage({ paths, repo }).catch((e: unknown) => e)) as BrrError;
@@ -155,14 +186,22 @@ describe('buildImage failures leave index.json untouched', () => {
   });
 
   it('refuses a directory that is not a git repository', async () => {
-    await expect(buildImage({ paths: tempHome(), repo: tempHome().root })).rejects.toMatchObject({ code: 'not_a_repo', exitCode: 2 });
+    await expect(buildImage({ paths: tempHome(), repo: tempHome().root })).rejects.toMatchObject({
+      code: 'not_a_repo',
+      exitCode: 2,
+    });
   });
 
   it('refuses a bad manifest and a missing build output', async () => {
     const bad = repoWith({ 'brr.yaml': 'processes:\n  web: { command: "x", scale: -1 }\n' });
     const paths = tempHome();
-    await expect(buildImage({ paths, repo: bad.repo })).rejects.toMatchObject({ code: 'manifest_invalid', message: expect.stringContaining('processes.web.scale') });
-    const noOut = repoWith({ 'brr.yaml': 'build: { command: "true", output: dist }\nprocesses:\n  web: { command: "x" }\n' });
+    await expect(buildImage({ paths, repo: bad.repo })).rejects.toMatchObject({
+      code: 'manifest_invalid',
+      message: expect.stringContaining('processes.web.scale'),
+    });
+    const noOut = repoWith({
+      'brr.yaml': 'build: { command: "true", output: dist }\nprocesses:\n  web: { command: "x" }\n',
+    });
     await expect(buildImage({ paths, repo: noOut.repo })).rejects.toMatchObject({ code: 'build_output_missing' });
     expect(await indexEntries(paths.oci)).toBe(0);
   });

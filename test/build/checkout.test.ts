@@ -1,7 +1,25 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { archiveArgv, commitTime, exportTree, isDirty, publicOrigin, resolveCommit, resolveCommitArgv, statusArgv } from '../../src/build/checkout.js';
+import {
+  archiveArgv,
+  commitTime,
+  exportTree,
+  isDirty,
+  publicOrigin,
+  resolveCommit,
+  resolveCommitArgv,
+  statusArgv,
+} from '../../src/build/checkout.js';
 import { cacheKey, normalizeSubdir } from '../../src/build/build.js';
 import { recipeEnv } from '../../src/build/recipe.js';
 import { cleanupTempDirs, commitAll, git, repoWith, tempDir } from './git-fixture.js';
@@ -25,7 +43,14 @@ describe('git command lines (commands as data)', () => {
   });
 
   it('gives build commands nothing but the fixed environment', () => {
-    expect(recipeEnv('/h', 42, '/bin')).toEqual({ PATH: '/bin', HOME: '/h', LANG: 'C.UTF-8', TZ: 'UTC', CI: 'true', SOURCE_DATE_EPOCH: '42' });
+    expect(recipeEnv('/h', 42, '/bin')).toEqual({
+      PATH: '/bin',
+      HOME: '/h',
+      LANG: 'C.UTF-8',
+      TZ: 'UTC',
+      CI: 'true',
+      SOURCE_DATE_EPOCH: '42',
+    });
   });
 });
 
@@ -57,7 +82,9 @@ describe('checkout against a real repository', () => {
     expect(lstatSync(path.join(dest, 'bin/run')).mode & 0o100).toBe(0o100);
     expect(lstatSync(path.join(dest, 'app.js')).mtimeMs).toBe(1_000_000_000_000);
     expect(existsSync(path.join(dest, 'top.txt'))).toBe(false);
-    await expect(exportTree(repo, commit, 'top.txt', tempDir('x'), 0)).rejects.toMatchObject({ code: 'path_not_found' });
+    await expect(exportTree(repo, commit, 'top.txt', tempDir('x'), 0)).rejects.toMatchObject({
+      code: 'path_not_found',
+    });
   });
 
   it('labels only public origins, without credentials', async () => {

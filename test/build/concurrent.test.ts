@@ -23,7 +23,9 @@ describe('concurrent builds', () => {
       process.stdout.write(JSON.stringify({ digest: r.digest, commit: r.commit }));`;
     const run = (ref: string) =>
       new Promise<{ code: number; out: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, paths.root, repo, ref], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, paths.root, repo, ref], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         let out = '';
         child.stdout.on('data', (c: Buffer) => (out += c.toString()));
         child.on('close', (code) => resolve({ code: code ?? 1, out }));

@@ -31,9 +31,25 @@ export function tempHome(): HomePaths {
 
 /** Fixed identity and dates: the same files committed twice give the same commit id. */
 export function git(cwd: string, args: string[], date = '2024-05-06T07:08:09Z'): string {
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date, GIT_CONFIG_NOSYSTEM: '1' };
-  for (const k of Object.keys(env)) if (k.startsWith('GIT_') && !['GIT_AUTHOR_DATE', 'GIT_COMMITTER_DATE', 'GIT_CONFIG_NOSYSTEM'].includes(k)) delete env[k];
-  const base = ['-c', 'user.name=brr test', '-c', 'user.email=test@brr.invalid', '-c', 'init.defaultBranch=main', '-c', 'commit.gpgsign=false'];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GIT_AUTHOR_DATE: date,
+    GIT_COMMITTER_DATE: date,
+    GIT_CONFIG_NOSYSTEM: '1',
+  };
+  for (const k of Object.keys(env))
+    if (k.startsWith('GIT_') && !['GIT_AUTHOR_DATE', 'GIT_COMMITTER_DATE', 'GIT_CONFIG_NOSYSTEM'].includes(k))
+      delete env[k];
+  const base = [
+    '-c',
+    'user.name=brr test',
+    '-c',
+    'user.email=test@brr.invalid',
+    '-c',
+    'init.defaultBranch=main',
+    '-c',
+    'commit.gpgsign=false',
+  ];
   return execFileSync('git', [...base, ...args], { cwd, env, encoding: 'utf8' }).trim();
 }
 

@@ -43,7 +43,11 @@ describe('every bad input exits non-zero, names the problem and the next step, a
 
   it('a failing build shows the exit code and the last lines, and records nothing', async () => {
     const good = readFileSync(path.join(sb.repo, 'brr.yaml'), 'utf8');
-    sb.commit('brr.yaml', good.replace('command: node build.mjs', 'command: "echo compiling; echo broken-thing >&2; exit 7"'), 'break build');
+    sb.commit(
+      'brr.yaml',
+      good.replace('command: node build.mjs', 'command: "echo compiling; echo broken-thing >&2; exit 7"'),
+      'break build',
+    );
     const r = await sb.brr(['build']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/exit(ed with)? (code )?7/);
@@ -73,7 +77,12 @@ describe('every bad input exits non-zero, names the problem and the next step, a
 
   it('bad config keys and assignments change nothing', async () => {
     const before = await sb.json<unknown[]>(['releases']);
-    for (const args of [['config', 'set', 'bad-key=1'], ['config', 'set', 'NOEQUALS'], ['config', 'set', 'BRR_APP=x'], ['config', 'unset', 'NOT_SET']]) {
+    for (const args of [
+      ['config', 'set', 'bad-key=1'],
+      ['config', 'set', 'NOEQUALS'],
+      ['config', 'set', 'BRR_APP=x'],
+      ['config', 'unset', 'NOT_SET'],
+    ]) {
       const r = await sb.brr(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toContain('hint:');
@@ -90,7 +99,9 @@ describe('every bad input exits non-zero, names the problem and the next step, a
     const rel = await sb.json<{ id: string }>(['release', '--build', built.digest]);
     // Flip bytes in the biggest blob of the new image (its layer).
     const blobs = path.join(sb.home, 'oci', 'blobs', 'sha256');
-    const manifest = JSON.parse(readFileSync(path.join(blobs, built.digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> };
+    const manifest = JSON.parse(readFileSync(path.join(blobs, built.digest.slice(7)), 'utf8')) as {
+      layers: Array<{ digest: string }>;
+    };
     const layer = path.join(blobs, manifest.layers[0]!.digest.slice(7));
     const bytes = readFileSync(layer);
     const mid = bytes.length >> 1;

@@ -87,7 +87,14 @@ export class Sandbox {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [BRR, ...args], {
         cwd: this.repo,
-        env: { ...process.env, BRR_HOME: this.home, NO_COLOR: '1', BRR_ACTOR: 'tester@e2e', BRR_SECRETS_KEY: TEST_SECRETS_KEY, ...opts.env },
+        env: {
+          ...process.env,
+          BRR_HOME: this.home,
+          NO_COLOR: '1',
+          BRR_ACTOR: 'tester@e2e',
+          BRR_SECRETS_KEY: TEST_SECRETS_KEY,
+          ...opts.env,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

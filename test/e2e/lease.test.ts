@@ -17,17 +17,30 @@ const APP = 'udp-counter';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A CLI run in the background, so a test can kill or stop it. */
-function startBrr(sb: Sandbox, args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<CliResult> } {
+function startBrr(
+  sb: Sandbox,
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [BRR, ...args], {
     cwd: sb.repo,
-    env: { ...process.env, BRR_HOME: sb.home, NO_COLOR: '1', BRR_ACTOR: 'tester@e2e', BRR_SECRETS_KEY: TEST_SECRETS_KEY, ...env },
+    env: {
+      ...process.env,
+      BRR_HOME: sb.home,
+      NO_COLOR: '1',
+      BRR_ACTOR: 'tester@e2e',
+      BRR_SECRETS_KEY: TEST_SECRETS_KEY,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr })));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr })),
+  );
   return { child, done };
 }
 
@@ -59,7 +72,9 @@ async function inReleasePhase(sb: Sandbox, pid: number, release: string): Promis
   return waitFor(`pid ${pid} in the release phase of ${release}`, async () => {
     const { lease } = await lock(sb);
     if (lease?.pid !== pid) return undefined;
-    return (await events(sb)).some((e) => e.type === 'release-phase-started' && e.release === release) ? lease : undefined;
+    return (await events(sb)).some((e) => e.type === 'release-phase-started' && e.release === release)
+      ? lease
+      : undefined;
   });
 }
 
@@ -78,7 +93,11 @@ describe('deploy leases', () => {
   beforeAll(async () => {
     sb = await Sandbox.create();
     const yml = readFileSync(path.join(sb.repo, 'brr.yaml'), 'utf8');
-    sb.commit('brr.yaml', `${yml}release:\n  command: 'if [ -n "$HOLD" ]; then sleep "$HOLD"; fi; echo migrated'\n`, 'release phase');
+    sb.commit(
+      'brr.yaml',
+      `${yml}release:\n  command: 'if [ -n "$HOLD" ]; then sleep "$HOLD"; fi; echo migrated'\n`,
+      'release phase',
+    );
     await sb.ok(['deploy']);
   });
   afterAll(async () => {
@@ -97,7 +116,9 @@ describe('deploy leases', () => {
     expect(Date.now()).toBeLessThan(Date.parse(lease.expiresAt));
     expect(blocked.code).toBe(1);
     expect(JSON.parse(blocked.stdout).error.code).toBe('lease_held');
-    expect(blocked.stderr).toContain(`is being deployed by tester@e2e (host ${lease.host}, pid ${holder.child.pid}) since ${lease.acquiredAt}`);
+    expect(blocked.stderr).toContain(
+      `is being deployed by tester@e2e (host ${lease.host}, pid ${holder.child.pid}) since ${lease.acquiredAt}`,
+    );
     expect(blocked.stderr).toContain('brr lock --force');
     const shown = await sb.ok(['lock']);
     expect(shown.stdout).toContain(`pid       ${holder.child.pid} (not running on this host)`);
@@ -112,7 +133,7 @@ describe('deploy leases', () => {
     expect(ev.filter((e) => e.release === 'v2').map((e) => e.type)).toEqual(['release-phase-started']);
   });
 
-  it("a stalled holder (SIGSTOP past its expiry) is taken over; when it wakes, its late writes are refused and it exits 1", async () => {
+  it('a stalled holder (SIGSTOP past its expiry) is taken over; when it wakes, its late writes are refused and it exits 1', async () => {
     const holder = startBrr(sb, ['config', 'set', 'HOLD=4', '--json'], { BRR_LEASE_TTL: '1s' });
     await inReleasePhase(sb, holder.child.pid!, 'v4');
     holder.child.kill('SIGSTOP');
@@ -121,7 +142,9 @@ describe('deploy leases', () => {
     expect(taken.release).toBe('v5');
     // Its release command runs on while brr is stopped; let it finish, so the late write is due.
     const v4 = path.join(sb.home, 'releases', APP, 'v4');
-    await waitFor('the stalled release command to finish', async () => (pidsWithHome(sb.home).some((p) => safeCwd(p) === v4) ? undefined : true));
+    await waitFor('the stalled release command to finish', async () =>
+      pidsWithHome(sb.home).some((p) => safeCwd(p) === v4) ? undefined : true,
+    );
     const before = await events(sb);
     holder.child.kill('SIGCONT');
     const woke = await holder.done;
@@ -145,10 +168,17 @@ describe('deploy leases', () => {
     expect(r.code).toBe(1);
     expect(['lease_lost', 'lease_fenced']).toContain(JSON.parse(r.stdout).error.code);
     const dir = path.join(sb.home, 'releases', APP, 'v6');
-    await waitFor('the release command to be stopped', async () => (pidsWithHome(sb.home).some((p) => safeCwd(p) === dir) ? undefined : true));
+    await waitFor('the release command to be stopped', async () =>
+      pidsWithHome(sb.home).some((p) => safeCwd(p) === dir) ? undefined : true,
+    );
     const ev = (await events(sb)).find((e) => e.type === 'lock-broken')!;
     expect(ev).toMatchObject({ seq: out.eventSeq, actor: 'breaker@e2e', release: null });
-    expect(ev.detail).toMatchObject({ lease: { pid: holder.child.pid, token: lease.token }, expired: false, holderAlive: true, brokenBy: { owner: 'breaker@e2e' } });
+    expect(ev.detail).toMatchObject({
+      lease: { pid: holder.child.pid, token: lease.token },
+      expired: false,
+      holderAlive: true,
+      brokenBy: { owner: 'breaker@e2e' },
+    });
     expect((await lock(sb)).lease).toBeNull();
     expect((await sb.ok(['lock', '--force'])).stdout).toContain('nothing to break');
     expect((await sb.ok(['verify'])).code).toBe(0);
@@ -161,7 +191,11 @@ describe('deploy leases', () => {
     expect(pidsWithHome(sb.home).some((p) => safeCwd(p) === dir)).toBe(true);
     holder.child.kill('SIGINT');
     expect((await holder.done).code).toBe(130);
-    await waitFor('the release command to be stopped', async () => (pidsWithHome(sb.home).some((p) => safeCwd(p) === dir) ? undefined : true), 5_000);
+    await waitFor(
+      'the release command to be stopped',
+      async () => (pidsWithHome(sb.home).some((p) => safeCwd(p) === dir) ? undefined : true),
+      5_000,
+    );
     // The lease is not released on Ctrl-C, only left to lapse within its TTL.
     await waitFor('the lease to lapse', async () => ((await lock(sb)).expired ? true : undefined), 5_000);
   });

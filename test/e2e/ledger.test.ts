@@ -17,14 +17,27 @@ describe('the ledger through the CLI', () => {
 
   it('concurrent config changes from many processes never duplicate or lose an id', async () => {
     const writers = 8;
-    const results = await Promise.all(Array.from({ length: writers }, (_, i) => sb.brr(['config', 'set', `KEY_${i}=v${i}`, '--json'])));
+    const results = await Promise.all(
+      Array.from({ length: writers }, (_, i) => sb.brr(['config', 'set', `KEY_${i}=v${i}`, '--json'])),
+    );
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const ids = results.map((r) => (JSON.parse(r.stdout) as { release: string }).release).sort();
-    const rels = await sb.json<Array<{ id: string; seq: number; config: Record<string, string> }>>(['releases', '--limit', '100']);
+    const rels = await sb.json<Array<{ id: string; seq: number; config: Record<string, string> }>>([
+      'releases',
+      '--limit',
+      '100',
+    ]);
     expect(rels.map((r) => r.seq)).toEqual(Array.from({ length: writers + 1 }, (_, i) => writers + 1 - i));
-    expect(ids).toEqual(rels.slice(0, writers).map((r) => r.id).sort());
+    expect(ids).toEqual(
+      rels
+        .slice(0, writers)
+        .map((r) => r.id)
+        .sort(),
+    );
     // No lost update: the newest release holds every key.
-    expect(Object.keys(rels[0]!.config).sort()).toEqual(['STAGED', ...Array.from({ length: writers }, (_, i) => `KEY_${i}`)].sort());
+    expect(Object.keys(rels[0]!.config).sort()).toEqual(
+      ['STAGED', ...Array.from({ length: writers }, (_, i) => `KEY_${i}`)].sort(),
+    );
     expect((await sb.ok(['verify'])).stdout).toContain('ledger intact');
   });
 
@@ -39,15 +52,19 @@ describe('the ledger through the CLI', () => {
     }
   });
 
-  it('editing the file behind brr\'s back is caught by verify, naming the first bad entry', async () => {
+  it("editing the file behind brr's back is caught by verify, naming the first bad entry", async () => {
     const db = new Database(path.join(sb.home, 'ledger.db'));
     try {
-      const triggers = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as Array<{ name: string }>;
+      const triggers = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as Array<{
+        name: string;
+      }>;
       for (const t of triggers) db.exec(`DROP TRIGGER "${t.name}"`);
       const cols = (db.prepare('PRAGMA table_info(releases)').all() as Array<{ name: string }>).map((c) => c.name);
       const bodyCol = cols.find((c) => c === 'body' || c === 'body_json' || c === 'entry')!;
       expect(bodyCol).toBeTruthy();
-      const changed = db.prepare(`UPDATE releases SET ${bodyCol} = replace(${bodyCol}, 'tester@e2e', 'mallory@e2e') WHERE seq = 4`).run();
+      const changed = db
+        .prepare(`UPDATE releases SET ${bodyCol} = replace(${bodyCol}, 'tester@e2e', 'mallory@e2e') WHERE seq = 4`)
+        .run();
       expect(changed.changes).toBe(1);
     } finally {
       db.close();

@@ -104,7 +104,9 @@ describe('build → release → run → config → rollback, through the real CL
     expect(ps[0]).toMatchObject({ app: 'udp-counter', release: 'v4', type: 'nf' });
     const st = await sb.brr(['status', '--json']);
     expect(st.code).toBe(0);
-    expect(JSON.parse(st.stdout)).toEqual([expect.objectContaining({ app: 'udp-counter', ledger: 'v4', running: 'v4', inSync: true })]);
+    expect(JSON.parse(st.stdout)).toEqual([
+      expect.objectContaining({ app: 'udp-counter', ledger: 'v4', running: 'v4', inSync: true }),
+    ]);
     await sb.ok(['shutdown']);
     const after = await sb.brr(['status']);
     expect(after.code).toBe(1);

@@ -35,11 +35,35 @@ describe('brr promote and brr audit through the real CLI', () => {
   });
 
   it("promotes staging v1 to prod: same digest, prod's config, and runs it with --run", async () => {
-    const p = await sb.json<{ app: string; id: string; build: string; cause: string; from: unknown; ran: boolean }>(['promote', '--from', STAGING, '--to', PROD, 'v1', '--run']);
-    expect(p).toMatchObject({ app: PROD, id: 'v1', build: digest, cause: `promote ${STAGING} v1`, from: { app: STAGING, release: 'v1', digest }, ran: true });
+    const p = await sb.json<{ app: string; id: string; build: string; cause: string; from: unknown; ran: boolean }>([
+      'promote',
+      '--from',
+      STAGING,
+      '--to',
+      PROD,
+      'v1',
+      '--run',
+    ]);
+    expect(p).toMatchObject({
+      app: PROD,
+      id: 'v1',
+      build: digest,
+      cause: `promote ${STAGING} v1`,
+      from: { app: STAGING, release: 'v1', digest },
+      ran: true,
+    });
     expect(JSON.parse((await sb.get('/')).body)).toMatchObject({ greeting: 'prod', release: 'v1' });
-    const shown = await sb.json<{ build: { digest: string }; config: Record<string, string>; cause: string }>(['show', 'v1', '--app', PROD]);
-    expect(shown).toMatchObject({ build: { digest }, cause: `promote ${STAGING} v1`, config: { GREETING: 'prod', API_TOKEN: '<redacted>' } });
+    const shown = await sb.json<{ build: { digest: string }; config: Record<string, string>; cause: string }>([
+      'show',
+      'v1',
+      '--app',
+      PROD,
+    ]);
+    expect(shown).toMatchObject({
+      build: { digest },
+      cause: `promote ${STAGING} v1`,
+      config: { GREETING: 'prod', API_TOKEN: '<redacted>' },
+    });
     expect((await sb.ok(['verify'])).stdout).toContain('ledger intact');
   });
 
@@ -68,7 +92,9 @@ describe('brr promote and brr audit through the real CLI', () => {
     expect(bob.map((e) => `${e.app} ${e.action}`)).toEqual([`${PROD} config-staged`, `${PROD} config-staged`]);
     const prod = await sb.json<AuditJson[]>(['audit', '--app', PROD]);
     expect(new Set(prod.map((e) => e.app))).toEqual(new Set([PROD]));
-    expect(await sb.json<AuditJson[]>(['audit', '--since', '1h'])).toHaveLength((await sb.json<unknown[]>(['audit'])).length);
+    expect(await sb.json<AuditJson[]>(['audit', '--since', '1h'])).toHaveLength(
+      (await sb.json<unknown[]>(['audit'])).length,
+    );
     expect(await sb.json<AuditJson[]>(['audit', '--since', '2999-01-01'])).toEqual([]);
     const bad = await sb.brr(['audit', '--since', 'last tuesday']);
     expect(bad.code).toBe(2);

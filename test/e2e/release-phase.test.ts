@@ -27,7 +27,10 @@ async function events(sb: Sandbox): Promise<LedgerEvent[]> {
   }
 }
 
-const runs = (sb: Sandbox) => readFileSync(path.join(sb.dir, 'marks', 'runs'), 'utf8').trim().split('\n');
+const runs = (sb: Sandbox) =>
+  readFileSync(path.join(sb.dir, 'marks', 'runs'), 'utf8')
+    .trim()
+    .split('\n');
 
 describe('release phase', () => {
   let sb: Sandbox;
@@ -81,7 +84,9 @@ describe('release phase', () => {
     const failed = ev.find((e) => e.type === 'release-phase-failed')!;
     expect(failed.release).toBe('v2');
     expect(failed.detail).toMatchObject({ exitCode: 7, log });
-    expect(failed.detail.lastLines).toEqual(expect.arrayContaining(['boom: relation users already exists', 'using <redacted>']));
+    expect(failed.detail.lastLines).toEqual(
+      expect.arrayContaining(['boom: relation users already exists', 'using <redacted>']),
+    );
     expect(ev.some((e) => e.type === 'switch-started' && e.release === 'v2')).toBe(false);
     expect((await sb.brr(['status'])).code).toBe(0);
     // The lease was released on the way out: the next deploy is not blocked.

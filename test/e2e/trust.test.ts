@@ -67,7 +67,10 @@ describe('signatures, trust and encrypted secrets through the real CLI', () => {
     expect(v.stdout).toMatch(new RegExp(`udp-counter\\s+v1\\s+${keyA.keyId}`));
     expect(v.stdout).toMatch(/udp-counter\s+v2\s+unsigned/);
     const vj = await json<Verify>(['verify']);
-    expect(vj.signers.map((s) => [s.release, s.signer, s.trusted])).toEqual([['v1', keyA.keyId, null], ['v2', 'unsigned', null]]);
+    expect(vj.signers.map((s) => [s.release, s.signer, s.trusted])).toEqual([
+      ['v1', keyA.keyId, null],
+      ['v2', 'unsigned', null],
+    ]);
   });
 
   it('with a trust policy, the run stage refuses an unsigned release and the old one keeps answering', async () => {
@@ -90,7 +93,13 @@ describe('signatures, trust and encrypted secrets through the real CLI', () => {
     try {
       const v3 = (await ledger.getRelease('udp-counter', 'v3'))!;
       const forged = { ...signReleaseHash(mallory, v3), keyId: keyA.keyId, publicKey: keyA.publicKey };
-      await ledger.appendEvent('udp-counter', { type: 'signed', release: 'v3', detail: forged, actor: 'mallory@e2e', createdAt: new Date().toISOString() });
+      await ledger.appendEvent('udp-counter', {
+        type: 'signed',
+        release: 'v3',
+        detail: forged,
+        actor: 'mallory@e2e',
+        createdAt: new Date().toISOString(),
+      });
     } finally {
       await ledger.close();
     }

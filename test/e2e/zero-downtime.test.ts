@@ -12,17 +12,20 @@ function startLoad(sb: Sandbox) {
   let stop = false;
   const request = (useAgent: boolean) =>
     new Promise<void>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port: sb.httpPort, path: '/', agent: useAgent ? agent : false }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => {
-          if (res.statusCode === 200) {
-            ok++;
-            releasesSeen.add((JSON.parse(body) as { release: string }).release);
-          } else failures.push(`HTTP ${res.statusCode}`);
-          resolve();
-        });
-      });
+      const req = http.get(
+        { host: '127.0.0.1', port: sb.httpPort, path: '/', agent: useAgent ? agent : false },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => {
+            if (res.statusCode === 200) {
+              ok++;
+              releasesSeen.add((JSON.parse(body) as { release: string }).release);
+            } else failures.push(`HTTP ${res.statusCode}`);
+            resolve();
+          });
+        },
+      );
       req.on('error', (e: NodeJS.ErrnoException) => {
         failures.push(e.code ?? e.message);
         resolve();
@@ -84,7 +87,7 @@ describe('no refused connection and no lost datagram across switches, through th
     expect(rels[0]!.build.digest).toBe(rels[2]!.build.digest); // v4 went back to v2's build
   });
 
-  it('logs show each process\'s output, prefixed with its type and index', async () => {
+  it("logs show each process's output, prefixed with its type and index", async () => {
     const logs = await sb.ok(['logs', '--process', 'nf', '-n', '20']);
     expect(logs.stdout).toMatch(/nf\.1\s+\| nf v4 pid \d+ serving/);
   });

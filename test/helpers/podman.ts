@@ -44,8 +44,14 @@ export function startPodman(insecureRegistries: string[] = []): TestPodman {
     CONTAINERS_REGISTRIES_CONF: path.join(dir, 'registries.conf'),
   };
   writeFileSync(env.CONTAINERS_CONF, containersConf(dir));
-  writeFileSync(env.CONTAINERS_STORAGE_CONF, `[storage]\ndriver = "vfs"\nrunroot = "${path.join(dir, 'run')}"\ngraphroot = "${path.join(dir, 'graph')}"\n`);
-  writeFileSync(env.CONTAINERS_REGISTRIES_CONF, insecureRegistries.map((r) => `[[registry]]\nlocation = "${r}"\ninsecure = true\n`).join('\n'));
+  writeFileSync(
+    env.CONTAINERS_STORAGE_CONF,
+    `[storage]\ndriver = "vfs"\nrunroot = "${path.join(dir, 'run')}"\ngraphroot = "${path.join(dir, 'graph')}"\n`,
+  );
+  writeFileSync(
+    env.CONTAINERS_REGISTRIES_CONF,
+    insecureRegistries.map((r) => `[[registry]]\nlocation = "${r}"\ninsecure = true\n`).join('\n'),
+  );
   const run = (args: string[], timeoutMs = 120_000) => {
     const r = spawnSync('podman', args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutMs });
     return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };

@@ -35,7 +35,10 @@ export function findPostgresBin(): string | null {
  */
 export function missingPostgres(): string | null {
   if (findPostgresBin()) return null;
-  if (process.env.BRR_REQUIRE_TOOLS === '1') throw new Error(`PostgreSQL 15 is required (BRR_REQUIRE_TOOLS=1) but not found in ${BIN_DIRS.join(' or ')}: apt-get install -y postgresql-15`);
+  if (process.env.BRR_REQUIRE_TOOLS === '1')
+    throw new Error(
+      `PostgreSQL 15 is required (BRR_REQUIRE_TOOLS=1) but not found in ${BIN_DIRS.join(' or ')}: apt-get install -y postgresql-15`,
+    );
   const reason = `PostgreSQL server binaries not found in ${BIN_DIRS.join(' or ')} (apt-get install -y postgresql-15); skipping`;
   process.stderr.write(`SKIP: ${reason}\n`);
   return reason;
@@ -77,22 +80,47 @@ export async function startPostgres(opts: StartOptions = {}): Promise<PgServer> 
   fs.mkdirSync(sock);
   fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   if (isRoot()) {
-    const id = (flag: string): number => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const id = (flag: string): number =>
+      Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
     for (const p of [dir, sock, pwfile]) fs.chownSync(p, id('-u'), id('-g'));
   }
   let port = 0;
   try {
-    runPg(path.join(bin, 'initdb'), ['-D', data, '-U', 'brr', '-A', 'scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-sync']);
+    runPg(path.join(bin, 'initdb'), [
+      '-D',
+      data,
+      '-U',
+      'brr',
+      '-A',
+      'scram-sha-256',
+      `--pwfile=${pwfile}`,
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+    ]);
     fs.rmSync(pwfile);
     // A port picked free can be taken before the server binds it; try a few.
     for (let attempt = 0; ; attempt++) {
       port = await freePort();
       const o = `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 -c fsync=${opts.fsync ? 'on' : 'off'} -c max_connections=100`;
       try {
-        runPg(path.join(bin, 'pg_ctl'), ['-D', data, '-o', o, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+        runPg(path.join(bin, 'pg_ctl'), [
+          '-D',
+          data,
+          '-o',
+          o,
+          '-l',
+          path.join(dir, 'server.log'),
+          '-w',
+          '-t',
+          '60',
+          'start',
+        ]);
         break;
       } catch (e) {
-        if (attempt >= 3) throw new Error(`${(e as Error).message}\n${fs.readFileSync(path.join(dir, 'server.log'), 'utf8')}`);
+        if (attempt >= 3)
+          throw new Error(`${(e as Error).message}\n${fs.readFileSync(path.join(dir, 'server.log'), 'utf8')}`);
       }
     }
   } catch (e) {

@@ -39,7 +39,8 @@ export interface TokenServer {
 async function waitForRegistry(host: string, child: ChildProcess, log: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited ${child.exitCode}: ${readFileSync(log, 'utf8')}`);
+    if (child.exitCode !== null)
+      throw new Error(`docker-registry exited ${child.exitCode}: ${readFileSync(log, 'utf8')}`);
     try {
       await fetch(`http://${host}/v2/`);
       return;
@@ -66,7 +67,9 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | TokenServer } = 
   writeFileSync(path.join(dir, 'config.yml'), config);
   const log = path.join(dir, 'registry.log');
   writeFileSync(log, '');
-  const child = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d: Buffer) => writeFileSync(log, d, { flag: 'a' }));
   child.stderr!.on('data', (d: Buffer) => writeFileSync(log, d, { flag: 'a' }));
   await waitForRegistry(host, child, log);
@@ -91,10 +94,21 @@ export async function startTokenServer(): Promise<TokenServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'brr-token-'));
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile], { stdio: 'ignore' });
-  execFileSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=brr-test-token'], { stdio: 'ignore' });
+  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile], {
+    stdio: 'ignore',
+  });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=brr-test-token'],
+    { stdio: 'ignore' },
+  );
   const key = createPrivateKey(readFileSync(keyFile));
-  const der = Buffer.from(readFileSync(certFile, 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const der = Buffer.from(
+    readFileSync(certFile, 'utf8')
+      .replace(/-----[^-]+-----/g, '')
+      .replace(/\s+/g, ''),
+    'base64',
+  );
   const service = 'brr-test-registry';
   const issuer = 'brr-test-issuer';
   const requests: TokenServer['requests'] = [];
@@ -102,7 +116,8 @@ export async function startTokenServer(): Promise<TokenServer> {
     const url = new URL(req.url ?? '/', 'http://x');
     const scopes = url.searchParams.getAll('scope');
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const authenticated = basic !== undefined && Buffer.from(basic, 'base64').toString('utf8') === `${TEST_USER}:${TEST_PASSWORD}`;
+    const authenticated =
+      basic !== undefined && Buffer.from(basic, 'base64').toString('utf8') === `${TEST_USER}:${TEST_PASSWORD}`;
     requests.push({ scopes, authenticated });
     if (!authenticated) {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
@@ -115,9 +130,22 @@ export async function startTokenServer(): Promise<TokenServer> {
       return { type, name: rest.join(':'), actions };
     });
     const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', x5c: [der.toString('base64')] }));
-    const claims = b64url(JSON.stringify({ iss: issuer, sub: TEST_USER, aud: service, exp: now + 600, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access }));
+    const claims = b64url(
+      JSON.stringify({
+        iss: issuer,
+        sub: TEST_USER,
+        aud: service,
+        exp: now + 600,
+        nbf: now - 10,
+        iat: now,
+        jti: randomBytes(8).toString('hex'),
+        access,
+      }),
+    );
     const sig = sign('sha256', Buffer.from(`${header}.${claims}`), { key, dsaEncoding: 'ieee-p1363' });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${header}.${claims}.${b64url(sig)}`, expires_in: 600 }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token: `${header}.${claims}.${b64url(sig)}`, expires_in: 600 }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
@@ -138,16 +166,23 @@ export async function startTokenServer(): Promise<TokenServer> {
 export function writeAuthFile(dir: string, host: string, user: string, password: string): string {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `auth-${randomBytes(4).toString('hex')}.json`);
-  writeFileSync(file, JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }),
+  );
   return file;
 }
 
 /** `skopeo inspect` of a reference on a test registry (plain HTTP). */
 export function skopeoInspect(ref: string, extra: string[] = []): Record<string, unknown> {
-  return JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', ...extra, `docker://${ref}`], { encoding: 'utf8' })) as Record<string, unknown>;
+  return JSON.parse(
+    execFileSync('skopeo', ['inspect', '--tls-verify=false', ...extra, `docker://${ref}`], { encoding: 'utf8' }),
+  ) as Record<string, unknown>;
 }
 
 /** skopeo's raw manifest bytes (exactly what the registry stores). */
 export function skopeoRaw(ref: string, extra: string[] = []): string {
-  return execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', ...extra, `docker://${ref}`], { encoding: 'utf8' });
+  return execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', ...extra, `docker://${ref}`], {
+    encoding: 'utf8',
+  });
 }

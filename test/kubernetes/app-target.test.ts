@@ -21,7 +21,10 @@ function codeOf(f: () => unknown): string | null {
 
 describe('per-app target', () => {
   it('validates flags into a target', () => {
-    expect(planTarget({ ...k8s, kubeconfig: 'kube/config' }, '/home/u')).toEqual({ ...k8s, kubeconfig: '/home/u/kube/config' });
+    expect(planTarget({ ...k8s, kubeconfig: 'kube/config' }, '/home/u')).toEqual({
+      ...k8s,
+      kubeconfig: '/home/u/kube/config',
+    });
     expect(planTarget({ ...k8s, registry: '127.0.0.1:5000/' })).toMatchObject({ registry: '127.0.0.1:5000' });
     expect(planTarget({ target: 'local' })).toEqual({ target: 'local' });
   });
@@ -40,7 +43,10 @@ describe('per-app target', () => {
   it('folds target-set events: the last well-formed one wins, none means local', () => {
     const ev = (detail: Record<string, unknown>) => ({ type: 'target-set' as const, detail });
     expect(currentTarget([])).toEqual({ target: 'local' });
-    expect(currentTarget([ev({ ...k8s, kubeconfig: null }), ev({ target: 'kubernetes', context: 3 })])).toEqual({ ...k8s, kubeconfig: null });
+    expect(currentTarget([ev({ ...k8s, kubeconfig: null }), ev({ target: 'kubernetes', context: 3 })])).toEqual({
+      ...k8s,
+      kubeconfig: null,
+    });
     expect(currentTarget([ev({ ...k8s, kubeconfig: null }), ev({ target: 'local' })])).toEqual({ target: 'local' });
   });
 
@@ -78,13 +84,21 @@ describe('per-app target', () => {
 
 describe('brr.yaml for Kubernetes: sctp ports and stateful processes', () => {
   it('accepts protocol sctp and stateful: true; records stateful only when true', () => {
-    const m = parseManifest('processes:\n  amf:\n    command: x\n    stateful: true\n    ports: [{ name: ngap, port: 38412, protocol: sctp }]\n  web:\n    command: y\n    stateful: false\n');
+    const m = parseManifest(
+      'processes:\n  amf:\n    command: x\n    stateful: true\n    ports: [{ name: ngap, port: 38412, protocol: sctp }]\n  web:\n    command: y\n    stateful: false\n',
+    );
     expect(m.processes.amf).toMatchObject({ stateful: true, ports: [{ name: 'ngap', port: 38412, protocol: 'sctp' }] });
     expect('stateful' in m.processes.web!).toBe(false);
   });
 
   it('refuses a non-boolean stateful and a health check on an sctp port', () => {
-    expect(() => parseManifest('processes:\n  a:\n    command: x\n    stateful: yes please\n')).toThrow('processes.a.stateful: expected true or false');
-    expect(() => parseManifest('processes:\n  a:\n    command: x\n    ports: [{ name: s, port: 1, protocol: sctp }]\n    health: { tcp: s }\n')).toThrow('port "s" is sctp; health checks need a tcp port');
+    expect(() => parseManifest('processes:\n  a:\n    command: x\n    stateful: yes please\n')).toThrow(
+      'processes.a.stateful: expected true or false',
+    );
+    expect(() =>
+      parseManifest(
+        'processes:\n  a:\n    command: x\n    ports: [{ name: s, port: 1, protocol: sctp }]\n    health: { tcp: s }\n',
+      ),
+    ).toThrow('port "s" is sctp; health checks need a tcp port');
   });
 });

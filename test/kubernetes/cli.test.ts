@@ -75,10 +75,34 @@ describe('brr apps / render / run / status for a Kubernetes app (CLI in-process,
   });
 
   it('sets and lists the target', async () => {
-    const set = await brr('apps', 'set', 'upf', '--target', 'kubernetes', '--context', 'fake', '--namespace', 'upf', '--registry', '127.0.0.1:5000/nf', '--kubeconfig', kubeconfig, '--home', home);
-    expect(set.stdout).toContain(`upf runs on kubernetes context=fake namespace=upf registry=127.0.0.1:5000/nf kubeconfig=${kubeconfig}`);
+    const set = await brr(
+      'apps',
+      'set',
+      'upf',
+      '--target',
+      'kubernetes',
+      '--context',
+      'fake',
+      '--namespace',
+      'upf',
+      '--registry',
+      '127.0.0.1:5000/nf',
+      '--kubeconfig',
+      kubeconfig,
+      '--home',
+      home,
+    );
+    expect(set.stdout).toContain(
+      `upf runs on kubernetes context=fake namespace=upf registry=127.0.0.1:5000/nf kubeconfig=${kubeconfig}`,
+    );
     const list = await brr('apps', '--home', home, '--json');
-    expect(JSON.parse(list.stdout)).toEqual([{ app: 'upf', current: null, target: { target: 'kubernetes', context: 'fake', namespace: 'upf', registry: '127.0.0.1:5000/nf', kubeconfig } }]);
+    expect(JSON.parse(list.stdout)).toEqual([
+      {
+        app: 'upf',
+        current: null,
+        target: { target: 'kubernetes', context: 'fake', namespace: 'upf', registry: '127.0.0.1:5000/nf', kubeconfig },
+      },
+    ]);
   });
 
   it('renders the newest release to stdout and to a directory; secrets only with --include-secrets', async () => {
@@ -87,12 +111,26 @@ describe('brr apps / render / run / status for a Kubernetes app (CLI in-process,
     await brr('release', '--app', 'upf', '--home', home);
     const stream = await brr('render', '--app', 'upf', '--home', home);
     expect(stream.stdout).not.toContain(Buffer.from(SECRET).toString('base64'));
-    const docs = parseAllDocuments(stream.stdout).map((d) => (d as { toJS(): { kind: string; metadata: { name: string } } }).toJS());
-    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(['ConfigMap/upf-v1-config', 'Secret/upf-v1-secret', 'Service/upf-nf', 'PodDisruptionBudget/upf-nf', 'Deployment/upf-nf']);
+    const docs = parseAllDocuments(stream.stdout).map((d) =>
+      (d as { toJS(): { kind: string; metadata: { name: string } } }).toJS(),
+    );
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      'ConfigMap/upf-v1-config',
+      'Secret/upf-v1-secret',
+      'Service/upf-nf',
+      'PodDisruptionBudget/upf-nf',
+      'Deployment/upf-nf',
+    ]);
     expect(stream.stdout).toContain(`image: 127.0.0.1:5000/nf/upf@${digest}`);
     const dir = tempDir('render');
     const files = await brr('render', 'v1', '--out', dir, '--include-secrets', '--app', 'upf', '--home', home);
-    expect(readdirSync(dir).sort()).toEqual(['01-configmap-upf-v1-config.yaml', '02-secret-upf-v1-secret.yaml', '03-service-upf-nf.yaml', '04-poddisruptionbudget-upf-nf.yaml', '05-deployment-upf-nf.yaml']);
+    expect(readdirSync(dir).sort()).toEqual([
+      '01-configmap-upf-v1-config.yaml',
+      '02-secret-upf-v1-secret.yaml',
+      '03-service-upf-nf.yaml',
+      '04-poddisruptionbudget-upf-nf.yaml',
+      '05-deployment-upf-nf.yaml',
+    ]);
     expect(files.stdout.trim().split('\n')).toHaveLength(5);
     const secretFile = path.join(dir, '02-secret-upf-v1-secret.yaml');
     expect(readFileSync(secretFile, 'utf8')).toContain(Buffer.from(SECRET).toString('base64'));
@@ -104,9 +142,15 @@ describe('brr apps / render / run / status for a Kubernetes app (CLI in-process,
     expect(run.stdout).toContain('upf v1 is running');
     expect(run.stderr).toContain('applying 5 objects of v1 to namespace upf (context fake)');
     expect(run.stderr + run.stdout).not.toContain(SECRET);
-    expect(fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].ports[1]).toEqual({ containerPort: 38412, name: 'ngap', protocol: 'SCTP' });
+    expect(fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].ports[1]).toEqual({
+      containerPort: 38412,
+      name: 'ngap',
+      protocol: 'SCTP',
+    });
     const status = await brr('status', '--app', 'upf', '--home', home, '--json');
-    expect(JSON.parse(status.stdout)).toEqual([{ app: 'upf', ledger: 'v1', running: 'v1', inSync: true, problem: null }]);
+    expect(JSON.parse(status.stdout)).toEqual([
+      { app: 'upf', ledger: 'v1', running: 'v1', inSync: true, problem: null },
+    ]);
     // brr rollback through the CLI: v2 changes config, the rollback to v1 brings the old config back on the cluster.
     await brr('config', 'set', 'LOG_LEVEL=debug', '--app', 'upf', '--home', home);
     await brr('run', '--app', 'upf', '--home', home);
@@ -114,7 +158,9 @@ describe('brr apps / render / run / status for a Kubernetes app (CLI in-process,
     const back = await brr('rollback', 'v1', '--app', 'upf', '--home', home);
     expect(back.stdout).toContain('upf v3 is running: rollback to v1');
     expect(fake.get('ConfigMap', 'upf-v3-config', 'upf')!.data).toEqual({ LOG_LEVEL: 'info' });
-    expect(fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].envFrom[0].configMapRef.name).toBe('upf-v3-config');
+    expect(fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].envFrom[0].configMapRef.name).toBe(
+      'upf-v3-config',
+    );
     // The cluster changed behind brr's back: status reports drift and fails.
     for (const p of fake.list('Pod', 'upf')) p.metadata.labels['app.kubernetes.io/version'] = 'v0';
     await expect(brr('status', '--app', 'upf', '--home', home)).rejects.toMatchObject({ code: 'status_drift' });

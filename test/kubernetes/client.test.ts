@@ -7,7 +7,11 @@ import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
 const cm = (name: string, data: Record<string, string>, ns = 'upf') => ({
   apiVersion: 'v1',
   kind: 'ConfigMap',
-  metadata: { name, namespace: ns, labels: { 'app.kubernetes.io/instance': 'upf', 'app.kubernetes.io/managed-by': 'brr' } },
+  metadata: {
+    name,
+    namespace: ns,
+    labels: { 'app.kubernetes.io/instance': 'upf', 'app.kubernetes.io/managed-by': 'brr' },
+  },
   data,
   immutable: true,
 });
@@ -37,16 +41,29 @@ describe('Kubernetes client against the FAKE API server', () => {
     const out = await api.apply(cm('upf-v1-config', { LOG_LEVEL: 'info' }));
     expect(out.metadata.uid).toBeTruthy();
     const p = fake.patches.at(-1)!;
-    expect(p).toMatchObject({ path: '/api/v1/namespaces/upf/configmaps/upf-v1-config', contentType: 'application/apply-patch+yaml', fieldManager: 'brr', force: true });
+    expect(p).toMatchObject({
+      path: '/api/v1/namespaces/upf/configmaps/upf-v1-config',
+      contentType: 'application/apply-patch+yaml',
+      fieldManager: 'brr',
+      force: true,
+    });
     expect(p.body).toEqual(cm('upf-v1-config', { LOG_LEVEL: 'info' }));
     expect(fake.requests.every((r) => r.authorized)).toBe(true);
   });
 
   it('reads, lists by label selector and deletes; a missing object is null / false, not an error', async () => {
-    await api.apply({ ...cm('other-v1-config', {}), metadata: { name: 'other-v1-config', namespace: 'upf', labels: { 'app.kubernetes.io/instance': 'other' } } });
+    await api.apply({
+      ...cm('other-v1-config', {}),
+      metadata: { name: 'other-v1-config', namespace: 'upf', labels: { 'app.kubernetes.io/instance': 'other' } },
+    });
     expect((await api.read('v1', 'ConfigMap', 'upf', 'upf-v1-config'))?.data).toEqual({ LOG_LEVEL: 'info' });
     expect(await api.read('v1', 'ConfigMap', 'upf', 'nope')).toBeNull();
-    const listed = await api.list('v1', 'ConfigMap', 'upf', 'app.kubernetes.io/instance=upf,app.kubernetes.io/managed-by=brr');
+    const listed = await api.list(
+      'v1',
+      'ConfigMap',
+      'upf',
+      'app.kubernetes.io/instance=upf,app.kubernetes.io/managed-by=brr',
+    );
     expect(listed.map((o) => o.metadata.name)).toEqual(['upf-v1-config']);
     expect(listed[0]!.kind).toBe('ConfigMap');
     expect(await api.remove('v1', 'ConfigMap', 'upf', 'other-v1-config')).toBe(true);
@@ -64,7 +81,14 @@ describe('Kubernetes client against the FAKE API server', () => {
   });
 
   it('never repeats the API server message for a Secret (it could quote data)', async () => {
-    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'upf' }, data: { K: 'dg==' }, immutable: true, type: 'Opaque' };
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's', namespace: 'upf' },
+      data: { K: 'dg==' },
+      immutable: true,
+      type: 'Opaque',
+    };
     await api.apply(secret);
     const e = await errorOf(api.apply({ ...secret, data: { K: 'dzI=' } }));
     expect(e.code).toBe('kube_invalid');
@@ -82,7 +106,10 @@ describe('Kubernetes client against the FAKE API server', () => {
 
   it('reports an unreachable API server as kube_unreachable', async () => {
     const kc = new KubeConfig();
-    kc.loadFromOptions({ ...fake.kubeconfigOptions(), clusters: [{ name: 'fake', server: 'http://127.0.0.1:1', skipTLSVerify: true }] });
+    kc.loadFromOptions({
+      ...fake.kubeconfigOptions(),
+      clusters: [{ name: 'fake', server: 'http://127.0.0.1:1', skipTLSVerify: true }],
+    });
     expect((await errorOf(createKubeApi(kc).list('v1', 'Pod', 'upf', 'a=b'))).code).toBe('kube_unreachable');
   });
 });

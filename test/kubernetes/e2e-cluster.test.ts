@@ -27,15 +27,23 @@ import type { KubernetesTarget } from '../../src/run/kubernetes/types.js';
  */
 const KUBECONFIG = process.env.BRR_E2E_KUBECONFIG;
 const IMAGE = process.env.BRR_E2E_IMAGE ?? '';
-const skip = KUBECONFIG ? null : 'BRR_E2E_KUBECONFIG is not set (no Kubernetes cluster here); see docs/kubernetes.md to run against kind or k3s';
+const skip = KUBECONFIG
+  ? null
+  : 'BRR_E2E_KUBECONFIG is not set (no Kubernetes cluster here); see docs/kubernetes.md to run against kind or k3s';
 if (skip) process.stderr.write(`SKIP: ${skip}\n`);
 
 const WEB: ProcessSpec = {
   // FAIL=1 in config makes the process exit: the release that sets it cannot roll out.
-  command: 'if [ "$FAIL" = 1 ]; then echo failing on purpose; exit 1; fi; mkdir -p /tmp/www && echo "$GREETING" > /tmp/www/healthz && exec httpd -f -p 8080 -h /tmp/www',
+  command:
+    'if [ "$FAIL" = 1 ]; then echo failing on purpose; exit 1; fi; mkdir -p /tmp/www && echo "$GREETING" > /tmp/www/healthz && exec httpd -f -p 8080 -h /tmp/www',
   scale: 2,
   ports: [{ name: 'http', port: 8080, protocol: 'tcp', address: '127.0.0.1' }],
-  health: { check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs: 20_000, intervalMs: 1_000, upForMs: 1_000 },
+  health: {
+    check: { kind: 'http', path: '/healthz', port: 'http' },
+    timeoutMs: 20_000,
+    intervalMs: 1_000,
+    upForMs: 1_000,
+  },
   graceMs: 5_000,
   restart: 'always',
 };
@@ -50,10 +58,19 @@ describe.skipIf(skip !== null)('end-to-end on a real cluster (BRR_E2E_KUBECONFIG
   const lines: string[] = [];
 
   beforeAll(async () => {
-    if (!imageDigest(IMAGE)) throw new Error('set BRR_E2E_IMAGE to a pinned image with busybox httpd, e.g. docker.io/library/busybox@sha256:… (see docs/kubernetes.md)');
+    if (!imageDigest(IMAGE))
+      throw new Error(
+        'set BRR_E2E_IMAGE to a pinned image with busybox httpd, e.g. docker.io/library/busybox@sha256:… (see docs/kubernetes.md)',
+      );
     const kc = new KubeConfig();
     kc.loadFromFile(KUBECONFIG as string);
-    target = { target: 'kubernetes', context: process.env.BRR_E2E_CONTEXT ?? kc.getCurrentContext(), namespace: app, registry: 'unused.invalid', kubeconfig: KUBECONFIG as string };
+    target = {
+      target: 'kubernetes',
+      context: process.env.BRR_E2E_CONTEXT ?? kc.getCurrentContext(),
+      namespace: app,
+      registry: 'unused.invalid',
+      kubeconfig: KUBECONFIG as string,
+    };
     api = createKubeApi(loadKubeConfig(target));
     await api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: app } });
     process.env.BRR_SECRETS_KEY = randomBytes(32).toString('base64');
@@ -72,13 +89,24 @@ describe.skipIf(skip !== null)('end-to-end on a real cluster (BRR_E2E_KUBECONFIG
     const r = (await changeConfig(ctx, app, { set })).release;
     if (r) return r;
     return ctx.ledger.appendRelease(app, (latest, staged) =>
-      planRelease({ latest, staged, build: { digest: imageDigest(IMAGE) as string, commit: '0'.repeat(40) }, formation: { web: 2 }, actor: 'e2e@host', now: new Date() }),
+      planRelease({
+        latest,
+        staged,
+        build: { digest: imageDigest(IMAGE) as string, commit: '0'.repeat(40) },
+        formation: { web: 2 },
+        actor: 'e2e@host',
+        now: new Date(),
+      }),
     );
   };
-  const run = (rel: Awaited<ReturnType<typeof release>>) => runOnKubernetes(ctx, rel, target, (l) => lines.push(l), { deps, timeoutMs: 150_000 });
+  const run = (rel: Awaited<ReturnType<typeof release>>) =>
+    runOnKubernetes(ctx, rel, target, (l) => lines.push(l), { deps, timeoutMs: 150_000 });
   const envFrom = async () => {
     const d = await api.read('apps/v1', 'Deployment', app, `${app}-web`);
-    return JSON.stringify((d?.spec as { template: { spec: { containers: Array<{ envFrom: unknown }> } } }).template.spec.containers[0]!.envFrom);
+    return JSON.stringify(
+      (d?.spec as { template: { spec: { containers: Array<{ envFrom: unknown }> } } }).template.spec.containers[0]!
+        .envFrom,
+    );
   };
 
   it('rolls out a release, is in sync, then a failing release is rolled back with its config', async () => {
@@ -89,23 +117,60 @@ describe.skipIf(skip !== null)('end-to-end on a real cluster (BRR_E2E_KUBECONFIG
     const v2 = await release(['FAIL=1']);
     await expect(run(v2)).rejects.toMatchObject({ code: 'rollout_failed' });
     expect(await envFrom()).toContain(`${app}-v1-config`);
-    expect((await ctx.ledger.listEvents(app)).map((e) => e.type).slice(-3)).toEqual(['switch-started', 'failed', 'rolled-back']);
+    expect((await ctx.ledger.listEvents(app)).map((e) => e.type).slice(-3)).toEqual([
+      'switch-started',
+      'failed',
+      'rolled-back',
+    ]);
     expect(await kubernetesStatus(ctx, app, target, deps)).toMatchObject({ inSync: true, running: 'v1' });
   }, 600_000);
 
   const kubectl = spawnSync('sh', ['-c', 'command -v kubectl']).status === 0;
-  it.skipIf(!kubectl)('kubectl rollout undo brings back the previous template and with it the previous release\'s own config', async () => {
-    const v3 = await release(['FAIL=0', 'GREETING=three']);
-    await run(v3);
-    expect(await envFrom()).toContain(`${app}-v3-config`);
-    const undo = spawnSync('kubectl', ['--kubeconfig', KUBECONFIG as string, '--context', target.context, '-n', app, 'rollout', 'undo', `deployment/${app}-web`], { encoding: 'utf8' });
-    expect(undo.status, undo.stderr).toBe(0);
-    const status = spawnSync('kubectl', ['--kubeconfig', KUBECONFIG as string, '--context', target.context, '-n', app, 'rollout', 'status', `deployment/${app}-web`, '--timeout=120s'], { encoding: 'utf8' });
-    expect(status.status, status.stderr).toBe(0);
-    // The ConfigMap of v1 was retained (and is referenced by ReplicaSet history), so the undo works with v1's config.
-    expect(await envFrom()).toContain(`${app}-v1-config`);
-    expect(await api.read('v1', 'ConfigMap', app, `${app}-v1-config`)).not.toBeNull();
-    // brr notices that the cluster no longer runs the ledger's current release.
-    expect(await kubernetesStatus(ctx, app, target, deps)).toMatchObject({ inSync: false });
-  }, 600_000);
+  it.skipIf(!kubectl)(
+    "kubectl rollout undo brings back the previous template and with it the previous release's own config",
+    async () => {
+      const v3 = await release(['FAIL=0', 'GREETING=three']);
+      await run(v3);
+      expect(await envFrom()).toContain(`${app}-v3-config`);
+      const undo = spawnSync(
+        'kubectl',
+        [
+          '--kubeconfig',
+          KUBECONFIG as string,
+          '--context',
+          target.context,
+          '-n',
+          app,
+          'rollout',
+          'undo',
+          `deployment/${app}-web`,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(undo.status, undo.stderr).toBe(0);
+      const status = spawnSync(
+        'kubectl',
+        [
+          '--kubeconfig',
+          KUBECONFIG as string,
+          '--context',
+          target.context,
+          '-n',
+          app,
+          'rollout',
+          'status',
+          `deployment/${app}-web`,
+          '--timeout=120s',
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(status.status, status.stderr).toBe(0);
+      // The ConfigMap of v1 was retained (and is referenced by ReplicaSet history), so the undo works with v1's config.
+      expect(await envFrom()).toContain(`${app}-v1-config`);
+      expect(await api.read('v1', 'ConfigMap', app, `${app}-v1-config`)).not.toBeNull();
+      // brr notices that the cluster no longer runs the ledger's current release.
+      expect(await kubernetesStatus(ctx, app, target, deps)).toMatchObject({ inSync: false });
+    },
+    600_000,
+  );
 });

@@ -56,7 +56,15 @@ export interface FakeApiServer {
   close(): Promise<void>;
 }
 
-const status = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code, reason, message });
+const status = (code: number, reason: string, message: string) => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  code,
+  reason,
+  message,
+});
 
 export function matchesSelector(labels: Record<string, string> | undefined, selector: string | null): boolean {
   if (!selector) return true;
@@ -108,9 +116,16 @@ export async function startFakeApiServer(opts: { namespaces?: string[] } = {}): 
       };
       if (!authorized) return send(401, status(401, 'Unauthorized', 'Unauthorized'));
       const r = route(url.pathname);
-      if (!r) return send(404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
+      if (!r)
+        return send(404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
       if (r.discovery) {
-        const resources = (RESOURCES[r.gv] ?? []).map((x) => ({ name: x.name, singularName: x.kind.toLowerCase(), namespaced: x.namespaced, kind: x.kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }));
+        const resources = (RESOURCES[r.gv] ?? []).map((x) => ({
+          name: x.name,
+          singularName: x.kind.toLowerCase(),
+          namespaced: x.namespaced,
+          kind: x.kind,
+          verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+        }));
         return send(200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: r.gv, resources });
       }
       const { kind, ns, name } = r;
@@ -121,21 +136,45 @@ export async function startFakeApiServer(opts: { namespaces?: string[] } = {}): 
         return send(200, o);
       }
       if (req.method === 'GET') {
-        const items = store.list(kind, ns).filter((o) => matchesSelector(o.metadata.labels, url.searchParams.get('labelSelector')));
+        const items = store
+          .list(kind, ns)
+          .filter((o) => matchesSelector(o.metadata.labels, url.searchParams.get('labelSelector')));
         return send(200, { kind: `${kind}List`, apiVersion: r.gv, metadata: { resourceVersion: String(rv) }, items });
       }
       if (req.method === 'DELETE' && name) {
-        if (!store.delete(kind, ns, name)) return send(404, status(404, 'NotFound', `${kind.toLowerCase()}s "${name}" not found`));
+        if (!store.delete(kind, ns, name))
+          return send(404, status(404, 'NotFound', `${kind.toLowerCase()}s "${name}" not found`));
         player.deleted(kind, ns, name);
         return send(200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200 });
       }
-      if (req.method === 'PATCH' && name) return apply(kind, ns, name, req.headers['content-type'] ?? '', url, Buffer.concat(chunks).toString('utf8'), send);
+      if (req.method === 'PATCH' && name)
+        return apply(
+          kind,
+          ns,
+          name,
+          req.headers['content-type'] ?? '',
+          url,
+          Buffer.concat(chunks).toString('utf8'),
+          send,
+        );
       return send(405, status(405, 'MethodNotAllowed', `${req.method} not supported by the fake`));
     });
   });
 
-  function apply(kind: string, ns: string, name: string, contentType: string, url: URL, text: string, send: (c: number, b: unknown) => void): void {
-    if (contentType !== 'application/apply-patch+yaml') return send(415, status(415, 'UnsupportedMediaType', `the fake only takes server-side apply, got ${contentType}`));
+  function apply(
+    kind: string,
+    ns: string,
+    name: string,
+    contentType: string,
+    url: URL,
+    text: string,
+    send: (c: number, b: unknown) => void,
+  ): void {
+    if (contentType !== 'application/apply-patch+yaml')
+      return send(
+        415,
+        status(415, 'UnsupportedMediaType', `the fake only takes server-side apply, got ${contentType}`),
+      );
     const fieldManager = url.searchParams.get('fieldManager');
     if (!fieldManager) return send(400, status(400, 'BadRequest', 'fieldManager is required for apply patch'));
     let body: Obj;
@@ -144,18 +183,45 @@ export async function startFakeApiServer(opts: { namespaces?: string[] } = {}): 
     } catch {
       return send(400, status(400, 'BadRequest', 'body is not JSON'));
     }
-    patches.push({ path: url.pathname, contentType, fieldManager, force: url.searchParams.get('force') === 'true', body });
+    patches.push({
+      path: url.pathname,
+      contentType,
+      fieldManager,
+      force: url.searchParams.get('force') === 'true',
+      body,
+    });
     if (!namespaces.has(ns)) return send(404, status(404, 'NotFound', `namespaces "${ns}" not found`));
-    if (body.kind !== kind || body.metadata?.name !== name) return send(400, status(400, 'BadRequest', 'body does not match the URL'));
+    if (body.kind !== kind || body.metadata?.name !== name)
+      return send(400, status(400, 'BadRequest', 'body does not match the URL'));
     const old = store.get(kind, ns, name);
-    if (old && old.immutable === true && (kind === 'ConfigMap' || kind === 'Secret') && JSON.stringify(old.data ?? {}) !== JSON.stringify(body.data ?? {})) {
-      return send(422, status(422, 'Invalid', `${kind} "${name}" is invalid: data: Forbidden: field is immutable when \`immutable\` is set`));
+    if (
+      old &&
+      old.immutable === true &&
+      (kind === 'ConfigMap' || kind === 'Secret') &&
+      JSON.stringify(old.data ?? {}) !== JSON.stringify(body.data ?? {})
+    ) {
+      return send(
+        422,
+        status(
+          422,
+          'Invalid',
+          `${kind} "${name}" is invalid: data: Forbidden: field is immutable when \`immutable\` is set`,
+        ),
+      );
     }
     const specChanged = !old || JSON.stringify(old.spec) !== JSON.stringify(body.spec);
     const generation = old ? (old.metadata.generation as number) + (specChanged ? 1 : 0) : 1;
     const stored: Obj = {
       ...body,
-      metadata: { ...body.metadata, namespace: ns, uid: old?.metadata.uid ?? randomUUID(), resourceVersion: String(++rv), generation, creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString(), managedFields: [{ manager: fieldManager, operation: 'Apply' }] },
+      metadata: {
+        ...body.metadata,
+        namespace: ns,
+        uid: old?.metadata.uid ?? randomUUID(),
+        resourceVersion: String(++rv),
+        generation,
+        creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString(),
+        managedFields: [{ manager: fieldManager, operation: 'Apply' }],
+      },
       status: old?.status ?? {},
     };
     store.put(stored);

@@ -15,7 +15,8 @@ export type Obj = Record<string, any>;
  * - stuck: pods crash-loop; after `deadlineAfter` reads the Deployment reports ProgressDeadlineExceeded
  * - hang: pods never get ready and no deadline is reported (the watcher's own timeout must fire)
  */
-export type RolloutScript = { kind: 'instant' } | { kind: 'progress' } | { kind: 'stuck'; deadlineAfter?: number } | { kind: 'hang' };
+export type RolloutScript =
+  { kind: 'instant' } | { kind: 'progress' } | { kind: 'stuck'; deadlineAfter?: number } | { kind: 'hang' };
 
 export interface Store {
   put(o: Obj): void;
@@ -44,22 +45,46 @@ export class RolloutPlayer {
     const owner = `${w.metadata.name}-${hash}`;
     const selector = { ...(w.spec.selector?.matchLabels ?? {}) };
     if (w.kind === 'Deployment') {
-      const existing = this.store.list('ReplicaSet', ns).filter((rs) => rs.metadata.ownerReferences?.[0]?.name === w.metadata.name);
-      let revision = 1 + Math.max(0, ...existing.map((rs) => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)));
+      const existing = this.store
+        .list('ReplicaSet', ns)
+        .filter((rs) => rs.metadata.ownerReferences?.[0]?.name === w.metadata.name);
+      let revision =
+        1 +
+        Math.max(
+          0,
+          ...existing.map((rs) => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)),
+        );
       const same = existing.find((rs) => rs.metadata.name === owner);
       if (same) revision = Number(same.metadata.annotations['deployment.kubernetes.io/revision']);
       const labels = { ...template.metadata.labels, 'pod-template-hash': hash };
       this.store.put({
         apiVersion: 'apps/v1',
         kind: 'ReplicaSet',
-        metadata: { name: owner, namespace: ns, labels, annotations: { 'deployment.kubernetes.io/revision': String(revision) }, ownerReferences: [{ kind: 'Deployment', name: w.metadata.name }] },
-        spec: { replicas: w.spec.replicas, selector: { matchLabels: { ...selector, 'pod-template-hash': hash } }, template: { ...template, metadata: { ...template.metadata, labels } } },
+        metadata: {
+          name: owner,
+          namespace: ns,
+          labels,
+          annotations: { 'deployment.kubernetes.io/revision': String(revision) },
+          ownerReferences: [{ kind: 'Deployment', name: w.metadata.name }],
+        },
+        spec: {
+          replicas: w.spec.replicas,
+          selector: { matchLabels: { ...selector, 'pod-template-hash': hash } },
+          template: { ...template, metadata: { ...template.metadata, labels } },
+        },
       });
       // Old ReplicaSets stay (scaled to 0) up to revisionHistoryLimit, as the controller keeps them.
-      const old = existing.filter((rs) => rs.metadata.name !== owner).sort((a, b) => Number(a.metadata.annotations['deployment.kubernetes.io/revision']) - Number(b.metadata.annotations['deployment.kubernetes.io/revision']));
+      const old = existing
+        .filter((rs) => rs.metadata.name !== owner)
+        .sort(
+          (a, b) =>
+            Number(a.metadata.annotations['deployment.kubernetes.io/revision']) -
+            Number(b.metadata.annotations['deployment.kubernetes.io/revision']),
+        );
       for (const rs of old) rs.spec.replicas = 0;
       const limit = w.spec.revisionHistoryLimit ?? 10;
-      for (const rs of old.slice(0, Math.max(0, old.length - limit))) this.store.delete('ReplicaSet', ns, rs.metadata.name);
+      for (const rs of old.slice(0, Math.max(0, old.length - limit)))
+        this.store.delete('ReplicaSet', ns, rs.metadata.name);
     } else {
       this.store.put({
         apiVersion: 'apps/v1',
@@ -102,10 +127,31 @@ export class RolloutPlayer {
     this.setPods(w, r.owner, available, crash, updated);
     const gen = w.metadata.generation;
     if (w.kind === 'Deployment') {
-      const conditions = [{ type: 'Progressing', status: deadline ? 'False' : 'True', reason: deadline ? 'ProgressDeadlineExceeded' : done ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated' }];
-      w.status = { observedGeneration: gen, replicas: done ? want : want + (updated < want ? 1 : 0), updatedReplicas: updated, availableReplicas: available, readyReplicas: available, unavailableReplicas: want - available, conditions };
+      const conditions = [
+        {
+          type: 'Progressing',
+          status: deadline ? 'False' : 'True',
+          reason: deadline ? 'ProgressDeadlineExceeded' : done ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+        },
+      ];
+      w.status = {
+        observedGeneration: gen,
+        replicas: done ? want : want + (updated < want ? 1 : 0),
+        updatedReplicas: updated,
+        availableReplicas: available,
+        readyReplicas: available,
+        unavailableReplicas: want - available,
+        conditions,
+      };
     } else {
-      w.status = { observedGeneration: gen, replicas: want, readyReplicas: available, updatedReplicas: updated, currentRevision: done ? r.owner : 'old', updateRevision: r.owner };
+      w.status = {
+        observedGeneration: gen,
+        replicas: want,
+        readyReplicas: available,
+        updatedReplicas: updated,
+        currentRevision: done ? r.owner : 'old',
+        updateRevision: r.owner,
+      };
     }
   }
 
@@ -114,7 +160,12 @@ export class RolloutPlayer {
     const ns = w.metadata.namespace as string;
     const selector = w.spec.selector?.matchLabels ?? {};
     for (const p of this.store.list('Pod', ns)) {
-      if (Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v) && p.metadata.labels?.['brr.fake/owner'] !== owner && ready > 0) this.store.delete('Pod', ns, p.metadata.name);
+      if (
+        Object.entries(selector).every(([k, v]) => p.metadata.labels?.[k] === v) &&
+        p.metadata.labels?.['brr.fake/owner'] !== owner &&
+        ready > 0
+      )
+        this.store.delete('Pod', ns, p.metadata.name);
     }
     const template = w.spec.template as Obj;
     for (let i = 0; i < count; i++) {
@@ -125,14 +176,27 @@ export class RolloutPlayer {
         imageID: c.image,
         ready: isReady,
         restartCount: crash ? 3 : 0,
-        state: isReady ? { running: {} } : crash ? { waiting: { reason: 'CrashLoopBackOff' } } : { waiting: { reason: 'ContainerCreating' } },
+        state: isReady
+          ? { running: {} }
+          : crash
+            ? { waiting: { reason: 'CrashLoopBackOff' } }
+            : { waiting: { reason: 'ContainerCreating' } },
       }));
       this.store.put({
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name: `${owner}-${i}`, namespace: ns, labels: { ...template.metadata.labels, 'brr.fake/owner': owner }, annotations: { ...template.metadata.annotations } },
+        metadata: {
+          name: `${owner}-${i}`,
+          namespace: ns,
+          labels: { ...template.metadata.labels, 'brr.fake/owner': owner },
+          annotations: { ...template.metadata.annotations },
+        },
         spec: template.spec,
-        status: { phase: 'Running', conditions: [{ type: 'Ready', status: isReady ? 'True' : 'False' }], containerStatuses: containers },
+        status: {
+          phase: 'Running',
+          conditions: [{ type: 'Ready', status: isReady ? 'True' : 'False' }],
+          containerStatuses: containers,
+        },
       });
     }
   }
@@ -140,7 +204,10 @@ export class RolloutPlayer {
   /** Cascading delete, as the garbage collector would do it. */
   deleted(kind: string, ns: string, name: string): void {
     this.rollouts.delete(`${kind}/${ns}/${name}`);
-    for (const rs of this.store.list('ReplicaSet', ns)) if (rs.metadata.ownerReferences?.[0]?.name === name) this.store.delete('ReplicaSet', ns, rs.metadata.name);
-    for (const p of this.store.list('Pod', ns)) if (String(p.metadata.labels?.['brr.fake/owner'] ?? '').startsWith(`${name}-`)) this.store.delete('Pod', ns, p.metadata.name);
+    for (const rs of this.store.list('ReplicaSet', ns))
+      if (rs.metadata.ownerReferences?.[0]?.name === name) this.store.delete('ReplicaSet', ns, rs.metadata.name);
+    for (const p of this.store.list('Pod', ns))
+      if (String(p.metadata.labels?.['brr.fake/owner'] ?? '').startsWith(`${name}-`))
+        this.store.delete('Pod', ns, p.metadata.name);
   }
 }

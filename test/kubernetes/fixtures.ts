@@ -5,7 +5,12 @@ import type { RenderInput } from '../../src/run/kubernetes/types.js';
 export const DIGEST = `sha256:${'d'.repeat(64)}`;
 export const COMMIT = '1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b';
 
-const health = (check: ProcessSpec['health']['check'], timeoutMs = 30_000): ProcessSpec['health'] => ({ check, timeoutMs, intervalMs: 200, upForMs: 1_000 });
+const health = (check: ProcessSpec['health']['check'], timeoutMs = 30_000): ProcessSpec['health'] => ({
+  check,
+  timeoutMs,
+  intervalMs: 200,
+  upForMs: 1_000,
+});
 
 export const PROCESSES: Record<string, ProcessSpec> = {
   nf: {

@@ -18,9 +18,28 @@ export const DIGEST_2 = `sha256:${'2'.repeat(64)}`;
 export const COMMIT = '1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b';
 export const SECRET_VALUE = 'hunter2-very-secret';
 
-const health = (check: ProcessSpec['health']['check']): ProcessSpec['health'] => ({ check, timeoutMs: 10_000, intervalMs: 1_000, upForMs: 1_000 });
-export const NF: ProcessSpec = { command: 'node nf.mjs', scale: 2, ports: [{ name: 'http', port: 8080, protocol: 'tcp', address: '127.0.0.1' }], health: health({ kind: 'http', path: '/healthz', port: 'http' }), graceMs: 5_000, restart: 'always' };
-export const WORKER: ProcessSpec = { command: 'node worker.mjs', scale: 1, ports: [], health: health({ kind: 'exec', command: 'true' }), graceMs: 5_000, restart: 'always' };
+const health = (check: ProcessSpec['health']['check']): ProcessSpec['health'] => ({
+  check,
+  timeoutMs: 10_000,
+  intervalMs: 1_000,
+  upForMs: 1_000,
+});
+export const NF: ProcessSpec = {
+  command: 'node nf.mjs',
+  scale: 2,
+  ports: [{ name: 'http', port: 8080, protocol: 'tcp', address: '127.0.0.1' }],
+  health: health({ kind: 'http', path: '/healthz', port: 'http' }),
+  graceMs: 5_000,
+  restart: 'always',
+};
+export const WORKER: ProcessSpec = {
+  command: 'node worker.mjs',
+  scale: 1,
+  ports: [],
+  health: health({ kind: 'exec', command: 'true' }),
+  graceMs: 5_000,
+  restart: 'always',
+};
 
 /**
  * A brr home with a real SQLite ledger, and the FAKE API server as the cluster. Builds are
@@ -28,7 +47,13 @@ export const WORKER: ProcessSpec = { command: 'node worker.mjs', scale: 1, ports
  */
 export class KubeWorld {
   readonly lines: string[] = [];
-  readonly target: KubernetesTarget = { target: 'kubernetes', context: 'fake', namespace: 'upf', registry: 'registry.example.com/nf', kubeconfig: null };
+  readonly target: KubernetesTarget = {
+    target: 'kubernetes',
+    context: 'fake',
+    namespace: 'upf',
+    registry: 'registry.example.com/nf',
+    kubeconfig: null,
+  };
   builds = new Map<string, Record<string, ProcessSpec>>([
     [DIGEST_1, { nf: NF, worker: WORKER }],
     [DIGEST_2, { nf: NF }],
@@ -53,13 +78,24 @@ export class KubeWorld {
     // Secrets are sealed in the ledger with this key and opened only for the cluster.
     process.env.BRR_SECRETS_KEY = randomBytes(32).toString('base64');
     const home = mkdtempSync(path.join(tmpdir(), 'brr-k8s-'));
-    return new KubeWorld(await startFakeApiServer({ namespaces: ['upf'] }), openContext({ home, actor: 'test@host' }), home);
+    return new KubeWorld(
+      await startFakeApiServer({ namespaces: ['upf'] }),
+      openContext({ home, actor: 'test@host' }),
+      home,
+    );
   }
 
   /** A release of `digest` with the app's current config (staged before the first). */
   async release(digest = DIGEST_1): Promise<Release> {
     return this.ctx.ledger.appendRelease('upf', (latest, staged) =>
-      planRelease({ latest, staged, build: { digest, commit: COMMIT }, formation: Object.fromEntries(Object.entries(this.builds.get(digest) ?? {}).map(([t, s]) => [t, s.scale])), actor: 'test@host', now: new Date() }),
+      planRelease({
+        latest,
+        staged,
+        build: { digest, commit: COMMIT },
+        formation: Object.fromEntries(Object.entries(this.builds.get(digest) ?? {}).map(([t, s]) => [t, s.scale])),
+        actor: 'test@host',
+        now: new Date(),
+      }),
     );
   }
 
@@ -73,7 +109,9 @@ export class KubeWorld {
   }
 
   async events(): Promise<string[]> {
-    return (await this.ctx.ledger.listEvents('upf')).filter((e) => e.type !== 'config-staged').map((e) => `${e.type} ${e.release ?? '-'}`);
+    return (await this.ctx.ledger.listEvents('upf'))
+      .filter((e) => e.type !== 'config-staged')
+      .map((e) => `${e.type} ${e.release ?? '-'}`);
   }
 
   /** The live Deployment's envFrom names and image. */
@@ -81,14 +119,20 @@ export class KubeWorld {
     const d = this.fake.get('Deployment', name, 'upf');
     const c = d?.spec.template.spec.containers[0];
     return {
-      envFrom: (c?.envFrom ?? []).map((e: { configMapRef?: { name: string }; secretRef?: { name: string } }) => e.configMapRef?.name ?? e.secretRef?.name),
+      envFrom: (c?.envFrom ?? []).map(
+        (e: { configMapRef?: { name: string }; secretRef?: { name: string } }) =>
+          e.configMapRef?.name ?? e.secretRef?.name,
+      ),
       image: c?.image,
       version: d?.spec.template.metadata.labels['app.kubernetes.io/version'],
     };
   }
 
   names(kind: string): string[] {
-    return this.fake.list(kind, 'upf').map((o) => o.metadata.name as string).sort();
+    return this.fake
+      .list(kind, 'upf')
+      .map((o) => o.metadata.name as string)
+      .sort();
   }
 
   async close(): Promise<void> {

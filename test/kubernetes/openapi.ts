@@ -24,7 +24,10 @@ const MODELS: Record<string, { model: ModelClass; type: string }> = {
   'v1/Service': { model: Service as unknown as ModelClass, type: 'V1Service' },
   'apps/v1/Deployment': { model: Deployment as unknown as ModelClass, type: 'V1Deployment' },
   'apps/v1/StatefulSet': { model: StatefulSet as unknown as ModelClass, type: 'V1StatefulSet' },
-  'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget as unknown as ModelClass, type: 'V1PodDisruptionBudget' },
+  'policy/v1/PodDisruptionBudget': {
+    model: PodDisruptionBudget as unknown as ModelClass,
+    type: 'V1PodDisruptionBudget',
+  },
 };
 
 type AttributeMap = Array<{ name: string; baseName: string; type: string }>;

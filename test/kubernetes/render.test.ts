@@ -72,21 +72,30 @@ describe('render', () => {
   });
 
   it('pins the image by digest, wires both config objects and probes from the health config', () => {
-    const nf = objects.find((o) => o.metadata.name === 'upf-nf' && o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: Array<Record<string, unknown>>; terminationGracePeriodSeconds: number } } } };
+    const nf = objects.find((o) => o.metadata.name === 'upf-nf' && o.kind === 'Deployment') as unknown as {
+      spec: {
+        template: { spec: { containers: Array<Record<string, unknown>>; terminationGracePeriodSeconds: number } };
+      };
+    };
     const c = nf.spec.template.spec.containers[0]!;
     expect(c.image).toBe(`registry.example.com/nf/upf@${DIGEST}`);
     expect(c.envFrom).toEqual([{ configMapRef: { name: 'upf-v3-config' } }, { secretRef: { name: 'upf-v3-secret' } }]);
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
     expect(c.startupProbe).toMatchObject({ failureThreshold: 15, periodSeconds: 1 });
     expect(nf.spec.template.spec.terminationGracePeriodSeconds).toBe(5);
-    const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'upf-nf') as unknown as { spec: { ports: Array<{ protocol: string }> } };
+    const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'upf-nf') as unknown as {
+      spec: { ports: Array<{ protocol: string }> };
+    };
     expect(svc.spec.ports.map((p) => p.protocol)).toEqual(['TCP', 'UDP', 'SCTP']);
   });
 
   it('writes secret values base64 in an immutable Secret; the ConfigMap never holds them', () => {
     const [cm, secret] = objects;
     expect(JSON.stringify(cm)).not.toContain('s3cr3t');
-    expect(secret).toMatchObject({ immutable: true, data: { API_TOKEN: Buffer.from('s3cr3t-token').toString('base64') } });
+    expect(secret).toMatchObject({
+      immutable: true,
+      data: { API_TOKEN: Buffer.from('s3cr3t-token').toString('base64') },
+    });
     const placeholder = renderRelease(renderInput({ secrets: { API_TOKEN: null } })).objects[1]!;
     expect(placeholder.data).toEqual({ API_TOKEN: '' });
     expect(placeholder.immutable).toBeUndefined();
@@ -94,11 +103,27 @@ describe('render', () => {
   });
 
   it('warns, naming the CNTi check, for a process without any probe, restart never, IPs in config and the default namespace', () => {
-    const udpOnly = { ...PROCESSES.nf!, ports: [{ name: 'gtpu', port: 2152, protocol: 'udp' as const, address: '127.0.0.1' }], health: { ...PROCESSES.nf!.health, check: null }, restart: 'never' as const };
-    const r = renderRelease(renderInput({ namespace: 'default', processes: { relay: udpOnly }, formation: { relay: 1 }, config: { N3_ADDR: '192.0.2.10' } }));
-    expect(r.warnings.join('\n')).toMatch(/default_namespace[\s\S]*relay: no health check and no TCP port[\s\S]*liveness and readiness[\s\S]*restart: never[\s\S]*N3_ADDR[\s\S]*hardcoded_ip_addresses/);
+    const udpOnly = {
+      ...PROCESSES.nf!,
+      ports: [{ name: 'gtpu', port: 2152, protocol: 'udp' as const, address: '127.0.0.1' }],
+      health: { ...PROCESSES.nf!.health, check: null },
+      restart: 'never' as const,
+    };
+    const r = renderRelease(
+      renderInput({
+        namespace: 'default',
+        processes: { relay: udpOnly },
+        formation: { relay: 1 },
+        config: { N3_ADDR: '192.0.2.10' },
+      }),
+    );
+    expect(r.warnings.join('\n')).toMatch(
+      /default_namespace[\s\S]*relay: no health check and no TCP port[\s\S]*liveness and readiness[\s\S]*restart: never[\s\S]*N3_ADDR[\s\S]*hardcoded_ip_addresses/,
+    );
     const findings = checkCnti(r.objects).map((f) => f.check);
-    expect(findings).toEqual(expect.arrayContaining(['liveness', 'readiness', 'hardcoded_ip_addresses_in_k8s_runtime_configuration']));
+    expect(findings).toEqual(
+      expect.arrayContaining(['liveness', 'readiness', 'hardcoded_ip_addresses_in_k8s_runtime_configuration']),
+    );
     const relay = r.objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { minReadySeconds: number } };
     expect(relay.spec.minReadySeconds).toBe(1);
   });
@@ -112,8 +137,12 @@ describe('render', () => {
       }
       return null;
     };
-    expect(err(() => renderRelease(renderInput({ image: 'registry.example.com/nf/upf:latest' })))).toBe('kubernetes_image_unpinned');
+    expect(err(() => renderRelease(renderInput({ image: 'registry.example.com/nf/upf:latest' })))).toBe(
+      'kubernetes_image_unpinned',
+    );
     expect(err(() => renderRelease(renderInput({ app: '5gc' })))).toBe('kubernetes_name_invalid');
-    expect(err(() => renderRelease(renderInput({ processes: { web_a: PROCESSES.nf!, 'web-a': PROCESSES.nf! } })))).toBe('kubernetes_name_conflict');
+    expect(err(() => renderRelease(renderInput({ processes: { web_a: PROCESSES.nf!, 'web-a': PROCESSES.nf! } })))).toBe(
+      'kubernetes_name_conflict',
+    );
   });
 });

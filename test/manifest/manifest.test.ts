@@ -12,7 +12,13 @@ describe('brr.yaml', () => {
     const m = parseManifest('processes:\n  web:\n    command: node server.js\n');
     expect(m.app).toBeNull();
     expect(m.build).toEqual({ command: [], output: '.' });
-    expect(m.processes.web).toMatchObject({ command: 'node server.js', scale: 1, ports: [], graceMs: 10_000, restart: 'always' });
+    expect(m.processes.web).toMatchObject({
+      command: 'node server.js',
+      scale: 1,
+      ports: [],
+      graceMs: 10_000,
+      restart: 'always',
+    });
     expect(m.processes.web!.health).toEqual({ check: null, timeoutMs: 30_000, intervalMs: 200, upForMs: 1_000 });
   });
 
@@ -42,15 +48,39 @@ describe('brr.yaml', () => {
     ['app: Hello_World\n', 'brr.yaml: app: expected lowercase'],
     ['build:\n  output: ../x\n', 'brr.yaml: build.output: expected a relative path'],
     ['build:\n  command: {a: 1}\n', 'brr.yaml: build.command: expected a string or a list of strings'],
-    ['processes:\n  web:\n    command: x\n    scale: -1\n', 'brr.yaml: processes.web.scale: expected a whole number from 0 to 1000'],
-    ['processes:\n  web:\n    command: x\n    ports: [{ name: http, port: 70000 }]\n', 'processes.web.ports[0].port: expected a whole number from 1 to 65535'],
-    ['processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1, protocol: quic }]\n', 'processes.web.ports[0].protocol: expected tcp, udp or sctp'],
-    ['processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1 }, { name: a, port: 2 }]\n', 'processes.web.ports[1].name: duplicate port name "a"'],
-    ['processes:\n  web:\n    command: x\n    health: { http: /h, port: nope }\n', 'processes.web.health.port: no port named "nope"'],
-    ['processes:\n  web:\n    command: x\n    ports: [{ name: d, port: 5, protocol: udp }]\n    health: { tcp: d }\n', 'processes.web.health.tcp: port "d" is udp'],
-    ['processes:\n  web:\n    command: x\n    health: { exec: a, tcp: b }\n', 'processes.web.health: give one of http, tcp or exec'],
+    [
+      'processes:\n  web:\n    command: x\n    scale: -1\n',
+      'brr.yaml: processes.web.scale: expected a whole number from 0 to 1000',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    ports: [{ name: http, port: 70000 }]\n',
+      'processes.web.ports[0].port: expected a whole number from 1 to 65535',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1, protocol: quic }]\n',
+      'processes.web.ports[0].protocol: expected tcp, udp or sctp',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1 }, { name: a, port: 2 }]\n',
+      'processes.web.ports[1].name: duplicate port name "a"',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    health: { http: /h, port: nope }\n',
+      'processes.web.health.port: no port named "nope"',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    ports: [{ name: d, port: 5, protocol: udp }]\n    health: { tcp: d }\n',
+      'processes.web.health.tcp: port "d" is udp',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    health: { exec: a, tcp: b }\n',
+      'processes.web.health: give one of http, tcp or exec',
+    ],
     ['processes:\n  web:\n    command: x\n    grace: soon\n', 'processes.web.grace: expected a duration'],
-    ['processes:\n  web:\n    command: x\n    restart: sometimes\n', 'processes.web.restart: expected always, on-failure or never'],
+    [
+      'processes:\n  web:\n    command: x\n    restart: sometimes\n',
+      'processes.web.restart: expected always, on-failure or never',
+    ],
     ['processes: {}\n', 'brr.yaml: processes: expected at least one process type'],
     ['processes:\n  web:\n  command: x\n', 'brr.yaml: processes.web: expected a mapping'],
     ['release: ./migrate\n', 'brr.yaml: release: expected a mapping'],
@@ -76,14 +106,20 @@ describe('brr.yaml', () => {
   });
 
   it('falls back to a Procfile when brr.yaml has no processes', () => {
-    const m = parseManifest('app: hello\n', 'brr.yaml', 'web: node server.js --port $PORT\n# comment\nworker: node worker.js\n');
+    const m = parseManifest(
+      'app: hello\n',
+      'brr.yaml',
+      'web: node server.js --port $PORT\n# comment\nworker: node worker.js\n',
+    );
     expect(m.processesFrom).toBe('Procfile');
     expect(Object.keys(m.processes)).toEqual(['web', 'worker']);
     expect(m.processes.web!.command).toBe('node server.js --port $PORT');
   });
 
   it('reads release.command; without it there is no release phase', () => {
-    expect(parseManifest('release:\n  command: ./migrate up\nprocesses: { web: { command: x } }\n').release).toEqual({ command: './migrate up' });
+    expect(parseManifest('release:\n  command: ./migrate up\nprocesses: { web: { command: x } }\n').release).toEqual({
+      command: './migrate up',
+    });
     expect(parseManifest('processes: { web: { command: x } }\n').release).toBeNull();
   });
 

@@ -4,7 +4,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox } from '../e2e/harness.js';
-import { TEST_PASSWORD, TEST_USER, skopeoInspect, startRegistry, startTokenServer, writeAuthFile, type TestRegistry, type TokenServer } from '../helpers/registry.js';
+import {
+  TEST_PASSWORD,
+  TEST_USER,
+  skopeoInspect,
+  startRegistry,
+  startTokenServer,
+  writeAuthFile,
+  type TestRegistry,
+  type TokenServer,
+} from '../helpers/registry.js';
 import { missingTool } from '../helpers/tools.js';
 
 /**
@@ -25,13 +34,25 @@ describe.skipIf(!!skip)('registry auth', () => {
   let s: Sandbox;
   let digest: string;
   let dir: string;
-  const anon = () => ({ REGISTRY_AUTH_FILE: path.join(dir, 'none.json'), HOME: dir, XDG_RUNTIME_DIR: dir, DOCKER_CONFIG: dir });
-  const withAuth = (host: string, password: string) => ({ ...anon(), REGISTRY_AUTH_FILE: writeAuthFile(dir, host, TEST_USER, password) });
+  const anon = () => ({
+    REGISTRY_AUTH_FILE: path.join(dir, 'none.json'),
+    HOME: dir,
+    XDG_RUNTIME_DIR: dir,
+    DOCKER_CONFIG: dir,
+  });
+  const withAuth = (host: string, password: string) => ({
+    ...anon(),
+    REGISTRY_AUTH_FILE: writeAuthFile(dir, host, TEST_USER, password),
+  });
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'brr-auth-'));
     tokens = await startTokenServer();
-    [basic, token, s] = await Promise.all([startRegistry({ auth: 'htpasswd' }), startRegistry({ auth: tokens }), Sandbox.create()]);
+    [basic, token, s] = await Promise.all([
+      startRegistry({ auth: 'htpasswd' }),
+      startRegistry({ auth: tokens }),
+      Sandbox.create(),
+    ]);
     digest = (await s.json<{ digest: string }>(['build'])).digest;
   });
   afterAll(async () => {
@@ -51,7 +72,8 @@ describe.skipIf(!!skip)('registry auth', () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error.code).toBe('registry_unauthorized');
     expect(r.stderr).toMatch(/credentials were rejected/);
-    for (const secret of [WRONG, Buffer.from(`${TEST_USER}:${WRONG}`).toString('base64')]) expect(r.stdout + r.stderr).not.toContain(secret);
+    for (const secret of [WRONG, Buffer.from(`${TEST_USER}:${WRONG}`).toString('base64')])
+      expect(r.stdout + r.stderr).not.toContain(secret);
   });
 
   it('Basic: no credentials at all → registry_unauthorized with a login hint', async () => {
@@ -67,7 +89,9 @@ describe.skipIf(!!skip)('registry auth', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ digest, blobsPushed: 2 });
     expect(tokens.requests.some((q) => q.authenticated && q.scopes.includes('repository:nf/app:pull,push'))).toBe(true);
-    const p = await s.brr(['pull', `${token.host}/nf/app:v1`, '--json'], { env: { ...env, BRR_HOME: path.join(dir, 'h2') } });
+    const p = await s.brr(['pull', `${token.host}/nf/app:v1`, '--json'], {
+      env: { ...env, BRR_HOME: path.join(dir, 'h2') },
+    });
     expect(p.code, p.stderr).toBe(0);
     expect(JSON.parse(p.stdout).digest).toBe(digest);
   });
@@ -81,7 +105,9 @@ describe.skipIf(!!skip)('registry auth', () => {
 
   it('plain HTTP to a non-loopback registry is refused without --insecure, before any connection or DNS lookup', async () => {
     const spy = { NODE_OPTIONS: `--import=${SPY}` };
-    const r = await s.brr(['push', '--to', 'http://registry.invalid:5000/nf/app:v1', '--json'], { env: { ...anon(), ...spy } });
+    const r = await s.brr(['push', '--to', 'http://registry.invalid:5000/nf/app:v1', '--json'], {
+      env: { ...anon(), ...spy },
+    });
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout).error.code).toBe('registry_insecure');
     expect(r.stderr).not.toContain('BRR-TEST-NETWORK');
@@ -89,7 +115,9 @@ describe.skipIf(!!skip)('registry auth', () => {
     expect(pull.code).toBe(2);
     expect(pull.stderr).not.toContain('BRR-TEST-NETWORK');
     // The spy works: a loopback push does report its connections.
-    const ok = await s.brr(['push', '--to', `${basic.host}/nf/app:v1`], { env: { ...withAuth(basic.host, TEST_PASSWORD), ...spy } });
+    const ok = await s.brr(['push', '--to', `${basic.host}/nf/app:v1`], {
+      env: { ...withAuth(basic.host, TEST_PASSWORD), ...spy },
+    });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toContain(`BRR-TEST-NETWORK connect 127.0.0.1:${basic.host.split(':')[1]}`);
   });

@@ -46,7 +46,13 @@ describe.skipIf(!!skip)('images on a base image', () => {
       { desc: one, architecture: goArch() },
       { desc: other, architecture: OTHER_ARCH },
     ]);
-    for (const [ref, dest] of [['one', 'base:1'], ['two', 'base:2'], ['multi', 'multi:1'], ['two', 'moving:x']]) skopeoPush(dir, ref!, `${reg.host}/${dest}`);
+    for (const [ref, dest] of [
+      ['one', 'base:1'],
+      ['two', 'base:2'],
+      ['multi', 'multi:1'],
+      ['two', 'moving:x'],
+    ])
+      skopeoPush(dir, ref!, `${reg.host}/${dest}`);
     for (const t of ['base:1', 'base:2']) digests[t] = skopeoInspect(`${reg.host}/${t}`).Digest as string;
     digests.other = other.digest;
   });
@@ -57,7 +63,12 @@ describe.skipIf(!!skip)('images on a base image', () => {
 
   it('appends the app layer and sets the config; the base is pinned by digest', async () => {
     const home = tempHome();
-    const { repo } = appRepo(`${reg.host}/base:1`, { entrypoint: ['/bin/busybox', 'httpd', '-f', '-p', '8080'], user: '65534:65534', ports: ['8080/tcp', '2152/udp'], env: { GREETING: 'hello', PATH: '/bin:/app' } });
+    const { repo } = appRepo(`${reg.host}/base:1`, {
+      entrypoint: ['/bin/busybox', 'httpd', '-f', '-p', '8080'],
+      user: '65534:65534',
+      ports: ['8080/tcp', '2152/udp'],
+      env: { GREETING: 'hello', PATH: '/bin:/app' },
+    });
     const r = await buildImage({ paths: home, repo });
     const pinned = `${reg.host}/base@${digests['base:1']}`;
     expect(r.record.base).toBe(pinned);
@@ -66,9 +77,22 @@ describe.skipIf(!!skip)('images on a base image', () => {
     const baseManifest = JSON.parse(skopeoRaw(`${reg.host}/base:1`)) as { layers: Array<{ digest: string }> };
     expect(m.layers.map((l) => l.digest)).toEqual([baseManifest.layers[0]!.digest, m.layers[1]!.digest]);
     expect(m.layers[1]!.annotations).toEqual({ 'dev.brr.layer': 'app' });
-    expect((m as unknown as { annotations: Record<string, string> }).annotations).toEqual({ 'org.opencontainers.image.base.digest': digests['base:1'], 'org.opencontainers.image.base.name': `${reg.host}/base:1` });
-    const c = (await readConfig(layout, m)) as unknown as { config: Record<string, unknown>; history: unknown[]; rootfs: { diff_ids: string[] }; architecture: string };
-    expect(c.config).toMatchObject({ Entrypoint: ['/bin/busybox', 'httpd', '-f', '-p', '8080'], User: '65534:65534', WorkingDir: '/app', ExposedPorts: { '8080/tcp': {}, '2152/udp': {} } });
+    expect((m as unknown as { annotations: Record<string, string> }).annotations).toEqual({
+      'org.opencontainers.image.base.digest': digests['base:1'],
+      'org.opencontainers.image.base.name': `${reg.host}/base:1`,
+    });
+    const c = (await readConfig(layout, m)) as unknown as {
+      config: Record<string, unknown>;
+      history: unknown[];
+      rootfs: { diff_ids: string[] };
+      architecture: string;
+    };
+    expect(c.config).toMatchObject({
+      Entrypoint: ['/bin/busybox', 'httpd', '-f', '-p', '8080'],
+      User: '65534:65534',
+      WorkingDir: '/app',
+      ExposedPorts: { '8080/tcp': {}, '2152/udp': {} },
+    });
     expect(c.config.Cmd).toBeUndefined(); // a new entrypoint clears the base's CMD
     expect(c.config.Env).toEqual(['PATH=/bin:/app', 'BASE_ONLY=1', 'GREETING=hello']);
     expect(c.config.Labels).toMatchObject({ 'test.base': 'one', 'dev.brr.base': pinned, 'dev.brr.app': 'web' });
@@ -89,7 +113,14 @@ describe.skipIf(!!skip)('images on a base image', () => {
     expect((await buildImage({ paths: tempHome(), repo })).digest).toBe(first.digest);
     expect(first.record.base).toBe(`${reg.host}/moving@${digests['base:2']}`);
 
-    execFileSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${reg.host}/base:1`, `docker://${reg.host}/moving:x`]);
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${reg.host}/base:1`,
+      `docker://${reg.host}/moving:x`,
+    ]);
     const moved = await buildImage({ paths: home, repo });
     expect(moved.cached).toBe(false);
     expect(moved.record.base).toBe(`${reg.host}/moving@${digests['base:1']}`);
@@ -100,7 +131,14 @@ describe.skipIf(!!skip)('images on a base image', () => {
     const own = await startRegistry();
     const home = tempHome();
     try {
-      execFileSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${reg.host}/base:2`, `docker://${own.host}/base:2`]);
+      execFileSync('skopeo', [
+        'copy',
+        '--quiet',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `docker://${reg.host}/base:2`,
+        `docker://${own.host}/base:2`,
+      ]);
       const { repo } = appRepo(`${own.host}/base@${digests['base:2']}`);
       const online = await buildImage({ paths: home, repo });
       await own.stop();
@@ -115,16 +153,25 @@ describe.skipIf(!!skip)('images on a base image', () => {
     const host = await buildImage({ paths: tempHome(), repo: appRepo(`${reg.host}/multi:1`).repo });
     expect(host.record.base).toBe(`${reg.host}/multi@${digests['base:1']}`);
     const home = tempHome();
-    const other = await buildImage({ paths: home, repo: appRepo(`${reg.host}/multi:1`, { platform: `linux/${OTHER_ARCH}` }).repo });
+    const other = await buildImage({
+      paths: home,
+      repo: appRepo(`${reg.host}/multi:1`, { platform: `linux/${OTHER_ARCH}` }).repo,
+    });
     expect(other.record.base).toBe(`${reg.host}/multi@${digests.other}`);
     const layout = new OciLayout(home.oci);
     expect((await readConfig(layout, await readManifest(layout, other.digest))).architecture).toBe(OTHER_ARCH);
-    const none = buildImage({ paths: tempHome(), repo: appRepo(`${reg.host}/multi:1`, { platform: 'linux/s390x' }).repo });
+    const none = buildImage({
+      paths: tempHome(),
+      repo: appRepo(`${reg.host}/multi:1`, { platform: 'linux/s390x' }).repo,
+    });
     await expect(none).rejects.toMatchObject({ code: 'image_platform_not_found' });
   });
 
   it('an unreachable or unknown base fails the build with a registry error naming build.image.base', async () => {
     const missing = buildImage({ paths: tempHome(), repo: appRepo(`${reg.host}/nope:1`).repo });
-    await expect(missing).rejects.toMatchObject({ code: 'registry_not_found', message: expect.stringContaining('build.image.base') });
+    await expect(missing).rejects.toMatchObject({
+      code: 'registry_not_found',
+      message: expect.stringContaining('build.image.base'),
+    });
   });
 });

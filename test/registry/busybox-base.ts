@@ -47,7 +47,10 @@ export async function writeBusyboxImage(dir: string, ref: string, opts: BaseOpts
     };
     const configDesc = await layout.putBlob(canonicalJson(config), MEDIA_TYPES.config);
     const layer = { mediaType: MEDIA_TYPES.layerGzip, digest: l.digest, size: l.size };
-    const manifest = await layout.putBlob(canonicalJson({ schemaVersion: 2, mediaType: MEDIA_TYPES.manifest, config: configDesc, layers: [layer] }), MEDIA_TYPES.manifest);
+    const manifest = await layout.putBlob(
+      canonicalJson({ schemaVersion: 2, mediaType: MEDIA_TYPES.manifest, config: configDesc, layers: [layer] }),
+      MEDIA_TYPES.manifest,
+    );
     await layout.addImage({ ...manifest, annotations: { 'org.opencontainers.image.ref.name': ref } });
     return manifest;
   } finally {
@@ -56,15 +59,31 @@ export async function writeBusyboxImage(dir: string, ref: string, opts: BaseOpts
 }
 
 /** Writes an image index over `images` (each with its platform) under ref name `ref`. */
-export async function writeIndex(dir: string, ref: string, images: Array<{ desc: Descriptor; architecture: string }>): Promise<Descriptor> {
+export async function writeIndex(
+  dir: string,
+  ref: string,
+  images: Array<{ desc: Descriptor; architecture: string }>,
+): Promise<Descriptor> {
   const layout = new OciLayout(dir);
-  const manifests = images.map((i) => ({ mediaType: i.desc.mediaType, digest: i.desc.digest, size: i.desc.size, platform: { architecture: i.architecture, os: 'linux' } }));
-  const index = await layout.putBlob(canonicalJson({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests }), MEDIA_TYPES.index);
+  const manifests = images.map((i) => ({
+    mediaType: i.desc.mediaType,
+    digest: i.desc.digest,
+    size: i.desc.size,
+    platform: { architecture: i.architecture, os: 'linux' },
+  }));
+  const index = await layout.putBlob(
+    canonicalJson({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests }),
+    MEDIA_TYPES.index,
+  );
   await layout.addImage({ ...index, annotations: { 'org.opencontainers.image.ref.name': ref } });
   return index;
 }
 
 /** skopeo copy from the layout to a plain-HTTP test registry (`--all` keeps an index whole). */
 export function skopeoPush(dir: string, ref: string, dest: string): void {
-  execFileSync('skopeo', ['copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${dir}:${ref}`, `docker://${dest}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    'skopeo',
+    ['copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${dir}:${ref}`, `docker://${dest}`],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
 }

@@ -14,17 +14,43 @@ import { missingTool } from '../helpers/tools.js';
 
 /** `build.dockerfile`: the engine's command lines (data), and a real podman build imported by digest. */
 
-const b: DockerfileBuild = { engine: 'podman', context: '/w/src', dockerfile: '/w/src/Dockerfile', tag: 'localhost/brr-build:abc', epoch: 1700000000, labels: { 'b.l': '2', 'a.l': '{"x":1}' }, out: '/w/oci' };
+const b: DockerfileBuild = {
+  engine: 'podman',
+  context: '/w/src',
+  dockerfile: '/w/src/Dockerfile',
+  tag: 'localhost/brr-build:abc',
+  epoch: 1700000000,
+  labels: { 'b.l': '2', 'a.l': '{"x":1}' },
+  out: '/w/oci',
+};
 
 describe('engine command lines', () => {
   it('podman: --timestamp and SOURCE_DATE_EPOCH pin every time; labels sorted', () => {
-    expect(buildArgv(b)).toEqual(['podman', 'build', '--tag', 'localhost/brr-build:abc', '--timestamp', '1700000000', '--file', '/w/src/Dockerfile', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', '--label', 'a.l={"x":1}', '--label', 'b.l=2', '/w/src']);
+    expect(buildArgv(b)).toEqual([
+      'podman',
+      'build',
+      '--tag',
+      'localhost/brr-build:abc',
+      '--timestamp',
+      '1700000000',
+      '--file',
+      '/w/src/Dockerfile',
+      '--build-arg',
+      'SOURCE_DATE_EPOCH=1700000000',
+      '--label',
+      'a.l={"x":1}',
+      '--label',
+      'b.l=2',
+      '/w/src',
+    ]);
     expect(exportArgv(b)).toEqual(['podman', 'push', 'localhost/brr-build:abc', 'oci:/w/oci:image']);
     expect(removeArgv(b)).toEqual(['podman', 'rmi', '--force', 'localhost/brr-build:abc']);
   });
   it('buildah builds the same way; docker writes an OCI archive with rewritten timestamps', () => {
     expect(buildArgv({ ...b, engine: 'buildah' }).slice(0, 2)).toEqual(['buildah', 'build']);
-    expect(buildArgv({ ...b, engine: 'docker', out: '/w/i.tar' })).toContain('type=oci,dest=/w/i.tar,rewrite-timestamp=true');
+    expect(buildArgv({ ...b, engine: 'docker', out: '/w/i.tar' })).toContain(
+      'type=oci,dest=/w/i.tar,rewrite-timestamp=true',
+    );
     expect(exportArgv({ ...b, engine: 'docker' })).toBeNull();
   });
   it('engine detection: BRR_CONTAINER_ENGINE, else podman, buildah, docker', () => {
@@ -73,7 +99,8 @@ describe.skipIf(!!skip)('a Dockerfile build with podman', () => {
     const first = await buildImage({ paths: home, repo });
     const layout = new OciLayout(home.oci);
     const m = await readManifest(layout, first.digest);
-    for (const d of [first.digest, m.config.digest, ...m.layers.map((l) => l.digest)]) expect(await layout.verifyBlob(d)).toBe('ok');
+    for (const d of [first.digest, m.config.digest, ...m.layers.map((l) => l.digest)])
+      expect(await layout.verifyBlob(d)).toBe('ok');
     const c = await readConfig(layout, m);
     expect(c.config.Labels['org.opencontainers.image.revision']).toBe(commit);
     expect(first.record.processes.web!.command).toBe('cat /app/hello.txt');

@@ -23,7 +23,10 @@ const skip = missingTool('docker-registry');
 function splitRepo(yamlBuild = ''): string {
   const repo = tempDir('repo');
   git(repo, ['init', '-q']);
-  writeFileSync(path.join(repo, 'brr.yaml'), `app: api\n${yamlBuild}processes:\n  web: { command: "node server.js" }\n`);
+  writeFileSync(
+    path.join(repo, 'brr.yaml'),
+    `app: api\n${yamlBuild}processes:\n  web: { command: "node server.js" }\n`,
+  );
   writeFileSync(path.join(repo, 'server.js'), 'console.log("v1");\n');
   mkdirSync(path.join(repo, 'node_modules', 'dep'), { recursive: true });
   // Pseudo-random bytes (a hash chain): the same every run, and gzip cannot shrink them.

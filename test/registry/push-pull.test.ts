@@ -74,10 +74,20 @@ describe.skipIf(!!skip)('push and pull against a real registry', () => {
     const home = freshHome();
     const byTag = await s.brr(['pull', `${reg.host}/nf/udp-counter:v1`, '--json'], { env: { BRR_HOME: home } });
     expect(byTag.code, byTag.stderr).toBe(0);
-    expect(JSON.parse(byTag.stdout)).toMatchObject({ digest, app: 'udp-counter', added: true, source: `${reg.host}/nf/udp-counter@${digest}` });
-    const again = JSON.parse((await s.brr(['pull', `${reg.host}/nf/udp-counter@${digest}`, '--json'], { env: { BRR_HOME: home } })).stdout);
+    expect(JSON.parse(byTag.stdout)).toMatchObject({
+      digest,
+      app: 'udp-counter',
+      added: true,
+      source: `${reg.host}/nf/udp-counter@${digest}`,
+    });
+    const again = JSON.parse(
+      (await s.brr(['pull', `${reg.host}/nf/udp-counter@${digest}`, '--json'], { env: { BRR_HOME: home } })).stdout,
+    );
     expect(again).toMatchObject({ digest, added: false, bytesReceived: 0 });
-    const builds = JSON.parse((await s.brr(['builds', '--json'], { env: { BRR_HOME: home } })).stdout) as Array<{ digest: string; app: string }>;
+    const builds = JSON.parse((await s.brr(['builds', '--json'], { env: { BRR_HOME: home } })).stdout) as Array<{
+      digest: string;
+      app: string;
+    }>;
     expect(builds.map((b) => [b.digest, b.app])).toEqual([[digest, 'udp-counter']]);
   });
 
@@ -102,7 +112,11 @@ describe.skipIf(!!skip)('push and pull against a real registry', () => {
     expect((await s.brr(['pull', `${reg.host}/nf/udp-counter@${digest}`], { env })).code).toBe(0);
     const r = await s.brr(['push', digest, '--to', `${reg2.host}/prod/udp-counter:v1`, '--json'], { env });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ digest, reference: `${reg2.host}/prod/udp-counter@${digest}`, blobsPushed: 2 });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      digest,
+      reference: `${reg2.host}/prod/udp-counter@${digest}`,
+      blobsPushed: 2,
+    });
     expect(skopeoInspect(`${reg2.host}/prod/udp-counter:v1`).Digest).toBe(digest);
   });
 

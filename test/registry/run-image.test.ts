@@ -73,7 +73,9 @@ describe.skipIf(!!skip)('running a pushed image', () => {
       expect(await waitForHttp(`http://127.0.0.1:${port}/index.html`, 20_000)).toContain('served from a brr image');
       const user = podman.run(['exec', id, '/bin/busybox', 'id', '-u']);
       expect(user.stdout.trim()).toBe('65534');
-      const inspect = JSON.parse(podman.run(['image', 'inspect', pushed.reference]).stdout) as Array<{ Digest: string }>;
+      const inspect = JSON.parse(podman.run(['image', 'inspect', pushed.reference]).stdout) as Array<{
+        Digest: string;
+      }>;
       expect(inspect[0]!.Digest).toBe(built.digest);
     } finally {
       podman.run(['rm', '--force', id]);

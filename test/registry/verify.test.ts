@@ -50,7 +50,9 @@ describe.skipIf(!!skip)('pulls verify digests', () => {
     expect(existsSync(blobFile(reg, layer))).toBe(true);
     flipLastByte(blobFile(reg, layer));
     const home = tempHome();
-    await expect(importImage({ paths: home, ref: `${reg.host}/nf@${digest}` })).rejects.toMatchObject({ code: 'registry_digest_mismatch' });
+    await expect(importImage({ paths: home, ref: `${reg.host}/nf@${digest}` })).rejects.toMatchObject({
+      code: 'registry_digest_mismatch',
+    });
     const layout = new OciLayout(home.oci);
     expect(await layout.verifyBlob(layer)).toBe('missing');
     expect(await layout.listImages()).toEqual([]);
@@ -62,9 +64,14 @@ describe.skipIf(!!skip)('pulls verify digests', () => {
     const file = blobFile(reg, digest);
     const original = readFileSync(file, 'utf8');
     // Still valid JSON (the registry parses it before serving): one size digit changed.
-    writeFileSync(file, original.replace(/"size":(\d)/, (_m, d: string) => `"size":${(Number(d) + 1) % 10}`));
+    writeFileSync(
+      file,
+      original.replace(/"size":(\d)/, (_m, d: string) => `"size":${(Number(d) + 1) % 10}`),
+    );
     try {
-      await expect(importImage({ paths: tempHome(), ref: `${reg.host}/nf@${digest}` })).rejects.toMatchObject({ code: 'registry_digest_mismatch' });
+      await expect(importImage({ paths: tempHome(), ref: `${reg.host}/nf@${digest}` })).rejects.toMatchObject({
+        code: 'registry_digest_mismatch',
+      });
     } finally {
       writeFileSync(file, original);
     }

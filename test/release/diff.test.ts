@@ -7,12 +7,27 @@ const SECRET_NEW = 'new-s3cr3t-value';
 
 describe('diffReleases', () => {
   const a = makeRelease(1, {
-    config: { KEEP: plain('same'), LOG_LEVEL: plain('info'), GONE: plain('bye'), TOKEN: secret(SECRET_OLD), WAS_PLAIN: plain(SECRET_OLD), STAYS_SECRET: secret(SECRET_OLD) },
+    config: {
+      KEEP: plain('same'),
+      LOG_LEVEL: plain('info'),
+      GONE: plain('bye'),
+      TOKEN: secret(SECRET_OLD),
+      WAS_PLAIN: plain(SECRET_OLD),
+      STAYS_SECRET: secret(SECRET_OLD),
+    },
     formation: { web: 1, worker: 2 },
   });
   const b = makeRelease(2, {
     build: { digest: DIGEST_B, commit: COMMIT_B },
-    config: { KEEP: plain('same'), LOG_LEVEL: plain('debug'), NEW: plain('hello'), TOKEN: secret(SECRET_NEW), WAS_PLAIN: secret(SECRET_NEW), STAYS_SECRET: secret(SECRET_OLD), ADDED_SECRET: secret(SECRET_NEW) },
+    config: {
+      KEEP: plain('same'),
+      LOG_LEVEL: plain('debug'),
+      NEW: plain('hello'),
+      TOKEN: secret(SECRET_NEW),
+      WAS_PLAIN: secret(SECRET_NEW),
+      STAYS_SECRET: secret(SECRET_OLD),
+      ADDED_SECRET: secret(SECRET_NEW),
+    },
     formation: { web: 3, udp: 1 },
   });
   const diff = diffReleases(a, b);

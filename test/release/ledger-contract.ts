@@ -31,7 +31,13 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
       rollbackOf: null,
       ...over,
     });
-    const event = (type: NewEvent['type'], release: string | null, detail: Record<string, unknown> = {}): NewEvent => ({ type, release, detail, actor: 'sup', createdAt: NOW.toISOString() });
+    const event = (type: NewEvent['type'], release: string | null, detail: Record<string, unknown> = {}): NewEvent => ({
+      type,
+      release,
+      detail,
+      actor: 'sup',
+      createdAt: NOW.toISOString(),
+    });
     const stripHash = ({ hash: _h, ...body }: Release): Omit<Release, 'hash'> => body;
 
     it('starts empty', async () => {
@@ -60,7 +66,21 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
     it('stores exactly the release fields, whatever else a draft carries', async () => {
       const sloppy = { ...draft(), extra: 'not part of a release', message: undefined } as unknown as ReleaseDraft;
       const r = await ledger.appendRelease('a', () => sloppy);
-      expect(Object.keys(r).sort()).toEqual(['actor', 'app', 'build', 'cause', 'config', 'createdAt', 'formation', 'hash', 'id', 'message', 'prevHash', 'rollbackOf', 'seq']);
+      expect(Object.keys(r).sort()).toEqual([
+        'actor',
+        'app',
+        'build',
+        'cause',
+        'config',
+        'createdAt',
+        'formation',
+        'hash',
+        'id',
+        'message',
+        'prevHash',
+        'rollbackOf',
+        'seq',
+      ]);
       expect(r.message).toBeNull();
     });
 
@@ -83,7 +103,10 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
 
     it('gives the draft the latest release and the staged config', async () => {
       const seen: Array<[string | null, Config]> = [];
-      await ledger.appendEvent('a', event('config-staged', null, { set: { K: { value: 'v', secret: true } }, unset: [] }));
+      await ledger.appendEvent(
+        'a',
+        event('config-staged', null, { set: { K: { value: 'v', secret: true } }, unset: [] }),
+      );
       await ledger.appendRelease('a', (latest, staged) => {
         seen.push([latest?.id ?? null, staged]);
         return draft(staged);
@@ -108,7 +131,9 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
           }),
         ),
       );
-      expect(results.map((r) => r.id).sort((x, y) => Number(x.slice(1)) - Number(y.slice(1)))).toEqual(Array.from({ length: 20 }, (_, i) => `v${i + 1}`));
+      expect(results.map((r) => r.id).sort((x, y) => Number(x.slice(1)) - Number(y.slice(1)))).toEqual(
+        Array.from({ length: 20 }, (_, i) => `v${i + 1}`),
+      );
       for (const r of results) expect(r.config.SAW?.value).toBe(r.seq === 1 ? 'none' : `v${r.seq - 1}`);
       expect((await ledger.verify('a')).ok).toBe(true);
     });
@@ -133,7 +158,9 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
         return draft({}, { cause: `saw ${all.length}` });
       });
       expect(r.cause).toBe('saw 1');
-      await expect(ledger.appendRelease('a', async () => (await ledger.appendRelease('a', () => draft()), draft()))).rejects.toMatchObject({ code: 'ledger_reentrant' });
+      await expect(
+        ledger.appendRelease('a', async () => (await ledger.appendRelease('a', () => draft()), draft())),
+      ).rejects.toMatchObject({ code: 'ledger_reentrant' });
       expect((await ledger.latestRelease('a'))?.id).toBe('v2');
     });
 
@@ -146,16 +173,29 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
       const { hash, ...body } = e2;
       expect(hash).toBe(hashCanonical(body));
       expect(await ledger.listEvents('a')).toEqual([e1, e2]);
-      await expect(ledger.appendEvent('a', event('exploded' as NewEvent['type'], null))).rejects.toMatchObject({ code: 'event_type_invalid' });
+      await expect(ledger.appendEvent('a', event('exploded' as NewEvent['type'], null))).rejects.toMatchObject({
+        code: 'event_type_invalid',
+      });
       expect(await ledger.verify()).toEqual({ ok: true, releases: 1, events: 3, problems: [] });
       expect(await ledger.verify('b')).toEqual({ ok: true, releases: 0, events: 1, problems: [] });
     });
 
     it('verifies entries whose values look like ledger members', async () => {
       const lookalike = ',"prevHash":null,"rollbackOf":null,"seq":1},"app":"a","id":"v1","message":';
-      await ledger.appendRelease('a', () => draft({ X: { value: lookalike, secret: false } }, { message: lookalike, cause: lookalike, actor: lookalike }));
+      await ledger.appendRelease('a', () =>
+        draft({ X: { value: lookalike, secret: false } }, { message: lookalike, cause: lookalike, actor: lookalike }),
+      );
       await ledger.appendRelease('a', () => draft({}, { message: '"' }));
-      await ledger.appendEvent('a', event('failed', 'v2', { prevHash: null, release: 'v1', seq: 1, type: 'activated', nested: { app: 'b', reason: lookalike } }));
+      await ledger.appendEvent(
+        'a',
+        event('failed', 'v2', {
+          prevHash: null,
+          release: 'v1',
+          seq: 1,
+          type: 'activated',
+          nested: { app: 'b', reason: lookalike },
+        }),
+      );
       await ledger.appendEvent('a', event('rolled-back', 'v1', { reason: lookalike }));
       expect(await ledger.verify()).toEqual({ ok: true, releases: 2, events: 2, problems: [] });
     });
@@ -179,7 +219,13 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
       it('acquires a free lease, then refuses a second holder while it stands', async () => {
         expect(await ledger.getLease('a')).toBeNull();
         const lease = await ledger.acquireLease('a', alice, 30_000, NOW);
-        expect(lease).toEqual({ app: 'a', ...alice, token: 1, acquiredAt: NOW.toISOString(), expiresAt: at(30_000).toISOString() });
+        expect(lease).toEqual({
+          app: 'a',
+          ...alice,
+          token: 1,
+          acquiredAt: NOW.toISOString(),
+          expiresAt: at(30_000).toISOString(),
+        });
         expect(await ledger.getLease('a')).toEqual(lease);
         const held = await ledger.acquireLease('a', bob, 30_000, at(29_999)).catch((e: unknown) => e);
         expect(held).toMatchObject({ code: 'lease_held', exitCode: 1, details: { lease } });
@@ -206,7 +252,10 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
         await ledger.acquireLease('a', bob, 1000, at(7000));
         await expect(ledger.renewLease('a', lease.token, 1000, at(7001))).rejects.toMatchObject({ code: 'lease_lost' });
         await expect(ledger.renewLease('a', 99, 1000, at(7001))).rejects.toMatchObject({ code: 'lease_lost' });
-        await expect(ledger.acquireLease('a', alice, 0, NOW)).rejects.toMatchObject({ code: 'lease_ttl_invalid', exitCode: 2 });
+        await expect(ledger.acquireLease('a', alice, 0, NOW)).rejects.toMatchObject({
+          code: 'lease_ttl_invalid',
+          exitCode: 2,
+        });
       });
 
       it('refuses appends fenced by a stale token, on releases and events, writing nothing', async () => {
@@ -225,14 +274,18 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
         );
         await expect(late).rejects.toMatchObject({ code: 'lease_fenced', exitCode: 1 });
         expect(drafted).toBe(false);
-        await expect(ledger.appendEvent('a', event('activated', 'v1'), { fence: old.token })).rejects.toMatchObject({ code: 'lease_fenced' });
+        await expect(ledger.appendEvent('a', event('activated', 'v1'), { fence: old.token })).rejects.toMatchObject({
+          code: 'lease_fenced',
+        });
         expect((await ledger.listReleases('a')).map((r) => r.id)).toEqual(['v1']);
         expect((await ledger.listEvents('a')).map((e) => e.seq)).toEqual([1]);
         expect((await ledger.appendRelease('a', () => draft(), { fence: next.token })).id).toBe('v2');
         expect((await ledger.appendEvent('a', event('activated', 'v2'), { fence: next.token })).seq).toBe(2);
         // Unfenced writes (no lease in play) still go through; a fence on a never-leased app does not.
         expect((await ledger.appendEvent('a', event('stopped', null))).seq).toBe(3);
-        await expect(ledger.appendEvent('z', event('stopped', null), { fence: 1 })).rejects.toMatchObject({ code: 'lease_fenced' });
+        await expect(ledger.appendEvent('z', event('stopped', null), { fence: 1 })).rejects.toMatchObject({
+          code: 'lease_fenced',
+        });
       });
 
       it('releases (no-op for a stale token) without ever reusing a token', async () => {
@@ -251,15 +304,21 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
         const lease = await ledger.acquireLease('a', alice, 60_000, NOW);
         expect(await ledger.breakLease('a')).toEqual(lease);
         expect(await ledger.getLease('a')).toBeNull();
-        await expect(ledger.appendEvent('a', event('stopped', null), { fence: lease.token })).rejects.toMatchObject({ code: 'lease_fenced' });
+        await expect(ledger.appendEvent('a', event('stopped', null), { fence: lease.token })).rejects.toMatchObject({
+          code: 'lease_fenced',
+        });
         await expect(ledger.renewLease('a', lease.token, 1000, NOW)).rejects.toMatchObject({ code: 'lease_lost' });
         const next = await ledger.acquireLease('a', bob, 1000, NOW);
         expect(next.token).toBeGreaterThan(lease.token);
-        expect((await ledger.appendEvent('a', event('lock-broken', null, { lease }), { fence: next.token })).seq).toBe(1);
+        expect((await ledger.appendEvent('a', event('lock-broken', null, { lease }), { fence: next.token })).seq).toBe(
+          1,
+        );
       });
 
       it('gives exactly one of many concurrent acquirers the lease', async () => {
-        const tries = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => ledger.acquireLease('a', { ...alice, pid: i }, 10_000, NOW)));
+        const tries = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) => ledger.acquireLease('a', { ...alice, pid: i }, 10_000, NOW)),
+        );
         const won = tries.filter((t) => t.status === 'fulfilled');
         expect(won).toHaveLength(1);
         for (const t of tries) if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'lease_held' });

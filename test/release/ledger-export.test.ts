@@ -44,13 +44,22 @@ const draft = (i: number): ReleaseDraft => ({
   createdAt: new Date(NOW.getTime() + i * 1000).toISOString(),
   rollbackOf: null,
 });
-const event = (type: NewEvent['type'], release: string | null, detail: Record<string, unknown> = {}): NewEvent => ({ type, release, detail, actor: 'sup', createdAt: NOW.toISOString() });
+const event = (type: NewEvent['type'], release: string | null, detail: Record<string, unknown> = {}): NewEvent => ({
+  type,
+  release,
+  detail,
+  actor: 'sup',
+  createdAt: NOW.toISOString(),
+});
 
 /** A SQLite ledger with two apps' histories (and a lease, which is not history). */
 async function sourceLedger(): Promise<{ file: string; ledger: Ledger }> {
   const file = path.join(dir, 'src-home', 'ledger.db');
   const ledger = openSqliteLedger(file);
-  await ledger.appendEvent('upf', event('config-staged', null, { set: { A: { value: '1', secret: false } }, unset: [] }));
+  await ledger.appendEvent(
+    'upf',
+    event('config-staged', null, { set: { A: { value: '1', secret: false } }, unset: [] }),
+  );
   for (let i = 1; i <= 25; i++) {
     await ledger.appendRelease('upf', () => draft(i));
     await ledger.appendEvent('upf', event(i % 3 ? 'activated' : 'failed', `v${i}`, { i, reason: ',"prevHash":null' }));
@@ -76,7 +85,9 @@ async function brr(args: string[]): Promise<string> {
   const program = new Command('brr').exitOverride();
   registerLedgerCommands(program);
   let stdout = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  const spy = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
   try {
     await program.parseAsync(['node', 'brr', ...args]);
   } finally {
@@ -96,18 +107,31 @@ describe('ledger export/import between SQLite files', () => {
     try {
       const edited = [...lines];
       edited[at] = lines[at]!.replace('level-7', 'level-X');
-      await expect(importLedger(target, linesOf(edited.join('\n')))).rejects.toMatchObject({ code: 'ledger_import_invalid', exitCode: 2, message: expect.stringMatching(new RegExp(`^line ${at + 1}: upf release #7: hash mismatch`)) });
+      await expect(importLedger(target, linesOf(edited.join('\n')))).rejects.toMatchObject({
+        code: 'ledger_import_invalid',
+        exitCode: 2,
+        message: expect.stringMatching(new RegExp(`^line ${at + 1}: upf release #7: hash mismatch`)),
+      });
 
       // A forger who also fixes the hash is caught one line later, by the next entry's link.
       const body = (JSON.parse(edited[at]!) as { body: string }).body;
       const forged = JSON.parse(edited[at]!) as Record<string, unknown>;
       edited[at] = JSON.stringify({ ...forged, hash: sha256Hex(body) });
-      await expect(importLedger(target, linesOf(edited.join('\n')))).rejects.toMatchObject({ message: expect.stringMatching(new RegExp(`^line ${at + 2}: upf release #8: prevHash does not match`)) });
+      await expect(importLedger(target, linesOf(edited.join('\n')))).rejects.toMatchObject({
+        message: expect.stringMatching(new RegExp(`^line ${at + 2}: upf release #8: prevHash does not match`)),
+      });
 
       // Dropping an entry, or cutting the file off, is refused too.
-      await expect(importLedger(target, linesOf(lines.filter((_, i) => i !== at).join('\n')))).rejects.toMatchObject({ code: 'ledger_import_invalid', message: expect.stringContaining('promises 25 releases') });
-      await expect(importLedger(target, linesOf(lines.slice(0, -1).join('\n')))).rejects.toMatchObject({ message: expect.stringContaining('cut off') });
-      await expect(importLedger(target, linesOf('{"kind":"release"}\n'))).rejects.toMatchObject({ message: expect.stringMatching(/^line 1: not a brr ledger export/) });
+      await expect(importLedger(target, linesOf(lines.filter((_, i) => i !== at).join('\n')))).rejects.toMatchObject({
+        code: 'ledger_import_invalid',
+        message: expect.stringContaining('promises 25 releases'),
+      });
+      await expect(importLedger(target, linesOf(lines.slice(0, -1).join('\n')))).rejects.toMatchObject({
+        message: expect.stringContaining('cut off'),
+      });
+      await expect(importLedger(target, linesOf('{"kind":"release"}\n'))).rejects.toMatchObject({
+        message: expect.stringMatching(/^line 1: not a brr ledger export/),
+      });
       expect(await target.listApps()).toEqual([]);
 
       // The untouched file imports; a second import into the same app is refused.
@@ -129,11 +153,28 @@ describe.skipIf(!!skip)(`ledger export/import SQLite → PostgreSQL${skip ? ` ($
     const exported = path.join(dir, 'history.jsonl');
     const home = path.dirname(file);
 
-    expect(await brr(['ledger', 'export', '--home', home, '--all', '--out', exported, '--json'])).toContain('"releases": 25');
+    expect(await brr(['ledger', 'export', '--home', home, '--all', '--out', exported, '--json'])).toContain(
+      '"releases": 25',
+    );
     expect(fs.statSync(exported).mode & 0o777).toBe(0o600);
-    const out = await brr(['ledger', 'import', exported, '--home', path.join(dir, 'other-home'), '--ledger', url, '--json']);
+    const out = await brr([
+      'ledger',
+      'import',
+      exported,
+      '--home',
+      path.join(dir, 'other-home'),
+      '--ledger',
+      url,
+      '--json',
+    ]);
     expect(out).not.toContain(server!.password);
-    expect(JSON.parse(out)).toEqual({ file: exported, apps: [{ app: 'smf', releases: 3, events: 0 }, { app: 'upf', releases: 25, events: 26 }] });
+    expect(JSON.parse(out)).toEqual({
+      file: exported,
+      apps: [
+        { app: 'smf', releases: 3, events: 0 },
+        { app: 'upf', releases: 25, events: 26 },
+      ],
+    });
 
     const pgLedger = await openPostgresLedger(url);
     try {
@@ -145,9 +186,14 @@ describe.skipIf(!!skip)(`ledger export/import SQLite → PostgreSQL${skip ? ` ($
       expect([next.id, next.prevHash]).toEqual(['v26', before.upf.releases[0]!.hash]);
       // And it exports back to the very same lines.
       const again = await exportText(pgLedger, ['smf']);
-      const fromFile = fs.readFileSync(exported, 'utf8').split('\n').filter((l) => l.includes('"app":"smf"') || l.includes('"kind":"header"'));
+      const fromFile = fs
+        .readFileSync(exported, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"app":"smf"') || l.includes('"kind":"header"'));
       expect(again.trimEnd().split('\n')).toEqual(fromFile);
-      await expect(importLedger(pgLedger, linesOf(fs.readFileSync(exported, 'utf8')), { app: 'smf' })).rejects.toMatchObject({ code: 'ledger_import_not_empty' });
+      await expect(
+        importLedger(pgLedger, linesOf(fs.readFileSync(exported, 'utf8')), { app: 'smf' }),
+      ).rejects.toMatchObject({ code: 'ledger_import_not_empty' });
     } finally {
       await pgLedger.close();
     }
@@ -161,9 +207,13 @@ describe.skipIf(!!skip)(`ledger export/import SQLite → PostgreSQL${skip ? ` ($
     try {
       const tampered = text.replace('level-3', 'level-9');
       const line = text.split('\n').findIndex((l) => l.includes('level-3')) + 1;
-      await expect(importLedger(pgLedger, linesOf(tampered))).rejects.toMatchObject({ message: expect.stringMatching(new RegExp(`^line ${line}: `)) });
+      await expect(importLedger(pgLedger, linesOf(tampered))).rejects.toMatchObject({
+        message: expect.stringMatching(new RegExp(`^line ${line}: `)),
+      });
       expect(await pgLedger.listApps()).toEqual([]);
-      expect(await importLedger(pgLedger, linesOf(tampered), { app: 'smf' })).toEqual([{ app: 'smf', releases: 3, events: 0 }]);
+      expect(await importLedger(pgLedger, linesOf(tampered), { app: 'smf' })).toEqual([
+        { app: 'smf', releases: 3, events: 0 },
+      ]);
       expect(await pgLedger.listApps()).toEqual(['smf']);
     } finally {
       await pgLedger.close();

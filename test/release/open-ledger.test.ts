@@ -47,13 +47,21 @@ describe('choosing the ledger', () => {
     const ledger = await openLedger({ sqliteFile: file });
     expect(ledger).toBeInstanceOf(SqliteLedger);
     await ledger.close();
-    await expect(openLedger({ sqliteFile: file, url: 'mysql://u:hunter2@h/x' })).rejects.toMatchObject({ code: 'ledger_url_invalid', exitCode: 2 });
-    expect(() => openLedgerNow({ sqliteFile: file, url: 'sqlite:///tmp/x' })).toThrow(expect.objectContaining({ code: 'ledger_url_invalid' }));
+    await expect(openLedger({ sqliteFile: file, url: 'mysql://u:hunter2@h/x' })).rejects.toMatchObject({
+      code: 'ledger_url_invalid',
+      exitCode: 2,
+    });
+    expect(() => openLedgerNow({ sqliteFile: file, url: 'sqlite:///tmp/x' })).toThrow(
+      expect.objectContaining({ code: 'ledger_url_invalid' }),
+    );
   });
 
   it('openContext connects to PostgreSQL lazily: the first call reports an unreachable server, redacted; close still works', async () => {
     const ctx = openContext({ home: dir, ledger: 'postgres://brr:hunter2@127.0.0.1:1/brr' });
-    const err = await ctx.ledger.listApps().then(() => null, (e: unknown) => e);
+    const err = await ctx.ledger.listApps().then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'ledger_unreachable' });
     expect(JSON.stringify({ m: (err as Error).message, h: (err as { hint?: string }).hint })).not.toContain('hunter2');
     await ctx.close();

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { BrrError } from '../../src/core/errors.js';
 import type { Release } from '../../src/core/types.js';
-import { parseReleaseId, planConfigChange, planRelease, planRollback, planStagedConfig } from '../../src/release/plan.js';
+import {
+  parseReleaseId,
+  planConfigChange,
+  planRelease,
+  planRollback,
+  planStagedConfig,
+} from '../../src/release/plan.js';
 import { ACTOR, COMMIT_A, COMMIT_B, DIGEST_A, DIGEST_B, NOW, makeRelease, plain, secret } from './fixtures.js';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -69,19 +75,62 @@ describe('planRelease', () => {
 });
 
 describe('planConfigChange', () => {
-  const latest = makeRelease(3, { config: { LOG_LEVEL: plain('info'), TOKEN: secret('old'), X: plain('1') }, formation: { web: 3 } });
+  const latest = makeRelease(3, {
+    config: { LOG_LEVEL: plain('info'), TOKEN: secret('old'), X: plain('1') },
+    formation: { web: 3 },
+  });
   const base = { latest, actor: ACTOR, now: NOW, secret: false, set: {}, unset: [] as string[] };
 
   it.each([
-    ['set one key', { set: { LOG_LEVEL: 'debug' } }, 'set LOG_LEVEL', { LOG_LEVEL: plain('debug'), TOKEN: secret('old'), X: plain('1') }],
-    ['set two keys in the order given', { set: { LOG_LEVEL: 'debug', GREETING: 'hi' } }, 'set LOG_LEVEL, GREETING', { GREETING: plain('hi'), LOG_LEVEL: plain('debug'), TOKEN: secret('old'), X: plain('1') }],
-    ['only changed keys in the cause', { set: { LOG_LEVEL: 'info', GREETING: 'hi' } }, 'set GREETING', { GREETING: plain('hi'), LOG_LEVEL: plain('info'), TOKEN: secret('old'), X: plain('1') }],
+    [
+      'set one key',
+      { set: { LOG_LEVEL: 'debug' } },
+      'set LOG_LEVEL',
+      { LOG_LEVEL: plain('debug'), TOKEN: secret('old'), X: plain('1') },
+    ],
+    [
+      'set two keys in the order given',
+      { set: { LOG_LEVEL: 'debug', GREETING: 'hi' } },
+      'set LOG_LEVEL, GREETING',
+      { GREETING: plain('hi'), LOG_LEVEL: plain('debug'), TOKEN: secret('old'), X: plain('1') },
+    ],
+    [
+      'only changed keys in the cause',
+      { set: { LOG_LEVEL: 'info', GREETING: 'hi' } },
+      'set GREETING',
+      { GREETING: plain('hi'), LOG_LEVEL: plain('info'), TOKEN: secret('old'), X: plain('1') },
+    ],
     ['unset', { unset: ['X'] }, 'unset X', { LOG_LEVEL: plain('info'), TOKEN: secret('old') }],
-    ['set and unset', { set: { A: '1' }, unset: ['X'] }, 'set A; unset X', { A: plain('1'), LOG_LEVEL: plain('info'), TOKEN: secret('old') }],
-    ['secret flag', { set: { API_KEY: 'k' }, secret: true }, 'set API_KEY', { API_KEY: secret('k'), LOG_LEVEL: plain('info'), TOKEN: secret('old'), X: plain('1') }],
-    ['secret is sticky without the flag', { set: { TOKEN: 'new' } }, 'set TOKEN', { LOG_LEVEL: plain('info'), TOKEN: secret('new'), X: plain('1') }],
-    ['making a plain key secret is a change', { set: { X: '1' }, secret: true }, 'set X', { LOG_LEVEL: plain('info'), TOKEN: secret('old'), X: secret('1') }],
-    ['value with = and empty value', { set: { URL: 'a=b=c', EMPTY: '' } }, 'set URL, EMPTY', { EMPTY: plain(''), LOG_LEVEL: plain('info'), TOKEN: secret('old'), URL: plain('a=b=c'), X: plain('1') }],
+    [
+      'set and unset',
+      { set: { A: '1' }, unset: ['X'] },
+      'set A; unset X',
+      { A: plain('1'), LOG_LEVEL: plain('info'), TOKEN: secret('old') },
+    ],
+    [
+      'secret flag',
+      { set: { API_KEY: 'k' }, secret: true },
+      'set API_KEY',
+      { API_KEY: secret('k'), LOG_LEVEL: plain('info'), TOKEN: secret('old'), X: plain('1') },
+    ],
+    [
+      'secret is sticky without the flag',
+      { set: { TOKEN: 'new' } },
+      'set TOKEN',
+      { LOG_LEVEL: plain('info'), TOKEN: secret('new'), X: plain('1') },
+    ],
+    [
+      'making a plain key secret is a change',
+      { set: { X: '1' }, secret: true },
+      'set X',
+      { LOG_LEVEL: plain('info'), TOKEN: secret('old'), X: secret('1') },
+    ],
+    [
+      'value with = and empty value',
+      { set: { URL: 'a=b=c', EMPTY: '' } },
+      'set URL, EMPTY',
+      { EMPTY: plain(''), LOG_LEVEL: plain('info'), TOKEN: secret('old'), URL: plain('a=b=c'), X: plain('1') },
+    ],
   ])('%s', (_name, over, cause, config) => {
     const d = planConfigChange({ ...base, ...over });
     expect(d).not.toBeNull();
@@ -117,7 +166,12 @@ describe('planStagedConfig', () => {
   const base = { actor: ACTOR, now: NOW, secret: false, set: {}, unset: [] as string[] };
 
   it('returns a config-staged event with only the actual changes', () => {
-    const e = planStagedConfig({ ...base, staged: { A: plain('1'), B: plain('2') }, set: { A: '1', C: '3' }, unset: ['B'] });
+    const e = planStagedConfig({
+      ...base,
+      staged: { A: plain('1'), B: plain('2') },
+      set: { A: '1', C: '3' },
+      unset: ['B'],
+    });
     expect(e).toEqual({
       type: 'config-staged',
       release: null,
@@ -128,7 +182,10 @@ describe('planStagedConfig', () => {
   });
 
   it('marks secrets and returns null for no change', () => {
-    expect(planStagedConfig({ ...base, staged: {}, set: { T: 's' }, secret: true })?.detail).toEqual({ set: { T: secret('s') }, unset: [] });
+    expect(planStagedConfig({ ...base, staged: {}, set: { T: 's' }, secret: true })?.detail).toEqual({
+      set: { T: secret('s') },
+      unset: [],
+    });
     expect(planStagedConfig({ ...base, staged: { T: secret('s') }, set: { T: 's' } })).toBeNull();
   });
 
@@ -139,10 +196,27 @@ describe('planStagedConfig', () => {
 
 describe('planRollback', () => {
   // v1 (A, web=1) → v2 (B, LOG debug, web=2) → v3 (config change) → v4 (rollback to v2)
-  const v1 = makeRelease(1, { build: { digest: DIGEST_A, commit: COMMIT_A }, config: { LOG_LEVEL: plain('info'), T: secret('one') } });
-  const v2 = makeRelease(2, { build: { digest: DIGEST_B, commit: COMMIT_B }, config: { LOG_LEVEL: plain('debug'), T: secret('two') }, formation: { web: 2 } });
-  const v3 = makeRelease(3, { build: v2.build, config: { LOG_LEVEL: plain('warn'), T: secret('two') }, formation: { web: 2 } });
-  const v4 = makeRelease(4, { build: v2.build, config: v2.config, formation: v2.formation, cause: 'rollback to v2', rollbackOf: 'v2' });
+  const v1 = makeRelease(1, {
+    build: { digest: DIGEST_A, commit: COMMIT_A },
+    config: { LOG_LEVEL: plain('info'), T: secret('one') },
+  });
+  const v2 = makeRelease(2, {
+    build: { digest: DIGEST_B, commit: COMMIT_B },
+    config: { LOG_LEVEL: plain('debug'), T: secret('two') },
+    formation: { web: 2 },
+  });
+  const v3 = makeRelease(3, {
+    build: v2.build,
+    config: { LOG_LEVEL: plain('warn'), T: secret('two') },
+    formation: { web: 2 },
+  });
+  const v4 = makeRelease(4, {
+    build: v2.build,
+    config: v2.config,
+    formation: v2.formation,
+    cause: 'rollback to v2',
+    rollbackOf: 'v2',
+  });
   const releases: Release[] = [v4, v3, v2, v1];
   const base = { releases, actor: ACTOR, now: NOW };
 

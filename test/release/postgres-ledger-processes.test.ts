@@ -65,7 +65,11 @@ await ledger.close();
 
 function run(url: string, worker: number): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(dir, 'worker.mjs'), String(worker), String(PER_WORKER), String(DEPLOYS)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LEDGER_URL: url } });
+    const child = spawn(
+      process.execPath,
+      [path.join(dir, 'worker.mjs'), String(worker), String(PER_WORKER), String(DEPLOYS)],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LEDGER_URL: url } },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => resolve({ code, stderr }));
@@ -81,7 +85,19 @@ describe.skipIf(!!skip)(`PostgresLedger with concurrent processes on several hos
       [
         path.join(ROOT, 'node_modules/typescript/bin/tsc'),
         ...['--outDir', path.join(dir, 'dist'), '--rootDir', path.join(ROOT, 'src')],
-        ...['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--esModuleInterop', '--types', 'node'],
+        ...[
+          '--module',
+          'nodenext',
+          '--moduleResolution',
+          'nodenext',
+          '--target',
+          'es2022',
+          '--strict',
+          '--skipLibCheck',
+          '--esModuleInterop',
+          '--types',
+          'node',
+        ],
         path.join(ROOT, 'src/release/postgres-ledger.ts'),
       ],
       { cwd: ROOT, encoding: 'utf8' },
@@ -114,7 +130,9 @@ describe.skipIf(!!skip)(`PostgresLedger with concurrent processes on several hos
         expect(mine).toEqual(Array.from({ length: PER_WORKER }, (_, i) => `${w}:${i}`));
       }
       const events = await ledger.listEvents('race');
-      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: WORKERS * Math.ceil(PER_WORKER / 5) }, (_, i) => i + 1));
+      expect(events.map((e) => e.seq)).toEqual(
+        Array.from({ length: WORKERS * Math.ceil(PER_WORKER / 5) }, (_, i) => i + 1),
+      );
 
       // Leased deploys: one token per deploy, never shared, in the order the releases landed.
       const leased = (await ledger.listReleases('leased')).reverse();
@@ -123,7 +141,12 @@ describe.skipIf(!!skip)(`PostgresLedger with concurrent processes on several hos
       expect(tokens).toEqual(Array.from({ length: WORKERS * DEPLOYS }, (_, i) => i + 1));
       expect((await ledger.listEvents('leased')).map((e) => e.detail.token)).toEqual(tokens);
       expect(await ledger.getLease('leased')).toBeNull();
-      expect(await ledger.verify()).toEqual({ ok: true, releases: total + leased.length, events: events.length + leased.length, problems: [] });
+      expect(await ledger.verify()).toEqual({
+        ok: true,
+        releases: total + leased.length,
+        events: events.length + leased.length,
+        problems: [],
+      });
     } finally {
       await ledger.close();
     }

@@ -58,8 +58,20 @@ if (skip) {
     it('has the database itself reject UPDATE, DELETE and TRUNCATE on history', async () => {
       await ledger.appendRelease('a', () => draft());
       await ledger.appendEvent('a', event);
-      for (const sql of ["UPDATE releases SET body = replace(body, 'info', 'debug')", "UPDATE releases SET hash = 'x'", 'DELETE FROM releases', 'TRUNCATE releases', "UPDATE events SET type = 'stopped'", 'DELETE FROM events', 'TRUNCATE events', 'TRUNCATE releases, events']) {
-        const err = await raw.query(sql).then(() => null, (e: unknown) => e);
+      for (const sql of [
+        "UPDATE releases SET body = replace(body, 'info', 'debug')",
+        "UPDATE releases SET hash = 'x'",
+        'DELETE FROM releases',
+        'TRUNCATE releases',
+        "UPDATE events SET type = 'stopped'",
+        'DELETE FROM events',
+        'TRUNCATE events',
+        'TRUNCATE releases, events',
+      ]) {
+        const err = await raw.query(sql).then(
+          () => null,
+          (e: unknown) => e,
+        );
         expect((err as { code?: string } | null)?.code, sql).toBe('BRR01');
         expect(translatePgError(err, 'x', [])).toMatchObject({ code: 'ledger_append_only' });
       }
@@ -68,14 +80,20 @@ if (skip) {
 
     it('stores the hashed text verbatim (TEXT, not jsonb) and keeps the schema version', async () => {
       const r = await ledger.appendRelease('a', () => draft());
-      const row = (await raw.query("SELECT body, hash, pg_typeof(body)::text AS t FROM releases WHERE app = 'a'")).rows[0] as { body: string; hash: string; t: string };
+      const row = (await raw.query("SELECT body, hash, pg_typeof(body)::text AS t FROM releases WHERE app = 'a'"))
+        .rows[0] as { body: string; hash: string; t: string };
       expect([row.t, sha256Hex(row.body), row.hash]).toEqual(['text', r.hash, r.hash]);
       expect((await raw.query('SELECT version FROM brr_schema')).rows).toEqual([{ version: PG_SCHEMA_VERSION }]);
     });
 
     it('turns a UNIQUE violation into ledger_conflict', async () => {
       await ledger.appendRelease('a', () => draft());
-      const err = await raw.query("INSERT INTO releases (app, seq, id, body, hash) VALUES ('a', 1, 'v9', '{}', 'h')").then(() => null, (e: unknown) => e);
+      const err = await raw
+        .query("INSERT INTO releases (app, seq, id, body, hash) VALUES ('a', 1, 'v9', '{}', 'h')")
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(translatePgError(err, 'x', [])).toMatchObject({ code: 'ledger_conflict', exitCode: 1 });
     });
 
@@ -83,18 +101,30 @@ if (skip) {
       for (let i = 1; i <= 4; i++) await ledger.appendRelease('a', () => draft(`level-${i}`));
       await raw.query('ALTER TABLE releases DISABLE TRIGGER USER');
       await raw.query("UPDATE releases SET body = replace(body, 'level-2', 'level-X') WHERE app = 'a' AND seq = 2");
-      expect((await ledger.verify()).problems).toEqual([{ app: 'a', kind: 'release', seq: 2, problem: 'hash mismatch: the stored body does not hash to the stored hash' }]);
+      expect((await ledger.verify()).problems).toEqual([
+        {
+          app: 'a',
+          kind: 'release',
+          seq: 2,
+          problem: 'hash mismatch: the stored body does not hash to the stored hash',
+        },
+      ]);
       const forged = (await raw.query("SELECT body FROM releases WHERE app = 'a' AND seq = 2")).rows[0].body as string;
       await raw.query("UPDATE releases SET hash = $1 WHERE app = 'a' AND seq = 2", [sha256Hex(forged)]);
       await raw.query("DELETE FROM releases WHERE app = 'a' AND seq = 4");
-      expect((await ledger.verify()).problems).toEqual([{ app: 'a', kind: 'release', seq: 3, problem: 'prevHash does not match the previous entry' }]);
+      expect((await ledger.verify()).problems).toEqual([
+        { app: 'a', kind: 'release', seq: 3, problem: 'prevHash does not match the previous entry' },
+      ]);
     });
 
     it('gives up with ledger_busy when another writer holds the app too long (lock_timeout, 55P03)', async () => {
       const impatient = await openPostgresLedger(url, { busyTimeoutMs: 150 });
       await raw.query("BEGIN; SELECT pg_advisory_xact_lock(1651667456, hashtext('a'))");
       const started = Date.now();
-      await expect(impatient.appendRelease('a', () => draft())).rejects.toMatchObject({ code: 'ledger_busy', exitCode: 1 });
+      await expect(impatient.appendRelease('a', () => draft())).rejects.toMatchObject({
+        code: 'ledger_busy',
+        exitCode: 1,
+      });
       expect(Date.now() - started).toBeGreaterThanOrEqual(140);
       // Other apps are not held up by it.
       expect((await impatient.appendRelease('b', () => draft())).id).toBe('v1');
@@ -110,12 +140,17 @@ if (skip) {
       expect((await ledger.readEntries('a', 'release', 0, 3)).map((e) => e.seq)).toEqual([1, 2, 7]);
       expect((await ledger.readEntries('a', 'release', 2, 10)).map((e) => e.seq)).toEqual([7, 8, 9, 10]);
       expect(await ledger.readEntries('a', 'release', 10, 10)).toEqual([]);
-      expect((await ledger.verify('a')).problems).toEqual([{ app: 'a', kind: 'release', seq: 7, problem: 'sequence gap: expected seq 3, found 7' }]);
+      expect((await ledger.verify('a')).problems).toEqual([
+        { app: 'a', kind: 'release', seq: 7, problem: 'sequence gap: expected seq 3, found 7' },
+      ]);
     });
 
     it('verifies a chain longer than one page, across apps, in bounded reads', async () => {
       // Correctly chained bodies sealed by the driver's own seal function, inserted in bulk.
-      for (const [app, n] of [['big', 12_003], ['small', 3]] as const) {
+      for (const [app, n] of [
+        ['big', 12_003],
+        ['small', 3],
+      ] as const) {
         const rows: unknown[][] = [];
         let latest: { seq: number; hash: string } | null = null;
         for (let i = 0; i < n; i++) {
@@ -124,7 +159,10 @@ if (skip) {
           latest = { seq: s.body.seq, hash: s.hash };
         }
         const cols = [0, 1, 2, 3, 4, 5].map((k) => rows.map((r) => r[k]));
-        await raw.query('INSERT INTO releases SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])', cols);
+        await raw.query(
+          'INSERT INTO releases SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])',
+          cols,
+        );
       }
       expect(await ledger.verify()).toEqual({ ok: true, releases: 12_006, events: 0, problems: [] });
       expect((await ledger.listReleases('big', { limit: 1 }))[0]?.id).toBe('v12003');
@@ -146,12 +184,16 @@ if (skip) {
   });
 
   describe('PostgresLedger URL handling', () => {
-    const leaks = (e: unknown): string => JSON.stringify({ m: (e as Error).message, h: (e as { hint?: string }).hint, s: (e as Error).stack });
+    const leaks = (e: unknown): string =>
+      JSON.stringify({ m: (e as Error).message, h: (e as { hint?: string }).hint, s: (e as Error).stack });
 
     it('refuses a wrong password without ever echoing the password', async () => {
       const good = await freshUrl();
       const wrong = good.replace(server.password, 'Sup3r-s3cret-guess');
-      const err = await openPostgresLedger(wrong).then(() => null, (e: unknown) => e);
+      const err = await openPostgresLedger(wrong).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'ledger_auth_failed', exitCode: 1 });
       expect(leaks(err)).not.toContain('Sup3r-s3cret-guess');
       expect((err as Error).message).toContain('brr:***@127.0.0.1');
@@ -159,13 +201,22 @@ if (skip) {
 
     it('reports an unreachable server and a missing database, redacted', async () => {
       const down = `postgres://brr:${server.password}@127.0.0.1:1/x`;
-      const err = await openPostgresLedger(down).then(() => null, (e: unknown) => e);
+      const err = await openPostgresLedger(down).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'ledger_unreachable' });
       expect(leaks(err)).not.toContain(server.password);
-      const missing = await openPostgresLedger(server.url('nope')).then(() => null, (e: unknown) => e);
+      const missing = await openPostgresLedger(server.url('nope')).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(missing).toMatchObject({ code: 'ledger_database_missing' });
       expect(leaks(missing)).not.toContain(server.password);
-      await expect(openPostgresLedger('mysql://u:p@h/x')).rejects.toMatchObject({ code: 'ledger_url_invalid', exitCode: 2 });
+      await expect(openPostgresLedger('mysql://u:p@h/x')).rejects.toMatchObject({
+        code: 'ledger_url_invalid',
+        exitCode: 2,
+      });
     });
 
     it('names the server, redacted, for display', async () => {

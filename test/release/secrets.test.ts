@@ -9,7 +9,15 @@ import { fixedClock } from '../../src/core/clock.js';
 import { BrrError } from '../../src/core/errors.js';
 import { configEnv } from '../../src/release/config.js';
 import { diffReleases } from '../../src/release/diff.js';
-import { checkReleaseDecrypts, openConfig, openSecret, sealConfigChange, sealSecret, secretsKey, secretsKeyFromEnv } from '../../src/release/secrets.js';
+import {
+  checkReleaseDecrypts,
+  openConfig,
+  openSecret,
+  sealConfigChange,
+  sealSecret,
+  secretsKey,
+  secretsKeyFromEnv,
+} from '../../src/release/secrets.js';
 import { COMMIT_A, DIGEST_A, NOW, makeRelease, plain, secret } from './fixtures.js';
 import { brrErrorOf } from '../helpers/errors.js';
 
@@ -75,9 +83,15 @@ describe('secretsKeyFromEnv', () => {
   });
 
   it('refuses a key that is not base64 of 32 bytes, or an unreadable file', () => {
-    expect(() => secretsKeyFromEnv({ BRR_SECRETS_KEY: randomBytes(16).toString('base64') })).toThrow(expect.objectContaining({ code: 'secrets_key_invalid' }));
-    expect(() => secretsKeyFromEnv({ BRR_SECRETS_KEY: 'not base64 at all!' })).toThrow(expect.objectContaining({ code: 'secrets_key_invalid' }));
-    expect(() => secretsKeyFromEnv({ BRR_SECRETS_KEY_FILE: path.join(dir, 'missing') })).toThrow(expect.objectContaining({ code: 'secrets_key_invalid' }));
+    expect(() => secretsKeyFromEnv({ BRR_SECRETS_KEY: randomBytes(16).toString('base64') })).toThrow(
+      expect.objectContaining({ code: 'secrets_key_invalid' }),
+    );
+    expect(() => secretsKeyFromEnv({ BRR_SECRETS_KEY: 'not base64 at all!' })).toThrow(
+      expect.objectContaining({ code: 'secrets_key_invalid' }),
+    );
+    expect(() => secretsKeyFromEnv({ BRR_SECRETS_KEY_FILE: path.join(dir, 'missing') })).toThrow(
+      expect.objectContaining({ code: 'secrets_key_invalid' }),
+    );
   });
 });
 
@@ -110,7 +124,9 @@ describe('sealing config changes, decrypting at run time', () => {
     vi.unstubAllEnvs();
     checkReleaseDecrypts(rel, { BRR_SECRETS_KEY: RAW.toString('base64') });
     expect(() => checkReleaseDecrypts(rel, {})).toThrow(expect.objectContaining({ code: 'secret_key_missing' }));
-    expect(() => checkReleaseDecrypts(rel, { BRR_SECRETS_KEY: randomBytes(32).toString('base64') })).toThrow(expect.objectContaining({ code: 'secret_key_mismatch' }));
+    expect(() => checkReleaseDecrypts(rel, { BRR_SECRETS_KEY: randomBytes(32).toString('base64') })).toThrow(
+      expect.objectContaining({ code: 'secret_key_mismatch' }),
+    );
     checkReleaseDecrypts(makeRelease(2), {}); // nothing sealed: nothing needed
   });
 });
@@ -123,7 +139,16 @@ describe('changeConfig with a real ledger', () => {
     ctx = openContext({ home: dir, clock: fixedClock(NOW.toISOString()), actor: 'tester@unit' });
     vi.stubEnv('BRR_SECRETS_KEY', RAW.toString('base64'));
     vi.stubEnv('BRR_SIGNING_KEY', '');
-    await ctx.ledger.appendRelease('upf', () => ({ build: { digest: DIGEST_A, commit: COMMIT_A }, config: {}, formation: { web: 1 }, cause: 'deploy', message: null, actor: 't', createdAt: NOW.toISOString(), rollbackOf: null }));
+    await ctx.ledger.appendRelease('upf', () => ({
+      build: { digest: DIGEST_A, commit: COMMIT_A },
+      config: {},
+      formation: { web: 1 },
+      cause: 'deploy',
+      message: null,
+      actor: 't',
+      createdAt: NOW.toISOString(),
+      rollbackOf: null,
+    }));
   });
   afterEach(async () => {
     vi.unstubAllEnvs();
@@ -143,7 +168,9 @@ describe('changeConfig with a real ledger', () => {
 
   it('refuses --secret without a key and appends nothing', async () => {
     vi.stubEnv('BRR_SECRETS_KEY', '');
-    await expect(changeConfig(ctx, 'upf', { set: [`TOKEN=${VALUE}`], secret: true })).rejects.toMatchObject({ code: 'secret_key_missing' });
+    await expect(changeConfig(ctx, 'upf', { set: [`TOKEN=${VALUE}`], secret: true })).rejects.toMatchObject({
+      code: 'secret_key_missing',
+    });
     expect((await ctx.ledger.listReleases('upf')).map((r) => r.id)).toEqual(['v1']);
   });
 });

@@ -8,7 +8,15 @@ import { signExisting, signRelease } from '../../src/app/sign-release.js';
 import { signatureProblems, verifyLedger } from '../../src/app/verify-ledger.js';
 import { fixedClock } from '../../src/core/clock.js';
 import type { Release } from '../../src/core/types.js';
-import { checkSignature, generateSigningKey, keyIdOf, loadSigner, parsePublicKey, releaseSigningText, signReleaseHash } from '../../src/release/signing.js';
+import {
+  checkSignature,
+  generateSigningKey,
+  keyIdOf,
+  loadSigner,
+  parsePublicKey,
+  releaseSigningText,
+  signReleaseHash,
+} from '../../src/release/signing.js';
 import { checkReleaseTrusted, changeTrust } from '../../src/release/trust.js';
 import { COMMIT_A, DIGEST_A, NOW, makeRelease } from './fixtures.js';
 
@@ -34,15 +42,22 @@ describe('keys', () => {
     ];
     const raw = forms[0]!.publicKey;
     forms.push(parsePublicKey(raw));
-    for (const f of forms) expect({ keyId: f.keyId, publicKey: f.publicKey }).toEqual({ keyId: forms[0]!.keyId, publicKey: raw });
+    for (const f of forms)
+      expect({ keyId: f.keyId, publicKey: f.publicKey }).toEqual({ keyId: forms[0]!.keyId, publicKey: raw });
   });
 
   it('refuses what is not an Ed25519 key', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
     expect(() => parsePublicKey('not a key!')).toThrow(expect.objectContaining({ code: 'public_key_invalid' }));
-    expect(() => parsePublicKey(Buffer.alloc(31).toString('base64'))).toThrow(expect.objectContaining({ code: 'public_key_invalid' }));
-    expect(() => parsePublicKey(rsa.publicKey.export({ format: 'pem', type: 'spki' }).toString())).toThrow(expect.objectContaining({ code: 'key_not_ed25519' }));
-    expect(() => loadSigner(rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 'rsa.pem')).toThrow(expect.objectContaining({ code: 'signing_key_invalid' }));
+    expect(() => parsePublicKey(Buffer.alloc(31).toString('base64'))).toThrow(
+      expect.objectContaining({ code: 'public_key_invalid' }),
+    );
+    expect(() => parsePublicKey(rsa.publicKey.export({ format: 'pem', type: 'spki' }).toString())).toThrow(
+      expect.objectContaining({ code: 'key_not_ed25519' }),
+    );
+    expect(() => loadSigner(rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 'rsa.pem')).toThrow(
+      expect.objectContaining({ code: 'signing_key_invalid' }),
+    );
     expect(() => loadSigner('garbage', 'x.pem')).toThrow(expect.objectContaining({ code: 'signing_key_invalid' }));
   });
 });
@@ -53,7 +68,12 @@ describe('checkSignature', () => {
   const detail = signReleaseHash(signer, REL);
 
   it('accepts a signature over app, id and hash', () => {
-    expect(checkSignature({ ...detail }, REL)).toEqual({ keyId: signer.keyId, publicKey: signer.publicKey, valid: true, problem: null });
+    expect(checkSignature({ ...detail }, REL)).toEqual({
+      keyId: signer.keyId,
+      publicKey: signer.publicKey,
+      valid: true,
+      problem: null,
+    });
   });
 
   it.each([
@@ -61,9 +81,19 @@ describe('checkSignature', () => {
     ['the signature is moved to another release id', { ...detail }, { ...REL, id: 'v4' }, /does not verify/],
     ['the signature is moved to another app', { ...detail }, { ...REL, app: 'upf-staging' }, /does not verify/],
     ['a byte of the signature is flipped', { ...detail, signature: flip(detail.signature) }, REL, /does not verify/],
-    ['someone else signed but claims the key (forged)', { ...detail, signature: signReleaseHash(other, REL).signature }, REL, /does not verify/],
+    [
+      'someone else signed but claims the key (forged)',
+      { ...detail, signature: signReleaseHash(other, REL).signature },
+      REL,
+      /does not verify/,
+    ],
     ['the key id is claimed for another public key', { ...detail, keyId: other.keyId }, REL, /claims key/],
-    ['the event misses a member', { hash: detail.hash, keyId: detail.keyId, publicKey: detail.publicKey }, REL, /malformed/],
+    [
+      'the event misses a member',
+      { hash: detail.hash, keyId: detail.keyId, publicKey: detail.publicKey },
+      REL,
+      /malformed/,
+    ],
     ['the public key is garbage', { ...detail, publicKey: 'AAAA' }, REL, /not an Ed25519 key/],
   ])('rejects it when %s', (_name, d, release, problem) => {
     const c = checkSignature(d as Record<string, unknown>, release);
@@ -72,7 +102,9 @@ describe('checkSignature', () => {
   });
 
   it('signs exactly the documented text', () => {
-    const sig = sign(null, Buffer.from(`brr-release-v1:${REL.app}:${REL.id}:${REL.hash}`), signer.privateKey).toString('base64');
+    const sig = sign(null, Buffer.from(`brr-release-v1:${REL.app}:${REL.id}:${REL.hash}`), signer.privateKey).toString(
+      'base64',
+    );
     expect(releaseSigningText(REL.app, REL.id, REL.hash)).toBe(`brr-release-v1:upf-prod:v3:${REL.hash}`);
     expect(checkSignature({ ...detail, signature: sig }, REL).valid).toBe(true);
   });
@@ -81,12 +113,29 @@ describe('checkSignature', () => {
 describe('signatureProblems', () => {
   const signer = loadSigner(generateSigningKey().privatePem, 'a.pem');
   const v1 = makeRelease(1, { app: 'upf-prod', hash: '1'.repeat(64) });
-  const ev = (seq: number, release: string | null, detail: Record<string, unknown>) => ({ app: 'upf-prod', seq, type: 'signed' as const, release, detail, actor: 'a', createdAt: NOW.toISOString(), prevHash: null, hash: 'h' });
+  const ev = (seq: number, release: string | null, detail: Record<string, unknown>) => ({
+    app: 'upf-prod',
+    seq,
+    type: 'signed' as const,
+    release,
+    detail,
+    actor: 'a',
+    createdAt: NOW.toISOString(),
+    prevHash: null,
+    hash: 'h',
+  });
 
   it('reports bad signatures and signatures of releases that do not exist, on the event', () => {
     const good = { ...signReleaseHash(signer, v1) };
-    const problems = signatureProblems('upf-prod', [v1], [ev(1, 'v1', good), ev(2, 'v1', { ...good, hash: '2'.repeat(64) }), ev(3, 'v9', good)]);
-    expect(problems.map((p) => [p.seq, p.kind])).toEqual([[2, 'event'], [3, 'event']]);
+    const problems = signatureProblems(
+      'upf-prod',
+      [v1],
+      [ev(1, 'v1', good), ev(2, 'v1', { ...good, hash: '2'.repeat(64) }), ev(3, 'v9', good)],
+    );
+    expect(problems.map((p) => [p.seq, p.kind])).toEqual([
+      [2, 'event'],
+      [3, 'event'],
+    ]);
     expect(problems[0]!.problem).toMatch(/^v1: signature by ed25519:\w+ covers hash/);
     expect(problems[1]!.problem).toMatch(/v9, which does not exist/);
   });
@@ -120,20 +169,40 @@ describe('signing through a real SQLite ledger', () => {
   it('names the signer of each release; unsigned ones too; no problems', async () => {
     const v1 = await append('info');
     const v2 = await append('debug');
-    expect(await signRelease(ctx, v1, signerA)).toMatchObject({ type: 'signed', release: 'v1', detail: { keyId: signerA.keyId, hash: v1.hash } });
+    expect(await signRelease(ctx, v1, signerA)).toMatchObject({
+      type: 'signed',
+      release: 'v1',
+      detail: { keyId: signerA.keyId, hash: v1.hash },
+    });
     expect(await signRelease(ctx, v2, null)).toBeNull();
     const r = await verifyLedger(ctx);
     expect(r.ok).toBe(true);
-    expect(r.signers.map((s) => [s.release, s.signer, s.trusted])).toEqual([['v1', signerA.keyId, null], ['v2', 'unsigned', null]]);
+    expect(r.signers.map((s) => [s.release, s.signer, s.trusted])).toEqual([
+      ['v1', signerA.keyId, null],
+      ['v2', 'unsigned', null],
+    ]);
   });
 
   it('a forged signature event, written through the library with the right hash, fails verify', async () => {
     const v1 = await append('info');
     const forged = { ...signReleaseHash(signerA, v1), signature: signReleaseHash(signerB, v1).signature };
-    await ctx.ledger.appendEvent('upf-prod', { type: 'signed', release: 'v1', detail: forged, actor: 'mallory', createdAt: NOW.toISOString() });
+    await ctx.ledger.appendEvent('upf-prod', {
+      type: 'signed',
+      release: 'v1',
+      detail: forged,
+      actor: 'mallory',
+      createdAt: NOW.toISOString(),
+    });
     const r = await verifyLedger(ctx);
     expect(r.ok).toBe(false);
-    expect(r.problems).toEqual([expect.objectContaining({ app: 'upf-prod', kind: 'event', seq: 1, problem: expect.stringMatching(/does not verify/) })]);
+    expect(r.problems).toEqual([
+      expect.objectContaining({
+        app: 'upf-prod',
+        kind: 'event',
+        seq: 1,
+        problem: expect.stringMatching(/does not verify/),
+      }),
+    ]);
     expect(r.signers[0]!.signer).toBe('unsigned');
   });
 
@@ -141,9 +210,14 @@ describe('signing through a real SQLite ledger', () => {
     const v1 = await append('info');
     await checkReleaseTrusted(ctx, 'upf-prod', v1); // no policy: anything runs
     await changeTrust(ctx, 'upf-prod', { add: signerA.publicKey });
-    await expect(checkReleaseTrusted(ctx, 'upf-prod', v1)).rejects.toMatchObject({ code: 'release_untrusted', message: expect.stringContaining('v1 is not signed by a trusted key (unsigned)') });
+    await expect(checkReleaseTrusted(ctx, 'upf-prod', v1)).rejects.toMatchObject({
+      code: 'release_untrusted',
+      message: expect.stringContaining('v1 is not signed by a trusted key (unsigned)'),
+    });
     await signRelease(ctx, v1, signerB);
-    await expect(checkReleaseTrusted(ctx, 'upf-prod', v1)).rejects.toMatchObject({ message: expect.stringContaining(`signed only by untrusted ${signerB.keyId}`) });
+    await expect(checkReleaseTrusted(ctx, 'upf-prod', v1)).rejects.toMatchObject({
+      message: expect.stringContaining(`signed only by untrusted ${signerB.keyId}`),
+    });
     await signRelease(ctx, v1, signerA);
     await checkReleaseTrusted(ctx, 'upf-prod', v1);
     const r = await verifyLedger(ctx);
@@ -159,7 +233,11 @@ describe('signing through a real SQLite ledger', () => {
     await expect(signExisting(ctx, 'upf-prod', 'v1', env)).rejects.toMatchObject({ code: 'signing_key_unreadable' });
     const key = generateSigningKey();
     fs.writeFileSync(env.BRR_SIGNING_KEY, key.privatePem, { mode: 0o600 });
-    expect(await signExisting(ctx, 'upf-prod', 'v1', env)).toMatchObject({ release: 'v1', keyId: key.keyId, signed: true });
+    expect(await signExisting(ctx, 'upf-prod', 'v1', env)).toMatchObject({
+      release: 'v1',
+      keyId: key.keyId,
+      signed: true,
+    });
     expect(await signExisting(ctx, 'upf-prod', undefined, env)).toMatchObject({ release: 'v1', signed: false });
     expect((await ctx.ledger.listEvents('upf-prod')).filter((e) => e.type === 'signed')).toHaveLength(1);
   });

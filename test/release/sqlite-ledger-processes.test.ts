@@ -42,7 +42,9 @@ await ledger.close();
 
 function run(file: string, worker: number): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(dir, 'worker.mjs'), file, String(worker), String(PER_WORKER)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(dir, 'worker.mjs'), file, String(worker), String(PER_WORKER)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => resolve({ code, stderr }));
@@ -57,7 +59,18 @@ describe('SqliteLedger with concurrent processes', () => {
       [
         path.join(ROOT, 'node_modules/typescript/bin/tsc'),
         ...['--outDir', path.join(dir, 'dist'), '--rootDir', path.join(ROOT, 'src')],
-        ...['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node'],
+        ...[
+          '--module',
+          'nodenext',
+          '--moduleResolution',
+          'nodenext',
+          '--target',
+          'es2022',
+          '--strict',
+          '--skipLibCheck',
+          '--types',
+          'node',
+        ],
         path.join(ROOT, 'src/release/sqlite-ledger.ts'),
       ],
       { cwd: ROOT, encoding: 'utf8' },
@@ -88,7 +101,9 @@ describe('SqliteLedger with concurrent processes', () => {
         expect(mine).toEqual(Array.from({ length: PER_WORKER }, (_, i) => `${w}:${i}`));
       }
       const events = await ledger.listEvents('race');
-      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: WORKERS * Math.ceil(PER_WORKER / 3) }, (_, i) => i + 1));
+      expect(events.map((e) => e.seq)).toEqual(
+        Array.from({ length: WORKERS * Math.ceil(PER_WORKER / 3) }, (_, i) => i + 1),
+      );
       expect(await ledger.verify()).toEqual({ ok: true, releases: total, events: events.length, problems: [] });
     } finally {
       await ledger.close();

@@ -139,7 +139,9 @@ describe('SqliteLedger file', () => {
     await ledger.appendRelease('a', () => draft());
     const raw = new Database(file);
     try {
-      raw.prepare("INSERT INTO releases (app, seq, id, body, hash, prev_hash) VALUES ('a', 1, 'v9', '{}', 'h', NULL)").run();
+      raw
+        .prepare("INSERT INTO releases (app, seq, id, body, hash, prev_hash) VALUES ('a', 1, 'v9', '{}', 'h', NULL)")
+        .run();
       expect.unreachable();
     } catch (e) {
       expect(translateSqliteError(e, file)).toMatchObject({ code: 'ledger_conflict', exitCode: 1 });
@@ -191,7 +193,8 @@ describe('SqliteLedger verify against tampering', () => {
     expect(await ledger.verify()).toEqual({ ok: true, releases: 10, events: 6, problems: [] });
     // What an attacker with file access does first: remove the guard rails.
     raw = new Database(file);
-    for (const t of ['releases_no_update', 'releases_no_delete', 'events_no_update', 'events_no_delete']) raw.exec(`DROP TRIGGER ${t}`);
+    for (const t of ['releases_no_update', 'releases_no_delete', 'events_no_update', 'events_no_delete'])
+      raw.exec(`DROP TRIGGER ${t}`);
   });
   afterEach(async () => {
     raw.close();
@@ -199,11 +202,17 @@ describe('SqliteLedger verify against tampering', () => {
     await removeTempDirs();
   });
 
-  const body = (app: string, seq: number): string => (raw.prepare('SELECT body FROM releases WHERE app = ? AND seq = ?').get(app, seq) as { body: string }).body;
+  const body = (app: string, seq: number): string =>
+    (raw.prepare('SELECT body FROM releases WHERE app = ? AND seq = ?').get(app, seq) as { body: string }).body;
 
   it('names the edited release when a config value changes inside its body', async () => {
-    raw.prepare('UPDATE releases SET body = ? WHERE app = ? AND seq = 3').run(body('a', 3).replace('"level-3"', '"level-X"'), 'a');
-    expect(await ledger.verify()).toMatchObject({ ok: false, problems: [{ app: 'a', kind: 'release', seq: 3, problem: expect.stringContaining('hash mismatch') }] });
+    raw
+      .prepare('UPDATE releases SET body = ? WHERE app = ? AND seq = 3')
+      .run(body('a', 3).replace('"level-3"', '"level-X"'), 'a');
+    expect(await ledger.verify()).toMatchObject({
+      ok: false,
+      problems: [{ app: 'a', kind: 'release', seq: 3, problem: expect.stringContaining('hash mismatch') }],
+    });
     expect((await ledger.verify('b')).ok).toBe(true);
   });
 
@@ -211,17 +220,23 @@ describe('SqliteLedger verify against tampering', () => {
     const forged = body('a', 3).replace('"level-3"', '"level-X"');
     raw.prepare('UPDATE releases SET body = ?, hash = ? WHERE app = ? AND seq = 3').run(forged, sha256Hex(forged), 'a');
     const result = await ledger.verify('a');
-    expect(result.problems).toEqual([{ app: 'a', kind: 'release', seq: 4, problem: 'prevHash does not match the previous entry' }]);
+    expect(result.problems).toEqual([
+      { app: 'a', kind: 'release', seq: 4, problem: 'prevHash does not match the previous entry' },
+    ]);
   });
 
   it('catches a deleted release as a sequence gap', async () => {
     raw.prepare("DELETE FROM releases WHERE app = 'b' AND seq = 2").run();
-    expect((await ledger.verify()).problems).toEqual([{ app: 'b', kind: 'release', seq: 3, problem: 'sequence gap: expected seq 2, found 3' }]);
+    expect((await ledger.verify()).problems).toEqual([
+      { app: 'b', kind: 'release', seq: 3, problem: 'sequence gap: expected seq 2, found 3' },
+    ]);
   });
 
   it('catches an index column that disagrees with the hashed body', async () => {
     raw.prepare("UPDATE releases SET id = 'v40' WHERE app = 'a' AND seq = 4").run();
-    expect((await ledger.verify()).problems).toEqual([{ app: 'a', kind: 'release', seq: 4, problem: 'stored id column disagrees with the body' }]);
+    expect((await ledger.verify()).problems).toEqual([
+      { app: 'a', kind: 'release', seq: 4, problem: 'stored id column disagrees with the body' },
+    ]);
   });
 
   it('catches a row moved to another app and a body replaced by other JSON', async () => {
@@ -236,14 +251,20 @@ describe('SqliteLedger verify against tampering', () => {
 
   it('catches an event whose release column was pointed elsewhere', async () => {
     raw.prepare("UPDATE events SET release = 'v1' WHERE app = 'a' AND seq = 3").run();
-    expect((await ledger.verify('a')).problems).toEqual([{ app: 'a', kind: 'event', seq: 3, problem: 'stored release column disagrees with the body' }]);
+    expect((await ledger.verify('a')).problems).toEqual([
+      { app: 'a', kind: 'event', seq: 3, problem: 'stored release column disagrees with the body' },
+    ]);
   });
 
   it('checks the event chain too, and reports the first bad entry per app', async () => {
     raw.prepare("UPDATE events SET body = replace(body, '\"v2\"', '\"v9\"') WHERE app = 'b' AND seq = 2").run();
     raw.prepare("UPDATE events SET type = 'stopped' WHERE app = 'a' AND seq = 1").run();
-    raw.prepare('UPDATE releases SET body = ? WHERE app = ? AND seq = 1').run(body('a', 1).replace('"level-1"', '"level-0"'), 'a');
-    raw.prepare('UPDATE releases SET body = ? WHERE app = ? AND seq = 2').run(body('a', 2).replace('"level-2"', '"level-0"'), 'a');
+    raw
+      .prepare('UPDATE releases SET body = ? WHERE app = ? AND seq = 1')
+      .run(body('a', 1).replace('"level-1"', '"level-0"'), 'a');
+    raw
+      .prepare('UPDATE releases SET body = ? WHERE app = ? AND seq = 2')
+      .run(body('a', 2).replace('"level-2"', '"level-0"'), 'a');
     const result = await ledger.verify();
     expect(result.ok).toBe(false);
     expect(result.problems.map((p) => [p.app, p.kind, p.seq])).toEqual([

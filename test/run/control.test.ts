@@ -11,7 +11,17 @@ import { childrenFilePath } from '../../src/run/local/children-file.js';
 import { isLive, readProcStat } from '../../src/run/local/proc.js';
 import { runSupervisor } from '../../src/run/local/supervisor.js';
 import type { ProcessInfo } from '../../src/run/types.js';
-import { freePort, InMemoryLedgerDouble, liveMarkedPids, portsBindable, sampleProcess, startInProcess, tempHome, waitFor, writeSampleRelease } from './helpers/fixture.js';
+import {
+  freePort,
+  InMemoryLedgerDouble,
+  liveMarkedPids,
+  portsBindable,
+  sampleProcess,
+  startInProcess,
+  tempHome,
+  waitFor,
+  writeSampleRelease,
+} from './helpers/fixture.js';
 
 const home = tempHome();
 const ledger = new InMemoryLedgerDouble();
@@ -44,7 +54,15 @@ function raw(lines: string[], count: number): Promise<Array<Record<string, unkno
 beforeAll(async () => {
   httpPort = await freePort('tcp');
   udpPort = await freePort('udp');
-  ledger.add({ app: 'upf', release: 'v1', releaseHash: 'h1', dir: writeSampleRelease(home, 'upf', 'v1'), env: { SECRET_TOKEN: 's3cr3t' }, processes: { nf: sampleProcess(httpPort, udpPort, { scale: 2 }) }, formation: {} });
+  ledger.add({
+    app: 'upf',
+    release: 'v1',
+    releaseHash: 'h1',
+    dir: writeSampleRelease(home, 'upf', 'v1'),
+    env: { SECRET_TOKEN: 's3cr3t' },
+    processes: { nf: sampleProcess(httpPort, udpPort, { scale: 2 }) },
+    formation: {},
+  });
   ledger.current.set('upf', 'v1');
   ({ client, done } = await startInProcess(ledger.deps(home)));
 });
@@ -70,7 +88,9 @@ describe('control socket', () => {
     expect(wrong).toEqual([{ id: 'a', ok: false, error: expect.objectContaining({ code: 'unauthorized' }) }]);
     const token = readFileSync(`${home.run}/token`, 'utf8').trim();
     const good = await raw([JSON.stringify({ token, id: 7, op: 'ping' })], 1);
-    expect(good).toEqual([{ id: 7, ok: true, result: { pid: process.pid, version: expect.any(String), startedAt: expect.any(String) } }]);
+    expect(good).toEqual([
+      { id: 7, ok: true, result: { pid: process.pid, version: expect.any(String), startedAt: expect.any(String) } },
+    ]);
     const bad = await raw([JSON.stringify({ token, id: 8, op: 'rm -rf' }), 'not json'], 2);
     expect(bad.map((r) => (r.error as { code: string }).code)).toEqual(['bad_request', 'bad_request']);
   });
@@ -88,18 +108,46 @@ describe('control socket', () => {
   it('gives each child a minimal environment with its own LISTEN_PID and sockets at fd 3+', async () => {
     const [p] = await client.request<ProcessInfo[]>('ps');
     const pid = p?.pid as number;
-    const env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    const expected = ['BRR_APP', 'BRR_PROCESS_INDEX', 'BRR_PROCESS_TYPE', 'BRR_RELEASE', 'BRR_SUPERVISOR_HOME', 'LISTEN_FDNAMES', 'LISTEN_FDS', 'LISTEN_PID', 'PORT', 'SECRET_TOKEN'];
+    const env = Object.fromEntries(
+      readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    const expected = [
+      'BRR_APP',
+      'BRR_PROCESS_INDEX',
+      'BRR_PROCESS_TYPE',
+      'BRR_RELEASE',
+      'BRR_SUPERVISOR_HOME',
+      'LISTEN_FDNAMES',
+      'LISTEN_FDS',
+      'LISTEN_PID',
+      'PORT',
+      'SECRET_TOKEN',
+    ];
     const base = ['PATH', 'HOME', 'LANG', 'TZ'].filter((k) => process.env[k] !== undefined);
     // sh may add PWD (and OLDPWD/SHLVL) to what it execs.
     const shellAdded = ['PWD', 'OLDPWD', 'SHLVL'];
-    expect(Object.keys(env).filter((k) => !shellAdded.includes(k)).sort()).toEqual([...expected, ...base].sort());
-    expect(env).toMatchObject({ LISTEN_PID: String(pid), LISTEN_FDS: '3', LISTEN_FDNAMES: 'http:data:health', PORT: String(httpPort), BRR_PROCESS_INDEX: '1' });
+    expect(
+      Object.keys(env)
+        .filter((k) => !shellAdded.includes(k))
+        .sort(),
+    ).toEqual([...expected, ...base].sort());
+    expect(env).toMatchObject({
+      LISTEN_PID: String(pid),
+      LISTEN_FDS: '3',
+      LISTEN_FDNAMES: 'http:data:health',
+      PORT: String(httpPort),
+      BRR_PROCESS_INDEX: '1',
+    });
     expect(readProcStat(pid)?.pgrp).toBe(pid);
   });
 
   it('refuses a second supervisor for the same home', async () => {
-    await expect(runSupervisor(ledger.deps(home), { handleSignals: false })).rejects.toMatchObject({ code: 'supervisor_running' });
+    await expect(runSupervisor(ledger.deps(home), { handleSignals: false })).rejects.toMatchObject({
+      code: 'supervisor_running',
+    });
     // The running one is unharmed.
     await expect(client.request('ping')).resolves.toMatchObject({ pid: process.pid });
   });

@@ -51,28 +51,59 @@ function isRunning(pid: number): boolean {
   return state !== 'Z' && state !== 'X';
 }
 
-const target = (healthPort: number | null): HealthTarget => ({ healthPort, cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FOO: 'bar' } });
-const spec = (over: Partial<HealthSpec>): HealthSpec => ({ check: null, timeoutMs: 2000, intervalMs: 50, upForMs: 0, ...over });
+const target = (healthPort: number | null): HealthTarget => ({
+  healthPort,
+  cwd: dir,
+  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FOO: 'bar' },
+});
+const spec = (over: Partial<HealthSpec>): HealthSpec => ({
+  check: null,
+  timeoutMs: 2000,
+  intervalMs: 50,
+  upForMs: 0,
+  ...over,
+});
 
 describe('checkOnce', () => {
   it('http: 2xx and 3xx pass, 5xx fails with the status, refused and hanging fail', async () => {
-    expect(await checkOnce({ kind: 'http', path: '/healthz', port: 'http' }, target(port), 1000)).toEqual({ ok: true, reason: null });
-    expect(await checkOnce({ kind: 'http', path: '/moved', port: 'http' }, target(port), 1000)).toEqual({ ok: true, reason: null });
-    expect(await checkOnce({ kind: 'http', path: '/bad', port: 'http' }, target(port), 1000)).toEqual({ ok: false, reason: 'HTTP 503' });
-    expect(await checkOnce({ kind: 'http', path: '/healthz', port: 'http' }, target(await closedPort()), 1000)).toEqual({ ok: false, reason: 'connection refused' });
+    expect(await checkOnce({ kind: 'http', path: '/healthz', port: 'http' }, target(port), 1000)).toEqual({
+      ok: true,
+      reason: null,
+    });
+    expect(await checkOnce({ kind: 'http', path: '/moved', port: 'http' }, target(port), 1000)).toEqual({
+      ok: true,
+      reason: null,
+    });
+    expect(await checkOnce({ kind: 'http', path: '/bad', port: 'http' }, target(port), 1000)).toEqual({
+      ok: false,
+      reason: 'HTTP 503',
+    });
+    expect(await checkOnce({ kind: 'http', path: '/healthz', port: 'http' }, target(await closedPort()), 1000)).toEqual(
+      { ok: false, reason: 'connection refused' },
+    );
     const t0 = Date.now();
-    expect(await checkOnce({ kind: 'http', path: '/hang', port: 'http' }, target(port), 200)).toEqual({ ok: false, reason: 'no answer within 200ms' });
+    expect(await checkOnce({ kind: 'http', path: '/hang', port: 'http' }, target(port), 200)).toEqual({
+      ok: false,
+      reason: 'no answer within 200ms',
+    });
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(await checkOnce({ kind: 'http', path: '/healthz', port: 'http' }, target(null), 1000)).toMatchObject({ ok: false });
+    expect(await checkOnce({ kind: 'http', path: '/healthz', port: 'http' }, target(null), 1000)).toMatchObject({
+      ok: false,
+    });
   });
 
   it('tcp: connect passes, refused fails', async () => {
     expect(await checkOnce({ kind: 'tcp', port: 'http' }, target(port), 1000)).toEqual({ ok: true, reason: null });
-    expect(await checkOnce({ kind: 'tcp', port: 'http' }, target(await closedPort()), 1000)).toEqual({ ok: false, reason: 'connection refused' });
+    expect(await checkOnce({ kind: 'tcp', port: 'http' }, target(await closedPort()), 1000)).toEqual({
+      ok: false,
+      reason: 'connection refused',
+    });
   });
 
   it('exec: runs in cwd with env; exit 0 passes, others fail with code and output, slow ones are killed', async () => {
-    expect(await checkOnce({ kind: 'exec', command: 'test "$FOO" = bar && test -f marker' }, target(null), 2000)).toEqual({ ok: true, reason: null });
+    expect(
+      await checkOnce({ kind: 'exec', command: 'test "$FOO" = bar && test -f marker' }, target(null), 2000),
+    ).toEqual({ ok: true, reason: null });
     expect(await checkOnce({ kind: 'exec', command: 'echo "db not ready" >&2; exit 3' }, target(null), 2000)).toEqual({
       ok: false,
       reason: 'exit code 3: db not ready',
@@ -92,28 +123,45 @@ describe('checkOnce', () => {
 describe('waitHealthy', () => {
   it('polls until the check passes', async () => {
     healthyAfter = Date.now() + 300;
-    const r = await waitHealthy(spec({ check: { kind: 'http', path: '/later', port: 'http' } }), target(port), { isAlive: () => true });
+    const r = await waitHealthy(spec({ check: { kind: 'http', path: '/later', port: 'http' } }), target(port), {
+      isAlive: () => true,
+    });
     expect(r.ok).toBe(true);
     expect(r.reason).toBeNull();
     expect(r.elapsedMs).toBeGreaterThanOrEqual(250);
   });
 
   it('gives up after timeoutMs with the last result', async () => {
-    const r = await waitHealthy(spec({ check: { kind: 'http', path: '/bad', port: 'http' }, timeoutMs: 500 }), target(port), { isAlive: () => true });
-    expect(r).toMatchObject({ ok: false, reason: 'health check http /healthz did not pass within 500ms: last result: HTTP 503'.replace('/healthz', '/bad') });
+    const r = await waitHealthy(
+      spec({ check: { kind: 'http', path: '/bad', port: 'http' }, timeoutMs: 500 }),
+      target(port),
+      { isAlive: () => true },
+    );
+    expect(r).toMatchObject({
+      ok: false,
+      reason: 'health check http /healthz did not pass within 500ms: last result: HTTP 503'.replace('/healthz', '/bad'),
+    });
     expect(r.elapsedMs).toBeGreaterThanOrEqual(500);
     expect(r.elapsedMs).toBeLessThan(1500);
   });
 
   it('formats whole seconds', async () => {
-    const r = await waitHealthy(spec({ check: { kind: 'tcp', port: 'http' }, timeoutMs: 1000, intervalMs: 200 }), target(await closedPort()), { isAlive: () => true });
+    const r = await waitHealthy(
+      spec({ check: { kind: 'tcp', port: 'http' }, timeoutMs: 1000, intervalMs: 200 }),
+      target(await closedPort()),
+      { isAlive: () => true },
+    );
     expect(r.reason).toBe('health check tcp http did not pass within 1s: last result: connection refused');
   });
 
   it('stops at once when a real process exits while starting', async () => {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => process.exit(3), 200)'], { stdio: 'ignore' });
     const isAlive = () => child.exitCode === null && child.signalCode === null;
-    const r = await waitHealthy(spec({ check: { kind: 'http', path: '/bad', port: 'http' }, timeoutMs: 10_000, intervalMs: 1000 }), target(port), { isAlive });
+    const r = await waitHealthy(
+      spec({ check: { kind: 'http', path: '/bad', port: 'http' }, timeoutMs: 10_000, intervalMs: 1000 }),
+      target(port),
+      { isAlive },
+    );
     expect(r).toMatchObject({ ok: false, reason: 'process exited while starting' });
     expect(r.elapsedMs).toBeLessThan(2000);
   });
@@ -124,7 +172,11 @@ describe('waitHealthy', () => {
     const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
     try {
       const isAlive = () => child.exitCode === null && child.signalCode === null;
-      const r = await waitHealthy(spec({ check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs: 10_000, intervalMs: 100 }), target(hp), { isAlive });
+      const r = await waitHealthy(
+        spec({ check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs: 10_000, intervalMs: 100 }),
+        target(hp),
+        { isAlive },
+      );
       expect(r.ok).toBe(true);
     } finally {
       child.kill('SIGKILL');
@@ -145,10 +197,14 @@ describe('waitHealthy', () => {
   it('ends on abort', async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 150);
-    const r = await waitHealthy(spec({ check: { kind: 'http', path: '/bad', port: 'http' }, timeoutMs: 10_000, intervalMs: 50 }), target(port), {
-      isAlive: () => true,
-      signal: ac.signal,
-    });
+    const r = await waitHealthy(
+      spec({ check: { kind: 'http', path: '/bad', port: 'http' }, timeoutMs: 10_000, intervalMs: 50 }),
+      target(port),
+      {
+        isAlive: () => true,
+        signal: ac.signal,
+      },
+    );
     expect(r).toMatchObject({ ok: false, reason: 'health check aborted' });
     expect(r.elapsedMs).toBeLessThan(1500);
   });
@@ -156,7 +212,11 @@ describe('waitHealthy', () => {
   it('uses the injected clock for deadlines and elapsed time', async () => {
     let t = 0;
     const now = () => (t += 400); // every look at the clock moves 400ms on
-    const r = await waitHealthy(spec({ check: { kind: 'tcp', port: 'http' }, timeoutMs: 1000 }), target(await closedPort()), { isAlive: () => true, now });
+    const r = await waitHealthy(
+      spec({ check: { kind: 'tcp', port: 'http' }, timeoutMs: 1000 }),
+      target(await closedPort()),
+      { isAlive: () => true, now },
+    );
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/^health check tcp http did not pass within 1s/);
   });

@@ -30,25 +30,53 @@ describe('shellScript', () => {
 });
 
 describe('childEnv', () => {
-  const base = { PATH: '/usr/bin', HOME: '/root', LANG: 'C.UTF-8', TZ: 'UTC', SECRET_OF_SUPERVISOR: 'x', NODE_OPTIONS: '--inspect' };
+  const base = {
+    PATH: '/usr/bin',
+    HOME: '/root',
+    LANG: 'C.UTF-8',
+    TZ: 'UTC',
+    SECRET_OF_SUPERVISOR: 'x',
+    NODE_OPTIONS: '--inspect',
+  };
   const ports = [
     { name: 'data', port: 2152, protocol: 'udp' as const, address: '127.0.0.1' },
     { name: 'http', port: 8080, protocol: 'tcp' as const, address: '127.0.0.1' },
   ];
-  const input = { base, config: { GREETING: 'hi' }, app: 'upf', release: 'v3', type: 'web', index: 2, ports, listenFds: { LISTEN_FDS: '2', LISTEN_FDNAMES: 'data:http' }, homeRoot: '/h' };
+  const input = {
+    base,
+    config: { GREETING: 'hi' },
+    app: 'upf',
+    release: 'v3',
+    type: 'web',
+    index: 2,
+    ports,
+    listenFds: { LISTEN_FDS: '2', LISTEN_FDNAMES: 'data:http' },
+    homeRoot: '/h',
+  };
 
   it('passes a minimal base, the config, brr variables, PORT and the fds', () => {
     expect(childEnv(input)).toEqual({
-      PATH: '/usr/bin', HOME: '/root', LANG: 'C.UTF-8', TZ: 'UTC',
+      PATH: '/usr/bin',
+      HOME: '/root',
+      LANG: 'C.UTF-8',
+      TZ: 'UTC',
       GREETING: 'hi',
       PORT: '8080',
-      BRR_APP: 'upf', BRR_RELEASE: 'v3', BRR_PROCESS_TYPE: 'web', BRR_PROCESS_INDEX: '2', BRR_SUPERVISOR_HOME: '/h',
-      LISTEN_FDS: '2', LISTEN_FDNAMES: 'data:http',
+      BRR_APP: 'upf',
+      BRR_RELEASE: 'v3',
+      BRR_PROCESS_TYPE: 'web',
+      BRR_PROCESS_INDEX: '2',
+      BRR_SUPERVISOR_HOME: '/h',
+      LISTEN_FDS: '2',
+      LISTEN_FDNAMES: 'data:http',
     });
   });
 
   it('lets config set PORT and PATH but not brr variables or LISTEN_PID', () => {
-    const env = childEnv({ ...input, config: { PORT: '9', PATH: '/opt/bin', BRR_APP: 'evil', LISTEN_FDS: '7', LISTEN_PID: '1' } });
+    const env = childEnv({
+      ...input,
+      config: { PORT: '9', PATH: '/opt/bin', BRR_APP: 'evil', LISTEN_FDS: '7', LISTEN_PID: '1' },
+    });
     expect(env.PORT).toBe('9');
     expect(env.PATH).toBe('/opt/bin');
     expect(env.BRR_APP).toBe('upf');

@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  appendFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,7 +22,8 @@ afterEach(() => {
   rmSync(logs, { recursive: true, force: true });
 });
 
-const numbered = (from: number, to: number, prefix = 'line') => Array.from({ length: to - from + 1 }, (_, i) => `${prefix} ${String(from + i).padStart(3, '0')}`);
+const numbered = (from: number, to: number, prefix = 'line') =>
+  Array.from({ length: to - from + 1 }, (_, i) => `${prefix} ${String(from + i).padStart(3, '0')}`);
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -50,7 +60,11 @@ describe('RotatingLog', () => {
     log.write(numbered(1, 12).join('\n') + '\n'); // 108 bytes in one chunk
     log.write('x'.repeat(120) + '\n');
     log.close();
-    const all = [5, 4, 3, 2, 1].map((i) => `${file}.${i}`).filter(existsSync).concat(file).map((f) => readFileSync(f, 'utf8'));
+    const all = [5, 4, 3, 2, 1]
+      .map((i) => `${file}.${i}`)
+      .filter(existsSync)
+      .concat(file)
+      .map((f) => readFileSync(f, 'utf8'));
     for (const t of all) expect(Buffer.byteLength(t)).toBeLessThanOrEqual(50);
     expect(all.join('')).toBe(numbered(1, 12).join('\n') + '\n' + 'x'.repeat(120) + '\n');
     expect(all.slice(0, 3).every((t) => t.endsWith('\n'))).toBe(true);
@@ -65,7 +79,9 @@ describe('RotatingLog', () => {
     const b = new RotatingLog(file);
     b.writeMarker('exited v3 pid 123 code 1');
     b.close();
-    expect(readFileSync(file, 'utf8')).toBe('--- brr: started v3 pid 123 ---\npartial\n--- brr: exited v3 pid 123 code 1 ---\n');
+    expect(readFileSync(file, 'utf8')).toBe(
+      '--- brr: started v3 pid 123 ---\npartial\n--- brr: exited v3 pid 123 code 1 ---\n',
+    );
   });
 
   it('with keep 0 drops the old file', () => {
@@ -90,7 +106,9 @@ describe('logFilesFor and tailLogs', () => {
       mkdirSync(join(logs, 'app'), { recursive: true });
       writeFileSync(join(logs, 'app', n), 'x\n');
     }
-    expect(logFilesFor(logs, 'app')).toEqual(['web.2.log', 'web.10.log', 'worker.1.log'].map((n) => join(logs, 'app', n)));
+    expect(logFilesFor(logs, 'app')).toEqual(
+      ['web.2.log', 'web.10.log', 'worker.1.log'].map((n) => join(logs, 'app', n)),
+    );
     expect(logFilesFor(logs, 'app', 'worker')).toEqual([join(logs, 'app', 'worker.1.log')]);
     expect(logFilesFor(logs, 'nope')).toEqual([]);
   });
@@ -104,10 +122,16 @@ describe('logFilesFor and tailLogs', () => {
     const got = await tailLogs(logs, 'app', { lines: 12 });
     expect(got.filter((l) => l.source === 'web.1').map((l) => l.line)).toEqual(numbered(29, 40, 'a'));
     expect(got.filter((l) => l.source === 'web.2')).toEqual([{ source: 'web.2', line: 'only one' }]);
-    expect(got.filter((l) => l.source === 'worker.1').map((l) => l.line)).toEqual([...numbered(1, 3, 'w'), 'unfinished']);
+    expect(got.filter((l) => l.source === 'worker.1').map((l) => l.line)).toEqual([
+      ...numbered(1, 3, 'w'),
+      'unfinished',
+    ]);
     expect([...new Set(got.map((l) => l.source))]).toEqual(['web.1', 'web.2', 'worker.1']);
 
-    expect((await tailLogs(logs, 'app', { processType: 'worker', lines: 2 })).map((l) => l.line)).toEqual(['w 003', 'unfinished']);
+    expect((await tailLogs(logs, 'app', { processType: 'worker', lines: 2 })).map((l) => l.line)).toEqual([
+      'w 003',
+      'unfinished',
+    ]);
     expect(await tailLogs(logs, 'missing-app', {})).toEqual([]);
   });
 
@@ -127,7 +151,12 @@ describe('followLogs', () => {
 
     const seen: Array<[string, string]> = [];
     const ac = new AbortController();
-    const done = followLogs(logs, 'app', { lines: 2, onLine: (s, l) => seen.push([s, l]), signal: ac.signal, pollMs: 20 });
+    const done = followLogs(logs, 'app', {
+      lines: 2,
+      onLine: (s, l) => seen.push([s, l]),
+      signal: ac.signal,
+      pollMs: 20,
+    });
     const linesOf = (src: string) => seen.filter(([s]) => s === src).map(([, l]) => l);
 
     await until(() => seen.length >= 2);

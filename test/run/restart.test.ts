@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HealthSpec, ProcessSpec } from '../../src/core/types.js';
 import type { SupervisorClient } from '../../src/run/local/client.js';
 import type { ProcessInfo } from '../../src/run/types.js';
-import { freePort, httpGet, InMemoryLedgerDouble, sampleProcess, startInProcess, tempHome, waitFor, writeSampleRelease } from './helpers/fixture.js';
+import {
+  freePort,
+  httpGet,
+  InMemoryLedgerDouble,
+  sampleProcess,
+  startInProcess,
+  tempHome,
+  waitFor,
+  writeSampleRelease,
+} from './helpers/fixture.js';
 
 const home = tempHome();
 const ledger = new InMemoryLedgerDouble();
@@ -16,7 +25,14 @@ let client: SupervisorClient;
 let done: Promise<void>;
 let httpPort: number;
 const upFor100: HealthSpec = { check: null, timeoutMs: 5_000, intervalMs: 50, upForMs: 100 };
-const shell = (command: string, restart: ProcessSpec['restart']): ProcessSpec => ({ command, scale: 1, ports: [], health: upFor100, graceMs: 1_000, restart });
+const shell = (command: string, restart: ProcessSpec['restart']): ProcessSpec => ({
+  command,
+  scale: 1,
+  ports: [],
+  health: upFor100,
+  graceMs: 1_000,
+  restart,
+});
 
 const ps = (app: string) => client.request<ProcessInfo[]>('ps', { app });
 const one = async (app: string, type: string) => (await ps(app)).find((p) => p.type === type) as ProcessInfo;
@@ -24,15 +40,37 @@ const one = async (app: string, type: string) => (await ps(app)).find((p) => p.t
 beforeAll(async () => {
   httpPort = await freePort('tcp');
   const udpPort = await freePort('udp');
-  ledger.add({ app: 'nf', release: 'v1', releaseHash: 'h1', dir: writeSampleRelease(home, 'nf', 'v1'), env: {}, processes: { nf: sampleProcess(httpPort, udpPort) }, formation: {} });
+  ledger.add({
+    app: 'nf',
+    release: 'v1',
+    releaseHash: 'h1',
+    dir: writeSampleRelease(home, 'nf', 'v1'),
+    env: {},
+    processes: { nf: sampleProcess(httpPort, udpPort) },
+    formation: {},
+  });
   // A process that survives its health gate, then crashes; every later incarnation crashes at once.
   // Each start appends the time in ms to `starts`, so the test can read the back-off from the file.
   const crashDir = writeSampleRelease(home, 'crashy', 'v1');
-  const crashCmd = 'echo $(($(date +%s%N)/1000000)) >> starts; if [ -e started ]; then exit 1; fi; touch started; sleep 0.3; exit 1';
-  ledger.add({ app: 'crashy', release: 'v1', releaseHash: 'hc', dir: crashDir, env: {}, processes: { loop: shell(crashCmd, 'always') }, formation: {} });
+  const crashCmd =
+    'echo $(($(date +%s%N)/1000000)) >> starts; if [ -e started ]; then exit 1; fi; touch started; sleep 0.3; exit 1';
+  ledger.add({
+    app: 'crashy',
+    release: 'v1',
+    releaseHash: 'hc',
+    dir: crashDir,
+    env: {},
+    processes: { loop: shell(crashCmd, 'always') },
+    formation: {},
+  });
   const pDir = writeSampleRelease(home, 'policy', 'v1');
   ledger.add({
-    app: 'policy', release: 'v1', releaseHash: 'hp', dir: pDir, env: {}, formation: {},
+    app: 'policy',
+    release: 'v1',
+    releaseHash: 'hp',
+    dir: pDir,
+    env: {},
+    formation: {},
     processes: {
       never: shell('sleep 0.3; exit 1', 'never'),
       okexit: shell('sleep 0.3; exit 0', 'on-failure'),
@@ -40,7 +78,11 @@ beforeAll(async () => {
       onfail: shell('if [ -e onfail-ran ]; then exec sleep 60; fi; touch onfail-ran; sleep 0.3; exit 2', 'on-failure'),
     },
   });
-  ({ client, done } = await startInProcess(ledger.deps(home), { backoffBaseMs: 200, backoffCapMs: 800, stableMs: 10_000 }));
+  ({ client, done } = await startInProcess(ledger.deps(home), {
+    backoffBaseMs: 200,
+    backoffCapMs: 800,
+    stableMs: 10_000,
+  }));
 });
 
 afterAll(async () => {
@@ -58,14 +100,20 @@ describe('restarts', () => {
     process.kill(before.pid as number, 'SIGKILL');
     // Sent while no process accepts: it must wait in the accept queue, not be refused.
     const during = httpGet(httpPort);
-    const after = await waitFor(async () => {
-      const p = await one('nf', 'nf');
-      return p.pid !== null && p.pid !== before.pid ? p : null;
-    }, 5_000, 2);
+    const after = await waitFor(
+      async () => {
+        const p = await one('nf', 'nf');
+        return p.pid !== null && p.pid !== before.pid ? p : null;
+      },
+      5_000,
+      2,
+    );
     const spawnMs = performance.now() - t0;
     const answer = await during;
     const serveMs = performance.now() - t0;
-    process.stderr.write(`restart latency: new pid visible in ps after ${spawnMs.toFixed(1)} ms, request held during the crash answered after ${serveMs.toFixed(1)} ms\n`);
+    process.stderr.write(
+      `restart latency: new pid visible in ps after ${spawnMs.toFixed(1)} ms, request held during the crash answered after ${serveMs.toFixed(1)} ms\n`,
+    );
     expect(spawnMs).toBeLessThan(100);
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body).pid).toBe(after.pid);

@@ -7,7 +7,16 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SupervisorClient } from '../../src/run/local/client.js';
 import type { ProcessInfo, RunSpec } from '../../src/run/types.js';
-import { freePort, httpGet, InMemoryLedgerDouble, sampleProcess, startInProcess, tempHome, waitFor, writeSampleRelease } from './helpers/fixture.js';
+import {
+  freePort,
+  httpGet,
+  InMemoryLedgerDouble,
+  sampleProcess,
+  startInProcess,
+  tempHome,
+  waitFor,
+  writeSampleRelease,
+} from './helpers/fixture.js';
 
 const home = tempHome();
 const ledger = new InMemoryLedgerDouble();
@@ -17,9 +26,19 @@ let goodPort: number;
 let badPort: number;
 
 async function spec(app: string, release: string, httpPort: number, env: Record<string, string>): Promise<RunSpec> {
-  const health = { check: { kind: 'http' as const, path: '/healthz', port: 'http' }, timeoutMs: 600, intervalMs: 50, upForMs: 0 };
+  const health = {
+    check: { kind: 'http' as const, path: '/healthz', port: 'http' },
+    timeoutMs: 600,
+    intervalMs: 50,
+    upForMs: 0,
+  };
   return {
-    app, release, releaseHash: `${app}-${release}`, dir: writeSampleRelease(home, app, release), env, formation: {},
+    app,
+    release,
+    releaseHash: `${app}-${release}`,
+    dir: writeSampleRelease(home, app, release),
+    env,
+    formation: {},
     processes: { nf: sampleProcess(httpPort, await freePort('udp'), { health }) },
   };
 }
@@ -52,13 +71,23 @@ describe('resume', () => {
     expect(ps.map((p) => `${p.app} ${p.release}`)).toEqual(['bad v1', 'good v1']);
     expect(ps[0]?.pid).not.toBeNull();
     expect(ledger.events).toEqual([]);
-    expect(ledger.logLines.some((l) => /bad: v1 is not healthy after resume .*HTTP 503.*keeping it under its restart policy/.test(l))).toBe(true);
+    expect(
+      ledger.logLines.some((l) =>
+        /bad: v1 is not healthy after resume .*HTTP 503.*keeping it under its restart policy/.test(l),
+      ),
+    ).toBe(true);
     const st = await client.request<Array<{ app: string; allUp: boolean; allHealthy: boolean }>>('status');
-    expect(st.map((s) => [s.app, s.allUp, s.allHealthy])).toEqual([['bad', true, false], ['good', true, true]]);
+    expect(st.map((s) => [s.app, s.allUp, s.allHealthy])).toEqual([
+      ['bad', true, false],
+      ['good', true, true],
+    ]);
   });
 
   it('switches the unhealthy app to a fixed release', async () => {
-    await expect(client.request('switch', { app: 'bad', release: 'v2' })).resolves.toMatchObject({ release: 'v2', from: 'v1' });
+    await expect(client.request('switch', { app: 'bad', release: 'v2' })).resolves.toMatchObject({
+      release: 'v2',
+      from: 'v1',
+    });
     expect(JSON.parse((await httpGet(badPort)).body)).toMatchObject({ release: 'v2', greeting: 'fixed' });
   });
 

@@ -2,7 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bindHeldSocket, bindPrivateTcp, listenFdsEnv, stdioFor, type HeldSocket } from '../../src/run/local/sockets.js';
+import {
+  bindHeldSocket,
+  bindPrivateTcp,
+  listenFdsEnv,
+  stdioFor,
+  type HeldSocket,
+} from '../../src/run/local/sockets.js';
 
 // Real children: each listens on the socket it was handed at fd 3 and answers with its pid.
 const TCP_CHILD = `
@@ -89,7 +95,10 @@ describe('held TCP socket', () => {
     const s = hold(bindHeldSocket({ name: 'http', port: 0, protocol: 'tcp', address: '127.0.0.1' }));
     const early = ask(s.port);
     // Give the (hypothetical) parent plenty of time to accept: nothing must answer yet.
-    const raced = await Promise.race([early.then(() => 'answered'), new Promise((r) => setTimeout(() => r('waiting'), 300))]);
+    const raced = await Promise.race([
+      early.then(() => 'answered'),
+      new Promise((r) => setTimeout(() => r('waiting'), 300)),
+    ]);
     expect(raced).toBe('waiting');
     const child = await startChild(TCP_CHILD, [s]);
     expect(await early).toBe(String(child.pid));
@@ -184,12 +193,23 @@ describe('bindPrivateTcp', () => {
 });
 
 describe('LISTEN_FDS helpers', () => {
-  const fake = (name: string, fd: number): HeldSocket => ({ name, protocol: 'tcp', address: '127.0.0.1', port: 1, fd, close() {} });
+  const fake = (name: string, fd: number): HeldSocket => ({
+    name,
+    protocol: 'tcp',
+    address: '127.0.0.1',
+    port: 1,
+    fd,
+    close() {},
+  });
 
   it('names sockets in order, fds from 3', () => {
     const list = [fake('http', 20), fake('data', 21), fake('health', 25)];
     expect(listenFdsEnv(list)).toEqual({ LISTEN_FDS: '3', LISTEN_FDNAMES: 'http:data:health' });
-    expect(listenFdsEnv(list, 1234)).toEqual({ LISTEN_FDS: '3', LISTEN_FDNAMES: 'http:data:health', LISTEN_PID: '1234' });
+    expect(listenFdsEnv(list, 1234)).toEqual({
+      LISTEN_FDS: '3',
+      LISTEN_FDNAMES: 'http:data:health',
+      LISTEN_PID: '1234',
+    });
     expect(stdioFor(list)).toEqual([20, 21, 25]);
     expect(listenFdsEnv([])).toEqual({ LISTEN_FDS: '0', LISTEN_FDNAMES: '' });
   });

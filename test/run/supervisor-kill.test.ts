@@ -10,7 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureSupervisor, supervisorLogPath, type SupervisorClient } from '../../src/run/local/client.js';
 import { isLive, readProcStat } from '../../src/run/local/proc.js';
 import type { ProcessInfo, RunSpec } from '../../src/run/types.js';
-import { freePort, liveMarkedPids, portsBindable, sampleProcess, tempHome, waitFor, writeSampleRelease } from './helpers/fixture.js';
+import {
+  freePort,
+  liveMarkedPids,
+  portsBindable,
+  sampleProcess,
+  tempHome,
+  waitFor,
+  writeSampleRelease,
+} from './helpers/fixture.js';
 import { compileBrr, FileLedgerDouble, launcherArgv } from './helpers/launcher.js';
 
 const home = tempHome();
@@ -27,9 +35,22 @@ beforeAll(async () => {
   httpPort = await freePort('tcp');
   udpPort = await freePort('udp');
   const releases: RunSpec[] = [...healthy, 'v4'].map((v) => ({
-    app: 'upf', release: v, releaseHash: `hash-${v}`, dir: writeSampleRelease(home, 'upf', v),
+    app: 'upf',
+    release: v,
+    releaseHash: `hash-${v}`,
+    dir: writeSampleRelease(home, 'upf', v),
     env: (v === 'v4' ? { HEALTHY: '0' } : { GREETING: v }) as Record<string, string>,
-    processes: { nf: sampleProcess(httpPort, udpPort, { scale: 2, health: { check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs: v === 'v4' ? 800 : 10_000, intervalMs: 50, upForMs: 0 } }) },
+    processes: {
+      nf: sampleProcess(httpPort, udpPort, {
+        scale: 2,
+        health: {
+          check: { kind: 'http', path: '/healthz', port: 'http' },
+          timeoutMs: v === 'v4' ? 800 : 10_000,
+          intervalMs: 50,
+          upForMs: 0,
+        },
+      }),
+    },
     formation: {},
   }));
   ledger.write(releases, { upf: 'v1' });
@@ -47,13 +68,17 @@ afterAll(async () => {
 
 /** Waits until the app runs exactly the ledger's current release, healthy, and nothing else of this home lives. */
 async function converge(client: SupervisorClient): Promise<ProcessInfo[]> {
-  return waitFor(async () => {
-    const want = ledger.current('upf');
-    const ps = await client.request<ProcessInfo[]>('ps', { app: 'upf' });
-    if (ps.length !== 2 || !ps.every((p) => p.release === want && p.state === 'healthy')) return null;
-    const pids = ps.map((p) => p.pid as number).sort((a, b) => a - b);
-    return JSON.stringify(liveMarkedPids(home)) === JSON.stringify(pids) ? ps : null;
-  }, 20_000, 50);
+  return waitFor(
+    async () => {
+      const want = ledger.current('upf');
+      const ps = await client.request<ProcessInfo[]>('ps', { app: 'upf' });
+      if (ps.length !== 2 || !ps.every((p) => p.release === want && p.state === 'healthy')) return null;
+      const pids = ps.map((p) => p.pid as number).sort((a, b) => a - b);
+      return JSON.stringify(liveMarkedPids(home)) === JSON.stringify(pids) ? ps : null;
+    },
+    20_000,
+    50,
+  );
 }
 
 async function waitDead(pid: number): Promise<void> {
@@ -85,16 +110,23 @@ describe('SIGKILL of the supervisor', () => {
       const choices = round % 4 === 3 ? ['v4'] : healthy.filter((v) => v !== current);
       const target = choices[Math.floor(Math.random() * choices.length)] as string;
       const delay = Math.floor(Math.random() * 900);
-      const answer = client.request('switch', { app: 'upf', release: target }).then(() => 'answered ok', (e: { code?: string }) => e.code ?? 'error');
+      const answer = client.request('switch', { app: 'upf', release: target }).then(
+        () => 'answered ok',
+        (e: { code?: string }) => e.code ?? 'error',
+      );
       await new Promise((r) => setTimeout(r, delay));
       process.kill(pid, 'SIGKILL');
       await waitDead(pid);
       const outcome = await answer;
-      outcomes.push(`${current}→${target}, killed after ${delay} ms: ${outcome === 'supervisor_unreachable' ? 'killed before answering' : outcome}`);
+      outcomes.push(
+        `${current}→${target}, killed after ${delay} ms: ${outcome === 'supervisor_unreachable' ? 'killed before answering' : outcome}`,
+      );
       client.close();
       orphansSeen += liveMarkedPids(home).length;
     }
-    process.stderr.write(`kill rounds:\n  ${outcomes.join('\n  ')}\nlive children orphaned by the kills, summed over rounds: ${orphansSeen}\n`);
+    process.stderr.write(
+      `kill rounds:\n  ${outcomes.join('\n  ')}\nlive children orphaned by the kills, summed over rounds: ${orphansSeen}\n`,
+    );
 
     const client = await ensureSupervisor(home, argv);
     const { pid } = await client.request<{ pid: number }>('ping');
@@ -109,7 +141,13 @@ describe('SIGKILL of the supervisor', () => {
     // Events: resume records nothing, so every outcome follows a switch-started of its release.
     const events = ledger.events();
     events.forEach((e, i) => {
-      if (e.type === 'activated') expect(events.slice(0, i).reverse().find((x) => x.type === 'switch-started')?.release).toBe(e.release);
+      if (e.type === 'activated')
+        expect(
+          events
+            .slice(0, i)
+            .reverse()
+            .find((x) => x.type === 'switch-started')?.release,
+        ).toBe(e.release);
     });
     expect(events.filter((e) => e.type === 'switch-started').length).toBeLessThanOrEqual(12);
 

@@ -8,7 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrrError } from '../../src/core/errors.js';
 import type { SupervisorClient } from '../../src/run/local/client.js';
 import type { ProcessInfo, RunSpec } from '../../src/run/types.js';
-import { freePort, httpGet, InMemoryLedgerDouble, liveMarkedPids, sampleProcess, startInProcess, tempHome, waitFor, writeSampleRelease } from './helpers/fixture.js';
+import {
+  freePort,
+  httpGet,
+  InMemoryLedgerDouble,
+  liveMarkedPids,
+  sampleProcess,
+  startInProcess,
+  tempHome,
+  waitFor,
+  writeSampleRelease,
+} from './helpers/fixture.js';
 
 const home = tempHome();
 const ledger = new InMemoryLedgerDouble();
@@ -17,14 +27,26 @@ let done: Promise<void>;
 let httpPort: number;
 
 const release = (v: string, env: Record<string, string>, timeoutMs = 1_500): RunSpec => ({
-  app: 'upf', release: v, releaseHash: `hash-${v}`, dir: writeSampleRelease(home, 'upf', v), env,
-  processes: { nf: sampleProcess(httpPort, udpPort, { scale: 2, health: { check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs, intervalMs: 50, upForMs: 0 } }) },
+  app: 'upf',
+  release: v,
+  releaseHash: `hash-${v}`,
+  dir: writeSampleRelease(home, 'upf', v),
+  env,
+  processes: {
+    nf: sampleProcess(httpPort, udpPort, {
+      scale: 2,
+      health: { check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs, intervalMs: 50, upForMs: 0 },
+    }),
+  },
   formation: {},
 });
 let udpPort: number;
 
 async function switchError(v: string): Promise<BrrError> {
-  const e = await client.request('switch', { app: 'upf', release: v }).then(() => null, (err: unknown) => err);
+  const e = await client.request('switch', { app: 'upf', release: v }).then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(BrrError);
   return e as BrrError;
 }
@@ -60,10 +82,16 @@ describe('failed switches', () => {
     const pids = (await client.request<ProcessInfo[]>('ps')).map((p) => p.pid);
     const e = await switchError('v2');
     expect(e).toMatchObject({ code: 'switch_failed', exitCode: 1 });
-    expect(e.message).toMatch(/switch to v2 failed: nf\.\d: health check http \/healthz did not pass within 1\.5s: last result: HTTP 503/);
+    expect(e.message).toMatch(
+      /switch to v2 failed: nf\.\d: health check http \/healthz did not pass within 1\.5s: last result: HTTP 503/,
+    );
     expect(e.hint).toMatch(/^v1 keeps running unchanged; the new processes' output is in .*\/logs\/upf/);
     const failed = ledger.events.at(-1);
-    expect(failed).toMatchObject({ type: 'failed', release: 'v2', detail: { reason: expect.stringContaining('HTTP 503') } });
+    expect(failed).toMatchObject({
+      type: 'failed',
+      release: 'v2',
+      detail: { reason: expect.stringContaining('HTTP 503') },
+    });
     expect((failed?.detail.logTail as string[]).some((l) => /nf v2 pid \d+ serving/.test(l))).toBe(true);
     expect(ledger.eventsOf('upf').slice(-2)).toEqual(['switch-started v2', 'failed v2']);
     expect(ledger.current.get('upf')).toBe('v1');

@@ -4,14 +4,28 @@ import type { RunSpec } from '../../src/run/types.js';
 import { planSlots, planSwitch } from '../../src/run/local/switch-plan.js';
 
 const proc = (ports: ProcessSpec['ports'], scale = 1): ProcessSpec => ({
-  command: 'node nf.mjs', scale, ports, graceMs: 1000, restart: 'always',
+  command: 'node nf.mjs',
+  scale,
+  ports,
+  graceMs: 1000,
+  restart: 'always',
   health: { check: null, timeoutMs: 1000, intervalMs: 100, upForMs: 100 },
 });
 const http = { name: 'http', port: 8080, protocol: 'tcp' as const, address: '127.0.0.1' };
 const data = { name: 'data', port: 2152, protocol: 'udp' as const, address: '127.0.0.1' };
 const metrics = { name: 'metrics', port: 9090, protocol: 'tcp' as const, address: '127.0.0.1' };
-const spec = (release: string, processes: Record<string, ProcessSpec>, formation: Record<string, number> = {}): RunSpec => ({
-  app: 'upf', release, releaseHash: `hash-${release}`, dir: `/r/${release}`, env: {}, processes, formation,
+const spec = (
+  release: string,
+  processes: Record<string, ProcessSpec>,
+  formation: Record<string, number> = {},
+): RunSpec => ({
+  app: 'upf',
+  release,
+  releaseHash: `hash-${release}`,
+  dir: `/r/${release}`,
+  env: {},
+  processes,
+  formation,
 });
 
 describe('planSlots', () => {
@@ -23,7 +37,10 @@ describe('planSlots', () => {
 
 describe('planSwitch', () => {
   it('is a no-op for the release already running', () => {
-    expect(planSwitch(spec('v2', { nf: proc([http]) }), spec('v2', { nf: proc([http]) }))).toEqual({ kind: 'noop', release: 'v2' });
+    expect(planSwitch(spec('v2', { nf: proc([http]) }), spec('v2', { nf: proc([http]) }))).toEqual({
+      kind: 'noop',
+      release: 'v2',
+    });
   });
 
   it('switches when the same id has another hash', () => {
@@ -33,9 +50,16 @@ describe('planSwitch', () => {
 
   it('starts everything on a first start', () => {
     expect(planSwitch(null, spec('v1', { nf: proc([http, data], 2) }))).toEqual({
-      kind: 'switch', from: null, to: 'v1',
-      start: [{ type: 'nf', index: 1, spec: proc([http, data], 2) }, { type: 'nf', index: 2, spec: proc([http, data], 2) }],
-      ports: [http, data], closeAfter: [], drainCount: 0,
+      kind: 'switch',
+      from: null,
+      to: 'v1',
+      start: [
+        { type: 'nf', index: 1, spec: proc([http, data], 2) },
+        { type: 'nf', index: 2, spec: proc([http, data], 2) },
+      ],
+      ports: [http, data],
+      closeAfter: [],
+      drainCount: 0,
     });
   });
 
@@ -43,7 +67,14 @@ describe('planSwitch', () => {
     const old = spec('v1', { nf: proc([http, data], 3), mon: proc([metrics]) });
     const next = spec('v2', { nf: proc([data, http], 1) });
     const plan = planSwitch(old, next);
-    expect(plan).toMatchObject({ kind: 'switch', from: 'v1', to: 'v2', ports: [data, http], closeAfter: [metrics], drainCount: 4 });
+    expect(plan).toMatchObject({
+      kind: 'switch',
+      from: 'v1',
+      to: 'v2',
+      ports: [data, http],
+      closeAfter: [metrics],
+      drainCount: 4,
+    });
   });
 
   it('does not hold ports of a type scaled to zero', () => {

@@ -22,7 +22,13 @@ beforeAll(async () => {
   appendFileSync(path.join(repo, 'src/nf.mjs'), '\n// v2\n');
   commitAll(repo, 'v2', '2024-08-01T00:00:00Z');
   newer = await buildImage({ paths, repo, clock: fixedClock('2030-01-02T00:00:00Z') });
-  forProd = await buildImage({ paths, repo, ref: older.commit, app: 'udp-prod', clock: fixedClock('2030-01-03T00:00:00Z') });
+  forProd = await buildImage({
+    paths,
+    repo,
+    ref: older.commit,
+    app: 'udp-prod',
+    clock: fixedClock('2030-01-03T00:00:00Z'),
+  });
 });
 
 describe('listBuilds', () => {
@@ -55,7 +61,10 @@ describe('findBuild', () => {
   });
 
   it('refuses short, malformed, unknown and ambiguous references', async () => {
-    await expect(findBuild(paths, newer.digest.slice(7, 13))).rejects.toMatchObject({ code: 'build_ref_invalid', exitCode: 2 });
+    await expect(findBuild(paths, newer.digest.slice(7, 13))).rejects.toMatchObject({
+      code: 'build_ref_invalid',
+      exitCode: 2,
+    });
     await expect(findBuild(paths, 'sha256:xyz1234')).rejects.toMatchObject({ code: 'build_ref_invalid' });
     await expect(findBuild(paths, '0000000')).rejects.toMatchObject({ code: 'build_not_found', hint: 'brr builds' });
 
@@ -64,12 +73,26 @@ describe('findBuild', () => {
     await layout.init();
     for (const tail of ['1', '2']) {
       const digest = `sha256:abcdef${tail}${'0'.repeat(57)}`;
-      await layout.addImage({ mediaType: MEDIA_TYPES.manifest, digest, size: 10, annotations: { [ANNOTATIONS.refName]: `r${tail}`, [ANNOTATIONS.revision]: 'c'.repeat(40), [ANNOTATIONS.cacheKey]: tail } });
+      await layout.addImage({
+        mediaType: MEDIA_TYPES.manifest,
+        digest,
+        size: 10,
+        annotations: {
+          [ANNOTATIONS.refName]: `r${tail}`,
+          [ANNOTATIONS.revision]: 'c'.repeat(40),
+          [ANNOTATIONS.cacheKey]: tail,
+        },
+      });
     }
     await expect(findBuild(crowded, 'abcdef0')).rejects.toMatchObject({ code: 'build_not_found' });
     await expect(findBuild(crowded, 'abcdef')).rejects.toMatchObject({ code: 'build_ref_invalid' });
     await expect(findBuild(crowded, 'abcdef1')).resolves.toMatchObject({ ref: 'r1', processes: {} });
-    await layout.addImage({ mediaType: MEDIA_TYPES.manifest, digest: `sha256:abcdef1${'1'.repeat(57)}`, size: 10, annotations: { [ANNOTATIONS.refName]: 'r3', [ANNOTATIONS.revision]: 'c'.repeat(40), [ANNOTATIONS.cacheKey]: '3' } });
+    await layout.addImage({
+      mediaType: MEDIA_TYPES.manifest,
+      digest: `sha256:abcdef1${'1'.repeat(57)}`,
+      size: 10,
+      annotations: { [ANNOTATIONS.refName]: 'r3', [ANNOTATIONS.revision]: 'c'.repeat(40), [ANNOTATIONS.cacheKey]: '3' },
+    });
     await expect(findBuild(crowded, 'abcdef1')).rejects.toMatchObject({ code: 'build_ambiguous', exitCode: 2 });
   });
 });

@@ -14,7 +14,21 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export function compileForChild(entries: string[]): string {
   const out = tempDir('compiled');
   const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-  const flags = ['--outDir', out, '--rootDir', path.join(ROOT, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node'];
+  const flags = [
+    '--outDir',
+    out,
+    '--rootDir',
+    path.join(ROOT, 'src'),
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--target',
+    'es2022',
+    '--skipLibCheck',
+    '--types',
+    'node',
+  ];
   execFileSync(process.execPath, [tsc, ...flags, ...entries.map((e) => path.join(ROOT, 'src', e))], { stdio: 'pipe' });
   writeFileSync(path.join(out, 'package.json'), JSON.stringify({ type: 'module' }));
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));

@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/build/build.js';
@@ -77,7 +86,9 @@ describe('materializeRelease', () => {
     expect(err.code).toBe('store_corrupt');
     expect(err.message).toContain(layer.digest);
     expect(err.hint).toBe(`rebuild the image: brr build --ref ${commit} --no-cache`);
-    expect(existsSync(path.join(paths.releases, 'udp')) ? readdirSync(path.join(paths.releases, 'udp')) : []).toEqual([]);
+    expect(existsSync(path.join(paths.releases, 'udp')) ? readdirSync(path.join(paths.releases, 'udp')) : []).toEqual(
+      [],
+    );
     // The advertised fix works: a no-cache rebuild replaces the damaged blob.
     await buildImage({ paths, repo, ref: commit, noCache: true });
     expect(existsSync(await materializeRelease(paths, 'udp', 'v1', digest))).toBe(true);
@@ -86,15 +97,23 @@ describe('materializeRelease', () => {
   it('refuses a missing config or manifest blob', async () => {
     const { paths, digest, layout } = await built();
     rmSync(layout.blobPath((await readManifest(layout, digest)).config.digest));
-    await expect(materializeRelease(paths, 'udp', 'v1', digest)).rejects.toMatchObject({ code: 'store_corrupt', details: { what: 'config', problem: 'missing' } });
+    await expect(materializeRelease(paths, 'udp', 'v1', digest)).rejects.toMatchObject({
+      code: 'store_corrupt',
+      details: { what: 'config', problem: 'missing' },
+    });
     rmSync(layout.blobPath(digest));
-    await expect(materializeRelease(paths, 'udp', 'v1', digest)).rejects.toMatchObject({ code: 'store_corrupt', details: { what: 'manifest' } });
+    await expect(materializeRelease(paths, 'udp', 'v1', digest)).rejects.toMatchObject({
+      code: 'store_corrupt',
+      details: { what: 'manifest' },
+    });
   });
 
   it('refuses names that would leave the releases directory', async () => {
     const { paths, digest } = await built();
     await expect(materializeRelease(paths, '../x', 'v1', digest)).rejects.toMatchObject({ code: 'app_invalid' });
-    await expect(materializeRelease(paths, 'udp', '../v1', digest)).rejects.toMatchObject({ code: 'release_id_invalid' });
+    await expect(materializeRelease(paths, 'udp', '../v1', digest)).rejects.toMatchObject({
+      code: 'release_id_invalid',
+    });
   });
 });
 

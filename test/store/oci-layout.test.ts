@@ -16,13 +16,23 @@ async function freshLayout(): Promise<OciLayout> {
   return layout;
 }
 
-const entry = (digest: string, ref: string) => ({ mediaType: MEDIA_TYPES.manifest, digest, size: 1, annotations: { [ANNOTATIONS.refName]: ref } });
+const entry = (digest: string, ref: string) => ({
+  mediaType: MEDIA_TYPES.manifest,
+  digest,
+  size: 1,
+  annotations: { [ANNOTATIONS.refName]: ref },
+});
 
 describe('OciLayout', () => {
   it('initializes oci-layout and an empty index.json', async () => {
     const layout = await freshLayout();
-    expect(JSON.parse(readFileSync(path.join(layout.root, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
-    expect(JSON.parse(readFileSync(path.join(layout.root, 'index.json'), 'utf8'))).toMatchObject({ schemaVersion: 2, manifests: [] });
+    expect(JSON.parse(readFileSync(path.join(layout.root, 'oci-layout'), 'utf8'))).toEqual({
+      imageLayoutVersion: '1.0.0',
+    });
+    expect(JSON.parse(readFileSync(path.join(layout.root, 'index.json'), 'utf8'))).toMatchObject({
+      schemaVersion: 2,
+      manifests: [],
+    });
     await layout.init(); // idempotent
     expect(await layout.listImages()).toEqual([]);
   });
@@ -59,7 +69,10 @@ describe('OciLayout', () => {
   it('breaks a lock left by a dead process', async () => {
     const layout = await freshLayout();
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-    writeFileSync(path.join(layout.root, 'index.json.lock'), `${dead}\n${(await import('node:os')).hostname()}\nstale\n`);
+    writeFileSync(
+      path.join(layout.root, 'index.json.lock'),
+      `${dead}\n${(await import('node:os')).hostname()}\nstale\n`,
+    );
     await layout.addImage(entry(sha256Digest('x'), 'x'));
     expect(await layout.listImages()).toHaveLength(1);
   });
@@ -69,7 +82,9 @@ describe('OciLayout', () => {
     const lock = path.join(dir, 'l.lock');
     let inner = 'not run';
     await withFileLock(lock, async () => {
-      await expect(withFileLock(lock, async () => (inner = 'ran'), { timeoutMs: 200 })).rejects.toMatchObject({ code: 'store_locked' });
+      await expect(withFileLock(lock, async () => (inner = 'ran'), { timeoutMs: 200 })).rejects.toMatchObject({
+        code: 'store_locked',
+      });
     });
     expect(inner).toBe('not run');
     expect(await withFileLock(lock, async () => 'free again')).toBe('free again');
@@ -88,7 +103,12 @@ describe('OciLayout', () => {
         await layout.addImage({ mediaType: MEDIA_TYPES.manifest, digest, size: 1, annotations: { 'org.opencontainers.image.ref.name': who + '-' + i } });
       }`;
     const run = (who: string) =>
-      new Promise<number>((resolve) => spawn(process.execPath, ['--input-type=module', '-e', script, layout.root, who], { stdio: 'inherit' }).on('close', (c) => resolve(c ?? 1)));
+      new Promise<number>((resolve) =>
+        spawn(process.execPath, ['--input-type=module', '-e', script, layout.root, who], { stdio: 'inherit' }).on(
+          'close',
+          (c) => resolve(c ?? 1),
+        ),
+      );
     expect(await Promise.all(['p1', 'p2', 'p3', 'p4'].map(run))).toEqual([0, 0, 0, 0]);
     expect(await layout.listImages()).toHaveLength(60);
   }, 60_000);

@@ -26,7 +26,9 @@ beforeAll(async () => {
 
 describe('the OCI layout under standard tools', () => {
   it.skipIf(!!noSkopeo)('skopeo inspect sees the digest, labels and platform', () => {
-    const out = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${paths.oci}:${build.record.ref}`], { encoding: 'utf8' })) as {
+    const out = JSON.parse(
+      execFileSync('skopeo', ['inspect', `oci:${paths.oci}:${build.record.ref}`], { encoding: 'utf8' }),
+    ) as {
       Digest: string;
       Labels: Record<string, string>;
       Architecture: string;
@@ -54,15 +56,21 @@ describe('the OCI layout under standard tools', () => {
 
   it.skipIf(!!noUmoci)('umoci unpacks the image with the app under /app', () => {
     const bundle = path.join(tempDir('umoci'), 'bundle');
-    execFileSync('umoci', ['unpack', '--rootless', '--image', `${paths.oci}:${build.record.ref}`, bundle], { stdio: 'pipe' });
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${paths.oci}:${build.record.ref}`, bundle], {
+      stdio: 'pipe',
+    });
     expect(existsSync(path.join(bundle, 'rootfs/app/nf.mjs'))).toBe(true);
-    expect(JSON.parse(readFileSync(path.join(bundle, 'rootfs/app/build-info.json'), 'utf8')).builtFrom).toBe('2024-05-06T07:08:09.000Z');
+    expect(JSON.parse(readFileSync(path.join(bundle, 'rootfs/app/build-info.json'), 'utf8')).builtFrom).toBe(
+      '2024-05-06T07:08:09.000Z',
+    );
     const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { process: { cwd: string } };
     expect(config.process.cwd).toBe('/app');
   });
 
   it.skipIf(!!noUmoci)('umoci stat lists the layer history of the ref', () => {
-    const out = execFileSync('umoci', ['stat', '--json', '--image', `${paths.oci}:${build.record.ref}`], { encoding: 'utf8' });
+    const out = execFileSync('umoci', ['stat', '--json', '--image', `${paths.oci}:${build.record.ref}`], {
+      encoding: 'utf8',
+    });
     expect(JSON.parse(out)).toHaveProperty('history');
   });
 });

@@ -1,5 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, readdirSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -62,7 +73,12 @@ describe('writeLayer', () => {
     expect(res.size).toBe(bytes.length);
     const tarFile = path.join(tempDir('t'), 'x.tar');
     writeFileSync(tarFile, tar);
-    const listing = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvf', tarFile], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }).trim().split('\n');
+    const listing = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvf', tarFile], {
+      encoding: 'utf8',
+      env: { ...process.env, TZ: 'UTC' },
+    })
+      .trim()
+      .split('\n');
     const names = execFileSync('tar', ['-tf', tarFile], { encoding: 'utf8' }).trim().split('\n');
     expect(names).toEqual([...names].sort());
     expect(names).toContain(`app/${LONG}`);
@@ -110,7 +126,8 @@ describe('writeLayer', () => {
     const src = tempDir('many');
     for (let i = 0; i < 40; i++) {
       mkdirSync(path.join(src, `node_modules/pkg${i}`), { recursive: true });
-      for (let j = 0; j < 25; j++) writeFileSync(path.join(src, `node_modules/pkg${i}/f${j}.js`), `module.exports = ${i * j};\n`);
+      for (let j = 0; j < 25; j++)
+        writeFileSync(path.join(src, `node_modules/pkg${i}/f${j}.js`), `module.exports = ${i * j};\n`);
     }
     const big = Buffer.alloc(3 * 1024 * 1024 + 7);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
@@ -118,7 +135,11 @@ describe('writeLayer', () => {
     const { file, res } = await layerOf(src);
     const out = tempDir('many-out');
     const { createGunzip } = await import('node:zlib');
-    expect(await extractTar(createReadStream(file).pipe(createGunzip()), out, { strip: 'app' })).toEqual({ files: 1001, dirs: 41, symlinks: 0 });
+    expect(await extractTar(createReadStream(file).pipe(createGunzip()), out, { strip: 'app' })).toEqual({
+      files: 1001,
+      dirs: 41,
+      symlinks: 0,
+    });
     expect(readFileSync(path.join(out, 'big.bin')).equals(big)).toBe(true);
     expect(readFileSync(path.join(out, 'node_modules/pkg39/f24.js'), 'utf8')).toBe('module.exports = 936;\n');
     expect((await layerOf(src)).res.digest).toBe(res.digest);
@@ -148,20 +169,28 @@ describe('extractTar refuses entries that escape the target', () => {
     ['an absolute path', [{ ...base, name: '/tmp/evil', type: 'file', data: 'x' }]],
     ['an absolute symlink', [{ ...base, name: 'l', type: 'symlink', linkname: '/etc' }]],
     ['a symlink up and out', [{ ...base, name: 'd/l', type: 'symlink', linkname: '../../x' }]],
-    ['a symlink escaping through another symlink', [
-      { ...base, name: 'l', type: 'symlink', linkname: '.' },
-      { ...base, name: 'm', type: 'symlink', linkname: 'l/..' },
-    ]],
-    ['a file written below a symlink', [
-      { ...base, name: 'l', type: 'symlink', linkname: 'd' },
-      { ...base, name: 'l/x', type: 'file', data: 'x' },
-    ]],
+    [
+      'a symlink escaping through another symlink',
+      [
+        { ...base, name: 'l', type: 'symlink', linkname: '.' },
+        { ...base, name: 'm', type: 'symlink', linkname: 'l/..' },
+      ],
+    ],
+    [
+      'a file written below a symlink',
+      [
+        { ...base, name: 'l', type: 'symlink', linkname: 'd' },
+        { ...base, name: 'l/x', type: 'file', data: 'x' },
+      ],
+    ],
   ];
   it.each(cases)('%s', async (_label, entries) => {
     const parent = tempDir('evil');
     const target = path.join(parent, 'target');
     mkdirSync(target);
-    await expect(extractTar(Readable.from([tarOf(entries)]), target)).rejects.toMatchObject({ code: 'tar_unsafe_entry' });
+    await expect(extractTar(Readable.from([tarOf(entries)]), target)).rejects.toMatchObject({
+      code: 'tar_unsafe_entry',
+    });
     expect(readdirSync(parent)).toEqual(['target']);
     expect(existsSync(path.join(target, 'm'))).toBe(false);
   });

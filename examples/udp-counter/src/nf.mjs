@@ -25,7 +25,8 @@ function handle(req, res) {
   } else if (req.url === '/metrics') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end(`udp_datagrams_total ${datagrams}\n`);
   } else {
-    res.writeHead(200, { 'content-type': 'application/json' })
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
       .end(JSON.stringify({ greeting, release, pid: process.pid, builtFrom: buildInfo.builtFrom }) + '\n');
   }
 }
@@ -58,12 +59,17 @@ process.on('SIGTERM', () => {
   draining = true;
   console.log(`nf ${release} pid ${process.pid} draining`);
   udp.close();
-  setTimeout(() => {
-    let open = servers.length;
-    for (const s of servers) {
-      s.close(() => { if (--open === 0) process.exit(0); });
-      s.closeIdleConnections();
-    }
-    setTimeout(() => process.exit(0), 2000).unref();
-  }, Number(env.DRAIN_MS ?? 300));
+  setTimeout(
+    () => {
+      let open = servers.length;
+      for (const s of servers) {
+        s.close(() => {
+          if (--open === 0) process.exit(0);
+        });
+        s.closeIdleConnections();
+      }
+      setTimeout(() => process.exit(0), 2000).unref();
+    },
+    Number(env.DRAIN_MS ?? 300),
+  );
 });

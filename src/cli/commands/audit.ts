@@ -31,7 +31,11 @@ export function registerAuditCommands(program: Command): void {
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (opts: AuditOpts) => {
       const entries = await withContext(opts, (ctx) =>
-        collectAudit(ctx, { app: opts.app, actor: opts.actor, since: opts.since === undefined ? undefined : parseSince(opts.since, ctx.clock.now()) }),
+        collectAudit(ctx, {
+          app: opts.app,
+          actor: opts.actor,
+          since: opts.since === undefined ? undefined : parseSince(opts.since, ctx.clock.now()),
+        }),
       );
       if (opts.json) return printJson(entries);
       if (entries.length === 0) return out('nothing recorded matches');
@@ -40,8 +44,8 @@ export function registerAuditCommands(program: Command): void {
     });
 
   leaseFlag(program.command('promote'))
-    .argument('[release]', 'source release (default: the source app\'s current release)')
-    .description('release the same build digest on another app, with that app\'s own config')
+    .argument('[release]', "source release (default: the source app's current release)")
+    .description("release the same build digest on another app, with that app's own config")
     .requiredOption('--from <app>', 'app to promote from (e.g. upf-staging)')
     .requiredOption('--to <app>', 'app to promote to (e.g. upf-prod)')
     .option('--run', 'run the new release on the target app')
@@ -51,15 +55,34 @@ export function registerAuditCommands(program: Command): void {
     .action(async (id: string | undefined, opts: PromoteOpts) => {
       // The target's deploy lease, like any write to its ledger (and its run).
       const result = await withAppLease(opts, opts.to, async (ctx, { signal }) => {
-        const p = await promoteRelease(ctx, { fromApp: opts.from, toApp: opts.to, release: id === undefined ? undefined : parseReleaseId(id), message: opts.message });
+        const p = await promoteRelease(ctx, {
+          fromApp: opts.from,
+          toApp: opts.to,
+          release: id === undefined ? undefined : parseReleaseId(id),
+          message: opts.message,
+        });
         if (!opts.json) info(`released ${opts.to} ${p.release.id} (${p.release.cause})`);
-        const run = opts.run ? await runRelease(ctx, opts.to, p.release.id, opts.json ? () => {} : (l) => info(dim(l)), { signal }) : null;
+        const run = opts.run
+          ? await runRelease(ctx, opts.to, p.release.id, opts.json ? () => {} : (l) => info(dim(l)), { signal })
+          : null;
         return { ...p, run };
       });
       const r = result.release;
       if (opts.json) {
-        return printJson({ app: opts.to, id: r.id, seq: r.seq, build: r.build.digest, hash: r.hash, cause: r.cause, from: result.from, ran: result.run !== null, durationMs: result.run?.durationMs ?? null });
+        return printJson({
+          app: opts.to,
+          id: r.id,
+          seq: r.seq,
+          build: r.build.digest,
+          hash: r.hash,
+          cause: r.cause,
+          from: result.from,
+          ran: result.run !== null,
+          durationMs: result.run?.durationMs ?? null,
+        });
       }
-      out(`${opts.to} ${r.id}: ${r.cause} (${shortDigest(r.build.digest)})${result.run ? ` — running (switch took ${result.run.durationMs} ms)` : `; run it with \`brr run ${r.id} --app ${opts.to}\``}`);
+      out(
+        `${opts.to} ${r.id}: ${r.cause} (${shortDigest(r.build.digest)})${result.run ? ` — running (switch took ${result.run.durationMs} ms)` : `; run it with \`brr run ${r.id} --app ${opts.to}\``}`,
+      );
     });
 }

@@ -38,24 +38,45 @@ async function doBuild(opts: BuildOpts, quiet: boolean) {
 }
 
 export function registerBuildCommands(program: Command): void {
-  buildFlags(withCommon(program.command('build').description('build a commit into an OCI image in the local store'))).action(async (opts: BuildOpts) => {
+  buildFlags(
+    withCommon(program.command('build').description('build a commit into an OCI image in the local store')),
+  ).action(async (opts: BuildOpts) => {
     const r = await doBuild(opts, Boolean(opts.json));
-    if (opts.json) printJson({ digest: r.digest, commit: r.commit, cached: r.cached, app: r.record.app, ref: r.record.ref, size: r.record.size });
+    if (opts.json)
+      printJson({
+        digest: r.digest,
+        commit: r.commit,
+        cached: r.cached,
+        app: r.record.app,
+        ref: r.record.ref,
+        size: r.record.size,
+      });
     else out(`${r.digest}${r.cached ? dim(' (cached)', process.stdout) : ''}`);
   });
 
-  withCommon(program.command('builds').description('list builds in the local store')).action(async (opts: CommonOpts) => {
-    const builds = await listBuilds(homePaths(resolveHome(opts.home)));
-    const shown = opts.app ? builds.filter((b) => b.app === opts.app) : builds;
-    if (opts.json) return printJson(shown);
-    if (shown.length === 0) return out('no builds yet: run `brr build` in a git repository');
-    const rows = shown.map((b) => [shortDigest(b.digest), b.commit.slice(0, 12), b.app ?? '-', humanBytes(b.size), b.createdAt, b.ref]);
-    table(['DIGEST', 'COMMIT', 'APP', 'SIZE', 'CREATED', 'REF'], rows).forEach((l) => out(l));
-  });
+  withCommon(program.command('builds').description('list builds in the local store')).action(
+    async (opts: CommonOpts) => {
+      const builds = await listBuilds(homePaths(resolveHome(opts.home)));
+      const shown = opts.app ? builds.filter((b) => b.app === opts.app) : builds;
+      if (opts.json) return printJson(shown);
+      if (shown.length === 0) return out('no builds yet: run `brr build` in a git repository');
+      const rows = shown.map((b) => [
+        shortDigest(b.digest),
+        b.commit.slice(0, 12),
+        b.app ?? '-',
+        humanBytes(b.size),
+        b.createdAt,
+        b.ref,
+      ]);
+      table(['DIGEST', 'COMMIT', 'APP', 'SIZE', 'CREATED', 'REF'], rows).forEach((l) => out(l));
+    },
+  );
 
   // The lease is taken before the build: a second operator learns at once that a deploy is
   // under way, instead of after minutes of building.
-  timeoutFlag(leaseFlag(buildFlags(withCommon(program.command('deploy').description('build, release and run in one step')))))
+  timeoutFlag(
+    leaseFlag(buildFlags(withCommon(program.command('deploy').description('build, release and run in one step')))),
+  )
     .option('-m, --message <text>', 'note recorded with the release')
     .action(async (opts: BuildOpts & LeaseOpts & { message?: string }) => {
       const app = opts.app ?? appOf(opts);
@@ -65,12 +86,23 @@ export function registerBuildCommands(program: Command): void {
         signal.throwIfAborted();
         const rel = await createRelease(ctx, app, { build: built.digest, message: opts.message });
         if (!opts.json) info(`released ${app} ${rel.id}`);
-        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), { signal, timeoutMs: opts.timeout });
+        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), {
+          signal,
+          timeoutMs: opts.timeout,
+        });
         return { built, rel, run };
       });
       const { built } = result;
       if (opts.json) {
-        printJson({ app, digest: built.digest, commit: built.commit, cached: built.cached, release: result.rel.id, durationMs: result.run.durationMs, releasePhase: result.run.releasePhase });
+        printJson({
+          app,
+          digest: built.digest,
+          commit: built.commit,
+          cached: built.cached,
+          release: result.rel.id,
+          durationMs: result.run.durationMs,
+          releasePhase: result.run.releasePhase,
+        });
       } else out(`${app} ${result.rel.id} is running (switch took ${result.run.durationMs} ms)`);
     });
 }

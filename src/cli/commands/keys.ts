@@ -22,7 +22,12 @@ function writePrivateKey(file: string, pem: string): void {
   try {
     fd = openSync(file, 'wx', 0o600);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict('key_exists', `${file} already exists; brr never overwrites a key`, 'choose another --out FILE, or remove the old key yourself if it is truly unused');
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw conflict(
+        'key_exists',
+        `${file} already exists; brr never overwrites a key`,
+        'choose another --out FILE, or remove the old key yourself if it is truly unused',
+      );
     throw e;
   }
   try {
@@ -42,7 +47,11 @@ function readKeyArgument(arg: string): string {
     parsePublicKey(arg);
   } catch (e) {
     if (/\.(pem|pub|key)$/.test(arg) || arg.startsWith('./') || arg.startsWith('../')) {
-      throw invalidInput('public_key_file_missing', `no such key file: ${arg}`, 'pass a PEM file or the base64 public key `brr keys list` prints');
+      throw invalidInput(
+        'public_key_file_missing',
+        `no such key file: ${arg}`,
+        'pass a PEM file or the base64 public key `brr keys list` prints',
+      );
     }
     throw e;
   }
@@ -55,7 +64,10 @@ function readKeyArgument(arg: string): string {
  * into BRR_SIGNING_KEY so use-cases read one setting, whichever way it was given).
  */
 export function registerKeyCommands(program: Command): void {
-  program.option('--signing-key <file>', 'sign every release this command creates with this Ed25519 key (default $BRR_SIGNING_KEY)');
+  program.option(
+    '--signing-key <file>',
+    'sign every release this command creates with this Ed25519 key (default $BRR_SIGNING_KEY)',
+  );
   program.hook('preAction', (root) => {
     const file = (root.opts() as { signingKey?: string }).signingKey;
     if (file) process.env.BRR_SIGNING_KEY = path.resolve(file);
@@ -76,7 +88,12 @@ export function registerKeyCommands(program: Command): void {
       out(`key id      ${key.keyId}`);
       out(`public key  ${key.publicKey}`);
       out(`private key ${file}`);
-      out(dim(`sign with: BRR_SIGNING_KEY=${file} (or --signing-key); trust with: brr trust add --app APP ${key.publicKey}`, process.stdout));
+      out(
+        dim(
+          `sign with: BRR_SIGNING_KEY=${file} (or --signing-key); trust with: brr trust add --app APP ${key.publicKey}`,
+          process.stdout,
+        ),
+      );
     });
   keys
     .command('list')
@@ -85,7 +102,12 @@ export function registerKeyCommands(program: Command): void {
     .option('--json', 'print machine-readable JSON on stdout')
     .action((opts: { home?: string; json?: boolean }) => {
       const dir = keysDir(opts.home);
-      const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.pem')).sort().map((f) => path.join(dir, f)) : [];
+      const files = existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith('.pem'))
+            .sort()
+            .map((f) => path.join(dir, f))
+        : [];
       const configured = process.env.BRR_SIGNING_KEY ? path.resolve(process.env.BRR_SIGNING_KEY) : null;
       if (configured && !files.includes(configured)) files.push(configured);
       const rows = files.map((file) => {
@@ -93,48 +115,84 @@ export function registerKeyCommands(program: Command): void {
           const s = loadSigner(readFileSync(file, 'utf8'), file);
           return { keyId: s.keyId, publicKey: s.publicKey, file, configured: file === configured, problem: null };
         } catch (e) {
-          return { keyId: null, publicKey: null, file, configured: file === configured, problem: e instanceof Error ? e.message : String(e) };
+          return {
+            keyId: null,
+            publicKey: null,
+            file,
+            configured: file === configured,
+            problem: e instanceof Error ? e.message : String(e),
+          };
         }
       });
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return out('no signing keys: create one with `brr keys generate`');
-      table(['KEY ID', 'PUBLIC KEY', 'FILE'], rows.map((r) => [r.keyId ?? '-', r.publicKey ?? (r.problem ?? '-'), `${r.file}${r.configured ? ' (configured)' : ''}`])).forEach((l) => out(l));
+      table(
+        ['KEY ID', 'PUBLIC KEY', 'FILE'],
+        rows.map((r) => [
+          r.keyId ?? '-',
+          r.publicKey ?? r.problem ?? '-',
+          `${r.file}${r.configured ? ' (configured)' : ''}`,
+        ]),
+      ).forEach((l) => out(l));
     });
 
-  withCommon(program.command('sign').argument('[release]', 'release id (default: the newest release)').description('sign an existing release with the configured key (--signing-key or $BRR_SIGNING_KEY)')).action(
-    async (id: string | undefined, opts: CommonOpts) => {
-      const app = appOf(opts);
-      const r = await withContext(opts, (ctx) => signExisting(ctx, app, id === undefined ? undefined : parseReleaseId(id)));
-      if (opts.json) return printJson(r);
-      out(r.signed ? `${app} ${r.release} signed by ${r.keyId}` : `${app} ${r.release} was already signed by ${r.keyId}`);
-    },
-  );
+  withCommon(
+    program
+      .command('sign')
+      .argument('[release]', 'release id (default: the newest release)')
+      .description('sign an existing release with the configured key (--signing-key or $BRR_SIGNING_KEY)'),
+  ).action(async (id: string | undefined, opts: CommonOpts) => {
+    const app = appOf(opts);
+    const r = await withContext(opts, (ctx) =>
+      signExisting(ctx, app, id === undefined ? undefined : parseReleaseId(id)),
+    );
+    if (opts.json) return printJson(r);
+    out(r.signed ? `${app} ${r.release} signed by ${r.keyId}` : `${app} ${r.release} was already signed by ${r.keyId}`);
+  });
 
-  const trust = program.command('trust').description('the keys an app trusts: with any, the run stage refuses releases they did not sign');
-  const printPolicy = (app: string, policy: ReturnType<typeof trustPolicy>, json: boolean | undefined, changed?: boolean) => {
+  const trust = program
+    .command('trust')
+    .description('the keys an app trusts: with any, the run stage refuses releases they did not sign');
+  const printPolicy = (
+    app: string,
+    policy: ReturnType<typeof trustPolicy>,
+    json: boolean | undefined,
+    changed?: boolean,
+  ) => {
     if (json) return printJson({ app, ...(changed === undefined ? {} : { changed }), trusted: policy });
     if (policy.length === 0) return out(`${app} trusts no keys: every release may run (signed or not)`);
-    table(['KEY ID', 'PUBLIC KEY', 'ADDED BY', 'ADDED'], policy.map((k) => [k.keyId, k.publicKey, k.addedBy, k.addedAt])).forEach((l) => out(l));
+    table(
+      ['KEY ID', 'PUBLIC KEY', 'ADDED BY', 'ADDED'],
+      policy.map((k) => [k.keyId, k.publicKey, k.addedBy, k.addedAt]),
+    ).forEach((l) => out(l));
   };
-  withCommon(trust.command('add').argument('<key>', 'public key (base64 raw or SPKI DER) or a PEM file').description('trust a signing key for the app')).action(
-    async (key: string, opts: CommonOpts) => {
-      const app = appOf(opts);
-      const r = await withContext(opts, (ctx) => changeTrust(ctx, app, { add: readKeyArgument(key) }));
-      if (!opts.json) out(r.changed ? `${app} now trusts:` : `no change: ${app} already trusts that key`);
-      printPolicy(app, r.policy, opts.json, r.changed);
-    },
-  );
-  withCommon(trust.command('remove').argument('<keyId>', 'key id, e.g. ed25519:0123456789abcdef').description('stop trusting a key (releases it signed are refused unless another trusted key signed them)')).action(
-    async (keyId: string, opts: CommonOpts) => {
-      const app = appOf(opts);
-      const r = await withContext(opts, (ctx) => changeTrust(ctx, app, { remove: keyId }));
-      if (!opts.json) out(`${app} no longer trusts ${keyId}`);
-      printPolicy(app, r.policy, opts.json, r.changed);
-    },
-  );
-  withCommon(trust.command('list', { isDefault: true }).description('the app\'s trusted keys')).action(async (opts: CommonOpts) => {
+  withCommon(
+    trust
+      .command('add')
+      .argument('<key>', 'public key (base64 raw or SPKI DER) or a PEM file')
+      .description('trust a signing key for the app'),
+  ).action(async (key: string, opts: CommonOpts) => {
     const app = appOf(opts);
-    const policy = await withContext(opts, async (ctx) => trustPolicy(await ctx.ledger.listEvents(app)));
-    printPolicy(app, policy, opts.json);
+    const r = await withContext(opts, (ctx) => changeTrust(ctx, app, { add: readKeyArgument(key) }));
+    if (!opts.json) out(r.changed ? `${app} now trusts:` : `no change: ${app} already trusts that key`);
+    printPolicy(app, r.policy, opts.json, r.changed);
   });
+  withCommon(
+    trust
+      .command('remove')
+      .argument('<keyId>', 'key id, e.g. ed25519:0123456789abcdef')
+      .description('stop trusting a key (releases it signed are refused unless another trusted key signed them)'),
+  ).action(async (keyId: string, opts: CommonOpts) => {
+    const app = appOf(opts);
+    const r = await withContext(opts, (ctx) => changeTrust(ctx, app, { remove: keyId }));
+    if (!opts.json) out(`${app} no longer trusts ${keyId}`);
+    printPolicy(app, r.policy, opts.json, r.changed);
+  });
+  withCommon(trust.command('list', { isDefault: true }).description("the app's trusted keys")).action(
+    async (opts: CommonOpts) => {
+      const app = appOf(opts);
+      const policy = await withContext(opts, async (ctx) => trustPolicy(await ctx.ledger.listEvents(app)));
+      printPolicy(app, policy, opts.json);
+    },
+  );
 }

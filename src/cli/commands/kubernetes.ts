@@ -17,11 +17,17 @@ function describeTarget(t: AppTarget): string {
 
 /** `brr apps`, `brr apps set` and `brr render`. The lead registers this in main.ts. */
 export function registerKubernetesCommands(program: Command): void {
-  const apps = withCommon(program.command('apps').description('apps in the ledger, where each runs (target) and its current release'), true).action(async (opts: CommonOpts) => {
+  const apps = withCommon(
+    program.command('apps').description('apps in the ledger, where each runs (target) and its current release'),
+    true,
+  ).action(async (opts: CommonOpts) => {
     const rows = await withContext(opts, (ctx) => listAppTargets(ctx));
     if (opts.json) return printJson(rows);
     if (rows.length === 0) return out('no apps yet: `brr release` or `brr apps set` records one');
-    table(['APP', 'CURRENT', 'TARGET'], rows.map((r) => [r.app, r.current ?? '-', describeTarget(r.target)])).forEach((l) => out(l));
+    table(
+      ['APP', 'CURRENT', 'TARGET'],
+      rows.map((r) => [r.app, r.current ?? '-', describeTarget(r.target)]),
+    ).forEach((l) => out(l));
   });
 
   // --home, --app and --json belong to `apps` (commander gives a parent's options precedence), so
@@ -33,7 +39,7 @@ export function registerKubernetesCommands(program: Command): void {
     .option('--target <target>', 'local or kubernetes', 'kubernetes')
     .option('--context <name>', 'kubeconfig context of the cluster')
     .option('--namespace <ns>', 'namespace the app lives in (must exist)')
-    .option('--registry <host/path>', 'registry the app\'s images are pushed to; images are <registry>/<app>@sha256:…')
+    .option('--registry <host/path>', "registry the app's images are pushed to; images are <registry>/<app>@sha256:…")
     .option('--kubeconfig <file>', 'kubeconfig file (default $KUBECONFIG, then ~/.kube/config)')
     .action(async (appArg: string | undefined, _local: TargetFlags, cmd: Command) => {
       const opts = cmd.optsWithGlobals<CommonOpts & TargetFlags>();
@@ -44,31 +50,49 @@ export function registerKubernetesCommands(program: Command): void {
       out(`${app} runs on ${describeTarget(r.target)}${r.changed ? '' : dim(' (unchanged)', process.stdout)}`);
     });
 
-  withCommon(program.command('render').argument('[release]', 'release id (default: the newest release)').description('write a release\'s Kubernetes objects as YAML (for GitOps tools)'))
+  withCommon(
+    program
+      .command('render')
+      .argument('[release]', 'release id (default: the newest release)')
+      .description("write a release's Kubernetes objects as YAML (for GitOps tools)"),
+  )
     .option('--out <dir>', 'write one file per object into DIR (default: one multi-document stream on stdout)')
-    .option('--include-secrets', 'write secret values into the Secret (default: a placeholder with the keys and empty values)')
-    .option('--namespace <ns>', 'namespace (default: the app\'s Kubernetes target)')
-    .option('--registry <host/path>', 'registry (default: the app\'s Kubernetes target)')
-    .action(async (id: string | undefined, opts: CommonOpts & { out?: string; includeSecrets?: boolean; namespace?: string; registry?: string }) => {
-      const app = appOf(opts);
-      const r = await withContext(opts, (ctx) =>
-        renderForApp(ctx, defaultKubernetesDeps(ctx), app, { release: id === undefined ? undefined : parseReleaseId(id), namespace: opts.namespace, registry: opts.registry, includeSecrets: opts.includeSecrets }),
-      );
-      for (const w of r.warnings) warn(w);
-      if (!opts.out) {
-        if (opts.json) return printJson({ app, release: r.release, objects: r.objects, warnings: r.warnings });
-        process.stdout.write(yamlStream(r.objects));
-        return;
-      }
-      mkdirSync(opts.out, { recursive: true });
-      const files = r.objects.map((o, i) => {
-        const file = path.join(opts.out as string, objectFileName(o, i));
-        writeFileSync(file, objectYaml(o));
-        // A Secret with its values is as sensitive as the key that sealed them.
-        if (o.kind === 'Secret') chmodSync(file, 0o600);
-        return file;
-      });
-      if (opts.json) return printJson({ app, release: r.release, files, warnings: r.warnings });
-      for (const f of files) out(f);
-    });
+    .option(
+      '--include-secrets',
+      'write secret values into the Secret (default: a placeholder with the keys and empty values)',
+    )
+    .option('--namespace <ns>', "namespace (default: the app's Kubernetes target)")
+    .option('--registry <host/path>', "registry (default: the app's Kubernetes target)")
+    .action(
+      async (
+        id: string | undefined,
+        opts: CommonOpts & { out?: string; includeSecrets?: boolean; namespace?: string; registry?: string },
+      ) => {
+        const app = appOf(opts);
+        const r = await withContext(opts, (ctx) =>
+          renderForApp(ctx, defaultKubernetesDeps(ctx), app, {
+            release: id === undefined ? undefined : parseReleaseId(id),
+            namespace: opts.namespace,
+            registry: opts.registry,
+            includeSecrets: opts.includeSecrets,
+          }),
+        );
+        for (const w of r.warnings) warn(w);
+        if (!opts.out) {
+          if (opts.json) return printJson({ app, release: r.release, objects: r.objects, warnings: r.warnings });
+          process.stdout.write(yamlStream(r.objects));
+          return;
+        }
+        mkdirSync(opts.out, { recursive: true });
+        const files = r.objects.map((o, i) => {
+          const file = path.join(opts.out as string, objectFileName(o, i));
+          writeFileSync(file, objectYaml(o));
+          // A Secret with its values is as sensitive as the key that sealed them.
+          if (o.kind === 'Secret') chmodSync(file, 0o600);
+          return file;
+        });
+        if (opts.json) return printJson({ app, release: r.release, files, warnings: r.warnings });
+        for (const f of files) out(f);
+      },
+    );
 }

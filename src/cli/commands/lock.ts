@@ -18,21 +18,36 @@ const DEFAULT_WAIT_MS = 60_000;
 
 /** `--wait DURATION` for every command that takes the deploy lease. */
 export function leaseFlag(cmd: Command): Command {
-  return cmd.option('--wait <duration>', 'when another deploy of the app holds its lease, wait up to this long (e.g. 0, 30s, 5m); default 60s', (v: string) => {
-    const ms = parseDuration(v);
-    if (ms === null) throw invalidInput('usage', `--wait: expected a duration such as 30s or 5m, got "${v}"`);
-    return ms;
-  });
+  return cmd.option(
+    '--wait <duration>',
+    'when another deploy of the app holds its lease, wait up to this long (e.g. 0, 30s, 5m); default 60s',
+    (v: string) => {
+      const ms = parseDuration(v);
+      if (ms === null) throw invalidInput('usage', `--wait: expected a duration such as 30s or 5m, got "${v}"`);
+      return ms;
+    },
+  );
 }
 
 /** Opens the context and runs `fn` holding the app's deploy lease (see app/lease.ts). */
-export function withAppLease<T>(opts: LeaseOpts, app: string, fn: (ctx: Context, held: HeldLease) => Promise<T>): Promise<T> {
+export function withAppLease<T>(
+  opts: LeaseOpts,
+  app: string,
+  fn: (ctx: Context, held: HeldLease) => Promise<T>,
+): Promise<T> {
   return withContext(opts, (ctx) =>
     withLease(ctx, app, fn, {
       // Operators queue behind each other by default (each change is planned against the newest
       // release once it gets the lease, so nothing is lost); --wait 0 fails at once instead.
       waitMs: opts.wait ?? DEFAULT_WAIT_MS,
-      onWait: opts.json ? undefined : (l) => info(dim(`waiting for ${app}'s deploy lease, held by ${l.owner} (host ${l.host}, pid ${l.pid}) until ${l.expiresAt}`)),
+      onWait: opts.json
+        ? undefined
+        : (l) =>
+            info(
+              dim(
+                `waiting for ${app}'s deploy lease, held by ${l.owner} (host ${l.host}, pid ${l.pid}) until ${l.expiresAt}`,
+              ),
+            ),
     }),
   );
 }
@@ -40,18 +55,24 @@ export function withAppLease<T>(opts: LeaseOpts, app: string, fn: (ctx: Context,
 function render(s: LockStatus): void {
   const l = s.lease;
   if (!l) return out(`${s.app}: no deploy lease held`);
-  const state = s.expired ? yellow('expired (the next deploy takes it over)', process.stdout) : red('held', process.stdout);
+  const state = s.expired
+    ? yellow('expired (the next deploy takes it over)', process.stdout)
+    : red('held', process.stdout);
   out(`${s.app}: ${state}`);
   out(`  owner     ${l.owner}`);
   out(`  host      ${l.host}`);
-  out(`  pid       ${l.pid}${s.holderAlive === false ? ' (not running on this host)' : s.holderAlive ? ' (running)' : ''}`);
+  out(
+    `  pid       ${l.pid}${s.holderAlive === false ? ' (not running on this host)' : s.holderAlive ? ' (running)' : ''}`,
+  );
   out(`  token     ${l.token}`);
   out(`  acquired  ${l.acquiredAt}`);
   out(`  expires   ${l.expiresAt}`);
 }
 
 export function registerLockCommands(program: Command): void {
-  withCommon(program.command('lock').description("show the app's deploy lease; --force breaks it (recorded in the ledger)"))
+  withCommon(
+    program.command('lock').description("show the app's deploy lease; --force breaks it (recorded in the ledger)"),
+  )
     .option('--force', 'break the lease now, whoever holds it; the holder can write nothing more to the app')
     .action(async (opts: CommonOpts & { force?: boolean }) => {
       const app = appOf(opts);
@@ -60,9 +81,17 @@ export function registerLockCommands(program: Command): void {
         return opts.json ? printJson(s) : render(s);
       }
       const r = await withContext(opts, (ctx) => breakLock(ctx, app));
-      if (opts.json) return printJson({ app, broken: r.broken?.lease ?? null, expired: r.broken?.expired ?? null, eventSeq: r.eventSeq });
+      if (opts.json)
+        return printJson({
+          app,
+          broken: r.broken?.lease ?? null,
+          expired: r.broken?.expired ?? null,
+          eventSeq: r.eventSeq,
+        });
       if (!r.broken?.lease) return out(`${app}: no deploy lease held; nothing to break`);
       const l = r.broken.lease;
-      out(`${app}: broke the lease of ${l.owner} (host ${l.host}, pid ${l.pid}, token ${l.token}); recorded as event #${r.eventSeq}`);
+      out(
+        `${app}: broke the lease of ${l.owner} (host ${l.host}, pid ${l.pid}, token ${l.token}); recorded as event #${r.eventSeq}`,
+      );
     });
 }

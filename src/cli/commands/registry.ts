@@ -20,7 +20,12 @@ interface PullOpts extends CommonOpts {
 const INSECURE = 'allow plain HTTP to a registry that is not on a loopback address';
 
 export function registerRegistryCommands(program: Command): void {
-  withCommon(program.command('push').argument('[build]', 'build digest or prefix (default: the newest build of the app)').description('push a build to an OCI registry (blobs it lacks, then the manifest)'))
+  withCommon(
+    program
+      .command('push')
+      .argument('[build]', 'build digest or prefix (default: the newest build of the app)')
+      .description('push a build to an OCI registry (blobs it lacks, then the manifest)'),
+  )
     .requiredOption('--to <ref>', 'REGISTRY/REPO[:TAG], e.g. registry.example.com/team/upf:v1')
     .option('--insecure', INSECURE)
     .action(async (build: string | undefined, opts: PushOpts) => {
@@ -34,21 +39,50 @@ export function registerRegistryCommands(program: Command): void {
         progress: opts.json ? undefined : (l) => info(dim(l)),
       });
       if (opts.json) {
-        return printJson({ reference: r.reference, digest: r.digest, tag: r.tag, recorded: r.recorded, app: r.build.app, bytesSent: r.bytesSent, blobsPushed: r.blobsPushed, blobsSkipped: r.blobsSkipped });
+        return printJson({
+          reference: r.reference,
+          digest: r.digest,
+          tag: r.tag,
+          recorded: r.recorded,
+          app: r.build.app,
+          bytesSent: r.bytesSent,
+          blobsPushed: r.blobsPushed,
+          blobsSkipped: r.blobsSkipped,
+        });
       }
       info(`pushed ${r.blobsPushed} blob(s), skipped ${r.blobsSkipped} already there; sent ${humanBytes(r.bytesSent)}`);
       out(r.reference);
     });
 
-  withCommon(program.command('pull').argument('<ref>', 'REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…').description('import an image from an OCI registry into the local store (by digest)'))
+  withCommon(
+    program
+      .command('pull')
+      .argument('<ref>', 'REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…')
+      .description('import an image from an OCI registry into the local store (by digest)'),
+  )
     .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default linux/<host arch>)')
     .option('--insecure', INSECURE)
     .action(async (ref: string, opts: PullOpts) => {
-      const r = await importImage({ paths: homePaths(resolveHome(opts.home)), ref, app: opts.app, platform: opts.platform, insecure: opts.insecure });
+      const r = await importImage({
+        paths: homePaths(resolveHome(opts.home)),
+        ref,
+        app: opts.app,
+        platform: opts.platform,
+        insecure: opts.insecure,
+      });
       if (opts.json) {
-        return printJson({ digest: r.digest, source: r.source, app: r.record.app, commit: r.record.commit || null, bytesReceived: r.bytesReceived, added: r.added });
+        return printJson({
+          digest: r.digest,
+          source: r.source,
+          app: r.record.app,
+          commit: r.record.commit || null,
+          bytesReceived: r.bytesReceived,
+          added: r.added,
+        });
       }
-      info(`${r.added ? 'imported' : 'already in the store:'} ${r.source}${r.record.app ? ` for ${r.record.app}` : ''} (${humanBytes(r.bytesReceived)} received)`);
+      info(
+        `${r.added ? 'imported' : 'already in the store:'} ${r.source}${r.record.app ? ` for ${r.record.app}` : ''} (${humanBytes(r.bytesReceived)} received)`,
+      );
       out(r.digest);
     });
 }

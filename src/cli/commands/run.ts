@@ -17,33 +17,61 @@ import { positiveInt } from './release.js';
 import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
 
 export function registerRunCommands(program: Command): void {
-  timeoutFlag(leaseFlag(withCommon(program.command('run').argument('[release]', 'release id (default: the newest release)').description('make a release current and run it under the supervisor')))).action(
-    async (id: string | undefined, opts: LeaseOpts) => {
-      const app = appOf(opts);
-      const r = await withAppLease(opts, app, (ctx, { signal }) => runRelease(ctx, app, id === undefined ? undefined : parseReleaseId(id), opts.json ? () => {} : (l) => info(dim(l)), { signal, timeoutMs: opts.timeout }));
-      if (opts.json) printJson(r);
-      else out(`${app} ${r.release} is running (switch took ${r.durationMs} ms)`);
+  timeoutFlag(
+    leaseFlag(
+      withCommon(
+        program
+          .command('run')
+          .argument('[release]', 'release id (default: the newest release)')
+          .description('make a release current and run it under the supervisor'),
+      ),
+    ),
+  ).action(async (id: string | undefined, opts: LeaseOpts) => {
+    const app = appOf(opts);
+    const r = await withAppLease(opts, app, (ctx, { signal }) =>
+      runRelease(
+        ctx,
+        app,
+        id === undefined ? undefined : parseReleaseId(id),
+        opts.json ? () => {} : (l) => info(dim(l)),
+        { signal, timeoutMs: opts.timeout },
+      ),
+    );
+    if (opts.json) printJson(r);
+    else out(`${app} ${r.release} is running (switch took ${r.durationMs} ms)`);
+  });
+
+  withCommon(program.command('ps').description('processes of each app under the supervisor')).action(
+    async (opts: CommonOpts) => {
+      const client = await connectSupervisor(homePaths(resolveHome(opts.home)));
+      if (!client) {
+        if (opts.json) return printJson([]);
+        return out('the supervisor is not running: start it with `brr run` or `brr supervise`');
+      }
+      let rows: ProcessInfo[];
+      try {
+        rows = (await client.request('ps', opts.app ? { app: opts.app } : {})) as ProcessInfo[];
+      } finally {
+        client.close();
+      }
+      if (opts.json) return printJson(rows);
+      if (rows.length === 0) return out('no processes');
+      const exit = (p: ProcessInfo) => (p.lastExit ? (p.lastExit.signal ?? `exit ${p.lastExit.code}`) : '-');
+      const data = rows.map((p) => [
+        p.app,
+        p.release,
+        `${p.type}.${p.index}`,
+        String(p.pid ?? '-'),
+        p.state,
+        String(p.restarts),
+        humanDuration(p.uptimeMs),
+        exit(p),
+      ]);
+      table(['APP', 'RELEASE', 'PROCESS', 'PID', 'STATE', 'RESTARTS', 'UPTIME', 'LAST EXIT'], data).forEach((l) =>
+        out(l),
+      );
     },
   );
-
-  withCommon(program.command('ps').description('processes of each app under the supervisor')).action(async (opts: CommonOpts) => {
-    const client = await connectSupervisor(homePaths(resolveHome(opts.home)));
-    if (!client) {
-      if (opts.json) return printJson([]);
-      return out('the supervisor is not running: start it with `brr run` or `brr supervise`');
-    }
-    let rows: ProcessInfo[];
-    try {
-      rows = (await client.request('ps', opts.app ? { app: opts.app } : {})) as ProcessInfo[];
-    } finally {
-      client.close();
-    }
-    if (opts.json) return printJson(rows);
-    if (rows.length === 0) return out('no processes');
-    const exit = (p: ProcessInfo) => (p.lastExit ? (p.lastExit.signal ?? `exit ${p.lastExit.code}`) : '-');
-    const data = rows.map((p) => [p.app, p.release, `${p.type}.${p.index}`, String(p.pid ?? '-'), p.state, String(p.restarts), humanDuration(p.uptimeMs), exit(p)]);
-    table(['APP', 'RELEASE', 'PROCESS', 'PID', 'STATE', 'RESTARTS', 'UPTIME', 'LAST EXIT'], data).forEach((l) => out(l));
-  });
 
   withCommon(program.command('logs').description('process output, prefixed with type and index'), false)
     .option('-f, --follow', 'keep printing new output (across restarts and switches)')
@@ -54,7 +82,8 @@ export function registerRunCommands(program: Command): void {
       const logs = homePaths(resolveHome(opts.home)).logs;
       const print = (source: string, line: string) => out(`${dim(source.padEnd(8), process.stdout)} | ${line}`);
       if (!opts.follow) {
-        for (const l of await tailLogs(logs, app, { processType: opts.process, lines: opts.lines })) print(l.source, l.line);
+        for (const l of await tailLogs(logs, app, { processType: opts.process, lines: opts.lines }))
+          print(l.source, l.line);
         return;
       }
       const ac = new AbortController();
@@ -63,34 +92,53 @@ export function registerRunCommands(program: Command): void {
       await followLogs(logs, app, { processType: opts.process, lines: opts.lines, onLine: print, signal: ac.signal });
     });
 
-  withCommon(program.command('status').description('per app: the ledger\'s current release vs what actually runs; exit 1 when they differ')).action(async (opts: CommonOpts) => {
+  withCommon(
+    program
+      .command('status')
+      .description("per app: the ledger's current release vs what actually runs; exit 1 when they differ"),
+  ).action(async (opts: CommonOpts) => {
     const rows = await withContext(opts, (ctx) => appStatus(ctx, opts.app));
     if (opts.json) printJson(rows);
     else if (rows.length === 0) out('no apps have been run yet');
     else {
-      const data = rows.map((r) => [r.app, r.ledger ?? '-', r.running ?? '-', r.inSync ? green('in sync', process.stdout) : red(r.problem ?? 'drift', process.stdout)]);
+      const data = rows.map((r) => [
+        r.app,
+        r.ledger ?? '-',
+        r.running ?? '-',
+        r.inSync ? green('in sync', process.stdout) : red(r.problem ?? 'drift', process.stdout),
+      ]);
       table(['APP', 'LEDGER', 'RUNNING', 'STATE'], data).forEach((l) => out(l));
     }
     if (rows.some((r) => !r.inSync)) {
-      throw new BrrError('status_drift', 'what runs differs from the ledger', { hint: 'run `brr run` for the app, or `brr supervise` if the supervisor is down; see `brr ps` and `brr logs`' });
+      throw new BrrError('status_drift', 'what runs differs from the ledger', {
+        hint: 'run `brr run` for the app, or `brr supervise` if the supervisor is down; see `brr ps` and `brr logs`',
+      });
     }
   });
 
-  withCommon(program.command('shutdown').description('stop the supervisor and all processes gracefully'), false).action(async (opts: CommonOpts) => {
-    const client = await connectSupervisor(homePaths(resolveHome(opts.home)));
-    if (!client) return out('the supervisor is not running');
-    try {
-      await client.request('shutdown', {});
-    } finally {
-      client.close();
-    }
-    out('supervisor stopped; every app stays current in the ledger and comes back with `brr supervise` or `brr run`');
-  });
+  withCommon(program.command('shutdown').description('stop the supervisor and all processes gracefully'), false).action(
+    async (opts: CommonOpts) => {
+      const client = await connectSupervisor(homePaths(resolveHome(opts.home)));
+      if (!client) return out('the supervisor is not running');
+      try {
+        await client.request('shutdown', {});
+      } finally {
+        client.close();
+      }
+      out('supervisor stopped; every app stays current in the ledger and comes back with `brr supervise` or `brr run`');
+    },
+  );
 
-  withCommon(program.command('supervise').description('run the supervisor in the foreground (for systemd or a container)'), false)
+  withCommon(
+    program.command('supervise').description('run the supervisor in the foreground (for systemd or a container)'),
+    false,
+  )
     .option('--systemd-unit', 'print a systemd unit that runs the supervisor for this home, and exit')
     .action(async (opts: CommonOpts & { systemdUnit?: boolean }) => {
-      if (opts.systemdUnit) return out(renderSystemdUnit({ home: resolveHome(opts.home), node: process.execPath, user: process.env.USER ?? 'root' }));
+      if (opts.systemdUnit)
+        return out(
+          renderSystemdUnit({ home: resolveHome(opts.home), node: process.execPath, user: process.env.USER ?? 'root' }),
+        );
       const ctx = openContext({ home: opts.home, ledger: opts.ledger });
       try {
         const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);

@@ -53,12 +53,19 @@ function safeParse(s: string): unknown {
  * Pure: which of the app's ConfigMaps and Secrets to delete. Only objects brr made for this app
  * (labels, and the `<app>-vN-config|secret` name) are candidates at all.
  */
-export function planConfigCleanup(app: string, configObjects: readonly KubeObject[], retained: readonly string[], live: readonly KubeObject[]): ConfigCleanupPlan {
+export function planConfigCleanup(
+  app: string,
+  configObjects: readonly KubeObject[],
+  retained: readonly string[],
+  live: readonly KubeObject[],
+): ConfigCleanupPlan {
   const refs = liveReferences(live);
   const keepIds = new Set(retained);
   const nameRe = new RegExp(`^${app.replace(/[-]/g, '\\-')}-(v[1-9][0-9]*)-(config|secret)$`);
   const plan: ConfigCleanupPlan = { delete: [], keep: [] };
-  for (const o of [...configObjects].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name) || a.kind.localeCompare(b.kind))) {
+  for (const o of [...configObjects].sort(
+    (a, b) => a.metadata.name.localeCompare(b.metadata.name) || a.kind.localeCompare(b.kind),
+  )) {
     const labels = o.metadata.labels ?? {};
     const m = nameRe.exec(o.metadata.name);
     if (!m || labels[LABELS.managedBy] !== MANAGER || labels[LABELS.instance] !== app) continue;
@@ -76,7 +83,12 @@ export function planPrune(desired: readonly KubeObject[], live: readonly KubeObj
   const want = new Set(desired.map((o) => `${o.kind}/${o.metadata.name}`));
   const order = ['Deployment', 'StatefulSet', 'PodDisruptionBudget', 'Service'];
   return live
-    .filter((o) => order.includes(o.kind) && o.metadata.labels?.[LABELS.managedBy] === MANAGER && !want.has(`${o.kind}/${o.metadata.name}`))
+    .filter(
+      (o) =>
+        order.includes(o.kind) &&
+        o.metadata.labels?.[LABELS.managedBy] === MANAGER &&
+        !want.has(`${o.kind}/${o.metadata.name}`),
+    )
     .map((o) => ({ kind: o.kind, name: o.metadata.name }))
     .sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || a.name.localeCompare(b.name));
 }
@@ -99,15 +111,35 @@ export interface CleanupResult {
 }
 
 /** Lists what the app has in the namespace, plans, and deletes. Workloads first, then config. */
-export async function cleanUp(api: KubeApi, app: string, namespace: string, desired: readonly KubeObject[], retained: readonly string[]): Promise<CleanupResult> {
+export async function cleanUp(
+  api: KubeApi,
+  app: string,
+  namespace: string,
+  desired: readonly KubeObject[],
+  retained: readonly string[],
+): Promise<CleanupResult> {
   const list = (kind: string, selector: string) => api.list(API_VERSIONS[kind] as string, kind, namespace, selector);
-  const owned = (await Promise.all(['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget'].map((k) => list(k, appSelector(app))))).flat();
+  const owned = (
+    await Promise.all(
+      ['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget'].map((k) => list(k, appSelector(app))),
+    )
+  ).flat();
   const deleted: string[] = [];
-  for (const r of planPrune(desired, owned)) if (await api.remove(API_VERSIONS[r.kind] as string, r.kind, namespace, r.name)) deleted.push(`${r.kind}/${r.name}`);
+  for (const r of planPrune(desired, owned))
+    if (await api.remove(API_VERSIONS[r.kind] as string, r.kind, namespace, r.name))
+      deleted.push(`${r.kind}/${r.name}`);
   // Listed after pruning, so a pruned workload's history no longer pins its config.
-  const live = (await Promise.all([list('ReplicaSet', podSelector(app)), list('ControllerRevision', podSelector(app)), list('Deployment', appSelector(app)), list('StatefulSet', appSelector(app))])).flat();
+  const live = (
+    await Promise.all([
+      list('ReplicaSet', podSelector(app)),
+      list('ControllerRevision', podSelector(app)),
+      list('Deployment', appSelector(app)),
+      list('StatefulSet', appSelector(app)),
+    ])
+  ).flat();
   const config = (await Promise.all([list('ConfigMap', appSelector(app)), list('Secret', appSelector(app))])).flat();
   const plan = planConfigCleanup(app, config, retained, live);
-  for (const r of plan.delete) if (await api.remove('v1', r.kind, namespace, r.name)) deleted.push(`${r.kind}/${r.name}`);
+  for (const r of plan.delete)
+    if (await api.remove('v1', r.kind, namespace, r.name)) deleted.push(`${r.kind}/${r.name}`);
   return { deleted, kept: plan.keep.map((k) => `${k.kind}/${k.name} (${k.why})`) };
 }

@@ -1,4 +1,10 @@
-import { ApiException, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ApiException,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { BrrError } from '../../core/errors.js';
 import { MANAGER } from './names.js';
 import type { KubeObject } from './types.js';
@@ -23,12 +29,25 @@ const plain = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T;
 
 export function createKubeApi(kc: KubeConfig): KubeApi {
   const api = KubernetesObjectApi.makeApiClient(kc);
-  const header = (apiVersion: string, kind: string, namespace: string, name: string) => ({ apiVersion, kind, metadata: { name, namespace } });
+  const header = (apiVersion: string, kind: string, namespace: string, name: string) => ({
+    apiVersion,
+    kind,
+    metadata: { name, namespace },
+  });
   return {
     async apply(obj) {
       try {
         // The client rewrites `obj` (fills defaults); give it a copy so rendered objects stay as rendered.
-        return plain(await api.patch(structuredClone(obj) as KubernetesObject, undefined, undefined, MANAGER, true, PatchStrategy.ServerSideApply));
+        return plain(
+          await api.patch(
+            structuredClone(obj) as KubernetesObject,
+            undefined,
+            undefined,
+            MANAGER,
+            true,
+            PatchStrategy.ServerSideApply,
+          ),
+        );
       } catch (e) {
         throw translateKubeError(e, `apply ${obj.kind} ${obj.metadata.namespace ?? ''}/${obj.metadata.name}`, obj.kind);
       }
@@ -43,7 +62,16 @@ export function createKubeApi(kc: KubeConfig): KubeApi {
     },
     async list(apiVersion, kind, namespace, labelSelector) {
       try {
-        const res = await api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+        const res = await api.list(
+          apiVersion,
+          kind,
+          namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          labelSelector,
+        );
         return plain<{ items: KubeObject[] }>(res).items.map((o) => ({ ...o, apiVersion, kind }));
       } catch (e) {
         throw translateKubeError(e, `list ${kind} in ${namespace}`, kind);
@@ -82,13 +110,23 @@ export function translateKubeError(e: unknown, what: string, kind: string): BrrE
   switch (e.code) {
     case 401:
     case 403:
-      return fail('kube_unauthorized', 'the kubeconfig user lacks access: check its credentials and RBAC in the namespace (`kubectl auth can-i patch deployments -n NS`)');
+      return fail(
+        'kube_unauthorized',
+        'the kubeconfig user lacks access: check its credentials and RBAC in the namespace (`kubectl auth can-i patch deployments -n NS`)',
+      );
     case 404:
-      return fail('kube_not_found', 'does the namespace exist? `kubectl create namespace NS`, or pick another with `brr apps set --namespace`');
+      return fail(
+        'kube_not_found',
+        'does the namespace exist? `kubectl create namespace NS`, or pick another with `brr apps set --namespace`',
+      );
     case 409:
       return fail('kube_conflict', 'another writer changed the object; run the command again');
     case 422:
-      return fail('kube_invalid', 'the API server refused the object; if it names an immutable ConfigMap or Secret of this release that differs, delete that object and run again', 2);
+      return fail(
+        'kube_invalid',
+        'the API server refused the object; if it names an immutable ConfigMap or Secret of this release that differs, delete that object and run again',
+        2,
+      );
     default:
       return fail('kube_api_error', 'see the API server message; retry once the cluster is healthy');
   }
@@ -105,5 +143,8 @@ function statusOf(body: unknown): { message?: string; reason?: string } {
   }
   if (!b || typeof b !== 'object') return {};
   const o = b as Record<string, unknown>;
-  return { message: typeof o.message === 'string' ? o.message : undefined, reason: typeof o.reason === 'string' ? o.reason : undefined };
+  return {
+    message: typeof o.message === 'string' ? o.message : undefined,
+    reason: typeof o.reason === 'string' ? o.reason : undefined,
+  };
 }

@@ -6,7 +6,15 @@ import type { KubeObject } from './types.js';
  * run it over every render; `brr render --check` could too. Each finding names the CNTi check.
  */
 export interface CntiFinding {
-  check: 'latest_tag' | 'immutable_configmap' | 'liveness' | 'readiness' | 'hostport_not_used' | 'hardcoded_ip_addresses_in_k8s_runtime_configuration' | 'require_labels' | 'nodeport_not_used';
+  check:
+    | 'latest_tag'
+    | 'immutable_configmap'
+    | 'liveness'
+    | 'readiness'
+    | 'hostport_not_used'
+    | 'hardcoded_ip_addresses_in_k8s_runtime_configuration'
+    | 'require_labels'
+    | 'nodeport_not_used';
   object: string;
   problem: string;
 }
@@ -38,10 +46,16 @@ export function checkCnti(objects: readonly KubeObject[]): CntiFinding[] {
     if (o.kind === 'ConfigMap' && o.immutable !== true) add('immutable_configmap', 'ConfigMap is not immutable');
     if (o.kind === 'Service') {
       const spec = asObj(o.spec);
-      if (spec.type === 'NodePort' || asList(spec.ports).some((p) => p.nodePort !== undefined)) add('nodeport_not_used', 'Service uses a node port');
+      if (spec.type === 'NodePort' || asList(spec.ports).some((p) => p.nodePort !== undefined))
+        add('nodeport_not_used', 'Service uses a node port');
     }
     // Secrets are base64 and not "runtime configuration" in the CNTi sense; never scan their values.
-    if (o.kind !== 'Secret') scanStrings(o, (path, s) => hardCodedIpv4(s) && add('hardcoded_ip_addresses_in_k8s_runtime_configuration', `IPv4 address at ${path}`));
+    if (o.kind !== 'Secret')
+      scanStrings(
+        o,
+        (path, s) =>
+          hardCodedIpv4(s) && add('hardcoded_ip_addresses_in_k8s_runtime_configuration', `IPv4 address at ${path}`),
+      );
     if (!WORKLOADS.has(o.kind)) continue;
     const pod = podSpecOf(o);
     if (pod.hostNetwork === true) add('hostport_not_used', 'pod uses the host network');
@@ -53,7 +67,8 @@ export function checkCnti(objects: readonly KubeObject[]): CntiFinding[] {
         if (!tag) add('latest_tag', `container ${cname}: image ${image} has no tag or digest`);
         else if (tag === 'latest') add('latest_tag', `container ${cname}: image ${image} uses :latest`);
       }
-      for (const p of asList(c.ports)) if (p.hostPort !== undefined) add('hostport_not_used', `container ${cname}: hostPort ${String(p.hostPort)}`);
+      for (const p of asList(c.ports))
+        if (p.hostPort !== undefined) add('hostport_not_used', `container ${cname}: hostPort ${String(p.hostPort)}`);
     }
     for (const c of asList(pod.containers)) {
       if (!c.livenessProbe) add('liveness', `container ${String(c.name)}: no livenessProbe`);
@@ -66,5 +81,6 @@ export function checkCnti(objects: readonly KubeObject[]): CntiFinding[] {
 function scanStrings(v: unknown, visit: (path: string, s: string) => void, path = ''): void {
   if (typeof v === 'string') visit(path, v);
   else if (Array.isArray(v)) v.forEach((x, i) => scanStrings(x, visit, `${path}[${i}]`));
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) scanStrings(x, visit, path ? `${path}.${k}` : k);
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) scanStrings(x, visit, path ? `${path}.${k}` : k);
 }

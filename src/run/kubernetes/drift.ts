@@ -28,7 +28,9 @@ const list = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
 
 /** Pods that count: not being deleted and not finished. */
 function livePods(pods: readonly KubeObject[]): KubeObject[] {
-  return pods.filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(obj(p.status).phase)));
+  return pods.filter(
+    (p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(obj(p.status).phase)),
+  );
 }
 
 /** Digests a pod runs: from its spec (always pinned by brr) and, where the runtime reports one, the resolved image. */
@@ -58,12 +60,17 @@ export function compareKubernetes(ledger: LedgerSide | null, pods: readonly Kube
   const versions = [...new Set(live.map((p) => p.metadata.labels?.[LABELS.version] ?? '?'))].sort();
   const running = versions.length ? versions.join(',') : null;
   const drift = (problem: string): DriftReport => ({ running, inSync: false, problem });
-  if (!ledger) return live.length ? drift('pods run, but the ledger has no current release') : { running, inSync: true, problem: null };
+  if (!ledger)
+    return live.length
+      ? drift('pods run, but the ledger has no current release')
+      : { running, inSync: true, problem: null };
   if (live.length === 0) return ledger.replicas === 0 ? { running, inSync: true, problem: null } : drift('not running');
   const others = versions.filter((v) => v !== ledger.id);
   if (others.length) return drift(`pods run ${others.join(', ')} (ledger says ${ledger.id})`);
-  if (live.some((p) => podDigests(p).some((d) => d !== ledger.digest))) return drift('image digest differs from the ledger');
-  if (live.some((p) => p.metadata.annotations?.[ANNOTATIONS.releaseHash] !== ledger.hash)) return drift('release hash differs from the ledger');
+  if (live.some((p) => podDigests(p).some((d) => d !== ledger.digest)))
+    return drift('image digest differs from the ledger');
+  if (live.some((p) => p.metadata.annotations?.[ANNOTATIONS.releaseHash] !== ledger.hash))
+    return drift('release hash differs from the ledger');
   if (live.length < ledger.replicas) return drift(`${live.length} of ${ledger.replicas} pods`);
   const notReady = live.filter((p) => !isReady(p)).length;
   if (notReady) return drift(`${notReady} pod${notReady === 1 ? '' : 's'} not ready`);

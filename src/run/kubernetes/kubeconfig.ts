@@ -14,7 +14,11 @@ export function loadKubeConfig(target: KubernetesTarget): KubeConfig {
     if (target.kubeconfig) kc.loadFromFile(target.kubeconfig);
     else kc.loadFromDefault();
   } catch (e) {
-    throw invalidInput('kubeconfig_invalid', `cannot load ${where}: ${e instanceof Error ? e.message : String(e)}`, 'point `brr apps set --kubeconfig FILE` at a readable kubeconfig');
+    throw invalidInput(
+      'kubeconfig_invalid',
+      `cannot load ${where}: ${e instanceof Error ? e.message : String(e)}`,
+      'point `brr apps set --kubeconfig FILE` at a readable kubeconfig',
+    );
   }
   const names = kc.getContexts().map((c) => c.name);
   if (!names.includes(target.context)) {

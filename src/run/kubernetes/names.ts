@@ -68,7 +68,9 @@ export function workloadName(app: string, type: string): string {
 /** The headless Service that gives a StatefulSet's pods stable DNS names. */
 export function headlessServiceName(app: string, type: string): string {
   const base = workloadName(app, type);
-  return base.length + '-pods'.length <= 63 ? `${base}-pods` : `${base.slice(0, 63 - '-pods'.length).replace(/-+$/, '')}-pods`;
+  return base.length + '-pods'.length <= 63
+    ? `${base}-pods`
+    : `${base.slice(0, 63 - '-pods'.length).replace(/-+$/, '')}-pods`;
 }
 
 /** The digest of a pinned image reference (`repo@sha256:…`), or null for a tag or none. */

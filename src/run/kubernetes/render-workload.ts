@@ -1,5 +1,13 @@
 import type { HealthSpec, ProcessSpec } from '../../core/types.js';
-import { ANNOTATIONS, LABELS, appLabels, configMapName, headlessServiceName, secretName, workloadName } from './names.js';
+import {
+  ANNOTATIONS,
+  LABELS,
+  appLabels,
+  configMapName,
+  headlessServiceName,
+  secretName,
+  workloadName,
+} from './names.js';
 import type { KubeObject, RenderInput } from './types.js';
 
 /**
@@ -42,7 +50,12 @@ export function probesFor(spec: ProcessSpec): Probes {
   const h: HealthSpec = spec.health;
   const period = seconds(h.intervalMs);
   return {
-    startup: { ...action, failureThreshold: Math.max(1, Math.ceil(h.timeoutMs / (period * 1000))), periodSeconds: period, timeoutSeconds: period },
+    startup: {
+      ...action,
+      failureThreshold: Math.max(1, Math.ceil(h.timeoutMs / (period * 1000))),
+      periodSeconds: period,
+      timeoutSeconds: period,
+    },
     readiness: { ...action, failureThreshold: 3, periodSeconds: period, timeoutSeconds: period },
     liveness: { ...action, failureThreshold: 3, periodSeconds: Math.max(10, period), timeoutSeconds: period },
   };
@@ -57,19 +70,30 @@ function container(input: RenderInput, type: string, spec: ProcessSpec): Record<
   ];
   // Explicit env wins over envFrom, so PORT is only set when config does not set it.
   const tcp = spec.ports.find((p) => p.protocol === 'tcp');
-  if (tcp && !('PORT' in input.config) && !('PORT' in input.secrets)) env.push({ name: 'PORT', value: String(tcp.port) });
+  if (tcp && !('PORT' in input.config) && !('PORT' in input.secrets))
+    env.push({ name: 'PORT', value: String(tcp.port) });
   return {
     command: ['/bin/sh', '-c', spec.command],
     env,
-    envFrom: [{ configMapRef: { name: configMapName(input.app, input.release.id) } }, { secretRef: { name: secretName(input.app, input.release.id) } }],
+    envFrom: [
+      { configMapRef: { name: configMapName(input.app, input.release.id) } },
+      { secretRef: { name: secretName(input.app, input.release.id) } },
+    ],
     image: input.image,
     imagePullPolicy: 'IfNotPresent',
     livenessProbe: probes.liveness,
     name: type.toLowerCase().replace(/_/g, '-'),
-    ports: spec.ports.length ? spec.ports.map((p) => ({ containerPort: p.port, name: p.name, protocol: p.protocol.toUpperCase() })) : undefined,
+    ports: spec.ports.length
+      ? spec.ports.map((p) => ({ containerPort: p.port, name: p.name, protocol: p.protocol.toUpperCase() }))
+      : undefined,
     readinessProbe: probes.readiness,
     resources: { limits: { memory: '512Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
-    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, runAsNonRoot: true },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+    },
     startupProbe: probes.startup,
     volumeMounts: [{ mountPath: '/tmp', name: 'tmp' }],
   };
@@ -83,14 +107,24 @@ export function selectorLabels(app: string, type: string): Record<string, string
 export function renderWorkload(input: RenderInput, type: string, spec: ProcessSpec): KubeObject {
   const { app, release } = input;
   const labels = { ...appLabels(app), ...selectorLabels(app, type), [LABELS.version]: release.id };
-  const annotations = { [ANNOTATIONS.commit]: release.commit, [ANNOTATIONS.release]: release.id, [ANNOTATIONS.releaseHash]: release.hash };
+  const annotations = {
+    [ANNOTATIONS.commit]: release.commit,
+    [ANNOTATIONS.release]: release.id,
+    [ANNOTATIONS.releaseHash]: release.hash,
+  };
   const template = {
     metadata: { annotations, labels },
     spec: {
       automountServiceAccountToken: false,
       containers: [container(input, type, spec)],
       enableServiceLinks: false,
-      securityContext: { fsGroup: RUN_AS, runAsGroup: RUN_AS, runAsNonRoot: true, runAsUser: RUN_AS, seccompProfile: { type: 'RuntimeDefault' } },
+      securityContext: {
+        fsGroup: RUN_AS,
+        runAsGroup: RUN_AS,
+        runAsNonRoot: true,
+        runAsUser: RUN_AS,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
       terminationGracePeriodSeconds: Math.ceil(spec.graceMs / 1000),
       volumes: [{ emptyDir: {}, name: 'tmp' }],
     },

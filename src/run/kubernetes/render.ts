@@ -1,6 +1,15 @@
 import { invalidInput } from '../../core/errors.js';
 import type { ProcessSpec } from '../../core/types.js';
-import { ANNOTATIONS, LABELS, appLabels, configMapName, headlessServiceName, imageDigest, secretName, workloadName } from './names.js';
+import {
+  ANNOTATIONS,
+  LABELS,
+  appLabels,
+  configMapName,
+  headlessServiceName,
+  imageDigest,
+  secretName,
+  workloadName,
+} from './names.js';
 import { probeAction, renderWorkload, selectorLabels } from './render-workload.js';
 import { hardCodedIpv4 } from './cnti.js';
 import type { KubeObject, RenderInput, RenderResult } from './types.js';
@@ -12,15 +21,29 @@ import type { KubeObject, RenderInput, RenderResult } from './types.js';
 export function renderRelease(input: RenderInput): RenderResult {
   const digest = imageDigest(input.image);
   if (digest === null || digest !== input.release.digest) {
-    throw invalidInput('kubernetes_image_unpinned', `image ${input.image} is not pinned to the release's build ${input.release.digest}`, 'images are always referenced as <repo>@sha256:…; this is a bug in brr if you see it');
+    throw invalidInput(
+      'kubernetes_image_unpinned',
+      `image ${input.image} is not pinned to the release's build ${input.release.digest}`,
+      'images are always referenced as <repo>@sha256:…; this is a bug in brr if you see it',
+    );
   }
   const types = Object.keys(input.processes).sort();
-  if (types.length === 0) throw invalidInput('kubernetes_no_processes', `${input.app} ${input.release.id}: the build declares no process types`, 'add processes to brr.yaml (or a Procfile) and build again');
+  if (types.length === 0)
+    throw invalidInput(
+      'kubernetes_no_processes',
+      `${input.app} ${input.release.id}: the build declares no process types`,
+      'add processes to brr.yaml (or a Procfile) and build again',
+    );
   const byName = new Map<string, string>();
   for (const type of types) {
     const name = workloadName(input.app, type);
     const other = byName.get(name);
-    if (other) throw invalidInput('kubernetes_name_conflict', `process types ${other} and ${type} both become ${name} on Kubernetes`, 'rename one of them in brr.yaml');
+    if (other)
+      throw invalidInput(
+        'kubernetes_name_conflict',
+        `process types ${other} and ${type} both become ${name} on Kubernetes`,
+        'rename one of them in brr.yaml',
+      );
     byName.set(name, type);
   }
   const services: KubeObject[] = [];
@@ -34,7 +57,10 @@ export function renderRelease(input: RenderInput): RenderResult {
     pdbs.push(renderPdb(input, type));
     workloads.push(renderWorkload(input, type, spec));
   }
-  return { objects: [renderConfigMap(input), renderSecret(input), ...services, ...pdbs, ...workloads], warnings: warningsFor(input) };
+  return {
+    objects: [renderConfigMap(input), renderSecret(input), ...services, ...pdbs, ...workloads],
+    warnings: warningsFor(input),
+  };
 }
 
 function meta(input: RenderInput, name: string, extraLabels: Record<string, string> = {}): KubeObject['metadata'] {
@@ -48,7 +74,13 @@ const releaseMeta = (input: RenderInput, name: string, extra: Record<string, str
 
 /** Plain config, immutable: a release's config can never change under its pods. */
 export function renderConfigMap(input: RenderInput): KubeObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: releaseMeta(input, configMapName(input.app, input.release.id)), data: sortedRecord(input.config), immutable: true };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: releaseMeta(input, configMapName(input.app, input.release.id)),
+    data: sortedRecord(input.config),
+    immutable: true,
+  };
 }
 
 /**
@@ -59,8 +91,13 @@ export function renderConfigMap(input: RenderInput): KubeObject {
 export function renderSecret(input: RenderInput): KubeObject {
   const withheld = Object.values(input.secrets).some((v) => v === null);
   const data: Record<string, string> = {};
-  for (const key of Object.keys(input.secrets).sort()) data[key] = Buffer.from(input.secrets[key] ?? '', 'utf8').toString('base64');
-  const metadata = releaseMeta(input, secretName(input.app, input.release.id), withheld ? { [ANNOTATIONS.secretValues]: 'omitted' } : {});
+  for (const key of Object.keys(input.secrets).sort())
+    data[key] = Buffer.from(input.secrets[key] ?? '', 'utf8').toString('base64');
+  const metadata = releaseMeta(
+    input,
+    secretName(input.app, input.release.id),
+    withheld ? { [ANNOTATIONS.secretValues]: 'omitted' } : {},
+  );
   return { apiVersion: 'v1', kind: 'Secret', metadata, data, immutable: withheld ? undefined : true, type: 'Opaque' };
 }
 
@@ -70,9 +107,16 @@ function renderService(input: RenderInput, type: string, spec: ProcessSpec): Kub
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(input, workloadName(input.app, type), { [LABELS.component]: selectorLabels(input.app, type)[LABELS.component] as string }),
+    metadata: meta(input, workloadName(input.app, type), {
+      [LABELS.component]: selectorLabels(input.app, type)[LABELS.component] as string,
+    }),
     spec: {
-      ports: spec.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol.toUpperCase(), targetPort: p.name })),
+      ports: spec.ports.map((p) => ({
+        name: p.name,
+        port: p.port,
+        protocol: p.protocol.toUpperCase(),
+        targetPort: p.name,
+      })),
       selector: selectorLabels(input.app, type),
       type: 'ClusterIP',
     },
@@ -84,10 +128,19 @@ function renderHeadlessService(input: RenderInput, type: string, spec: ProcessSp
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(input, headlessServiceName(input.app, type), { [LABELS.component]: selectorLabels(input.app, type)[LABELS.component] as string }),
+    metadata: meta(input, headlessServiceName(input.app, type), {
+      [LABELS.component]: selectorLabels(input.app, type)[LABELS.component] as string,
+    }),
     spec: {
       clusterIP: 'None',
-      ports: spec.ports.length ? spec.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol.toUpperCase(), targetPort: p.name })) : undefined,
+      ports: spec.ports.length
+        ? spec.ports.map((p) => ({
+            name: p.name,
+            port: p.port,
+            protocol: p.protocol.toUpperCase(),
+            targetPort: p.name,
+          }))
+        : undefined,
       publishNotReadyAddresses: true,
       selector: selectorLabels(input.app, type),
     },
@@ -99,7 +152,9 @@ function renderPdb(input: RenderInput, type: string): KubeObject {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
-    metadata: meta(input, workloadName(input.app, type), { [LABELS.component]: selectorLabels(input.app, type)[LABELS.component] as string }),
+    metadata: meta(input, workloadName(input.app, type), {
+      [LABELS.component]: selectorLabels(input.app, type)[LABELS.component] as string,
+    }),
     spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(input.app, type) } },
   };
 }
@@ -107,16 +162,27 @@ function renderPdb(input: RenderInput, type: string): KubeObject {
 /** What the user should know, each naming the CNTi test-suite check it affects. Never a value of config. */
 function warningsFor(input: RenderInput): string[] {
   const out: string[] = [];
-  if (input.namespace === 'default') out.push('namespace "default": the CNTi check default_namespace fails; use a namespace of its own (brr apps set --namespace)');
+  if (input.namespace === 'default')
+    out.push(
+      'namespace "default": the CNTi check default_namespace fails; use a namespace of its own (brr apps set --namespace)',
+    );
   for (const type of Object.keys(input.processes).sort()) {
     const spec = input.processes[type] as ProcessSpec;
     if (!probeAction(spec)) {
-      out.push(`processes.${type}: no health check and no TCP port, so no liveness or readiness probe: the CNTi checks liveness and readiness fail; add health: { exec: "..." }`);
+      out.push(
+        `processes.${type}: no health check and no TCP port, so no liveness or readiness probe: the CNTi checks liveness and readiness fail; add health: { exec: "..." }`,
+      );
     }
-    if (spec.restart !== 'always') out.push(`processes.${type}: restart: ${spec.restart} cannot be expressed by a ${spec.stateful ? 'StatefulSet' : 'Deployment'} (pods always restart)`);
+    if (spec.restart !== 'always')
+      out.push(
+        `processes.${type}: restart: ${spec.restart} cannot be expressed by a ${spec.stateful ? 'StatefulSet' : 'Deployment'} (pods always restart)`,
+      );
   }
   for (const key of Object.keys(input.config).sort()) {
-    if (hardCodedIpv4(input.config[key] as string)) out.push(`config ${key} holds an IPv4 address: the CNTi check hardcoded_ip_addresses_in_k8s_runtime_configuration fails; use a DNS name (a Service) instead`);
+    if (hardCodedIpv4(input.config[key] as string))
+      out.push(
+        `config ${key} holds an IPv4 address: the CNTi check hardcoded_ip_addresses_in_k8s_runtime_configuration fails; use a DNS name (a Service) instead`,
+      );
   }
   return out;
 }

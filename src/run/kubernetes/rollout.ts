@@ -23,10 +23,17 @@ export function deploymentStatus(d: KubeObject): RolloutStatus {
   const spec = obj(d.spec);
   const st = obj(d.status);
   const waiting = (message: string): RolloutStatus => ({ done: false, failed: null, message });
-  if (num(d.metadata.generation) > num(st.observedGeneration)) return waiting('waiting for the new spec to be observed');
-  const progressing = (Array.isArray(st.conditions) ? (st.conditions as Obj[]) : []).find((c) => c.type === 'Progressing');
+  if (num(d.metadata.generation) > num(st.observedGeneration))
+    return waiting('waiting for the new spec to be observed');
+  const progressing = (Array.isArray(st.conditions) ? (st.conditions as Obj[]) : []).find(
+    (c) => c.type === 'Progressing',
+  );
   if (progressing?.reason === 'ProgressDeadlineExceeded') {
-    return { done: false, failed: `exceeded its progress deadline (${num(st.availableReplicas)} of ${spec.replicas ?? 1} available)`, message: 'progress deadline exceeded' };
+    return {
+      done: false,
+      failed: `exceeded its progress deadline (${num(st.availableReplicas)} of ${spec.replicas ?? 1} available)`,
+      message: 'progress deadline exceeded',
+    };
   }
   const want = typeof spec.replicas === 'number' ? spec.replicas : 1;
   const updated = num(st.updatedReplicas);
@@ -43,11 +50,13 @@ export function statefulSetStatus(s: KubeObject): RolloutStatus {
   const spec = obj(s.spec);
   const st = obj(s.status);
   const waiting = (message: string): RolloutStatus => ({ done: false, failed: null, message });
-  if (num(st.observedGeneration) === 0 || num(s.metadata.generation) > num(st.observedGeneration)) return waiting('waiting for the new spec to be observed');
+  if (num(st.observedGeneration) === 0 || num(s.metadata.generation) > num(st.observedGeneration))
+    return waiting('waiting for the new spec to be observed');
   const want = typeof spec.replicas === 'number' ? spec.replicas : 1;
   const ready = num(st.readyReplicas);
   if (ready < want) return waiting(`${ready} of ${want} pods ready`);
-  if (st.updateRevision !== st.currentRevision) return waiting(`${num(st.updatedReplicas)} of ${want} pods at the new revision`);
+  if (st.updateRevision !== st.currentRevision)
+    return waiting(`${num(st.updatedReplicas)} of ${want} pods at the new revision`);
   return { done: true, failed: null, message: `${ready} of ${want} pods ready at the new revision` };
 }
 
@@ -61,11 +70,15 @@ export function podProblems(pods: readonly KubeObject[]): string[] {
   for (const p of pods) {
     for (const cs of (obj(p.status).containerStatuses as Obj[] | undefined) ?? []) {
       const state = obj(cs.state);
-      const reason = obj(state.waiting).reason ?? obj(state.terminated).reason ?? obj(obj(cs.lastState).terminated).reason;
-      if (typeof reason === 'string' && reason !== 'ContainerCreating' && reason !== 'Completed') counts.set(reason, (counts.get(reason) ?? 0) + 1);
+      const reason =
+        obj(state.waiting).reason ?? obj(state.terminated).reason ?? obj(obj(cs.lastState).terminated).reason;
+      if (typeof reason === 'string' && reason !== 'ContainerCreating' && reason !== 'Completed')
+        counts.set(reason, (counts.get(reason) ?? 0) + 1);
     }
   }
-  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([r, n]) => `${r} (${n} pod${n === 1 ? '' : 's'})`);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([r, n]) => `${r} (${n} pod${n === 1 ? '' : 's'})`);
 }
 
 export interface WatchOptions {
@@ -83,7 +96,11 @@ export type WatchResult = { ok: true } | { ok: false; reason: string };
  * Polls every workload until all are rolled out, one fails, or the timeout passes. A workload
  * that disappeared mid-rollout (someone deleted it) is a failure, not a hang.
  */
-export async function watchRollout(api: KubeApi, workloads: readonly KubeObject[], opts: WatchOptions): Promise<WatchResult> {
+export async function watchRollout(
+  api: KubeApi,
+  workloads: readonly KubeObject[],
+  opts: WatchOptions,
+): Promise<WatchResult> {
   const deadline = Date.now() + opts.timeoutMs;
   const last = new Map<string, string>();
   const pending = new Set(workloads.map((w) => w.metadata.name));

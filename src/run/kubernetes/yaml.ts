@@ -28,7 +28,8 @@ const PLACEHOLDER_NOTE = [
 /** One object as a YAML document (without the `---` separator). */
 export function objectYaml(o: KubeObject): string {
   const doc = new Document(sortKeys(o));
-  if (o.kind === 'Secret' && o.metadata.annotations?.[ANNOTATIONS.secretValues] === 'omitted') doc.commentBefore = PLACEHOLDER_NOTE;
+  if (o.kind === 'Secret' && o.metadata.annotations?.[ANNOTATIONS.secretValues] === 'omitted')
+    doc.commentBefore = PLACEHOLDER_NOTE;
   return doc.toString({ lineWidth: 0 });
 }
 

@@ -35,8 +35,15 @@ export function readChildren(file: string): ChildEntry[] {
   try {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as Partial<ChildrenDoc>;
     if (!Array.isArray(doc.children)) return [];
-    return doc.children.filter((c): c is ChildEntry =>
-      typeof c === 'object' && c !== null && Number.isInteger(c.pid) && Number.isInteger(c.pgid) && c.pgid > 1 && typeof c.startTime === 'number');
+    return doc.children.filter(
+      (c): c is ChildEntry =>
+        typeof c === 'object' &&
+        c !== null &&
+        Number.isInteger(c.pid) &&
+        Number.isInteger(c.pgid) &&
+        c.pgid > 1 &&
+        typeof c.startTime === 'number',
+    );
   } catch {
     return [];
   }

@@ -13,7 +13,11 @@ import { fromWireError, LineSplitter, readToken, type ControlOp, type ControlRes
 
 export interface SupervisorClient {
   /** Sends one request; progress lines go to `onProgress`; rejects with the supervisor's BrrError. */
-  request<T = unknown>(op: ControlOp, args?: Record<string, unknown>, onProgress?: (message: string) => void): Promise<T>;
+  request<T = unknown>(
+    op: ControlOp,
+    args?: Record<string, unknown>,
+    onProgress?: (message: string) => void,
+  ): Promise<T>;
   close(): void;
 }
 
@@ -24,7 +28,10 @@ interface Pending {
 }
 
 function unreachable(message: string, home: HomePaths, cause?: unknown): BrrError {
-  return new BrrError('supervisor_unreachable', message, { hint: `see the supervisor's log: ${supervisorLogPath(home)}`, cause });
+  return new BrrError('supervisor_unreachable', message, {
+    hint: `see the supervisor's log: ${supervisorLogPath(home)}`,
+    cause,
+  });
 }
 
 export function supervisorLogPath(home: HomePaths): string {
@@ -45,7 +52,8 @@ export async function connectSupervisor(home: HomePaths): Promise<SupervisorClie
   } catch (e) {
     conn.destroy();
     throw new BrrError('supervisor_unreachable', `cannot read the supervisor's token in ${home.run}`, {
-      hint: 'run brr as the user that started the supervisor', cause: e,
+      hint: 'run brr as the user that started the supervisor',
+      cause: e,
     });
   }
   const pending = new Map<number, Pending>();
@@ -78,12 +86,14 @@ export async function connectSupervisor(home: HomePaths): Promise<SupervisorClie
   conn.on('data', (d) => lines.push(d));
   conn.on('error', () => {});
   conn.on('close', () => {
-    for (const p of pending.values()) p.reject(unreachable('the supervisor closed the connection before answering', home));
+    for (const p of pending.values())
+      p.reject(unreachable('the supervisor closed the connection before answering', home));
     pending.clear();
   });
   return {
     request<T>(op: ControlOp, args: Record<string, unknown> = {}, onProgress?: (message: string) => void): Promise<T> {
-      if (conn.destroyed || !conn.writable) return Promise.reject(unreachable('the connection to the supervisor is closed', home));
+      if (conn.destroyed || !conn.writable)
+        return Promise.reject(unreachable('the connection to the supervisor is closed', home));
       const id = nextId++;
       return new Promise<T>((resolve, reject) => {
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress });
@@ -103,7 +113,11 @@ export async function connectSupervisor(home: HomePaths): Promise<SupervisorClie
  * `[process.execPath, brrBin, 'supervise', '--home', root]`) detached in the background, its
  * output appended to `<logs>/supervisor.log`, and waits up to `timeoutMs` for it to answer ping.
  */
-export async function ensureSupervisor(home: HomePaths, launchArgv: string[], timeoutMs = 10_000): Promise<SupervisorClient> {
+export async function ensureSupervisor(
+  home: HomePaths,
+  launchArgv: string[],
+  timeoutMs = 10_000,
+): Promise<SupervisorClient> {
   const existing = await connectSupervisor(home);
   if (existing) {
     // A supervisor that is being killed can still accept a connection for a moment.
@@ -149,7 +163,8 @@ export async function ensureSupervisor(home: HomePaths, launchArgv: string[], ti
     } catch (e) {
       lastError = e;
     }
-    if (exitedBefore !== null) throw unreachable(`the supervisor exited before answering (${exitedBefore})`, home, lastError);
+    if (exitedBefore !== null)
+      throw unreachable(`the supervisor exited before answering (${exitedBefore})`, home, lastError);
     await sleep(100);
   }
   throw unreachable(`the supervisor did not answer within ${Math.round(timeoutMs / 1000)}s`, home, lastError);

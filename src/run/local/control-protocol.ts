@@ -36,7 +36,8 @@ export type ControlResponse =
 export const MAX_LINE_BYTES = 1024 * 1024;
 
 export function toWireError(e: unknown): WireError {
-  if (isBrrError(e)) return { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode, details: e.details };
+  if (isBrrError(e))
+    return { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode, details: e.details };
   return { code: 'internal', message: e instanceof Error ? e.message : String(e), exitCode: 1 };
 }
 
@@ -47,7 +48,10 @@ export function fromWireError(w: WireError): BrrError {
 /** Splits a byte stream into lines; `onLine` gets each complete line, `onOverflow` a too-long one. */
 export class LineSplitter {
   private buf = '';
-  constructor(private readonly onLine: (line: string) => void, private readonly onOverflow: () => void) {}
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly onOverflow: () => void,
+  ) {}
 
   push(chunk: Buffer | string): void {
     this.buf += chunk.toString();

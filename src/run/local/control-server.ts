@@ -9,14 +9,23 @@ import net from 'node:net';
 import { invalidInput } from '../../core/errors.js';
 import { CONTROL_OPS, LineSplitter, toWireError, type ControlOp, type ControlResponse } from './control-protocol.js';
 
-export type ControlHandler = (op: ControlOp, args: Record<string, unknown>, progress: (message: string) => void) => Promise<unknown>;
+export type ControlHandler = (
+  op: ControlOp,
+  args: Record<string, unknown>,
+  progress: (message: string) => void,
+) => Promise<unknown>;
 
 export interface ControlServer {
   /** Stops accepting, ends open connections after what was written to them is flushed. */
   close(): Promise<void>;
 }
 
-export async function startControlServer(socketPath: string, token: string, handle: ControlHandler, log: (line: string) => void): Promise<ControlServer> {
+export async function startControlServer(
+  socketPath: string,
+  token: string,
+  handle: ControlHandler,
+  log: (line: string) => void,
+): Promise<ControlServer> {
   const expected = Buffer.from(token);
   const conns = new Set<net.Socket>();
   const server = net.createServer((conn) => {
@@ -44,14 +53,21 @@ export async function startControlServer(socketPath: string, token: string, hand
         const id = typeof req.id === 'number' || typeof req.id === 'string' ? req.id : null;
         const given = Buffer.from(typeof req.token === 'string' ? req.token : '');
         if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-          refuse(id, 'unauthorized', 'missing or wrong token', 'read the token from the supervisor\'s run directory (<home>/run/token) as the user that started it', 1);
+          refuse(
+            id,
+            'unauthorized',
+            'missing or wrong token',
+            "read the token from the supervisor's run directory (<home>/run/token) as the user that started it",
+            1,
+          );
           // Nothing more from a client that does not know the token.
           closed = true;
           conn.end();
           return;
         }
         const op = req.op as ControlOp;
-        if (!CONTROL_OPS.includes(op)) return refuse(id, 'bad_request', `unknown op ${JSON.stringify(req.op)}`, `ops: ${CONTROL_OPS.join(', ')}`);
+        if (!CONTROL_OPS.includes(op))
+          return refuse(id, 'bad_request', `unknown op ${JSON.stringify(req.op)}`, `ops: ${CONTROL_OPS.join(', ')}`);
         const args: Record<string, unknown> = { ...req };
         delete args.token;
         delete args.id;
@@ -94,7 +110,8 @@ export async function startControlServer(socketPath: string, token: string, hand
 /** Reads a required string argument of a request. */
 export function stringArg(args: Record<string, unknown>, name: string): string {
   const v = args[name];
-  if (typeof v !== 'string' || v === '') throw invalidInput('bad_request', `argument ${name} must be a non-empty string`, `send { "${name}": "…" }`);
+  if (typeof v !== 'string' || v === '')
+    throw invalidInput('bad_request', `argument ${name} must be a non-empty string`, `send { "${name}": "…" }`);
   return v;
 }
 

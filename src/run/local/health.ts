@@ -28,7 +28,9 @@ export async function checkOnce(check: HealthCheck, target: HealthTarget, timeou
   const timeout = Math.max(1, Math.floor(timeoutMs));
   if (check.kind === 'exec') return checkExec(check.command, target, timeout);
   if (target.healthPort === null) return { ok: false, reason: 'no health socket for this process' };
-  return check.kind === 'http' ? checkHttp(target.healthPort, check.path, timeout) : checkTcp(target.healthPort, timeout);
+  return check.kind === 'http'
+    ? checkHttp(target.healthPort, check.path, timeout)
+    : checkTcp(target.healthPort, timeout);
 }
 
 /**
@@ -45,7 +47,11 @@ export async function waitHealthy(
   const start = now();
   const done = (ok: boolean, reason: string | null) => ({ ok, reason, elapsedMs: now() - start });
   const interrupted = () =>
-    opts.signal?.aborted ? done(false, 'health check aborted') : !opts.isAlive() ? done(false, 'process exited while starting') : null;
+    opts.signal?.aborted
+      ? done(false, 'health check aborted')
+      : !opts.isAlive()
+        ? done(false, 'process exited while starting')
+        : null;
 
   const check = spec.check;
   if (check === null) {
@@ -79,7 +85,10 @@ export async function waitHealthy(
   }
   const stop = interrupted();
   if (stop) return stop;
-  return done(false, `health check ${describeCheck(check)} did not pass within ${formatMs(spec.timeoutMs)}${last ? `: last result: ${last}` : ''}`);
+  return done(
+    false,
+    `health check ${describeCheck(check)} did not pass within ${formatMs(spec.timeoutMs)}${last ? `: last result: ${last}` : ''}`,
+  );
 }
 
 /** `http /healthz`, `tcp http`, `exec "pg_isready"`: how a check is named in messages. */
@@ -127,11 +136,20 @@ function checkHttp(port: number, path: string, timeoutMs: number): Promise<Check
       req.destroy();
       resolve(r);
     };
-    const req = http.get({ host: '127.0.0.1', port, path: path.startsWith('/') ? path : `/${path}`, agent: false, headers: { 'user-agent': 'brr-health' } }, (res) => {
-      const status = res.statusCode ?? 0;
-      res.resume();
-      finish(status >= 200 && status < 400 ? { ok: true, reason: null } : { ok: false, reason: `HTTP ${status}` });
-    });
+    const req = http.get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: path.startsWith('/') ? path : `/${path}`,
+        agent: false,
+        headers: { 'user-agent': 'brr-health' },
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        res.resume();
+        finish(status >= 200 && status < 400 ? { ok: true, reason: null } : { ok: false, reason: `HTTP ${status}` });
+      },
+    );
     const timer = setTimeout(() => finish({ ok: false, reason: `no answer within ${formatMs(timeoutMs)}` }), timeoutMs);
     req.on('error', (e) => finish({ ok: false, reason: describeError(e) }));
   });
@@ -148,7 +166,10 @@ function checkTcp(port: number, timeoutMs: number): Promise<CheckResult> {
       resolve(r);
     };
     const sock = net.connect({ host: '127.0.0.1', port }, () => finish({ ok: true, reason: null }));
-    const timer = setTimeout(() => finish({ ok: false, reason: `no connection within ${formatMs(timeoutMs)}` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `no connection within ${formatMs(timeoutMs)}` }),
+      timeoutMs,
+    );
     sock.on('error', (e) => finish({ ok: false, reason: describeError(e) }));
   });
 }
@@ -164,7 +185,12 @@ function checkExec(command: string, target: HealthTarget, timeoutMs: number): Pr
       resolve(r);
     };
     // Own process group, so a timeout kills whatever the shell started too.
-    const child = spawn('/bin/sh', ['-c', command], { cwd: target.cwd, env: target.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd: target.cwd,
+      env: target.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const keep = (d: Buffer) => {
       output = (output + d.toString()).slice(-500);
     };

@@ -9,7 +9,29 @@ import type { PortSpec } from '../../core/types.js';
 export const HOME_MARKER_VAR = 'BRR_SUPERVISOR_HOME';
 
 // Words that make the command a compound command, where `exec` would be wrong or a syntax error.
-const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', '{', '}', '!', '[[', ']]', 'time']);
+const RESERVED = new Set([
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'do',
+  'done',
+  'case',
+  'esac',
+  'while',
+  'until',
+  'for',
+  'in',
+  'function',
+  'select',
+  '{',
+  '}',
+  '!',
+  '[[',
+  ']]',
+  'time',
+]);
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
 /**
@@ -119,7 +141,14 @@ export function processLogPath(logsDir: string, app: string, type: string, index
 }
 
 /** The line written to the log before each start, so restarts and releases are visible there. */
-export function startMarker(p: { release: string; type: string; index: number; pid: number; restarts: number; at: Date }): string {
+export function startMarker(p: {
+  release: string;
+  type: string;
+  index: number;
+  pid: number;
+  restarts: number;
+  at: Date;
+}): string {
   const again = p.restarts > 0 ? ` (restart ${p.restarts})` : '';
   return `${p.type}.${p.index} ${p.release} started, pid ${p.pid}${again}, at ${p.at.toISOString()}`;
 }

@@ -4,7 +4,17 @@
  * Output is kept raw. Rotation happens only between lines, so a reader never sees a line split
  * across two files (except a single line longer than `maxBytes`, which is cut).
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
@@ -21,7 +31,10 @@ export class RotatingLog {
   // Bytes of the unfinished last line in the current file.
   private lineBytes = 0;
 
-  constructor(private readonly file: string, opts: { maxBytes?: number; keep?: number } = {}) {
+  constructor(
+    private readonly file: string,
+    opts: { maxBytes?: number; keep?: number } = {},
+  ) {
     this.maxBytes = Math.max(1, opts.maxBytes ?? DEFAULT_MAX_BYTES);
     this.keep = Math.max(0, Math.floor(opts.keep ?? DEFAULT_KEEP));
     mkdirSync(path.dirname(file), { recursive: true });

@@ -69,7 +69,13 @@ export async function tailLogs(
 export async function followLogs(
   logsDir: string,
   app: string,
-  opts: { processType?: string; lines?: number; onLine: (source: string, line: string) => void; signal: AbortSignal; pollMs?: number },
+  opts: {
+    processType?: string;
+    lines?: number;
+    onLine: (source: string, line: string) => void;
+    signal: AbortSignal;
+    pollMs?: number;
+  },
 ): Promise<void> {
   const { signal, onLine } = opts;
   const n = opts.lines ?? DEFAULT_LINES;
@@ -111,7 +117,11 @@ class Tracked {
     public offset: number,
   ) {}
 
-  static async open(src: Source, onLine: (source: string, line: string) => void, from: 'start' | 'end'): Promise<Tracked | null> {
+  static async open(
+    src: Source,
+    onLine: (source: string, line: string) => void,
+    from: 'start' | 'end',
+  ): Promise<Tracked | null> {
     const fh = await openIfExists(src.file);
     if (!fh) return null;
     const st = await fh.stat();

@@ -74,7 +74,10 @@ export class ManagedProcess {
    */
   async waitHealthy(signal?: AbortSignal): Promise<{ ok: boolean; reason: string | null; elapsedMs: number }> {
     const child = this.child;
-    const r = await waitHealthy(this.slot.spec.health, this.healthTarget(), { isAlive: () => this.child === child && child !== null, signal });
+    const r = await waitHealthy(this.slot.spec.health, this.healthTarget(), {
+      isAlive: () => this.child === child && child !== null,
+      signal,
+    });
     if (this.child === child && child !== null) this.state = r.ok ? 'healthy' : 'running';
     return r;
   }
@@ -138,7 +141,17 @@ export class ManagedProcess {
   }
 
   private execEnv(): Record<string, string> {
-    return childEnv({ base: this.ctx.baseEnv, config: this.run.env, app: this.run.app, release: this.run.release, type: this.slot.type, index: this.slot.index, ports: this.slot.spec.ports, listenFds: {}, homeRoot: this.ctx.home.root });
+    return childEnv({
+      base: this.ctx.baseEnv,
+      config: this.run.env,
+      app: this.run.app,
+      release: this.run.release,
+      type: this.slot.type,
+      index: this.slot.index,
+      ports: this.slot.spec.ports,
+      listenFds: {},
+      homeRoot: this.ctx.home.root,
+    });
   }
 
   private spawnOnce(): void {
@@ -159,7 +172,12 @@ export class ManagedProcess {
     let child: ChildProcess;
     try {
       // detached: its own process group (setsid), so stop and orphan clean-up reach what it forks.
-      child = spawn('/bin/sh', ['-c', script], { cwd: this.run.dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...stdioFor(sockets)] });
+      child = spawn('/bin/sh', ['-c', script], {
+        cwd: this.run.dir,
+        env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe', ...stdioFor(sockets)],
+      });
     } catch (e) {
       return this.failedSpawn(e);
     }
@@ -173,8 +191,26 @@ export class ManagedProcess {
     this.startedAt = performance.now();
     this.state = 'starting';
     // Recorded before anything else can happen, so a supervisor killed now leaves a findable orphan.
-    this.ctx.children.add({ app: this.run.app, release: this.run.release, type: this.slot.type, index: this.slot.index, pid, pgid: pid, startTime: readProcStat(pid)?.startTime ?? 0, graceMs: this.slot.spec.graceMs });
-    this.log.marker(startMarker({ release: this.run.release, type: this.slot.type, index: this.slot.index, pid, restarts: this.restarts, at: this.ctx.clock.now() }));
+    this.ctx.children.add({
+      app: this.run.app,
+      release: this.run.release,
+      type: this.slot.type,
+      index: this.slot.index,
+      pid,
+      pgid: pid,
+      startTime: readProcStat(pid)?.startTime ?? 0,
+      graceMs: this.slot.spec.graceMs,
+    });
+    this.log.marker(
+      startMarker({
+        release: this.run.release,
+        type: this.slot.type,
+        index: this.slot.index,
+        pid,
+        restarts: this.restarts,
+        at: this.ctx.clock.now(),
+      }),
+    );
     child.stdout?.on('data', (d: Buffer) => this.log.write(d, 'stdout'));
     child.stderr?.on('data', (d: Buffer) => this.log.write(d, 'stderr'));
     child.on('error', () => {}); // kill() errors on a dead group; the exit event tells the rest
@@ -182,7 +218,9 @@ export class ManagedProcess {
   }
 
   private failedSpawn(e: unknown): void {
-    this.log.marker(`${this.slot.type}.${this.slot.index} could not be started: ${e instanceof Error ? e.message : String(e)}`);
+    this.log.marker(
+      `${this.slot.type}.${this.slot.index} could not be started: ${e instanceof Error ? e.message : String(e)}`,
+    );
     this.closeHealthSocket();
     this.startedAt = performance.now();
     this.onExit(null, null, { code: 127, signal: null });
@@ -212,13 +250,17 @@ export class ManagedProcess {
 
   private afterExit(exit: ExitStatus): void {
     if (!shouldRestart(this.slot.spec.restart, exit)) {
-      this.ctx.log(`${this.name} exited (${exit.signal ?? `code ${exit.code}`}); restart policy ${this.slot.spec.restart}: not restarting`);
+      this.ctx.log(
+        `${this.name} exited (${exit.signal ?? `code ${exit.code}`}); restart policy ${this.slot.spec.restart}: not restarting`,
+      );
       return;
     }
     this.crashes = nextCrashCount(this.crashes, performance.now() - this.startedAt, this.ctx.backoff);
     const delay = restartDelayMs(this.crashes, this.ctx.backoff);
     this.state = 'backoff';
-    this.ctx.log(`${this.name} exited (${exit.signal ?? `code ${exit.code}`}); restarting in ${delay} ms (crash ${this.crashes} in a row)`);
+    this.ctx.log(
+      `${this.name} exited (${exit.signal ?? `code ${exit.code}`}); restarting in ${delay} ms (crash ${this.crashes} in a row)`,
+    );
     this.restartTimer = setTimeout(() => {
       this.restarts++;
       this.spawnOnce();

@@ -24,7 +24,12 @@ const MARKER_GRACE_MS = 2_000;
  * its number. `marked` are pids whose environment carries this home's marker: they catch a child
  * spawned in the instant before children.json was written.
  */
-export function planOrphanGroups(entries: ChildEntry[], procs: ProcStat[], marked: number[], self: { pid: number; pgrp: number }): OrphanGroup[] {
+export function planOrphanGroups(
+  entries: ChildEntry[],
+  procs: ProcStat[],
+  marked: number[],
+  self: { pid: number; pgrp: number },
+): OrphanGroup[] {
   const byPid = new Map(procs.map((p) => [p.pid, p]));
   const groups = new Map<number, OrphanGroup>();
   const add = (g: OrphanGroup): void => {
@@ -57,13 +62,21 @@ export interface KillOrphansOptions {
  * a short wait, SIGKILL, then waits until no live member remains (zombies hold no sockets).
  * Returns the groups that were stopped.
  */
-export async function killOrphans(entries: ChildEntry[], markerEntry: string, opts: KillOrphansOptions): Promise<OrphanGroup[]> {
+export async function killOrphans(
+  entries: ChildEntry[],
+  markerEntry: string,
+  opts: KillOrphansOptions,
+): Promise<OrphanGroup[]> {
   const procs = listProcesses();
-  const marked = procs.filter((p) => p.pid !== process.pid && isLive(p) && hasEnvEntry(p.pid, markerEntry)).map((p) => p.pid);
+  const marked = procs
+    .filter((p) => p.pid !== process.pid && isLive(p) && hasEnvEntry(p.pid, markerEntry))
+    .map((p) => p.pid);
   const self = { pid: process.pid, pgrp: procs.find((p) => p.pid === process.pid)?.pgrp ?? process.pid };
   const groups = planOrphanGroups(entries, procs, marked, self);
   if (groups.length === 0) return [];
-  opts.log(`stopping ${groups.length} orphaned process group(s) left by a previous supervisor: ${groups.map((g) => g.pgid).join(', ')}`);
+  opts.log(
+    `stopping ${groups.length} orphaned process group(s) left by a previous supervisor: ${groups.map((g) => g.pgid).join(', ')}`,
+  );
   for (const g of groups) signalGroup(g.pgid, 'SIGTERM');
   const grace = Math.min(opts.graceCapMs, Math.max(...groups.map((g) => g.graceMs)));
   await waitGroupsGone(groups, grace);

@@ -36,8 +36,11 @@ export class PortPool {
         const key = portKey(spec);
         let h = this.held.get(key);
         if (h && h.app !== app) {
-          throw conflict('port_in_use', `port ${spec.name}: ${spec.address}:${spec.port}/${spec.protocol} is held for app ${h.app}`,
-            `two apps cannot share a port: change the port in brr.yaml of ${app} or ${h.app}`);
+          throw conflict(
+            'port_in_use',
+            `port ${spec.name}: ${spec.address}:${spec.port}/${spec.protocol} is held for app ${h.app}`,
+            `two apps cannot share a port: change the port in brr.yaml of ${app} or ${h.app}`,
+          );
         }
         if (!h) {
           h = { socket: this.bind(spec), app, owners: new Set() };

@@ -55,7 +55,10 @@ export class ProcessLog {
   // Output can still arrive after the process was stopped and its log released.
   private closed = false;
 
-  constructor(private readonly log: RotatingLog, private readonly onRelease: () => void) {}
+  constructor(
+    private readonly log: RotatingLog,
+    private readonly onRelease: () => void,
+  ) {}
 
   /** Feeds a chunk of stdout/stderr; complete lines go to the file. */
   write(chunk: Buffer | string, stream: 'stdout' | 'stderr' = 'stdout'): void {

@@ -8,7 +8,8 @@ import { ManagedProcess, type ProcessContext } from './managed-process.js';
 import type { PortPool } from './port-pool.js';
 import type { ProcessSlot } from './switch-plan.js';
 
-export type HealthOutcome = { ok: true; elapsedMs: number } | { ok: false; reason: string; failing: ManagedProcess | null };
+export type HealthOutcome =
+  { ok: true; elapsedMs: number } | { ok: false; reason: string; failing: ManagedProcess | null };
 
 let runSeq = 0;
 
@@ -21,14 +22,21 @@ export class ReleaseRun {
    * Claims the ports and spawns every process. Throws (BrrError `port_in_use`, …) before
    * spawning anything when a port cannot be held.
    */
-  constructor(readonly spec: RunSpec, slots: ProcessSlot[], private readonly pool: PortPool, ctx: ProcessContext) {
+  constructor(
+    readonly spec: RunSpec,
+    slots: ProcessSlot[],
+    private readonly pool: PortPool,
+    ctx: ProcessContext,
+  ) {
     this.owner = `${spec.app}@${spec.release}#${++runSeq}`;
     const socketsByType = new Map<string, ReturnType<PortPool['acquire']>>();
     try {
       for (const slot of slots) {
-        if (!socketsByType.has(slot.type)) socketsByType.set(slot.type, pool.acquire(spec.app, this.owner, slot.spec.ports));
+        if (!socketsByType.has(slot.type))
+          socketsByType.set(slot.type, pool.acquire(spec.app, this.owner, slot.spec.ports));
       }
-      for (const slot of slots) this.procs.push(new ManagedProcess(spec, slot, socketsByType.get(slot.type) ?? [], ctx));
+      for (const slot of slots)
+        this.procs.push(new ManagedProcess(spec, slot, socketsByType.get(slot.type) ?? [], ctx));
     } catch (e) {
       for (const p of this.procs) void p.stop();
       pool.releaseOwner(this.owner);
@@ -58,14 +66,21 @@ export class ReleaseRun {
           void p.waitHealthy(abort.signal).then((r) => {
             if (!r.ok) {
               abort.abort();
-              resolve({ ok: false, reason: `${p.slot.type}.${p.slot.index}: ${r.reason ?? 'not healthy'}`, failing: p });
+              resolve({
+                ok: false,
+                reason: `${p.slot.type}.${p.slot.index}: ${r.reason ?? 'not healthy'}`,
+                failing: p,
+              });
             } else if (--left === 0) {
               resolve(null);
             }
           });
         }
       });
-      if (failure) return signal?.aborted ? { ok: false, reason: 'interrupted: the supervisor is shutting down', failing: null } : failure;
+      if (failure)
+        return signal?.aborted
+          ? { ok: false, reason: 'interrupted: the supervisor is shutting down', failing: null }
+          : failure;
       return { ok: true, elapsedMs: Date.now() - started };
     } finally {
       signal?.removeEventListener('abort', onAbort);

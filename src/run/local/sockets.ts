@@ -105,15 +105,25 @@ export function stdioFor(sockets: HeldSocket[]): number[] {
 function bindSocket(name: string, protocol: Protocol, address: string, port: number): HeldSocket {
   const v6 = isIPv6(address);
   if (!v6 && !isIPv4(address)) {
-    throw invalidInput('invalid_address', `port ${name}: bind address ${JSON.stringify(address)} is not an IP address`,
-      'use an IPv4 or IPv6 address in brr.yaml (127.0.0.1, 0.0.0.0, ::1, ::), not a host name');
+    throw invalidInput(
+      'invalid_address',
+      `port ${name}: bind address ${JSON.stringify(address)} is not an IP address`,
+      'use an IPv4 or IPv6 address in brr.yaml (127.0.0.1, 0.0.0.0, ::1, ::), not a host name',
+    );
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw invalidInput('invalid_port', `port ${name}: ${port} is not a port number`, 'use a port between 1 and 65535 in brr.yaml');
+    throw invalidInput(
+      'invalid_port',
+      `port ${name}: ${port} is not a port number`,
+      'use a port between 1 and 65535 in brr.yaml',
+    );
   }
   if ((protocol as string) === 'sctp') {
-    throw invalidInput('sctp_unsupported_locally', `port ${name}: SCTP ports cannot be run by the local supervisor (Node has no SCTP sockets)`,
-      'run this app on Kubernetes (`brr apps set APP --target kubernetes …`), or declare the port as tcp or udp');
+    throw invalidInput(
+      'sctp_unsupported_locally',
+      `port ${name}: SCTP ports cannot be run by the local supervisor (Node has no SCTP sockets)`,
+      'run this app on Kubernetes (`brr apps set APP --target kubernetes …`), or declare the port as tcp or udp',
+    );
   }
   const b = loadBindings();
   const handle = protocol === 'tcp' ? new b.TCP(b.tcpServerType) : new b.UDP();
@@ -199,7 +209,11 @@ function listenWithoutAccepting(sock: HeldSocket): void {
   if (r.status === 0 && Number.isInteger(rc) && rc < 0) {
     throw bindError(rc, sock.name, where, sock.port, 'tcp');
   }
-  throw new BrrError('socket_failed', `port ${sock.name}: cannot listen on ${where}: helper ${process.execPath} failed`, {
-    details: { status: r.status, signal: r.signal, stderr: (r.stderr ?? '').slice(-2000), error: r.error?.message },
-  });
+  throw new BrrError(
+    'socket_failed',
+    `port ${sock.name}: cannot listen on ${where}: helper ${process.execPath} failed`,
+    {
+      details: { status: r.status, signal: r.signal, stderr: (r.stderr ?? '').slice(-2000), error: r.error?.message },
+    },
+  );
 }

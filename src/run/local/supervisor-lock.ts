@@ -15,9 +15,13 @@ export interface SupervisorLock {
 }
 
 function running(pid: number | null): BrrError {
-  return new BrrError('supervisor_running', `a supervisor is already running for this home${pid ? ` (pid ${pid})` : ''}`, {
-    hint: 'use it (brr ps, brr run) or stop it first with `brr shutdown`',
-  });
+  return new BrrError(
+    'supervisor_running',
+    `a supervisor is already running for this home${pid ? ` (pid ${pid})` : ''}`,
+    {
+      hint: 'use it (brr ps, brr run) or stop it first with `brr shutdown`',
+    },
+  );
 }
 
 /**
@@ -56,7 +60,8 @@ export async function acquireSupervisorLock(home: HomePaths): Promise<Supervisor
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
       const owner = readOwner(home.pidFile);
       const stat = owner ? readProcStat(owner.pid) : null;
-      if (owner && owner.pid !== process.pid && isLive(stat) && stat.startTime === owner.startTime) throw running(owner.pid);
+      if (owner && owner.pid !== process.pid && isLive(stat) && stat.startTime === owner.startTime)
+        throw running(owner.pid);
       rmSync(home.pidFile, { force: true });
     }
   }

@@ -46,7 +46,10 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     const stopGraceCapMs = opts.stopGraceCapMs ?? Number.MAX_SAFE_INTEGER;
     // Before any bind: orphans of a killed predecessor still hold the shared sockets.
     const childrenPath = childrenFilePath(home.run);
-    await killOrphans(readChildren(childrenPath), `${HOME_MARKER_VAR}=${home.root}`, { graceCapMs: Math.min(stopGraceCapMs, 3_000), log: deps.log });
+    await killOrphans(readChildren(childrenPath), `${HOME_MARKER_VAR}=${home.root}`, {
+      graceCapMs: Math.min(stopGraceCapMs, 3_000),
+      log: deps.log,
+    });
     const children = new ChildrenFile(childrenPath);
     children.clear();
 
@@ -54,8 +57,18 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     const pool = new PortPool();
     const logs = new LogFiles();
     const ctx: ProcessContext = {
-      home, clock: deps.clock, baseEnv: process.env, logs, children, stopGraceCapMs, log: deps.log,
-      backoff: { baseMs: opts.backoffBaseMs ?? DEFAULT_BACKOFF.baseMs, capMs: opts.backoffCapMs ?? DEFAULT_BACKOFF.capMs, stableMs: opts.stableMs ?? DEFAULT_BACKOFF.stableMs },
+      home,
+      clock: deps.clock,
+      baseEnv: process.env,
+      logs,
+      children,
+      stopGraceCapMs,
+      log: deps.log,
+      backoff: {
+        baseMs: opts.backoffBaseMs ?? DEFAULT_BACKOFF.baseMs,
+        capMs: opts.backoffCapMs ?? DEFAULT_BACKOFF.capMs,
+        stableMs: opts.stableMs ?? DEFAULT_BACKOFF.stableMs,
+      },
     };
     const env: SwitchEnv = { deps, pool, ctx, shutdown: shutdown.signal };
     const startedAt = deps.clock.now().toISOString();
@@ -64,11 +77,16 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     // Assigned once the control socket is up: nothing is spawned if it cannot be served.
     let resumed: Promise<void> = Promise.resolve();
     let stopping: Promise<void> | null = null;
-    const stopAll = (): Promise<void> => (stopping ??= stopEverything(deps, apps, shutdown, resumed, pool, logs, children));
+    const stopAll = (): Promise<void> =>
+      (stopping ??= stopEverything(deps, apps, shutdown, resumed, pool, logs, children));
 
     let finish: () => void = () => {};
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const handle = async (op: ControlOp, args: Record<string, unknown>, progress: (m: string) => void): Promise<unknown> => {
+    const handle = async (
+      op: ControlOp,
+      args: Record<string, unknown>,
+      progress: (m: string) => void,
+    ): Promise<unknown> => {
       switch (op) {
         case 'ping':
           return { pid: process.pid, version: brrVersion(), startedAt };
@@ -123,18 +141,27 @@ async function resume(deps: SupervisorDeps, apps: AppTable, env: SwitchEnv): Pro
     deps.log(`cannot read the desired releases; nothing resumed: ${e instanceof Error ? e.message : String(e)}`);
     return;
   }
-  await Promise.all(specs.map(async (spec) => {
-    try {
-      deps.log(`${spec.app}: resuming ${spec.release}`);
-      await switchRelease(apps.get(spec.app), { mode: 'resume', spec }, env, (m) => deps.log(`${spec.app}: ${m}`));
-    } catch (e) {
-      deps.log(`${spec.app}: resume of ${spec.release} failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }));
+  await Promise.all(
+    specs.map(async (spec) => {
+      try {
+        deps.log(`${spec.app}: resuming ${spec.release}`);
+        await switchRelease(apps.get(spec.app), { mode: 'resume', spec }, env, (m) => deps.log(`${spec.app}: ${m}`));
+      } catch (e) {
+        deps.log(`${spec.app}: resume of ${spec.release} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }),
+  );
 }
 
-async function stopEverything(deps: SupervisorDeps, apps: AppTable, shutdown: AbortController, resumed: Promise<void>,
-  pool: PortPool, logs: LogFiles, children: ChildrenFile): Promise<void> {
+async function stopEverything(
+  deps: SupervisorDeps,
+  apps: AppTable,
+  shutdown: AbortController,
+  resumed: Promise<void>,
+  pool: PortPool,
+  logs: LogFiles,
+  children: ChildrenFile,
+): Promise<void> {
   shutdown.abort();
   // Switches in flight stop their own new processes when their gate is aborted.
   await resumed;

@@ -46,10 +46,14 @@ export async function switchRelease(
 ): Promise<SwitchResult> {
   const release = target.mode === 'switch' ? target.release : target.spec.release;
   if (state.switching) {
-    throw conflict('switch_in_progress', `${state.app}: a switch to ${state.switching.release} is in progress`,
-      'wait for it to finish (`brr ps` shows its processes), then run the command again');
+    throw conflict(
+      'switch_in_progress',
+      `${state.app}: a switch to ${state.switching.release} is in progress`,
+      'wait for it to finish (`brr ps` shows its processes), then run the command again',
+    );
   }
-  if (env.shutdown.aborted) throw new BrrError('supervisor_stopping', 'the supervisor is shutting down', { hint: 'start it again and retry' });
+  if (env.shutdown.aborted)
+    throw new BrrError('supervisor_stopping', 'the supervisor is shutting down', { hint: 'start it again and retry' });
   const abort = new AbortController();
   const onShutdown = () => abort.abort();
   env.shutdown.addEventListener('abort', onShutdown, { once: true });
@@ -76,7 +80,14 @@ export async function switchRelease(
       }
       throw new BrrError('switch_failed', `${state.app}: switch to ${release} failed: ${reason}`, {
         hint: `${from ? `${from} keeps running unchanged` : `nothing of ${state.app} runs`}; the new processes' output is in ${path.join(env.ctx.home.logs, state.app)} (its last lines are in the failed event)`,
-        details: { app: state.app, release, from, reason, logTail, causeCode: isBrrError(cause) ? cause.code : undefined },
+        details: {
+          app: state.app,
+          release,
+          from,
+          reason,
+          logTail,
+          causeCode: isBrrError(cause) ? cause.code : undefined,
+        },
         cause,
       });
     };
@@ -109,7 +120,9 @@ export async function switchRelease(
       return fail(e instanceof Error ? e.message : String(e), [], e);
     }
     state.starting = fresh;
-    progress(`waiting for ${fresh.size} process(es) to be healthy (timeout ${Math.round(fresh.healthTimeoutMs() / 1000)}s)`);
+    progress(
+      `waiting for ${fresh.size} process(es) to be healthy (timeout ${Math.round(fresh.healthTimeoutMs() / 1000)}s)`,
+    );
     const health = await fresh.waitHealthy(abort.signal);
     state.starting = null;
 
@@ -119,7 +132,9 @@ export async function switchRelease(
       return fail(health.reason, tail);
     }
     if (!health.ok) {
-      env.deps.log(`${state.app}: ${release} is not healthy after resume (${health.reason}); keeping it under its restart policy`);
+      env.deps.log(
+        `${state.app}: ${release} is not healthy after resume (${health.reason}); keeping it under its restart policy`,
+      );
     }
     try {
       await record(state.app, 'activated', release, { from, durationMs: ms() });

@@ -27,7 +27,12 @@ export function tempHome(prefix = 'brr-sup-'): HomePaths {
 }
 
 /** A materialized release of the sample NF: its sources plus the build-info.json its build writes. */
-export function writeSampleRelease(home: HomePaths, app: string, release: string, extraFiles: Record<string, string> = {}): string {
+export function writeSampleRelease(
+  home: HomePaths,
+  app: string,
+  release: string,
+  extraFiles: Record<string, string> = {},
+): string {
   const dir = path.join(home.releases, app, release);
   mkdirSync(dir, { recursive: true });
   cpSync(SAMPLE_SRC, dir, { recursive: true });
@@ -97,7 +102,8 @@ export class InMemoryLedgerDouble {
       desired: async () => [...this.current].map(([app, id]) => this.releases.get(`${app}/${id}`) as RunSpec),
       prepare: async (app, release) => {
         const spec = this.releases.get(`${app}/${release}`);
-        if (!spec) throw Object.assign(new Error(`release ${release} of ${app} not found`), { code: 'release_not_found' });
+        if (!spec)
+          throw Object.assign(new Error(`release ${release} of ${app} not found`), { code: 'release_not_found' });
         return spec;
       },
       record: async (app, type, release, detail) => {
@@ -114,7 +120,10 @@ export class InMemoryLedgerDouble {
 }
 
 /** Runs a supervisor inside the test process and returns a client connected through its socket. */
-export async function startInProcess(deps: SupervisorDeps, opts: SupervisorOptions = {}): Promise<{ client: SupervisorClient; done: Promise<void> }> {
+export async function startInProcess(
+  deps: SupervisorDeps,
+  opts: SupervisorOptions = {},
+): Promise<{ client: SupervisorClient; done: Promise<void> }> {
   const done = runSupervisor(deps, { handleSignals: false, ...opts });
   done.catch(() => {});
   const client = await waitFor(async () => {
@@ -128,11 +137,18 @@ export async function startInProcess(deps: SupervisorDeps, opts: SupervisorOptio
 /** Live processes carrying this home's marker: every child of its supervisors, orphaned or not. */
 export function liveMarkedPids(home: HomePaths): number[] {
   const entry = `${HOME_MARKER_VAR}=${home.root}`;
-  return listProcesses().filter((p) => isLive(p) && hasEnvEntry(p.pid, entry)).map((p) => p.pid).sort((a, b) => a - b);
+  return listProcesses()
+    .filter((p) => isLive(p) && hasEnvEntry(p.pid, entry))
+    .map((p) => p.pid)
+    .sort((a, b) => a - b);
 }
 
 /** Polls `fn` until it returns a truthy value. */
-export async function waitFor<T>(fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, intervalMs = 20): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs: number,
+  intervalMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -148,7 +164,11 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>
 }
 
 /** GET on 127.0.0.1; the sample answers / with { release, pid, greeting }. */
-export function httpGet(port: number, urlPath = '/', agent: http.Agent | false = false): Promise<{ status: number; body: string; reused: boolean }> {
+export function httpGet(
+  port: number,
+  urlPath = '/',
+  agent: http.Agent | false = false,
+): Promise<{ status: number; body: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent }, (res) => {
       let body = '';

@@ -14,8 +14,13 @@ import { REPO, type RecordedEvent } from './fixture.js';
 /** Compiles src/ (tsconfig.build.json) into a fresh temp directory; others' type errors do not stop the emit. */
 export function compileBrr(): string {
   const out = mkdtempSync(path.join(os.tmpdir(), 'brr-dist-'));
-  const r = spawnSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO, 'tsconfig.build.json'), '--outDir', out], { encoding: 'utf8' });
-  if (!existsSync(path.join(out, 'run/local/supervisor.js'))) throw new Error(`tsc did not emit the supervisor:\n${r.stdout}\n${r.stderr}`);
+  const r = spawnSync(
+    process.execPath,
+    [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO, 'tsconfig.build.json'), '--outDir', out],
+    { encoding: 'utf8' },
+  );
+  if (!existsSync(path.join(out, 'run/local/supervisor.js')))
+    throw new Error(`tsc did not emit the supervisor:\n${r.stdout}\n${r.stderr}`);
   return out;
 }
 
@@ -55,7 +60,10 @@ export class FileLedgerDouble {
   constructor(readonly file: string) {}
 
   write(releases: RunSpec[], current: Record<string, string>): void {
-    writeFileSync(this.file, JSON.stringify({ releases: Object.fromEntries(releases.map((r) => [`${r.app}/${r.release}`, r])), current }));
+    writeFileSync(
+      this.file,
+      JSON.stringify({ releases: Object.fromEntries(releases.map((r) => [`${r.app}/${r.release}`, r])), current }),
+    );
   }
 
   current(app: string): string | undefined {
@@ -64,12 +72,22 @@ export class FileLedgerDouble {
 
   events(): RecordedEvent[] {
     if (!existsSync(`${this.file}.events`)) return [];
-    return readFileSync(`${this.file}.events`, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RecordedEvent);
+    return readFileSync(`${this.file}.events`, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as RecordedEvent);
   }
 }
 
 /** Writes the launcher into `dir`; returns the argv that starts a supervisor for `homeRoot`. */
-export function launcherArgv(dir: string, dist: string, homeRoot: string, ledger: FileLedgerDouble, opts: SupervisorOptions = {}): string[] {
+export function launcherArgv(
+  dir: string,
+  dist: string,
+  homeRoot: string,
+  ledger: FileLedgerDouble,
+  opts: SupervisorOptions = {},
+): string[] {
   const file = path.join(dir, 'launch-supervisor.mjs');
   writeFileSync(file, LAUNCHER);
   return [process.execPath, file, dist, homeRoot, ledger.file, JSON.stringify(opts)];

@@ -15,7 +15,10 @@ export interface HttpStats {
   releases: Record<string, number>;
 }
 
-export function startHttpLoad(port: number, opts: { keepAlive: boolean; concurrency: number }): { stop(): Promise<HttpStats> } {
+export function startHttpLoad(
+  port: number,
+  opts: { keepAlive: boolean; concurrency: number },
+): { stop(): Promise<HttpStats> } {
   const stats: HttpStats = { ok: 0, failed: 0, reused: 0, errors: [], releases: {} };
   const agent = opts.keepAlive ? new http.Agent({ keepAlive: true, maxSockets: opts.concurrency }) : false;
   let stopped = false;
@@ -52,7 +55,10 @@ export interface UdpStats {
 }
 
 /** Sends `seq:<n>` every `intervalMs` (`perTick` at a time) and counts the `echo:seq:<n>` answers. */
-export function startUdpLoad(port: number, opts: { intervalMs: number; perTick: number }): { stop(): Promise<UdpStats> } {
+export function startUdpLoad(
+  port: number,
+  opts: { intervalMs: number; perTick: number },
+): { stop(): Promise<UdpStats> } {
   const sock = dgram.createSocket('udp4');
   const got = new Set<number>();
   let seq = 0;
