@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openSqliteLedger } from '../dist/release/sqlite-ledger.js';
+import { openSqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { draftFor } from './ledger-workload.mjs';
 
 const args = process.argv.slice(2);

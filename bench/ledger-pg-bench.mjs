@@ -6,7 +6,7 @@
 // scram-sha-256, fsync on: durable commits on both sides). Markdown on stdout, progress on stderr.
 //
 // The 100,000 releases are filled in bulk, not by 100,000 appendRelease calls: bodies sealed by
-// the drivers' own seal function (dist/release/seal.js) and correctly chained, inserted through
+// the drivers' own seal function (dist/ledger/seal.js) and correctly chained, inserted through
 // Ledger.importEntries (the path `brr ledger import` takes). Append latency is measured separately
 // through appendRelease itself.
 import { spawnSync } from 'node:child_process';
@@ -17,10 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { openPostgresLedger } from '../dist/release/postgres-ledger.js';
-import { openSqliteLedger } from '../dist/release/sqlite-ledger.js';
+import { openPostgresLedger } from '../dist/ledger/postgres/ledger.js';
+import { openSqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { draftFor } from './ledger-workload.mjs';
-import { sealRelease } from '../dist/release/seal.js';
+import { sealRelease } from '../dist/ledger/seal.js';
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { homePaths, resolveHome, type HomePaths } from '../core/home.js';
-import type { Ledger } from '../release/ledger.js';
-import { describeLedger, openLedgerNow, resolveLedgerUrl } from '../release/open-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { describeLedger, openLedgerNow, resolveLedgerUrl } from '../ledger/open.js';
 import { defaultActor } from '../release/actor.js';
 
 /** What every use-case gets: where things live, the ledger, the clock and who acts. */

@@ -1,4 +1,4 @@
-import type { AppendOptions, Ledger, NewEvent, ReleaseDraft } from '../release/ledger.js';
+import type { AppendOptions, Ledger, NewEvent, ReleaseDraft } from '../ledger/ledger.js';
 import type { Config, Release } from '../core/types.js';
 
 /**

@@ -1,6 +1,6 @@
 import os from 'node:os';
-import { isExpired } from '../release/ledger-leases.js';
-import type { Lease } from '../release/ledger.js';
+import { isExpired } from '../ledger/leases.js';
+import type { Lease } from '../ledger/ledger.js';
 import type { Context } from './context.js';
 
 /** `brr lock`: what is shown about an app's deploy lease. */

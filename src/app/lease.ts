@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { BrrError, invalidInput, isBrrError } from '../core/errors.js';
-import type { Lease, LeaseHolder } from '../release/ledger.js';
+import type { Lease, LeaseHolder } from '../ledger/ledger.js';
 import { parseDuration } from '../manifest/duration.js';
 import type { Context } from './context.js';
 import { fencedLedger } from './lease-fence.js';

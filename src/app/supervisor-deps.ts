@@ -3,7 +3,7 @@ import { BrrError, isBrrError } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import type { EventType } from '../core/types.js';
 import { configEnv } from '../release/config.js';
-import type { Ledger } from '../release/ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { secretsKeyFromEnv } from '../release/secrets.js';
 import { currentReleaseId } from '../release/state.js';
 import { checkReleaseTrusted } from '../release/trust.js';

@@ -1,5 +1,5 @@
 import type { LedgerEvent, Release } from '../core/types.js';
-import type { VerifyProblem, VerifyResult } from '../release/ledger.js';
+import type { VerifyProblem, VerifyResult } from '../ledger/ledger.js';
 import { checkSignature } from '../release/signing.js';
 import { signerName, trustPolicy, trustedSignature, releaseSignatures } from '../release/trust.js';
 import type { Context } from './context.js';

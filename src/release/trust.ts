@@ -1,6 +1,6 @@
 import { BrrError, invalidInput } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
-import type { Ledger, NewEvent } from './ledger.js';
+import type { Ledger, NewEvent } from '../ledger/ledger.js';
 import { checkSignature, parsePublicKey, type SignatureCheck } from './signing.js';
 
 /**

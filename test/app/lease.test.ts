@@ -7,7 +7,7 @@ import { leaseTtlMs, withLease } from '../../src/app/lease.js';
 import { fencedLedger } from '../../src/app/lease-fence.js';
 import { breakLock, lockStatus, showLock } from '../../src/app/lease-lock.js';
 import { BrrError } from '../../src/core/errors.js';
-import type { NewEvent } from '../../src/release/ledger.js';
+import type { NewEvent } from '../../src/ledger/ledger.js';
 
 /** The lease contract at the use-case level, against the real SQLite ledger (two handles on one file, as two CLIs would have). */
 

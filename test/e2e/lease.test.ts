@@ -3,8 +3,8 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEvent } from '../../src/core/types.js';
-import type { Lease } from '../../src/release/ledger.js';
-import { openSqliteLedger } from '../../src/release/sqlite-ledger.js';
+import type { Lease } from '../../src/ledger/ledger.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import { BRR, pidsWithHome, Sandbox, TEST_SECRETS_KEY, type CliResult } from './harness.js';
 
 /**

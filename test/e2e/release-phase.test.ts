@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEvent } from '../../src/core/types.js';
-import { openSqliteLedger } from '../../src/release/sqlite-ledger.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import { Sandbox } from './harness.js';
 
 /**

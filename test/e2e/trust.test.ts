@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, loadSigner, signReleaseHash } from '../../src/release/signing.js';
-import { openSqliteLedger } from '../../src/release/sqlite-ledger.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import { Sandbox, type CliResult } from './harness.js';
 
 /** Served by the sample NF as its greeting, so the test sees it arrive decrypted at run time. */

@@ -7,7 +7,7 @@ import { freePort } from '../e2e/harness.js';
 import { podmanUnavailable, startPodman, type TestPodman } from '../helpers/podman.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { missingTool } from '../helpers/tools.js';
-import { skopeoPush, writeBusyboxImage } from './busybox-base.js';
+import { skopeoPush, writeBusyboxImage } from '../helpers/busybox-base.js';
 
 /**
  * The proof that brr's engine-less images are real images: build an app onto a busybox base,

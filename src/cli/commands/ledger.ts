@@ -4,7 +4,7 @@ import readline from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { BrrError } from '../../core/errors.js';
-import { exportLedgerLines, importLedger, type ExportedApp } from '../../release/ledger-export.js';
+import { exportLedgerLines, importLedger, type ExportedApp } from '../../ledger/export.js';
 import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { info, out, printJson, warn } from '../output.js';
 

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildImage } from '../../src/build/build.js';
+import { homePaths } from '../../src/core/home.js';
+import { registerKubernetesCommands } from '../../src/cli/commands/kubernetes.js';
+import { registerReleaseCommands } from '../../src/cli/commands/release.js';
+import { registerRunCommands } from '../../src/cli/commands/run.js';
+import { registerConfigCommands } from '../../src/cli/commands/config.js';
+import { cleanupTempDirs, repoWith, tempDir } from '../build/git-fixture.js';
+import { startFakeApiServer, type FakeApiServer } from '../helpers/kubernetes/fake-apiserver.js';
+
+const BRR_YAML = `app: upf
+processes:
+  nf:
+    command: node nf.mjs
+    scale: 2
+    ports:
+      - { name: http, port: 8080 }
+      - { name: ngap, port: 38412, protocol: sctp }
+    health: { http: /healthz, port: http }
+`;
+
+/**
+ * The commands in-process (the real command definitions, a real brr home, a real build in the
+ * OCI store, and the FAKE API server reached through a kubeconfig file), so `brr run` goes
+ * through run-release's dispatch exactly as the CLI does.
+ */
+async function brr(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const program = new Command('brr').exitOverride();
+  registerReleaseCommands(program);
+  registerConfigCommands(program);
+  registerRunCommands(program);
+  registerKubernetesCommands(program);
+  program.commands.forEach((c) => c.exitOverride());
+  let stdout = '';
+  let stderr = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
+  try {
+    await program.parseAsync(['node', 'brr', ...args]);
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+  return { stdout, stderr };
+}
+
+describe('brr apps / render / run / status for a Kubernetes app (CLI in-process, FAKE API server)', () => {
+  let fake: FakeApiServer;
+  let home: string;
+  let kubeconfig: string;
+  let digest: string;
+  const SECRET = 'do-not-print-me';
+
+  beforeAll(async () => {
+    fake = await startFakeApiServer({ namespaces: ['upf'] });
+    home = tempDir('home');
+    // A safety net: a command that lost its --home must not write to the user's real home.
+    process.env.BRR_HOME = tempDir('stray-home');
+    process.env.BRR_SECRETS_KEY = randomBytes(32).toString('base64');
+    kubeconfig = path.join(tempDir('kube'), 'config');
+    writeFileSync(kubeconfig, fake.kubeconfigYaml());
+    const { repo } = repoWith({ 'brr.yaml': BRR_YAML, 'nf.mjs': 'console.log(1)\n' });
+    digest = (await buildImage({ paths: homePaths(home), repo })).digest;
+  });
+  afterAll(async () => {
+    delete process.env.BRR_HOME;
+    delete process.env.BRR_SECRETS_KEY;
+    await fake.close();
+    cleanupTempDirs();
+  });
+
+  it('sets and lists the target', async () => {
+    const set = await brr(
+      'apps',
+      'set',
+      'upf',
+      '--target',
+      'kubernetes',
+      '--context',
+      'fake',
+      '--namespace',
+      'upf',
+      '--registry',
+      '127.0.0.1:5000/nf',
+      '--kubeconfig',
+      kubeconfig,
+      '--home',
+      home,
+    );
+    expect(set.stdout).toContain(
+      `upf runs on kubernetes context=fake namespace=upf registry=127.0.0.1:5000/nf kubeconfig=${kubeconfig}`,
+    );
+    const list = await brr('apps', '--home', home, '--json');
+    expect(JSON.parse(list.stdout)).toEqual([
+      {
+        app: 'upf',
+        current: null,
+        target: { target: 'kubernetes', context: 'fake', namespace: 'upf', registry: '127.0.0.1:5000/nf', kubeconfig },
+      },
+    ]);
+  });
+
+  it('renders the newest release to stdout and to a directory; secrets only with --include-secrets', async () => {
+    await brr('config', 'set', `TOKEN=${SECRET}`, '--secret', '--app', 'upf', '--home', home);
+    await brr('config', 'set', 'LOG_LEVEL=info', '--app', 'upf', '--home', home);
+    await brr('release', '--app', 'upf', '--home', home);
+    const stream = await brr('render', '--app', 'upf', '--home', home);
+    expect(stream.stdout).not.toContain(Buffer.from(SECRET).toString('base64'));
+    const docs = parseAllDocuments(stream.stdout).map((d) =>
+      (d as { toJS(): { kind: string; metadata: { name: string } } }).toJS(),
+    );
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      'ConfigMap/upf-v1-config',
+      'Secret/upf-v1-secret',
+      'Service/upf-nf',
+      'PodDisruptionBudget/upf-nf',
+      'Deployment/upf-nf',
+    ]);
+    expect(stream.stdout).toContain(`image: 127.0.0.1:5000/nf/upf@${digest}`);
+    const dir = tempDir('render');
+    const files = await brr('render', 'v1', '--out', dir, '--include-secrets', '--app', 'upf', '--home', home);
+    expect(readdirSync(dir).sort()).toEqual([
+      '01-configmap-upf-v1-config.yaml',
+      '02-secret-upf-v1-secret.yaml',
+      '03-service-upf-nf.yaml',
+      '04-poddisruptionbudget-upf-nf.yaml',
+      '05-deployment-upf-nf.yaml',
+    ]);
+    expect(files.stdout.trim().split('\n')).toHaveLength(5);
+    const secretFile = path.join(dir, '02-secret-upf-v1-secret.yaml');
+    expect(readFileSync(secretFile, 'utf8')).toContain(Buffer.from(SECRET).toString('base64'));
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('runs the release on the cluster through `brr run`, then `brr status` compares it with the pods', async () => {
+    const run = await brr('run', '--app', 'upf', '--home', home);
+    expect(run.stdout).toContain('upf v1 is running');
+    expect(run.stderr).toContain('applying 5 objects of v1 to namespace upf (context fake)');
+    expect(run.stderr + run.stdout).not.toContain(SECRET);
+    expect(fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].ports[1]).toEqual({
+      containerPort: 38412,
+      name: 'ngap',
+      protocol: 'SCTP',
+    });
+    const status = await brr('status', '--app', 'upf', '--home', home, '--json');
+    expect(JSON.parse(status.stdout)).toEqual([
+      { app: 'upf', ledger: 'v1', running: 'v1', inSync: true, problem: null },
+    ]);
+    // brr rollback through the CLI: v2 changes config, the rollback to v1 brings the old config back on the cluster.
+    await brr('config', 'set', 'LOG_LEVEL=debug', '--app', 'upf', '--home', home);
+    await brr('run', '--app', 'upf', '--home', home);
+    expect(fake.get('ConfigMap', 'upf-v2-config', 'upf')!.data).toEqual({ LOG_LEVEL: 'debug' });
+    const back = await brr('rollback', 'v1', '--app', 'upf', '--home', home);
+    expect(back.stdout).toContain('upf v3 is running: rollback to v1');
+    expect(fake.get('ConfigMap', 'upf-v3-config', 'upf')!.data).toEqual({ LOG_LEVEL: 'info' });
+    expect(fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].envFrom[0].configMapRef.name).toBe(
+      'upf-v3-config',
+    );
+    // The cluster changed behind brr's back: status reports drift and fails.
+    for (const p of fake.list('Pod', 'upf')) p.metadata.labels['app.kubernetes.io/version'] = 'v0';
+    await expect(brr('status', '--app', 'upf', '--home', home)).rejects.toMatchObject({ code: 'status_drift' });
+  });
+});
