@@ -199,3 +199,17 @@ export interface EventBody {
 export interface LedgerEvent extends EventBody {
   hash: string;
 }
+
+/** What a caller decides about a new release, given the latest one (read inside the write transaction). */
+export type ReleaseDraft = Pick<
+  ReleaseBody,
+  'build' | 'config' | 'formation' | 'cause' | 'message' | 'actor' | 'createdAt' | 'rollbackOf'
+>;
+
+export interface NewEvent {
+  type: EventType;
+  release: string | null;
+  detail: Record<string, unknown>;
+  actor: string;
+  createdAt: string;
+}

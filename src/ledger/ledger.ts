@@ -1,40 +1,11 @@
-import type { Config, EventType, LedgerEvent, Release, ReleaseBody } from '../core/types.js';
-import type { StoredEntry } from './verify-chain.js';
+import type { Config, LedgerEvent, NewEvent, Release, ReleaseDraft } from '../core/types.js';
+import type { StoredEntry, VerifyResult } from './verify-chain.js';
 
-export type { StoredEntry } from './verify-chain.js';
-
-/** What a caller decides about a new release, given the latest one (read inside the write transaction). */
-export type ReleaseDraft = Pick<
-  ReleaseBody,
-  'build' | 'config' | 'formation' | 'cause' | 'message' | 'actor' | 'createdAt' | 'rollbackOf'
->;
-
-export interface NewEvent {
-  type: EventType;
-  release: string | null;
-  detail: Record<string, unknown>;
-  actor: string;
-  createdAt: string;
-}
-
-export interface VerifyProblem {
-  app: string;
-  kind: 'release' | 'event';
-  seq: number;
-  /** e.g. 'hash mismatch', 'prevHash does not match the previous entry', 'sequence gap' */
-  problem: string;
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  releases: number;
-  events: number;
-  /** The first bad entry per app, in ledger order. */
-  problems: VerifyProblem[];
-}
+export type { NewEvent, ReleaseDraft } from '../core/types.js';
+export type { StoredEntry, VerifyProblem, VerifyResult } from './verify-chain.js';
 
 /**
- * The append-only ledger. Drivers (SQLite now, PostgreSQL later) implement exactly this and pass
+ * The append-only ledger. The SQLite and PostgreSQL drivers implement exactly this and pass
  * one shared contract test. Nothing here updates or deletes; the database enforces that too.
  */
 export interface Ledger extends LeaseStore {

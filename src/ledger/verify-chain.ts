@@ -1,5 +1,20 @@
 import { hash as oneShotHash } from 'node:crypto';
-import type { VerifyProblem } from './ledger.js';
+
+export interface VerifyProblem {
+  app: string;
+  kind: 'release' | 'event';
+  seq: number;
+  /** e.g. 'hash mismatch', 'prevHash does not match the previous entry', 'sequence gap' */
+  problem: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  releases: number;
+  events: number;
+  /** The first bad entry per app, in ledger order. */
+  problems: VerifyProblem[];
+}
 
 /** One stored ledger row as every driver keeps it: indexed columns beside the hashed body. */
 export type StoredEntry = {

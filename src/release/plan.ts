@@ -1,7 +1,7 @@
 import { invalidInput, notFound } from '../core/errors.js';
 import type { Config, Digest, Formation, Release } from '../core/types.js';
 import { validateConfigKey } from './config.js';
-import type { NewEvent, ReleaseDraft } from '../ledger/ledger.js';
+import type { NewEvent, ReleaseDraft } from '../core/types.js';
 import type { StagedConfigDetail } from './state.js';
 
 /**
