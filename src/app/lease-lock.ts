@@ -1,4 +1,11 @@
+/**
+ * `brr lock` (show and break an app's deploy lease) and the one judgement of whether a lease's
+ * holder still runs, shared by `brr lock` and by acquiring (a gone holder's lease is taken over
+ * at once instead of after its TTL).
+ */
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import { isLive, readProcStat } from '../run/local/proc.js';
 import { isExpired } from '../release/ledger-leases.js';
 import type { Lease } from '../release/ledger.js';
 import type { Context } from './context.js';
@@ -11,8 +18,9 @@ export interface LockStatus {
   /** True when the lease's expiry has passed (anyone may take it over). */
   expired: boolean;
   /**
-   * Whether the holder's pid is alive, when it runs on this host; null when it cannot be told
-   * (another host, or no lease). A hint for `--force`, not proof: pids are reused.
+   * Whether the holder still runs, when it ran on this host (its pid is alive and started before
+   * the lease was acquired, so a reused pid does not count); null when it cannot be told
+   * (another host, or no lease).
    */
   holderAlive: boolean | null;
 }
@@ -27,20 +35,67 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Pure: the status shown for a lease at `now`. */
+/**
+ * Slack when comparing a process's start with the lease's acquisition: the boot time /proc
+ * gives is whole seconds, and the lease clock and the kernel's may differ by a little. Reusing a
+ * dead holder's pid within this window is not a case worth waiting a TTL for.
+ */
+const START_SLACK_MS = 2_000;
+/** USER_HZ: the unit of /proc/<pid>/stat's start time; 100 on every Linux architecture. */
+const CLOCK_TICKS_PER_S = 100;
+
+let bootTimeMs: number | null | undefined;
+/** Boot time from /proc/stat (`btime`, seconds since the epoch); null without /proc. */
+function bootTime(): number | null {
+  if (bootTimeMs !== undefined) return bootTimeMs;
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    bootTimeMs = m ? Number(m[1]) * 1000 : null;
+  } catch {
+    bootTimeMs = null;
+  }
+  return bootTimeMs;
+}
+
+/**
+ * Whether the holder of `lease` (a process on this host) still runs. A live pid is not enough:
+ * pids are reused, so a process that started after the lease was acquired cannot be the holder.
+ * Without /proc only the pid's liveness can be told.
+ */
+export function holderRuns(lease: Lease): boolean {
+  if (lease.pid === process.pid) return true;
+  if (!existsSync('/proc/self/stat')) return pidAlive(lease.pid);
+  const stat = readProcStat(lease.pid);
+  if (!isLive(stat)) return false;
+  const boot = bootTime();
+  const acquired = Date.parse(lease.acquiredAt);
+  if (boot === null || Number.isNaN(acquired)) return true;
+  const startedMs = boot + (stat.startTime * 1000) / CLOCK_TICKS_PER_S;
+  return startedMs <= acquired + START_SLACK_MS;
+}
+
+/**
+ * True when `lease`'s holder is known to be gone: it ran on this host and its process no longer
+ * runs (see holderRuns). A holder on another host is never judged from here.
+ */
+export function holderGone(lease: Lease, host = os.hostname()): boolean {
+  return lease.host === host && lease.pid > 0 && !holderRuns(lease);
+}
+
+/** Pure: the status shown for a lease at `now`; `alive` tells whether a holder on this host runs. */
 export function lockStatus(
   app: string,
   lease: Lease | null,
   now: Date,
   host = os.hostname(),
-  alive = pidAlive,
+  alive: (lease: Lease) => boolean = holderRuns,
 ): LockStatus {
   if (!lease) return { app, lease: null, expired: false, holderAlive: null };
   return {
     app,
     lease,
     expired: isExpired(lease, now),
-    holderAlive: lease.host === host && lease.pid > 0 ? alive(lease.pid) : null,
+    holderAlive: lease.host === host && lease.pid > 0 ? alive(lease) : null,
   };
 }
 

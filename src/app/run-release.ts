@@ -5,6 +5,7 @@ import { checkBuildPresent } from './preflight.js';
 import { ensureSupervisor } from '../run/local/client.js';
 import type { Context } from './context.js';
 import { appTarget } from './app-target.js';
+import { trackSwitch } from './interrupt.js';
 import { runOnKubernetes } from './kubernetes-run.js';
 import { supervisorArgv } from './launch.js';
 import { runReleasePhase, type ReleasePhaseOutcome } from './release-phase.js';
@@ -58,6 +59,8 @@ export async function runRelease(
   const phase = await runReleasePhase(ctx, rel, { onProgress, signal: opts.signal });
   opts.signal?.throwIfAborted();
   const client = await ensureSupervisor(ctx.paths, supervisorArgv(ctx.paths));
+  // From here the supervisor carries the switch out even if this CLI is interrupted.
+  const answered = trackSwitch(app, rel.id);
   try {
     const result = (await client.request('switch', { app, release: rel.id }, onProgress)) as {
       release: string;
@@ -65,6 +68,7 @@ export async function runRelease(
     };
     return { app, release: result.release, durationMs: result.durationMs, releasePhase: phase.status };
   } finally {
+    answered();
     client.close();
   }
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrrError } from '../../core/errors.js';
 import type { HomePaths } from '../../core/home.js';
+import { withSocketAddress } from './socket-address.js';
 import { fromWireError, LineSplitter, readToken, type ControlOp, type ControlResponse } from './control-protocol.js';
 
 export interface SupervisorClient {
@@ -40,11 +41,16 @@ export function supervisorLogPath(home: HomePaths): string {
 
 /** A client of the supervisor of `home`, or null when none is running there. */
 export async function connectSupervisor(home: HomePaths): Promise<SupervisorClient | null> {
-  const conn = await new Promise<net.Socket | null>((resolve) => {
-    const c = net.connect(home.socket);
-    c.once('connect', () => resolve(c));
-    c.once('error', () => resolve(null)); // ENOENT, ECONNREFUSED: nobody listens
-  });
+  const conn = await withSocketAddress(
+    home.socket,
+    (address) =>
+      new Promise<net.Socket | null>((resolve) => {
+        const c = net.connect(address);
+        c.once('connect', () => resolve(c));
+        c.once('error', () => resolve(null)); // ENOENT, ECONNREFUSED: nobody listens
+      }),
+    () => null,
+  );
   if (!conn) return null;
   let token: string;
   try {
