@@ -3,9 +3,8 @@
  * holder still runs, shared by `brr lock` and by acquiring (a gone holder's lease is taken over
  * at once instead of after its TTL).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { isLive, readProcStat } from '../run/local/proc.js';
+import { pidRunsSince } from '../core/pid-owner.js';
 import { isExpired } from '../release/ledger-leases.js';
 import type { Lease } from '../release/ledger.js';
 import type { Context } from './context.js';
@@ -25,53 +24,12 @@ export interface LockStatus {
   holderAlive: boolean | null;
 }
 
-/** Whether `pid` runs here (EPERM means it does, under another user). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * Slack when comparing a process's start with the lease's acquisition: the boot time /proc
- * gives is whole seconds, and the lease clock and the kernel's may differ by a little. Reusing a
- * dead holder's pid within this window is not a case worth waiting a TTL for.
- */
-const START_SLACK_MS = 2_000;
-/** USER_HZ: the unit of /proc/<pid>/stat's start time; 100 on every Linux architecture. */
-const CLOCK_TICKS_PER_S = 100;
-
-let bootTimeMs: number | null | undefined;
-/** Boot time from /proc/stat (`btime`, seconds since the epoch); null without /proc. */
-function bootTime(): number | null {
-  if (bootTimeMs !== undefined) return bootTimeMs;
-  try {
-    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
-    bootTimeMs = m ? Number(m[1]) * 1000 : null;
-  } catch {
-    bootTimeMs = null;
-  }
-  return bootTimeMs;
-}
-
-/**
- * Whether the holder of `lease` (a process on this host) still runs. A live pid is not enough:
- * pids are reused, so a process that started after the lease was acquired cannot be the holder.
- * Without /proc only the pid's liveness can be told.
+ * Whether the holder of `lease` (a process on this host) still runs: its pid is alive and
+ * started before the lease was acquired (a reused pid is not the holder).
  */
 export function holderRuns(lease: Lease): boolean {
-  if (lease.pid === process.pid) return true;
-  if (!existsSync('/proc/self/stat')) return pidAlive(lease.pid);
-  const stat = readProcStat(lease.pid);
-  if (!isLive(stat)) return false;
-  const boot = bootTime();
-  const acquired = Date.parse(lease.acquiredAt);
-  if (boot === null || Number.isNaN(acquired)) return true;
-  const startedMs = boot + (stat.startTime * 1000) / CLOCK_TICKS_PER_S;
-  return startedMs <= acquired + START_SLACK_MS;
+  return pidRunsSince(lease.pid, Date.parse(lease.acquiredAt));
 }
 
 /**
