@@ -227,14 +227,19 @@ describe('deploy leases', () => {
     expect(r.stderr).toContain(
       `interrupted: released the deploy lease on udp-counter; the supervisor carries on the switch to ${rel} and records its outcome (see \`brr status --app udp-counter\`)`,
     );
-    // The supervisor finishes the switch on its own (it fails its health check) and records that.
-    await waitFor(
-      `the supervisor to record the outcome of ${rel}`,
-      async () => ((await events(sb)).some((e) => e.type === 'failed' && e.release === rel) ? true : undefined),
-      40_000,
+    // The next command takes the lease at once, and waits for the supervisor to finish the switch
+    // it carried on (which fails its health check and is recorded so) before its own.
+    const next = await sb.brr(['config', 'unset', 'HEALTHY', '--wait', '0']);
+    expect(next.code).toBe(0);
+    expect(next.stderr).toContain(
+      `a switch to ${rel} is in progress (started by a command that is gone); waiting for it to end`,
     );
-    const next = await sb.json<{ release: string }>(['config', 'unset', 'HEALTHY', '--wait', '0']);
-    expect(JSON.parse((await sb.get('/')).body)).toMatchObject({ release: next.release });
+    const ofRel = (await events(sb)).filter((e) => e.release === rel).map((e) => e.type);
+    expect(ofRel).toContain('switch-started');
+    expect(ofRel.at(-1)).toBe('failed');
+    const activated = (await events(sb)).filter((e) => e.type === 'activated').at(-1)!;
+    expect(activated.seq).toBeGreaterThan(started.seq);
+    expect(JSON.parse((await sb.get('/')).body)).toMatchObject({ release: activated.release });
   });
 });
 
