@@ -59,7 +59,9 @@ function render(s: LockStatus): void {
   if (!l) return out(`${s.app}: no deploy lease held`);
   const state = s.expired
     ? yellow('expired (the next deploy takes it over)', process.stdout)
-    : red('held', process.stdout);
+    : s.holderAlive === false
+      ? yellow('held by a process that is gone (the next deploy takes it over at once)', process.stdout)
+      : red('held', process.stdout);
   out(`${s.app}: ${state}`);
   out(`  owner     ${l.owner}`);
   out(`  host      ${l.host}`);
