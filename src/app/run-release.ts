@@ -71,8 +71,9 @@ export async function runRelease(
 /**
  * Asks the supervisor for the switch. We hold the app's deploy lease, so a switch already in
  * progress for the app was asked for by a command that is gone (killed or interrupted mid-switch;
- * the supervisor carries it out regardless): wait for it to end, then ask again, rather than fail
- * a command whose release is already recorded. Stops waiting when `signal` aborts.
+ * the supervisor carries it out regardless) or is the supervisor's own resume: wait for it to
+ * end, then ask again, rather than fail a command whose release is already recorded. Stops
+ * waiting when `signal` (the lease's) aborts.
  */
 async function requestSwitch(
   client: SupervisorClient,
@@ -89,7 +90,7 @@ async function requestSwitch(
       return (await client.request('switch', { app, release }, onProgress)) as { release: string; durationMs: number };
     } catch (e) {
       if (!isBrrError(e) || e.code !== 'switch_in_progress') throw e;
-      if (!told) onProgress(`${e.message} (started by a command that is gone); waiting for it to end`);
+      if (!told) onProgress(`${e.message} (asked for by a command that is gone); waiting for it to end`);
       told = true;
     } finally {
       answered();

@@ -232,7 +232,7 @@ describe('deploy leases', () => {
     const next = await sb.brr(['config', 'unset', 'HEALTHY', '--wait', '0']);
     expect(next.code).toBe(0);
     expect(next.stderr).toContain(
-      `a switch to ${rel} is in progress (started by a command that is gone); waiting for it to end`,
+      `a switch to ${rel} is in progress (asked for by a command that is gone); waiting for it to end`,
     );
     const ofRel = (await events(sb)).filter((e) => e.release === rel).map((e) => e.type);
     expect(ofRel).toContain('switch-started');
