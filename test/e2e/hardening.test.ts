@@ -71,6 +71,8 @@ describe('a 200-byte BRR_HOME, slow health checks and overlong durations', () =>
 
     const down = await ok(['shutdown']);
     expect(down.stdout).toContain('supervisor stopped');
+    // The supervisor answers before its process is gone: give it a moment to exit.
+    for (let i = 0; i < 100 && pidsWithHome(home).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(pidsWithHome(home)).toEqual([]);
     expect(existsSync(path.join(home, 'run', 'supervisor.sock'))).toBe(false);
   });
