@@ -102,6 +102,10 @@ export function summarizeEvent(e: Pick<LedgerEvent, 'type' | 'detail'>): string 
       const lease = (d.lease ?? {}) as { owner?: unknown; token?: unknown };
       return `lease of ${short(lease.owner) || '?'} (token ${short(lease.token) || '?'})`;
     }
+    case 'lease-taken-over': {
+      const lease = (d.lease ?? {}) as { owner?: unknown; pid?: unknown; token?: unknown };
+      return `lease of ${short(lease.owner) || '?'} (pid ${short(lease.pid) || '?'}, token ${short(lease.token) || '?'}): holder gone`;
+    }
     case 'release-phase-succeeded':
     case 'release-phase-failed':
       return typeof d.signal === 'string' && d.signal

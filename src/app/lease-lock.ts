@@ -1,4 +1,10 @@
+/**
+ * `brr lock` (show and break an app's deploy lease) and the one judgement of whether a lease's
+ * holder still runs, shared by `brr lock` and by acquiring (a gone holder's lease is taken over
+ * at once instead of after its TTL).
+ */
 import os from 'node:os';
+import { pidRunsSince } from '../core/pid-owner.js';
 import { isExpired } from '../ledger/leases.js';
 import type { Lease } from '../ledger/ledger.js';
 import type { Context } from './context.js';
@@ -11,36 +17,43 @@ export interface LockStatus {
   /** True when the lease's expiry has passed (anyone may take it over). */
   expired: boolean;
   /**
-   * Whether the holder's pid is alive, when it runs on this host; null when it cannot be told
-   * (another host, or no lease). A hint for `--force`, not proof: pids are reused.
+   * Whether the holder still runs, when it ran on this host (its pid is alive and started before
+   * the lease was acquired, so a reused pid does not count); null when it cannot be told
+   * (another host, or no lease).
    */
   holderAlive: boolean | null;
 }
 
-/** Whether `pid` runs here (EPERM means it does, under another user). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/**
+ * Whether the holder of `lease` (a process on this host) still runs: its pid is alive and
+ * started before the lease was acquired (a reused pid is not the holder).
+ */
+export function holderRuns(lease: Lease): boolean {
+  return pidRunsSince(lease.pid, Date.parse(lease.acquiredAt));
 }
 
-/** Pure: the status shown for a lease at `now`. */
+/**
+ * True when `lease`'s holder is known to be gone: it ran on this host and its process no longer
+ * runs (see holderRuns). A holder on another host is never judged from here.
+ */
+export function holderGone(lease: Lease, host = os.hostname()): boolean {
+  return lease.host === host && lease.pid > 0 && !holderRuns(lease);
+}
+
+/** Pure: the status shown for a lease at `now`; `alive` tells whether a holder on this host runs. */
 export function lockStatus(
   app: string,
   lease: Lease | null,
   now: Date,
   host = os.hostname(),
-  alive = pidAlive,
+  alive: (lease: Lease) => boolean = holderRuns,
 ): LockStatus {
   if (!lease) return { app, lease: null, expired: false, holderAlive: null };
   return {
     app,
     lease,
     expired: isExpired(lease, now),
-    holderAlive: lease.host === host && lease.pid > 0 ? alive(lease.pid) : null,
+    holderAlive: lease.host === host && lease.pid > 0 ? alive(lease) : null,
   };
 }
 

@@ -1,9 +1,11 @@
 import os from 'node:os';
-import { BrrError, invalidInput, isBrrError } from '../core/errors.js';
+import { BrrError, isBrrError } from '../core/errors.js';
 import type { Lease, LeaseHolder } from '../ledger/ledger.js';
-import { parseDuration } from '../manifest/duration.js';
+import { parseDurationInput } from '../manifest/duration.js';
 import type { Context } from './context.js';
+import { trackLease } from './interrupt.js';
 import { fencedLedger } from './lease-fence.js';
+import { holderGone } from './lease-lock.js';
 
 /**
  * The deploy lease: every command that writes an app's ledger (deploy, release, config
@@ -11,7 +13,9 @@ import { fencedLedger } from './lease-fence.js';
  * two operators cannot interleave deploys of one app. The lease lives in the ledger database
  * with an expiry, so a crashed holder blocks the app for at most one TTL (Helm's "another
  * operation is in progress" forever is the failure this avoids), and with a fencing token, so a
- * holder that was presumed dead and wakes up cannot write after someone else took over.
+ * holder that was presumed dead and wakes up cannot write after someone else took over. A holder
+ * known dead (its pid on this host no longer runs, or was reused) does not even block for the
+ * TTL: its lease is taken over at once and the takeover recorded ('lease-taken-over').
  *
  * Not fenced, on purpose: the supervisor's run-stage events (switch-started, activated, failed,
  * rolled-back, stopped) are appended from its own process (supervisor-deps record()). The lease
@@ -33,6 +37,8 @@ export interface LeaseOptions {
   waitMs?: number;
   /** Called once when the lease is held by someone else and we start waiting for it. */
   onWait?: (held: Lease) => void;
+  /** Called when the lease was taken over from a holder that is gone (recorded as 'lease-taken-over'). */
+  onTakeOver?: (gone: Lease) => void;
 }
 
 /** What the guarded operation gets besides the fenced context. */
@@ -46,15 +52,8 @@ export interface HeldLease {
 export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.BRR_LEASE_TTL;
   if (raw === undefined || raw.trim() === '') return DEFAULT_LEASE_TTL_MS;
-  const ms = parseDuration(raw);
   // Below ~300 ms a renewal every ttl/3 competes with ordinary ledger writes for the file lock.
-  if (ms === null || ms < 300)
-    throw invalidInput(
-      'lease_ttl_invalid',
-      `BRR_LEASE_TTL="${raw}" is not a duration of at least 300ms`,
-      'e.g. BRR_LEASE_TTL=30s, or unset it',
-    );
-  return ms;
+  return parseDurationInput('BRR_LEASE_TTL', raw, { minMs: 300, example: 'BRR_LEASE_TTL=30s, or unset it' });
 }
 
 /** Who this process is, as a lease holder. */
@@ -69,7 +68,7 @@ export function leaseHeldError(app: string, held: Lease, waitedMs: number): BrrE
     'lease_held',
     `${app} is being deployed by ${held.owner} (host ${held.host}, pid ${held.pid}) since ${held.acquiredAt}; its lease expires at ${held.expiresAt}${waited}`,
     {
-      hint: `wait for that deploy to finish (or pass --wait 2m); if it is dead, its lease lapses by itself at ${held.expiresAt}, or break it now with \`brr lock --force --app ${app}\``,
+      hint: `wait for that deploy to finish (or pass --wait 2m); a holder that died on this host is taken over at once, one on another host lapses at ${held.expiresAt}, or break it now with \`brr lock --force --app ${app}\``,
       details: { lease: held },
     },
   );
@@ -84,7 +83,12 @@ async function acquire(ctx: Context, app: string, ttlMs: number, opts: LeaseOpti
   let told = false;
   for (;;) {
     try {
-      return await ctx.ledger.acquireLease(app, leaseHolder(ctx), ttlMs, ctx.clock.now());
+      // A holder that died on this host (SIGKILL, a crash) never releases: take its lease at once.
+      const lease = await ctx.ledger.acquireLease(app, leaseHolder(ctx), ttlMs, ctx.clock.now(), {
+        holderGone: (held) => holderGone(held),
+      });
+      if (lease.takenOver) opts.onTakeOver?.(lease.takenOver.lease);
+      return lease;
     } catch (e) {
       if (!isBrrError(e) || e.code !== 'lease_held') throw e;
       const held = (e.details?.lease ?? null) as Lease | null;
@@ -161,10 +165,13 @@ export async function withLease<T>(
   );
   lost.catch(() => {});
   const stop = keepAlive(ctx, lease, ttlMs, (e) => ac.abort(e));
+  // Ctrl-C or SIGTERM releases it too (see interrupt.ts), so nobody waits out the TTL.
+  const untrack = trackLease(app, () => ctx.ledger.releaseLease(app, lease.token));
   const fenced: Context = { ...ctx, ledger: fencedLedger(ctx.ledger, app, lease.token, ac.signal) };
   try {
     return await Promise.race([fn(fenced, { lease, signal: ac.signal }), lost]);
   } finally {
+    untrack();
     stop();
     await ctx.ledger.releaseLease(app, lease.token).catch(() => {});
   }

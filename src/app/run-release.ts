@@ -1,10 +1,12 @@
-import { notFound } from '../core/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isBrrError, notFound } from '../core/errors.js';
 import type { Release } from '../core/types.js';
 import { checkReleaseTrusted } from '../release/trust.js';
 import { checkBuildPresent } from './preflight.js';
-import { ensureSupervisor } from '../run/local/client.js';
+import { ensureSupervisor, type SupervisorClient } from '../run/local/client.js';
 import type { Context } from './context.js';
 import { appTarget } from './app-target.js';
+import { trackSwitch } from './interrupt.js';
 import { runOnKubernetes } from './kubernetes-run.js';
 import { supervisorArgv } from './launch.js';
 import { runReleasePhase, type ReleasePhaseOutcome } from './release-phase.js';
@@ -59,12 +61,41 @@ export async function runRelease(
   opts.signal?.throwIfAborted();
   const client = await ensureSupervisor(ctx.paths, supervisorArgv(ctx.paths));
   try {
-    const result = (await client.request('switch', { app, release: rel.id }, onProgress)) as {
-      release: string;
-      durationMs: number;
-    };
+    const result = await requestSwitch(client, app, rel.id, onProgress, opts.signal);
     return { app, release: result.release, durationMs: result.durationMs, releasePhase: phase.status };
   } finally {
     client.close();
+  }
+}
+
+/**
+ * Asks the supervisor for the switch. We hold the app's deploy lease, so a switch already in
+ * progress for the app was asked for by a command that is gone (killed or interrupted mid-switch;
+ * the supervisor carries it out regardless) or is the supervisor's own resume: wait for it to
+ * end, then ask again, rather than fail a command whose release is already recorded. Stops
+ * waiting when `signal` (the lease's) aborts.
+ */
+async function requestSwitch(
+  client: SupervisorClient,
+  app: string,
+  release: string,
+  onProgress: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<{ release: string; durationMs: number }> {
+  let told = false;
+  for (;;) {
+    // From here the supervisor carries the switch out even if this CLI is interrupted.
+    const answered = trackSwitch(app, release);
+    try {
+      return (await client.request('switch', { app, release }, onProgress)) as { release: string; durationMs: number };
+    } catch (e) {
+      if (!isBrrError(e) || e.code !== 'switch_in_progress') throw e;
+      if (!told) onProgress(`${e.message} (asked for by a command that is gone); waiting for it to end`);
+      told = true;
+    } finally {
+      answered();
+    }
+    signal?.throwIfAborted();
+    await sleep(200, undefined, { signal }).catch(() => signal?.throwIfAborted());
   }
 }

@@ -11,7 +11,9 @@ import { IMAGE_LABELS } from '../store/image.js';
 import { buildRecordOf, readConfig, readManifest } from '../store/image-read.js';
 import { ANNOTATIONS, MEDIA_TYPES, OciLayout, type Descriptor } from '../store/oci-layout.js';
 import { removeTree } from '../store/remove-tree.js';
+import { buildWorkPrefix, removeDeadBuildScratch } from './build-scratch.js';
 import { commitTime, exportTree, isDirty, publicOrigin, resolveCommit } from './checkout.js';
+import { diskFullError, isDiskFull } from './disk-full.js';
 import { resolveBuildBase, writeBuildImage } from './image-recipe.js';
 import { runRecipe } from './recipe.js';
 
@@ -185,8 +187,39 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
   await mkdir(paths.tmp, { recursive: true });
   await mkdir(paths.buildLogs, { recursive: true });
-  const work = await mkdtemp(path.join(paths.tmp, 'build-'));
+  // What killed builds left behind would otherwise fill the disk, one SIGKILL at a time.
+  for (const p of await removeDeadBuildScratch(paths)) progress(`removed ${p} (left by a killed build)`);
+  let work: string;
   try {
+    work = await mkdtemp(buildWorkPrefix(paths));
+  } catch (e) {
+    if (isDiskFull(e))
+      throw await diskFullError(e as NodeJS.ErrnoException, {
+        stage: 'preparing the build',
+        fallback: paths.tmp,
+        work: '',
+        output: null,
+      });
+    throw e;
+  }
+  // Where a build stands, so that running out of space is reported as what it is, with the estimate.
+  let stage = 'checking out the commit';
+  let out: string | null = null;
+  try {
+    return await buildInWork(work);
+  } catch (e) {
+    if (!isDiskFull(e)) throw e;
+    throw await diskFullError(e as NodeJS.ErrnoException, {
+      stage,
+      fallback: stage === 'checking out the commit' || stage === 'running the build command' ? work : paths.oci,
+      work,
+      output: out,
+    });
+  } finally {
+    await removeTree(work);
+  }
+
+  async function buildInWork(work: string): Promise<BuildResult> {
     const src = path.join(work, 'src');
     await mkdir(src);
     const time = await commitTime(repo, commit);
@@ -199,6 +232,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       paths.buildLogs,
       `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`,
     );
+    stage = 'running the build command';
     if (manifest.build.command.length > 0) {
       await runRecipe({
         dir: src,
@@ -209,7 +243,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         progress,
       });
     }
-    const out = await outputDir(src, manifest.build.output);
+    out = await outputDir(src, manifest.build.output);
+    stage = 'packaging the image';
     // No source URL inside the image: two clones of one commit (different remotes, or none)
     // must give the same digest. Where it came from is recorded in the index annotation.
     const input = {
@@ -235,6 +270,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         key,
       }),
     };
+    stage = 'recording the image';
     await layout.addImage(desc);
     progress(`image ${desc.digest}`);
     const record: BuildRecord = {
@@ -252,7 +288,5 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       pushed: [],
     };
     return { digest: desc.digest, commit, cached: false, dirty, record };
-  } finally {
-    await removeTree(work);
   }
 }

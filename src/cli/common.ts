@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { invalidInput } from '../core/errors.js';
-import { parseDuration } from '../manifest/duration.js';
+import { parseDurationInput } from '../manifest/duration.js';
 import { openContext, type Context } from '../app/context.js';
 import { resolveApp } from '../app/resolve-app.js';
 
@@ -48,11 +47,6 @@ export function timeoutFlag(cmd: Command): Command {
   return cmd.option(
     '--timeout <duration>',
     'how long a Kubernetes rollout may take before brr rolls back (default 5m)',
-    (v: string) => {
-      const ms = parseDuration(v);
-      if (ms === null || ms <= 0)
-        throw invalidInput('usage', `--timeout: expected a duration such as 90s or 5m, got "${v}"`);
-      return ms;
-    },
+    (v: string) => parseDurationInput('--timeout', v, { minMs: 1, example: '--timeout 90s or --timeout 5m' }),
   );
 }

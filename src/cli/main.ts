@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { holdsLeases, interruptMessage, releaseOnInterrupt } from '../app/interrupt.js';
 import { brrVersion } from '../core/version.js';
 import { reportError } from './output.js';
 import { registerBuildCommands } from './commands/build.js';
@@ -45,7 +46,25 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.on('SIGINT', () => process.exit(130));
+/**
+ * Ctrl-C (130) and SIGTERM (143) first give back the deploy leases this CLI holds and say what
+ * the supervisor does with a switch already asked for (app/interrupt.ts); a second signal exits
+ * at once. SIGTERM is left to its other listeners (the foreground supervisor, `brr logs -f`)
+ * when no lease is held.
+ */
+let interrupted = false;
+function onSignal(exitCode: number, othersHandle: boolean): void {
+  if (interrupted) process.exit(exitCode);
+  if (!holdsLeases() && othersHandle) return;
+  interrupted = true;
+  void releaseOnInterrupt()
+    .then((notes) => {
+      for (const n of notes) process.stderr.write(`${interruptMessage(n)}\n`);
+    })
+    .finally(() => process.exit(exitCode));
+}
+process.on('SIGINT', () => onSignal(130, false));
+process.on('SIGTERM', () => onSignal(143, process.listenerCount('SIGTERM') > 1));
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

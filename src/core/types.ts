@@ -174,6 +174,7 @@ export const EVENT_TYPES = [
   'rolled-back',
   'stopped',
   'lock-broken',
+  'lease-taken-over',
   'release-phase-started',
   'release-phase-succeeded',
   'release-phase-failed',

@@ -1,5 +1,5 @@
 import { BrrError, conflict, invalidInput } from '../core/errors.js';
-import type { Lease, LeaseHolder } from './ledger.js';
+import type { Lease, LeaseHolder, NewEvent } from './ledger.js';
 
 /**
  * The lease rules both drivers apply inside their write transaction, as pure functions of the
@@ -54,14 +54,24 @@ function checkTtl(ttlMs: number, now: Date): void {
     );
 }
 
-/** The lease `holder` gets, or conflict 'lease_held' while another unexpired lease stands. */
+/** What acquiring gives: the new lease, and the unexpired lease of a gone holder it replaced (null when none). */
+export interface AcquirePlan {
+  lease: Lease;
+  takenOver: Lease | null;
+}
+
+/**
+ * The lease `holder` gets, or conflict 'lease_held' while another unexpired lease stands whose
+ * holder `holderGone` does not declare gone.
+ */
 export function planAcquire(
   app: string,
   row: LeaseRow | null | undefined,
   holder: LeaseHolder,
   ttlMs: number,
   now: Date,
-): Lease {
+  holderGone?: (held: Lease) => boolean,
+): AcquirePlan {
   checkTtl(ttlMs, now);
   if (
     typeof holder?.owner !== 'string' ||
@@ -76,17 +86,19 @@ export function planAcquire(
     );
   }
   const held = leaseOf(row);
-  if (held && !isExpired(held, now)) {
+  const standing = held && !isExpired(held, now) ? held : null;
+  const takenOver = standing && holderGone?.(standing) === true ? standing : null;
+  if (standing && !takenOver) {
     throw new BrrError(
       'lease_held',
-      `${app} is being deployed by ${held.owner} (host ${held.host}, pid ${held.pid}) until ${held.expiresAt}`,
+      `${app} is being deployed by ${standing.owner} (host ${standing.host}, pid ${standing.pid}) until ${standing.expiresAt}`,
       {
         hint: 'wait for that deploy to finish or its lease to expire; `brr lock --force` breaks it if the holder is gone',
-        details: { lease: held },
+        details: { lease: standing },
       },
     );
   }
-  return {
+  const lease: Lease = {
     app,
     owner: holder.owner,
     host: holder.host,
@@ -94,6 +106,27 @@ export function planAcquire(
     token: (row?.lastToken ?? 0) + 1,
     acquiredAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
+  };
+  return { lease, takenOver };
+}
+
+/**
+ * The 'lease-taken-over' event both drivers append when a lease is taken from a gone holder:
+ * names that holder (and its lease as it stood) and the new one, so the history tells why a
+ * deploy did not wait out the TTL.
+ */
+export function takeoverEvent(plan: AcquirePlan & { takenOver: Lease }, now: Date): NewEvent {
+  const { lease, takenOver } = plan;
+  return {
+    type: 'lease-taken-over',
+    release: null,
+    detail: {
+      lease: takenOver,
+      reason: 'holder-gone',
+      takenBy: { owner: lease.owner, host: lease.host, pid: lease.pid, token: lease.token },
+    },
+    actor: lease.owner,
+    createdAt: now.toISOString(),
   };
 }
 

@@ -64,6 +64,22 @@ export interface Lease extends LeaseHolder {
   expiresAt: string;
 }
 
+/** What `acquireLease` may do besides acquiring a free or expired lease. */
+export interface AcquireOptions {
+  /**
+   * Asked (inside the write transaction) about an unexpired lease held by someone else: true
+   * when its holder is known to be gone (a dead pid on this host). The lease is then taken over
+   * at once instead of after its TTL, and a 'lease-taken-over' event naming the gone holder is
+   * appended to the app's history in the same transaction.
+   */
+  holderGone?: (held: Lease) => boolean;
+}
+
+/** An acquired lease; `takenOver` is set when it was taken from a gone holder (see AcquireOptions). */
+export interface AcquiredLease extends Lease {
+  takenOver?: { lease: Lease; eventSeq: number };
+}
+
 /** Optional fencing for appends: the write is refused (conflict 'lease_fenced') unless `fence` is the app's latest lease token. */
 export interface AppendOptions {
   fence?: number;
@@ -71,7 +87,8 @@ export interface AppendOptions {
 
 /**
  * Lease operations every driver implements (SQLite and PostgreSQL, same contract test).
- * - acquireLease: succeeds when no lease is held or the held one expired (at `now`); else conflict 'lease_held' (details.lease = the holder).
+ * - acquireLease: succeeds when no lease is held, the held one expired (at `now`), or `opts.holderGone` says its holder is gone
+ *   (then recorded as a 'lease-taken-over' event, atomically); else conflict 'lease_held' (details.lease = the holder).
  * - renewLease: extends the lease if `token` is still the current one and not taken over; else conflict 'lease_lost'.
  * - releaseLease: gives it up (no-op when `token` is no longer current).
  * - getLease: the current lease row (possibly expired), or null.
@@ -79,7 +96,13 @@ export interface AppendOptions {
  *   growing: breaking consumes a token, so the broken holder's fence is refused at once, not only after the next acquire.
  */
 export interface LeaseStore {
-  acquireLease(app: string, holder: LeaseHolder, ttlMs: number, now: Date): Promise<Lease>;
+  acquireLease(
+    app: string,
+    holder: LeaseHolder,
+    ttlMs: number,
+    now: Date,
+    opts?: AcquireOptions,
+  ): Promise<AcquiredLease>;
   renewLease(app: string, token: number, ttlMs: number, now: Date): Promise<Lease>;
   releaseLease(app: string, token: number): Promise<void>;
   getLease(app: string): Promise<Lease | null>;

@@ -10,7 +10,7 @@ import type {
   ReleasePhaseSpec,
   RestartPolicy,
 } from '../core/types.js';
-import { parseDuration } from './duration.js';
+import { durationTooLong, parseDuration } from './duration.js';
 
 /**
  * The brr.yaml schema: one place that validates and documents. `MANIFEST_DOC` is rendered into
@@ -53,9 +53,12 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   ],
   [
     'processes.T.health',
-    '`{ http: /path, port: NAME }`, `{ tcp: NAME }` or `{ exec: "cmd" }`, plus optional `timeout` (default 30s), `interval` (default 200ms), `upFor` (default 1s, used when there is no check)',
+    '`{ http: /path, port: NAME }`, `{ tcp: NAME }` or `{ exec: "cmd" }`, plus optional `timeout` (default 30s), `interval` (default 200ms), `upFor` (default 1s, used when there is no check). A new process must pass within `timeout`: brr tries the check, waits `interval` after each failed try, and tries again; one try (an HTTP answer, a TCP connect, an `exec` command) may take all the time left before `timeout`, so `{ exec: "sleep 2", timeout: 20s }` passes. An `exec` still running at `timeout` is killed with its process group',
   ],
-  ['processes.T.grace', 'time between SIGTERM and SIGKILL when stopping; default 10s'],
+  [
+    'processes.T.grace',
+    'time between SIGTERM and SIGKILL when stopping; default 10s; at most 596h, like every duration',
+  ],
   ['processes.T.restart', '`always` (default), `on-failure` or `never`'],
   [
     'processes.T.stateful',
@@ -105,6 +108,8 @@ class Ctx {
   duration(v: unknown, path: string): number {
     const ms = parseDuration(v);
     if (ms === null) this.fail(path, 'expected a duration such as 500ms, 30s or 2m');
+    const tooLong = durationTooLong(ms as number);
+    if (tooLong) this.fail(path, `${JSON.stringify(v)} ${tooLong}`);
     return ms as number;
   }
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -5,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openContext, type Context } from '../../src/app/context.js';
 import { leaseTtlMs, withLease } from '../../src/app/lease.js';
 import { fencedLedger } from '../../src/app/lease-fence.js';
-import { breakLock, lockStatus, showLock } from '../../src/app/lease-lock.js';
+import { breakLock, holderGone, lockStatus, showLock } from '../../src/app/lease-lock.js';
 import { BrrError } from '../../src/core/errors.js';
 import type { NewEvent } from '../../src/ledger/ledger.js';
 
@@ -250,6 +251,48 @@ describe('brr lock', () => {
     expect(lockStatus(APP, lease, new Date('2026-01-01T00:00:00.000Z'), 'h2', () => true)).toMatchObject({
       holderAlive: null,
     });
+  });
+
+  it('holderGone: a dead pid, or a live one that started after the lease (a reused pid), is gone; a running holder or another host is not', async () => {
+    const host = os.hostname();
+    const dead = spawn('true');
+    await new Promise((r) => dead.once('exit', r));
+    const base = { app: APP, owner: 'a', token: 1, expiresAt: '2099-01-01T00:00:00.000Z' };
+    const now = new Date().toISOString();
+    expect(holderGone({ ...base, host, pid: dead.pid!, acquiredAt: now })).toBe(true);
+    const live = spawn('sleep', ['30']);
+    try {
+      await new Promise((r) => live.once('spawn', r));
+      // Acquired an hour ago by a process that has since died: this live pid started later, so it is not the holder.
+      const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+      expect(holderGone({ ...base, host, pid: live.pid!, acquiredAt: hourAgo })).toBe(true);
+      expect(holderGone({ ...base, host, pid: live.pid!, acquiredAt: new Date().toISOString() })).toBe(false);
+      expect(holderGone({ ...base, host: `${host}-elsewhere`, pid: dead.pid!, acquiredAt: now })).toBe(false);
+      expect(holderGone({ ...base, host, pid: process.pid, acquiredAt: hourAgo })).toBe(false);
+    } finally {
+      live.kill('SIGKILL');
+    }
+  });
+
+  it("withLease takes a dead holder's unexpired lease at once, records lease-taken-over and says so", async () => {
+    const dead = spawn('true');
+    await new Promise((r) => dead.once('exit', r));
+    const gone = await alice.ledger.acquireLease(
+      APP,
+      { owner: 'alice@h1', host: os.hostname(), pid: dead.pid! },
+      600_000,
+      new Date(),
+    );
+    const told: unknown[] = [];
+    const seq = await withLease(bob, APP, async (ctx) => (await ctx.ledger.appendEvent(APP, event('bob'))).seq, {
+      onTakeOver: (l) => told.push(l),
+    });
+    expect(told).toEqual([gone]);
+    const ev = await bob.ledger.listEvents(APP);
+    expect(ev.map((e) => e.type)).toEqual(['lease-taken-over', 'config-staged']);
+    expect(ev[0]).toMatchObject({ actor: 'bob@h2', detail: { lease: gone, reason: 'holder-gone' } });
+    expect(seq).toBe(2);
+    expect(await bob.ledger.getLease(APP)).toBeNull();
   });
 
   it('BRR_LEASE_TTL sets the TTL; nonsense is refused', () => {

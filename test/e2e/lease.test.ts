@@ -104,33 +104,41 @@ describe('deploy leases', () => {
     await sb.cleanup();
   });
 
-  it('a SIGKILLed holder blocks the next deploy (lease_held, naming it) until its lease expires; then the deploy proceeds', async () => {
-    // A TTL long enough that the blocked attempt below surely runs before it lapses, even on a busy machine.
-    const holder = startBrr(sb, ['config', 'set', 'HOLD=60'], { BRR_LEASE_TTL: '8s' });
+  it('a SIGKILLed holder on this host is taken over at once by the next deploy (not after its TTL), recorded as lease-taken-over', async () => {
+    // A TTL far longer than the test: the deploy below may not wait for it (--wait 0).
+    const holder = startBrr(sb, ['config', 'set', 'HOLD=60'], { BRR_LEASE_TTL: '10m' });
     const lease = await inReleasePhase(sb, holder.child.pid!, 'v2');
     holder.child.kill('SIGKILL');
     await holder.done;
     killOrphans(sb, 'v2');
-
-    const blocked = await sb.brr(['config', 'unset', 'HOLD', '--json', '--wait', '0']);
-    expect(Date.now()).toBeLessThan(Date.parse(lease.expiresAt));
-    expect(blocked.code).toBe(1);
-    expect(JSON.parse(blocked.stdout).error.code).toBe('lease_held');
-    expect(blocked.stderr).toContain(
-      `is being deployed by tester@e2e (host ${lease.host}, pid ${holder.child.pid}) since ${lease.acquiredAt}`,
-    );
-    expect(blocked.stderr).toContain('brr lock --force');
     const shown = await sb.ok(['lock']);
     expect(shown.stdout).toContain(`pid       ${holder.child.pid} (not running on this host)`);
 
-    await sleep(Math.max(0, Date.parse(lease.expiresAt) - Date.now() + 100));
-    const r = await sb.json<{ release: string }>(['config', 'unset', 'HOLD']);
-    // v2 was appended by the crashed deploy; the blocked attempt appended nothing.
-    expect(r.release).toBe('v3');
+    const r = await sb.brr(['config', 'unset', 'HOLD', '--json', '--wait', '0']);
+    expect(r.code).toBe(0);
+    // v2 was appended by the killed deploy; this one planned against it.
+    expect(JSON.parse(r.stdout)).toMatchObject({ release: 'v3' });
+    expect(r.stderr).toContain(
+      `took over udp-counter's deploy lease from tester@e2e (host ${lease.host}, pid ${holder.child.pid}): that process is gone`,
+    );
     expect(JSON.parse((await sb.get('/')).body)).toMatchObject({ release: 'v3' });
     expect((await lock(sb)).lease).toBeNull();
     const ev = await events(sb);
     expect(ev.filter((e) => e.release === 'v2').map((e) => e.type)).toEqual(['release-phase-started']);
+    const taken = ev.filter((e) => e.type === 'lease-taken-over');
+    expect(taken).toHaveLength(1);
+    expect(taken[0]).toMatchObject({
+      actor: 'tester@e2e',
+      release: null,
+      detail: {
+        lease: { pid: holder.child.pid, token: lease.token, acquiredAt: lease.acquiredAt },
+        reason: 'holder-gone',
+        takenBy: { owner: 'tester@e2e', token: lease.token + 1 },
+      },
+    });
+    // It comes before everything the new holder recorded.
+    expect(taken[0]!.seq).toBeLessThan(ev.find((e) => e.release === 'v3')!.seq);
+    expect((await sb.ok(['verify'])).code).toBe(0);
   });
 
   it('a stalled holder (SIGSTOP past its expiry) is taken over; when it wakes, its late writes are refused and it exits 1', async () => {
@@ -190,14 +198,48 @@ describe('deploy leases', () => {
     const dir = path.join(sb.home, 'releases', APP, 'v7');
     expect(pidsWithHome(sb.home).some((p) => safeCwd(p) === dir)).toBe(true);
     holder.child.kill('SIGINT');
-    expect((await holder.done).code).toBe(130);
+    const r = await holder.done;
+    expect(r.code).toBe(130);
+    // The lease is given back before the CLI exits: the next command does not wait for anything.
+    expect((await lock(sb)).lease).toBeNull();
+    expect(r.stderr).toContain(
+      'interrupted: released the deploy lease on udp-counter; no switch was handed to the supervisor: the running release is unchanged',
+    );
     await waitFor(
       'the release command to be stopped',
       async () => (pidsWithHome(sb.home).some((p) => safeCwd(p) === dir) ? undefined : true),
       5_000,
     );
-    // The lease is not released on Ctrl-C, only left to lapse within its TTL.
-    await waitFor('the lease to lapse', async () => ((await lock(sb)).expired ? true : undefined), 5_000);
+  });
+
+  it('SIGTERM during a switch releases the lease and says the supervisor carries the switch on; it does, and records it', async () => {
+    const lastSeq = (await events(sb)).at(-1)?.seq ?? 0;
+    // HEALTHY=0: the new release never passes its health check, so the switch lasts its 15 s timeout.
+    const holder = startBrr(sb, ['config', 'set', 'HEALTHY=0', 'HOLD=0'], { BRR_LEASE_TTL: '10m' });
+    const started = await waitFor('the switch to start', async () =>
+      (await events(sb)).find((e) => e.type === 'switch-started' && e.seq > lastSeq),
+    );
+    const rel = started.release!;
+    holder.child.kill('SIGTERM');
+    const r = await holder.done;
+    expect(r.code).toBe(143);
+    expect((await lock(sb)).lease).toBeNull();
+    expect(r.stderr).toContain(
+      `interrupted: released the deploy lease on udp-counter; the supervisor carries on the switch to ${rel} and records its outcome (see \`brr status --app udp-counter\`)`,
+    );
+    // The next command takes the lease at once, and waits for the supervisor to finish the switch
+    // it carried on (which fails its health check and is recorded so) before its own.
+    const next = await sb.brr(['config', 'unset', 'HEALTHY', '--wait', '0']);
+    expect(next.code).toBe(0);
+    expect(next.stderr).toContain(
+      `a switch to ${rel} is in progress (asked for by a command that is gone); waiting for it to end`,
+    );
+    const ofRel = (await events(sb)).filter((e) => e.release === rel).map((e) => e.type);
+    expect(ofRel).toContain('switch-started');
+    expect(ofRel.at(-1)).toBe('failed');
+    const activated = (await events(sb)).filter((e) => e.type === 'activated').at(-1)!;
+    expect(activated.seq).toBeGreaterThan(started.seq);
+    expect(JSON.parse((await sb.get('/')).body)).toMatchObject({ release: activated.release });
   });
 });
 

@@ -15,3 +15,22 @@ export function missingTool(name: string): string | null {
   process.stderr.write(`SKIP: ${reason}\n`);
   return reason;
 }
+
+/**
+ * Mounts a tmpfs of `size` (e.g. `2m`) on `dir` for tests that need a real full disk. Needs
+ * root: returns a visible skip reason when the mount cannot be made, unless BRR_REQUIRE_TOOLS=1,
+ * which turns it into a failure. Unmount with `unmountTmpfs` in afterAll.
+ */
+export function mountTmpfs(dir: string, size: string): string | null {
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status === 0) return null;
+  const why = `cannot mount a tmpfs on ${dir} (${(r.stderr || r.error?.message || 'mount failed').trim()}; needs root)`;
+  if (process.env.BRR_REQUIRE_TOOLS === '1') throw new Error(`${why}, required by BRR_REQUIRE_TOOLS=1`);
+  process.stderr.write(`SKIP: ${why}; skipping\n`);
+  return why;
+}
+
+/** Unmounts what `mountTmpfs` mounted (lazily, so a leftover open file cannot keep it). */
+export function unmountTmpfs(dir: string): void {
+  spawnSync('umount', ['-l', dir]);
+}

@@ -315,6 +315,45 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
         );
       });
 
+      it('takes over at once, with a lease-taken-over event, a lease whose holder is gone; a live holder is refused', async () => {
+        const lease = await ledger.acquireLease('a', alice, 60_000, NOW);
+        const asked: number[] = [];
+        // A holder that runs: refused as before, after asking.
+        const alive = await ledger
+          .acquireLease('a', bob, 1000, at(1), { holderGone: (h) => (asked.push(h.token), false) })
+          .catch((e: unknown) => e);
+        expect(alive).toMatchObject({ code: 'lease_held', details: { lease } });
+        expect(asked).toEqual([lease.token]);
+        const taken = await ledger.acquireLease('a', bob, 1000, at(2), { holderGone: (h) => h.pid === alice.pid });
+        expect(taken).toMatchObject({ ...bob, token: lease.token + 1, takenOver: { lease, eventSeq: 1 } });
+        const { takenOver: _, ...plain } = taken;
+        expect(await ledger.getLease('a')).toEqual(plain);
+        const [ev] = await ledger.listEvents('a');
+        expect(ev).toMatchObject({
+          seq: 1,
+          type: 'lease-taken-over',
+          release: null,
+          actor: bob.owner,
+          createdAt: at(2).toISOString(),
+          detail: { lease, reason: 'holder-gone', takenBy: { ...bob, token: lease.token + 1 } },
+        });
+        // The gone holder's fence is refused; the taker's goes through.
+        await expect(ledger.appendEvent('a', event('stopped', null), { fence: lease.token })).rejects.toMatchObject({
+          code: 'lease_fenced',
+        });
+        expect((await ledger.appendEvent('a', event('stopped', null), { fence: taken.token })).seq).toBe(2);
+        expect((await ledger.verify()).ok).toBe(true);
+        // Free and expired leases are acquired without asking and without an event.
+        const never = () => {
+          throw new Error('holderGone must not be asked');
+        };
+        expect(
+          (await ledger.acquireLease('a', alice, 1000, at(5000), { holderGone: never })).takenOver,
+        ).toBeUndefined();
+        expect((await ledger.acquireLease('b', alice, 1000, NOW, { holderGone: never })).takenOver).toBeUndefined();
+        expect((await ledger.listEvents('a')).map((e) => e.type)).toEqual(['lease-taken-over', 'stopped']);
+      });
+
       it('gives exactly one of many concurrent acquirers the lease', async () => {
         const tries = await Promise.allSettled(
           Array.from({ length: 8 }, (_, i) => ledger.acquireLease('a', { ...alice, pid: i }, 10_000, NOW)),

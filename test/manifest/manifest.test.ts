@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, parseProcfile } from '../../src/manifest/load.js';
 import { MANIFEST_DOC } from '../../src/manifest/schema.js';
-import { parseDuration } from '../../src/manifest/duration.js';
+import { MAX_TIMER_MS, parseDuration, parseDurationInput } from '../../src/manifest/duration.js';
 import { brrErrorOf } from '../helpers/errors.js';
 
 const errorOf = brrErrorOf;
@@ -150,6 +150,35 @@ describe('durations', () => {
     ['7', 7_000],
   ])('%j is %d ms', (v, ms) => expect(parseDuration(v)).toBe(ms));
   it.each([['soon'], [''], [-1], ['5 d'], [null]])('%j is invalid', (v) => expect(parseDuration(v)).toBeNull());
+});
+
+describe('durations a timer can hold', () => {
+  it('accepts up to 2^31-1 ms and refuses more, naming the key, exit 2', () => {
+    expect(parseDurationInput('--wait', '596h', { example: '30s' })).toBe(596 * 3_600_000);
+    expect(parseDurationInput('--wait', `${MAX_TIMER_MS}ms`, { example: '30s' })).toBe(MAX_TIMER_MS);
+    for (const [key, raw] of [
+      ['--wait', `${MAX_TIMER_MS + 1}ms`],
+      ['BRR_LEASE_TTL', '600h'],
+      ['--timeout', '1e400'],
+    ] as const) {
+      const e = brrErrorOf(() => parseDurationInput(key, raw, { example: '30s' }));
+      expect(e).toMatchObject({ code: 'duration_invalid', exitCode: 2, details: { key, value: raw } });
+      expect(e.message.startsWith(`${key}: "${raw}" `)).toBe(true);
+    }
+    expect(brrErrorOf(() => parseDurationInput('BRR_LEASE_TTL', '10ms', { minMs: 300, example: '30s' })).message).toBe(
+      'BRR_LEASE_TTL: "10ms" is too short: it must be at least 300ms',
+    );
+  });
+
+  it.each(['grace', 'health.timeout', 'health.interval', 'health.upFor'])('brr.yaml %s over 596h is refused', (key) => {
+    const [k1, k2] = key.split('.');
+    const proc: Record<string, unknown> = { command: 'x' };
+    if (k2) proc[k1!] = { [k2]: '597h' };
+    else proc[k1!] = '597h';
+    const e = brrErrorOf(() => parseManifest(JSON.stringify({ processes: { web: proc } })));
+    expect(e).toMatchObject({ code: 'manifest_invalid', exitCode: 2 });
+    expect(e.message).toContain(`processes.web.${key}: "597h" is longer than the 596h`);
+  });
 });
 
 describe('schema as documentation', () => {

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import type { Context } from '../../app/context.js';
 import { withLease, type HeldLease } from '../../app/lease.js';
 import { breakLock, showLock, type LockStatus } from '../../app/lease-lock.js';
-import { invalidInput } from '../../core/errors.js';
-import { parseDuration } from '../../manifest/duration.js';
+import { parseDurationInput } from '../../manifest/duration.js';
 import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, info, out, printJson, red, yellow } from '../output.js';
 
@@ -21,11 +20,7 @@ export function leaseFlag(cmd: Command): Command {
   return cmd.option(
     '--wait <duration>',
     'when another deploy of the app holds its lease, wait up to this long (e.g. 0, 30s, 5m); default 60s',
-    (v: string) => {
-      const ms = parseDuration(v);
-      if (ms === null) throw invalidInput('usage', `--wait: expected a duration such as 30s or 5m, got "${v}"`);
-      return ms;
-    },
+    (v: string) => parseDurationInput('--wait', v, { example: '--wait 30s or --wait 5m' }),
   );
 }
 
@@ -40,6 +35,13 @@ export function withAppLease<T>(
       // Operators queue behind each other by default (each change is planned against the newest
       // release once it gets the lease, so nothing is lost); --wait 0 fails at once instead.
       waitMs: opts.wait ?? DEFAULT_WAIT_MS,
+      // Said even with --json (on stderr): taking a lease from a dead holder is worth knowing.
+      onTakeOver: (gone) =>
+        info(
+          yellow(
+            `took over ${app}'s deploy lease from ${gone.owner} (host ${gone.host}, pid ${gone.pid}): that process is gone (recorded as lease-taken-over)`,
+          ),
+        ),
       onWait: opts.json
         ? undefined
         : (l) =>
@@ -57,7 +59,9 @@ function render(s: LockStatus): void {
   if (!l) return out(`${s.app}: no deploy lease held`);
   const state = s.expired
     ? yellow('expired (the next deploy takes it over)', process.stdout)
-    : red('held', process.stdout);
+    : s.holderAlive === false
+      ? yellow('held by a process that is gone (the next deploy takes it over at once)', process.stdout)
+      : red('held', process.stdout);
   out(`${s.app}: ${state}`);
   out(`  owner     ${l.owner}`);
   out(`  host      ${l.host}`);

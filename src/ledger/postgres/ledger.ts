@@ -2,6 +2,8 @@ import pg from 'pg';
 import { invalidInput } from '../../core/errors.js';
 import type { Config, LedgerEvent, Release } from '../../core/types.js';
 import type {
+  AcquireOptions,
+  AcquiredLease,
   AppendOptions,
   Lease,
   LeaseHolder,
@@ -11,7 +13,7 @@ import type {
   StoredEntry,
   VerifyResult,
 } from '../ledger.js';
-import { checkFence, leaseOf, planAcquire, planRenew, type LeaseRow } from '../leases.js';
+import { checkFence, leaseOf, planAcquire, planRenew, takeoverEvent, type LeaseRow } from '../leases.js';
 import { Mutex } from '../mutex.js';
 import { importChains, readChainPage, verifyChains } from './chains.js';
 import { PgSession, type PgOpenOptions } from './session.js';
@@ -81,26 +83,38 @@ export class PostgresLedger implements Ledger {
     checkEventType(event.type);
     return this.write(app, async (c) => {
       await this.checkFence(c, app, opts);
-      const latest = (
-        await this.db.q(c, 'SELECT seq, hash FROM events WHERE app = $1 ORDER BY seq DESC LIMIT 1', [app])
-      ).rows[0] as { seq: number; hash: string } | undefined;
-      const sealed = sealEvent(app, latest ?? null, event);
-      const b = sealed.body;
-      await this.db.q(
-        c,
-        'INSERT INTO events (app, seq, type, release, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [app, b.seq, b.type, b.release, sealed.text, sealed.hash, b.prevHash],
-      );
-      return eventFromText(sealed.text, sealed.hash);
+      return this.insertEvent(c, app, event);
     });
   }
 
-  async acquireLease(app: string, holder: LeaseHolder, ttlMs: number, now: Date): Promise<Lease> {
+  /** Seals and inserts one event; the caller holds the app's write transaction. */
+  private async insertEvent(c: Client, app: string, event: NewEvent): Promise<LedgerEvent> {
+    const latest = (await this.db.q(c, 'SELECT seq, hash FROM events WHERE app = $1 ORDER BY seq DESC LIMIT 1', [app]))
+      .rows[0] as { seq: number; hash: string } | undefined;
+    const sealed = sealEvent(app, latest ?? null, event);
+    const b = sealed.body;
+    await this.db.q(
+      c,
+      'INSERT INTO events (app, seq, type, release, body, hash, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [app, b.seq, b.type, b.release, sealed.text, sealed.hash, b.prevHash],
+    );
+    return eventFromText(sealed.text, sealed.hash);
+  }
+
+  async acquireLease(
+    app: string,
+    holder: LeaseHolder,
+    ttlMs: number,
+    now: Date,
+    opts: AcquireOptions = {},
+  ): Promise<AcquiredLease> {
     checkApp(app);
     return this.write(app, async (c) => {
-      const lease = planAcquire(app, await this.leaseRow(c, app), holder, ttlMs, now);
-      await this.putLease(c, { ...lease, lastToken: lease.token });
-      return lease;
+      const plan = planAcquire(app, await this.leaseRow(c, app), holder, ttlMs, now, opts.holderGone);
+      await this.putLease(c, { ...plan.lease, lastToken: plan.lease.token });
+      if (!plan.takenOver) return plan.lease;
+      const event = await this.insertEvent(c, app, takeoverEvent({ ...plan, takenOver: plan.takenOver }, now));
+      return { ...plan.lease, takenOver: { lease: plan.takenOver, eventSeq: event.seq } };
     });
   }
 

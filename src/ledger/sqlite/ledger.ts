@@ -3,6 +3,8 @@ import type Database from 'better-sqlite3';
 import { BrrError, invalidInput } from '../../core/errors.js';
 import type { Config, LedgerEvent, Release } from '../../core/types.js';
 import type {
+  AcquireOptions,
+  AcquiredLease,
   AppendOptions,
   Lease,
   LeaseHolder,
@@ -12,7 +14,7 @@ import type {
   StoredEntry,
   VerifyResult,
 } from '../ledger.js';
-import { checkFence, leaseOf, planAcquire, planRenew, type LeaseRow } from '../leases.js';
+import { checkFence, leaseOf, planAcquire, planRenew, takeoverEvent, type LeaseRow } from '../leases.js';
 import { acquireFileMutex, releaseFileMutex, type Mutex } from '../mutex.js';
 import {
   checkApp,
@@ -155,27 +157,24 @@ export class SqliteLedger implements Ledger {
     checkEventType(event.type);
     return this.write(() => {
       this.checkFence(app, opts);
-      const latest = this.sql.latestEvent.get(app) as EventRow | undefined;
-      const sealed = sealEvent(app, latest ?? null, event);
-      this.sql.insertEvent.run(
-        app,
-        sealed.body.seq,
-        sealed.body.type,
-        sealed.body.release,
-        sealed.text,
-        sealed.hash,
-        sealed.body.prevHash,
-      );
-      return eventFromText(sealed.text, sealed.hash);
+      return this.insertEvent(app, event);
     });
   }
 
-  async acquireLease(app: string, holder: LeaseHolder, ttlMs: number, now: Date): Promise<Lease> {
+  async acquireLease(
+    app: string,
+    holder: LeaseHolder,
+    ttlMs: number,
+    now: Date,
+    opts: AcquireOptions = {},
+  ): Promise<AcquiredLease> {
     checkApp(app);
     return this.write(() => {
-      const lease = planAcquire(app, this.leaseRow(app), holder, ttlMs, now);
-      this.sql.putLease.run({ ...lease, lastToken: lease.token });
-      return lease;
+      const plan = planAcquire(app, this.leaseRow(app), holder, ttlMs, now, opts.holderGone);
+      this.sql.putLease.run({ ...plan.lease, lastToken: plan.lease.token });
+      if (!plan.takenOver) return plan.lease;
+      const event = this.insertEvent(app, takeoverEvent({ ...plan, takenOver: plan.takenOver }, now));
+      return { ...plan.lease, takenOver: { lease: plan.takenOver, eventSeq: event.seq } };
     });
   }
 
@@ -311,6 +310,22 @@ export class SqliteLedger implements Ledger {
   /** A short synchronous write transaction, queued behind other writers of this process. */
   private write<T>(fn: () => T): Promise<T> {
     return this.mutex.run(() => this.run(() => this.db.transaction(fn).immediate()));
+  }
+
+  /** Seals and inserts one event; the caller holds the write transaction. */
+  private insertEvent(app: string, event: NewEvent): LedgerEvent {
+    const latest = this.sql.latestEvent.get(app) as EventRow | undefined;
+    const sealed = sealEvent(app, latest ?? null, event);
+    this.sql.insertEvent.run(
+      app,
+      sealed.body.seq,
+      sealed.body.type,
+      sealed.body.release,
+      sealed.text,
+      sealed.hash,
+      sealed.body.prevHash,
+    );
+    return eventFromText(sealed.text, sealed.hash);
   }
 
   private leaseRow(app: string): LeaseRow | undefined {

@@ -3,12 +3,13 @@
  * background), send requests, follow their progress.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrrError } from '../../core/errors.js';
 import type { HomePaths } from '../../core/home.js';
+import { withSocketAddress } from './socket-address.js';
 import { fromWireError, LineSplitter, readToken, type ControlOp, type ControlResponse } from './control-protocol.js';
 
 export interface SupervisorClient {
@@ -40,11 +41,16 @@ export function supervisorLogPath(home: HomePaths): string {
 
 /** A client of the supervisor of `home`, or null when none is running there. */
 export async function connectSupervisor(home: HomePaths): Promise<SupervisorClient | null> {
-  const conn = await new Promise<net.Socket | null>((resolve) => {
-    const c = net.connect(home.socket);
-    c.once('connect', () => resolve(c));
-    c.once('error', () => resolve(null)); // ENOENT, ECONNREFUSED: nobody listens
-  });
+  const conn = await withSocketAddress(
+    home.socket,
+    (address) =>
+      new Promise<net.Socket | null>((resolve) => {
+        const c = net.connect(address);
+        c.once('connect', () => resolve(c));
+        c.once('error', () => resolve(null)); // ENOENT, ECONNREFUSED: nobody listens
+      }),
+    () => null,
+  );
   if (!conn) return null;
   let token: string;
   try {
@@ -134,6 +140,8 @@ export async function ensureSupervisor(
   mkdirSync(home.logs, { recursive: true });
   const logFile = supervisorLogPath(home);
   const fd = openSync(logFile, 'a');
+  // Where this supervisor's output starts, so its own last words can be quoted if it dies.
+  const logStart = fstatSync(fd).size;
   let exit: string | null = null;
   try {
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd] });
@@ -163,9 +171,29 @@ export async function ensureSupervisor(
     } catch (e) {
       lastError = e;
     }
-    if (exitedBefore !== null)
-      throw unreachable(`the supervisor exited before answering (${exitedBefore})`, home, lastError);
+    if (exitedBefore !== null) {
+      const why = lastErrorLine(logFile, logStart);
+      throw unreachable(
+        `the supervisor exited before answering (${exitedBefore})${why ? `: ${why}` : ''}`,
+        home,
+        lastError,
+      );
+    }
     await sleep(100);
   }
   throw unreachable(`the supervisor did not answer within ${Math.round(timeoutMs / 1000)}s`, home, lastError);
+}
+
+/** The last `error: …` line a supervisor wrote to its log after `from` (bytes), or null. */
+function lastErrorLine(logFile: string, from: number): string | null {
+  try {
+    const text = readFileSync(logFile).subarray(from).toString('utf8');
+    const line = text
+      .split('\n')
+      .reverse()
+      .find((l) => l.startsWith('error: '));
+    return line ? line.slice('error: '.length).slice(0, 500) : null;
+  } catch {
+    return null;
+  }
 }

@@ -6,7 +6,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 import net from 'node:net';
-import { invalidInput } from '../../core/errors.js';
+import { BrrError, invalidInput } from '../../core/errors.js';
+import { withSocketAddress } from './socket-address.js';
 import { CONTROL_OPS, LineSplitter, toWireError, type ControlOp, type ControlResponse } from './control-protocol.js';
 
 export type ControlHandler = (
@@ -85,12 +86,25 @@ export async function startControlServer(
     );
     conn.on('data', (d) => lines.push(d));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  // A supervisor that cannot serve its socket must exit saying why, not run on unreachable.
+  await withSocketAddress(
+    socketPath,
+    (address) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(address, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
+  ).catch((e: unknown) => {
+    server.close();
+    if (e instanceof BrrError) throw e;
+    throw new BrrError(
+      'control_socket_unavailable',
+      `the supervisor cannot listen on its control socket ${socketPath} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      { hint: 'check that the brr home is on a local filesystem and writable by you', cause: e },
+    );
   });
   // The run directory is 0700 already; the socket is tightened too in case someone loosens it.
   chmodSync(socketPath, 0o600);

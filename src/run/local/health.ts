@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import type { HealthCheck, HealthSpec } from '../../core/types.js';
+import { MAX_TIMER_MS } from '../../manifest/duration.js';
 
 export interface HealthTarget {
   /** Port of the process's private health socket on 127.0.0.1; null if it has none. */
@@ -25,7 +26,8 @@ export interface CheckResult {
 
 /** Runs `check` once against `target`, giving up after `timeoutMs`. Never throws. */
 export async function checkOnce(check: HealthCheck, target: HealthTarget, timeoutMs: number): Promise<CheckResult> {
-  const timeout = Math.max(1, Math.floor(timeoutMs));
+  // Bounded by what a timer holds: a longer delay would fire at once (see manifest/duration.ts).
+  const timeout = Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(timeoutMs)));
   if (check.kind === 'exec') return checkExec(check.command, target, timeout);
   if (target.healthPort === null) return { ok: false, reason: 'no health socket for this process' };
   return check.kind === 'http'
@@ -35,7 +37,7 @@ export async function checkOnce(check: HealthCheck, target: HealthTarget, timeou
 
 /**
  * Waits until a starting process is healthy: the check passes (polled every `spec.intervalMs`,
- * each try limited to min(1s, time left)), or with no check, the process stays up for
+ * each try limited to the time left before `spec.timeoutMs`), or with no check, the process stays up for
  * `spec.upForMs`. Ends early when `isAlive()` turns false or `signal` aborts. Never throws.
  */
 export async function waitHealthy(
@@ -72,7 +74,8 @@ export async function waitHealthy(
     if (stop) return stop;
     const left = deadline - now();
     if (left <= 0) break;
-    const r = await checkOnce(check, target, Math.min(1000, left));
+    // A try may take all the time left: a check that needs 2 s (a slow `exec`) must be able to pass.
+    const r = await checkOnce(check, target, left);
     if (r.ok) return done(true, null);
     last = r.reason;
     // Watch for the process dying while waiting for the next try, so a crash is reported at once.

@@ -17,6 +17,7 @@ import { readProcStat, signalGroup } from './proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
 import { bindPrivateTcp, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
 import type { ProcessSlot } from './switch-plan.js';
+import { MAX_TIMER_MS } from '../../manifest/duration.js';
 
 /** What every process of one supervisor shares. */
 export interface ProcessContext {
@@ -278,7 +279,8 @@ export class ManagedProcess {
     while (this.child === child && child !== null && !abort.signal.aborted) {
       if ((await this.waitHealthy(abort.signal)).ok) return;
       // A zero timeout would otherwise spin without ever yielding to the event loop.
-      await new Promise((r) => setTimeout(r, Math.max(this.slot.spec.health.intervalMs, 100)));
+      // Bounded like every timer: an image built before durations were checked may say 600h.
+      await new Promise((r) => setTimeout(r, Math.min(MAX_TIMER_MS, Math.max(this.slot.spec.health.intervalMs, 100))));
     }
   }
 

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { BrrError } from '../../core/errors.js';
 import type { HomePaths } from '../../core/home.js';
 import { isLive, readProcStat } from './proc.js';
+import { withSocketAddress } from './socket-address.js';
 
 export interface SupervisorLock {
   /** Removes the pid file and the socket, if they are still ours. */
@@ -30,8 +31,16 @@ function running(pid: number | null): BrrError {
  * counts (a request without token is refused, which proves someone is there).
  */
 export function socketAnswers(socketPath: string, timeoutMs = 2_000): Promise<boolean> {
+  return withSocketAddress(
+    socketPath,
+    (address) => socketAddressAnswers(address, timeoutMs),
+    () => false,
+  );
+}
+
+function socketAddressAnswers(address: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const c = net.connect(socketPath);
+    const c = net.connect(address);
     const done = (answer: boolean) => {
       clearTimeout(timer);
       c.destroy();

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { brrVersion } from '../../core/version.js';
+import { MAX_TIMER_MS } from '../../manifest/duration.js';
 import type { SupervisorDeps } from '../types.js';
 import { AppTable } from './app-table.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
@@ -43,7 +44,8 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
   const shutdown = new AbortController();
   try {
     mkdirSync(home.logs, { recursive: true });
-    const stopGraceCapMs = opts.stopGraceCapMs ?? Number.MAX_SAFE_INTEGER;
+    // A grace recorded before durations were bounded (e.g. 600h) must not overflow the kill timer.
+    const stopGraceCapMs = Math.min(opts.stopGraceCapMs ?? MAX_TIMER_MS, MAX_TIMER_MS);
     // Before any bind: orphans of a killed predecessor still hold the shared sockets.
     const childrenPath = childrenFilePath(home.run);
     await killOrphans(readChildren(childrenPath), `${HOME_MARKER_VAR}=${home.root}`, {

@@ -131,6 +131,17 @@ describe('waitHealthy', () => {
     expect(r.elapsedMs).toBeGreaterThanOrEqual(250);
   });
 
+  it('lets one try take the time left before the timeout: `exec: sleep 2` with `timeout: 20s` passes on its first try', async () => {
+    const tries = join(dir, 'tries');
+    const r = await waitHealthy(
+      spec({ check: { kind: 'exec', command: `echo try >> ${tries}; sleep 2` }, timeoutMs: 20_000 }),
+      target(null),
+      { isAlive: () => true },
+    );
+    expect(r).toMatchObject({ ok: true, reason: null });
+    expect(readFileSync(tries, 'utf8')).toBe('try\n');
+  });
+
   it('gives up after timeoutMs with the last result', async () => {
     const r = await waitHealthy(
       spec({ check: { kind: 'http', path: '/bad', port: 'http' }, timeoutMs: 500 }),
