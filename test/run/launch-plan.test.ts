@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { childEnv, processLogPath, shellScript, simpleCommandWords } from '../../src/run/local/launch-plan.js';
+import { childEnv, portVar, processLogPath, shellScript, simpleCommandWords } from '../../src/run/local/launch-plan.js';
 
 describe('shellScript', () => {
   it.each([
@@ -50,6 +50,7 @@ describe('childEnv', () => {
     type: 'web',
     index: 2,
     ports,
+    privatePorts: {},
     listenFds: { LISTEN_FDS: '2', LISTEN_FDNAMES: 'data:http' },
     homeRoot: '/h',
   };
@@ -86,6 +87,25 @@ describe('childEnv', () => {
 
   it('sets no PORT without a tcp port', () => {
     expect(childEnv({ ...input, ports: [ports[0]!] }).PORT).toBeUndefined();
+  });
+
+  it('gives proxied ports their private port as PORT_<NAME>, and PORT over what config says', () => {
+    const env = childEnv({
+      ...input,
+      ports: [...ports, { name: 'dns-udp', port: 53, protocol: 'udp', address: '127.0.0.1' }],
+      config: { PORT: '8080' },
+      privatePorts: { data: 40001, http: 40002, 'dns-udp': 40003 },
+      listenFds: {},
+    });
+    expect(env).toMatchObject({ PORT: '40002', PORT_HTTP: '40002', PORT_DATA: '40001', PORT_DNS_UDP: '40003' });
+    expect(env.LISTEN_FDS).toBeUndefined();
+  });
+});
+
+describe('portVar', () => {
+  it('upper-cases the name and turns - into _', () => {
+    expect(portVar('http')).toBe('PORT_HTTP');
+    expect(portVar('gtp-u')).toBe('PORT_GTP_U');
   });
 });
 

@@ -103,6 +103,8 @@ export interface ChildEnvInput {
   /** 1-based. */
   index: number;
   ports: PortSpec[];
+  /** Port name → this process's private port on 127.0.0.1, for the ports with `handoff: proxy`. */
+  privatePorts: Record<string, number>;
   /** LISTEN_FDS and LISTEN_FDNAMES for the sockets handed over. */
   listenFds: Record<string, string>;
   homeRoot: string;
@@ -121,6 +123,14 @@ export function childEnv(input: ChildEnvInput): Record<string, string> {
   Object.assign(env, input.config);
   const firstTcp = input.ports.find((p) => p.protocol === 'tcp');
   if (firstTcp && input.config.PORT === undefined) env.PORT = String(firstTcp.port);
+  // A proxied port's process must listen on its private port, whatever config says (Heroku's
+  // `PORT`: the config holds the public port, the process is told where to listen).
+  for (const p of input.ports) {
+    const own = input.privatePorts[p.name];
+    if (own === undefined) continue;
+    env[portVar(p.name)] = String(own);
+    if (p === firstTcp) env.PORT = String(own);
+  }
   Object.assign(env, {
     BRR_APP: input.app,
     BRR_RELEASE: input.release,
@@ -133,6 +143,11 @@ export function childEnv(input: ChildEnvInput): Record<string, string> {
   Object.assign(env, input.listenFds);
   delete env.LISTEN_PID;
   return env;
+}
+
+/** `PORT_<NAME>`: the port name upper-cased, `-` → `_` (`dns-udp` → `PORT_DNS_UDP`). */
+export function portVar(name: string): string {
+  return `PORT_${name.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /** `<logs>/<app>/<type>.<index>.log` */

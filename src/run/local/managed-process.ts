@@ -1,21 +1,26 @@
 /**
  * One process slot (app, release, type, index) on this machine: spawns it in its own process
  * group with its sockets, pipes its output to its log, restarts it by policy with back-off,
- * and stops it with SIGTERM, grace, SIGKILL. Every incarnation gets a fresh private health
- * socket: one a previous incarnation listened on would accept connections for nobody.
+ * and stops it with SIGTERM, grace, SIGKILL. A proxied port (`handoff: proxy`) gets a private
+ * port per slot, kept across restarts so the proxy's backend stays valid. With `handoff: fds`,
+ * every incarnation gets a fresh private health socket: one a previous incarnation listened on
+ * would accept connections for nobody.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../core/clock.js';
 import type { HomePaths } from '../../core/home.js';
+import type { HealthSpec } from '../../core/types.js';
 import type { ProcessInfo, ProcessState, RunSpec } from '../types.js';
 import { nextCrashCount, restartDelayMs, shouldRestart, type BackoffOptions, type ExitStatus } from './backoff.js';
 import type { ChildrenFile } from './children-file.js';
 import { waitHealthy } from './health.js';
 import { childEnv, processLogPath, shellScript, startMarker } from './launch-plan.js';
+import type { AcquiredPort } from './port-pool.js';
 import { readProcStat, signalGroup } from './proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
-import { bindPrivateTcp, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
+import type { Backend } from './proxy-tcp.js';
+import { bindPrivateTcp, freePrivatePort, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
 import type { ProcessSlot } from './switch-plan.js';
 
 /** What every process of one supervisor shares. */
@@ -31,8 +36,15 @@ export interface ProcessContext {
   log(line: string): void;
 }
 
+let procSeq = 0;
+
 export class ManagedProcess {
   readonly name: string;
+  /** Unique among the supervisor's processes: the proxies' backend id. */
+  readonly id: string;
+  /** Port name → private port on 127.0.0.1, for the proxied ports. */
+  readonly privatePorts: Record<string, number> = {};
+  private readonly sockets: HeldSocket[];
   private state: ProcessState = 'starting';
   private child: ChildProcess | null = null;
   private pid: number | null = null;
@@ -52,10 +64,16 @@ export class ManagedProcess {
   constructor(
     readonly run: RunSpec,
     readonly slot: ProcessSlot,
-    private readonly sockets: HeldSocket[],
+    ports: AcquiredPort[],
     private readonly ctx: ProcessContext,
   ) {
     this.name = `${run.app} ${slot.type}.${slot.index} ${run.release}`;
+    this.id = `${this.name}#${++procSeq}`;
+    this.sockets = ports.flatMap((p) => (p.handoff === 'fds' ? [p.socket] : []));
+    for (const p of ports) {
+      if (p.handoff === 'proxy')
+        this.privatePorts[p.spec.name] = freePrivatePort(p.spec.protocol === 'udp' ? 'udp' : 'tcp');
+    }
     this.log = ctx.logs.acquire(processLogPath(ctx.home.logs, run.app, slot.type, slot.index));
   }
 
@@ -68,15 +86,24 @@ export class ManagedProcess {
     return this.child !== null;
   }
 
+  /** This process as a backend of the proxy of its port `name` (null if that port is not proxied). */
+  backend(name: string): Backend | null {
+    const port = this.privatePorts[name];
+    if (port === undefined) return null;
+    return { id: this.id, port, available: () => this.child !== null && !this.stopping };
+  }
+
   /**
    * Waits for this incarnation to pass its health check. A crash ends the wait at once.
    * Pass `signal` to give up early (shutdown).
    */
   async waitHealthy(signal?: AbortSignal): Promise<{ ok: boolean; reason: string | null; elapsedMs: number }> {
     const child = this.child;
-    const r = await waitHealthy(this.slot.spec.health, this.healthTarget(), {
+    const plan = this.healthPlan();
+    const r = await waitHealthy(plan.spec, this.healthTarget(plan.port), {
       isAlive: () => this.child === child && child !== null,
       signal,
+      refusedReason: plan.refusedReason,
     });
     if (this.child === child && child !== null) this.state = r.ok ? 'healthy' : 'running';
     return r;
@@ -136,8 +163,34 @@ export class ManagedProcess {
     };
   }
 
-  private healthTarget() {
-    return { healthPort: this.healthSocket?.port ?? null, cwd: this.run.dir, env: this.execEnv() };
+  private healthTarget(port: number | null) {
+    return { healthPort: port, cwd: this.run.dir, env: this.execEnv() };
+  }
+
+  /**
+   * Where this process is checked. A proxied port is checked on the process's private port; an
+   * fds port on its private `health` socket. With no check, a process with a proxied TCP port is
+   * healthy once it accepts there (Heroku's boot check); others after `upFor`.
+   */
+  private healthPlan(): { spec: HealthSpec; port: number | null; refusedReason?: string } {
+    const spec = this.slot.spec.health;
+    const check = spec.check;
+    if (check && check.kind !== 'exec') {
+      const own = this.privatePorts[check.port];
+      if (own !== undefined) return { spec, port: own };
+      const fd = 3 + this.sockets.length;
+      return {
+        spec,
+        port: this.healthSocket?.port ?? null,
+        refusedReason: `the process does not listen on its private health socket (fd ${fd}, LISTEN_FDNAMES name "health"): with handoff: fds, ${check.kind} checks are made there; serve the same handler on it (README: "How a process takes its sockets"), or use handoff: proxy`,
+      };
+    }
+    if (check === null) {
+      const tcp = this.slot.spec.ports.find((p) => p.protocol === 'tcp' && this.privatePorts[p.name] !== undefined);
+      if (tcp)
+        return { spec: { ...spec, check: { kind: 'tcp', port: tcp.name } }, port: this.privatePorts[tcp.name] ?? null };
+    }
+    return { spec, port: null };
   }
 
   private execEnv(): Record<string, string> {
@@ -149,6 +202,7 @@ export class ManagedProcess {
       type: this.slot.type,
       index: this.slot.index,
       ports: this.slot.spec.ports,
+      privatePorts: this.privatePorts,
       listenFds: {},
       homeRoot: this.ctx.home.root,
     });
@@ -157,10 +211,10 @@ export class ManagedProcess {
   private spawnOnce(): void {
     this.restartTimer = null;
     this.closeHealthSocket();
-    const kind = this.slot.spec.health.check?.kind;
+    const check = this.slot.spec.health.check;
     let sockets = this.sockets;
     try {
-      if (kind === 'http' || kind === 'tcp') {
+      if (check && check.kind !== 'exec' && this.privatePorts[check.port] === undefined) {
         this.healthSocket = bindPrivateTcp('health');
         sockets = [...sockets, this.healthSocket];
       }
@@ -200,6 +254,7 @@ export class ManagedProcess {
       pgid: pid,
       startTime: readProcStat(pid)?.startTime ?? 0,
       graceMs: this.slot.spec.graceMs,
+      privatePorts: this.privatePorts,
     });
     this.log.marker(
       startMarker({

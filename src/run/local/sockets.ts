@@ -102,7 +102,55 @@ export function stdioFor(sockets: HeldSocket[]): number[] {
   return sockets.map((s) => s.fd);
 }
 
+/**
+ * Binds a TCP socket for the supervisor's own proxy (`handoff: proxy`) and returns Node's handle
+ * for `net.Server#listen(handle)`: bind errors are reported here, synchronously, with the same
+ * codes and hints as for held sockets. The server owns the handle from then on.
+ */
+export function bindProxyTcpHandle(spec: PortSpec): { handle: object; port: number } {
+  const { handle, port } = bindHandle(spec.name, 'tcp', spec.address, spec.port);
+  return { handle, port };
+}
+
+/**
+ * Checks that `spec` (a UDP port) can be bound, then lets go: dgram has no way to adopt a
+ * handle, so the proxy binds it again right away, with this check's error if it is taken.
+ */
+export function probeUdpPort(spec: PortSpec): void {
+  bindHandle(spec.name, 'udp', spec.address, spec.port).handle.close();
+}
+
+/** Binds 127.0.0.1:0 and lets go: a port the kernel considers free now, for one process's private use. */
+export function freePrivatePort(protocol: 'tcp' | 'udp'): number {
+  const { handle, port } = bindHandle('private', protocol, '127.0.0.1', 0);
+  handle.close();
+  return port;
+}
+
 function bindSocket(name: string, protocol: Protocol, address: string, port: number): HeldSocket {
+  const b = bindHandle(name, protocol, address, port);
+  const handle = b.handle;
+  let open = true;
+  return {
+    name,
+    protocol,
+    address,
+    port: b.port,
+    fd: handle.fd,
+    close() {
+      if (!open) return;
+      open = false;
+      handle.close();
+    },
+  };
+}
+
+function bindHandle(
+  name: string,
+  protocol: Protocol,
+  address: string,
+  port: number,
+): { handle: NativeHandle; port: number } {
   const v6 = isIPv6(address);
   if (!v6 && !isIPv4(address)) {
     throw invalidInput(
@@ -142,19 +190,7 @@ function bindSocket(name: string, protocol: Protocol, address: string, port: num
     handle.close();
     throw bindError(grc, name, where, port, protocol);
   }
-  let open = true;
-  return {
-    name,
-    protocol,
-    address,
-    port: out.port,
-    fd: handle.fd,
-    close() {
-      if (!open) return;
-      open = false;
-      handle.close();
-    },
-  };
+  return { handle, port: out.port };
 }
 
 function bindError(rc: number, name: string, where: string, port: number, protocol: Protocol): BrrError {
