@@ -76,6 +76,10 @@ describe('unmodified apps behind the proxy, through the CLI, under load', () => 
     expect((await sb.ok(['config'])).stdout).toContain(`PORT=${sb.httpPort}`);
     const body = JSON.parse((await sb.get('/')).body) as { release: string };
     expect(body.release).toBe('v4');
+    // The report that started it all: the second `config set` after a deploy failed with EADDRINUSE.
+    await sb.ok(['config', 'set', 'X=1']);
+    await sb.ok(['config', 'set', 'X=2']);
+    expect(JSON.parse((await sb.get('/')).body)).toMatchObject({ release: 'v6' });
   });
 
   it('a non-Node server bound to $PORT: python3 -m http.server', { timeout: 240_000 }, async (ctx) => {
@@ -126,5 +130,22 @@ describe('unmodified apps behind the proxy, through the CLI, under load', () => 
     expect([...r.releases].sort()).toEqual(['v1', 'v2', 'v3', 'v4']);
     expect([...r.udpReleases].sort()).toEqual(['v1', 'v2', 'v3', 'v4']);
     expect(status.code).toBe(0);
+  });
+
+  it('switch: stop-first runs an app with a hard-coded port; brr status is in sync', { timeout: 120_000 }, async () => {
+    sb = await Sandbox.withFiles(({ httpPort }) => ({
+      'app.js': `require('http').createServer((q, s) => s.end(process.env.BRR_RELEASE)).listen(${httpPort}, '127.0.0.1');\n`,
+      'brr.yaml': ['app: fixed', 'processes:', '  web:', '    command: node app.js', '    switch: stop-first', ''].join(
+        '\n',
+      ),
+    }));
+    await sb.ok(['deploy']);
+    expect((await sb.get('/')).body).toBe('v1');
+    await sb.ok(['config', 'set', 'X=1']);
+    expect((await sb.get('/')).body).toBe('v2');
+    sb.commit('notes.txt', 'change\n');
+    await sb.ok(['deploy']);
+    expect((await sb.get('/')).body).toBe('v3');
+    expect((await sb.brr(['status'])).code).toBe(0);
   });
 });
