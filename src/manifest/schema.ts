@@ -53,7 +53,7 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   ],
   [
     'processes.T.ports[].handoff',
-    '`proxy` (default): each process listens on its own private port on 127.0.0.1, given as `PORT_<NAME>` (and `PORT` for the first tcp port), and the supervisor forwards TCP connections and UDP flows from the public port to healthy processes; `fds`: the process takes the public socket itself (`LISTEN_FDS`, see [How a process takes its sockets](#how-a-process-takes-its-sockets))',
+    '`proxy` (default): each process listens on its own private port on 127.0.0.1, given as `PORT_<NAME>` (and `PORT` for the first tcp port), and the supervisor forwards TCP connections and UDP flows from the public port to healthy processes; `fds`: the process takes the public socket itself (`LISTEN_FDS`, see [How a process gets its ports](#how-a-process-gets-its-ports))',
   ],
   [
     'processes.T.health',

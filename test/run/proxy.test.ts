@@ -251,6 +251,6 @@ describe('handoff: fds', () => {
   it('a process that never serves its private health socket fails with that, not `connection refused`', async () => {
     const e = await switchError('fds', 'v1');
     expect(e.message).toContain('does not listen on its private health socket (fd 4, LISTEN_FDNAMES name "health")');
-    expect(e.message).toContain('How a process takes its sockets');
+    expect(e.message).toContain('README: "How a process gets its ports", section "handoff: fds"');
   });
 });

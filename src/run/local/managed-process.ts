@@ -182,7 +182,7 @@ export class ManagedProcess {
       return {
         spec,
         port: this.healthSocket?.port ?? null,
-        refusedReason: `the process does not listen on its private health socket (fd ${fd}, LISTEN_FDNAMES name "health"): with handoff: fds, ${check.kind} checks are made there; serve the same handler on it (README: "How a process takes its sockets"), or use handoff: proxy`,
+        refusedReason: `the process does not listen on its private health socket (fd ${fd}, LISTEN_FDNAMES name "health"): with handoff: fds, ${check.kind} checks are made there; serve the same handler on it (README: "How a process gets its ports", section "handoff: fds"), or use handoff: proxy`,
       };
     }
     if (check === null) {
