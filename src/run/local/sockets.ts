@@ -8,6 +8,7 @@
  * `tcp_wrap`/`udp_wrap` handles, which can bind without listening or reading.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { BrrError, invalidInput } from '../../core/errors.js';
@@ -120,11 +121,37 @@ export function probeUdpPort(spec: PortSpec): void {
   bindHandle(spec.name, 'udp', spec.address, spec.port).handle.close();
 }
 
-/** Binds 127.0.0.1:0 and lets go: a port the kernel considers free now, for one process's private use. */
+/**
+ * A port on 127.0.0.1 that is free now, for one process's private use. Chosen BELOW the kernel's
+ * ephemeral range: a port from that range could be taken by an outgoing connection (the proxy
+ * itself makes many) between this check and the process's own bind, which would then fail with
+ * EADDRINUSE. Falls back to a kernel-chosen port when nothing below the range is free.
+ */
 export function freePrivatePort(protocol: 'tcp' | 'udp'): number {
+  const [low] = ephemeralRange();
+  const floor = 10_000;
+  for (let i = 0; i < 64 && low > floor + 100; i++) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    try {
+      bindHandle('private', protocol, '127.0.0.1', port).handle.close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
   const { handle, port } = bindHandle('private', protocol, '127.0.0.1', 0);
   handle.close();
   return port;
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi) return [lo, hi];
+  } catch {
+    // not Linux: assume the IANA range
+  }
+  return [49152, 65535];
 }
 
 function bindSocket(name: string, protocol: Protocol, address: string, port: number): HeldSocket {
