@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dgram from 'node:dgram';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -39,9 +40,18 @@ function brrIn(cwd, ...args) {
   process.stdout.write(r.stdout);
   return r.stdout;
 }
-async function httpGet(url) {
-  const res = await fetch(url);
-  return (await res.text()).trim();
+// One connection per request, and done only once it is closed: this script blocks in spawnSync
+// while brr runs, and a connection it left open would hold the old process for its `grace`.
+function httpGet(url) {
+  let body = '';
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        res.on('data', (d) => (body += d));
+      })
+      .on('close', () => resolve(body.trim()))
+      .on('error', reject);
+  });
 }
 function udpEcho(msg) {
   return new Promise((resolve, reject) => {

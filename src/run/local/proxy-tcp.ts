@@ -143,6 +143,10 @@ export class TcpProxy {
     };
     client.once('close', onClose);
     upstream.once('close', onClose);
+    // Once the process has closed its side (HTTP `Connection: close`, a keep-alive timeout), it
+    // is done with this connection, even if the client is slow to close its own: a drain need
+    // not wait for the client.
+    upstream.once('end', () => this.untrack(id, client));
   }
 
   private track(id: string, client: net.Socket): void {
