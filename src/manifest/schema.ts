@@ -57,7 +57,7 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   ],
   [
     'processes.T.health',
-    '`{ http: /path, port: NAME }`, `{ tcp: NAME }` or `{ exec: "cmd" }`, plus optional `timeout` (default 30s), `interval` (default 200ms), `upFor` (default 1s, used when there is no check)',
+    '`{ http: /path, port: NAME }`, `{ tcp: NAME }` or `{ exec: "cmd" }`, plus optional `timeout` (default 30s), `interval` (default 200ms), `upFor` (default 1s, used when there is no check); with no check, a process with a proxied tcp port is healthy once it accepts on its private port',
   ],
   ['processes.T.grace', 'time between SIGTERM and SIGKILL when stopping; default 10s'],
   ['processes.T.restart', '`always` (default), `on-failure` or `never`'],

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { childEnv, portVar, processLogPath, shellScript, simpleCommandWords } from '../../src/run/local/launch-plan.js';
+import {
+  childEnv,
+  planHealth,
+  portVar,
+  processLogPath,
+  shellScript,
+  simpleCommandWords,
+} from '../../src/run/local/launch-plan.js';
 
 describe('shellScript', () => {
   it.each([
@@ -111,4 +118,78 @@ describe('portVar', () => {
 
 it('puts logs at <logs>/<app>/<type>.<index>.log', () => {
   expect(processLogPath('/h/logs', 'upf', 'web', 3)).toBe('/h/logs/upf/web.3.log');
+});
+
+describe('planHealth', () => {
+  const base = { timeoutMs: 30_000, intervalMs: 200, upForMs: 1_000 };
+  const http = { name: 'http', port: 8080, protocol: 'tcp' as const, address: '127.0.0.1' };
+  const data = { name: 'data', port: 2152, protocol: 'udp' as const, address: '127.0.0.1' };
+  const httpCheck = { kind: 'http' as const, path: '/healthz', port: 'http' };
+
+  it.each([
+    [
+      'proxied port with an http check: its private port',
+      { ...base, check: httpCheck },
+      [http],
+      { http: 41000 },
+      0,
+      { kind: 'private', port: 41000 },
+      null,
+    ],
+    [
+      'fds port with an http check: the health socket',
+      { ...base, check: httpCheck },
+      [{ ...http, handoff: 'fds' as const }],
+      {},
+      1,
+      { kind: 'health-socket' },
+      null,
+    ],
+    [
+      'no check, proxied tcp port: a tcp check there',
+      { ...base, check: null },
+      [data, http],
+      { data: 41001, http: 41002 },
+      0,
+      { kind: 'private', port: 41002 },
+      { kind: 'tcp', port: 'http' },
+    ],
+    ['no check, udp only: upFor', { ...base, check: null }, [data], { data: 41001 }, 0, { kind: 'none' }, null],
+    [
+      'no check, fds only: upFor',
+      { ...base, check: null },
+      [{ ...http, handoff: 'fds' as const }],
+      {},
+      1,
+      { kind: 'none' },
+      null,
+    ],
+    [
+      'exec check: none',
+      { ...base, check: { kind: 'exec' as const, command: 'true' } },
+      [http],
+      { http: 41000 },
+      0,
+      { kind: 'none' },
+      { kind: 'exec', command: 'true' },
+    ],
+  ])('%s', (_what, health, ports, privatePorts, fds, target, check) => {
+    const plan = planHealth(health, ports, privatePorts, fds);
+    expect(plan.target).toEqual(target);
+    if (check) expect(plan.spec.check).toEqual(check);
+  });
+
+  it('names the fd and the README section when an fds process does not serve its health socket', () => {
+    const plan = planHealth(
+      { ...base, check: httpCheck },
+      [
+        { ...http, handoff: 'fds' },
+        { ...data, handoff: 'fds' },
+      ],
+      {},
+      2,
+    );
+    expect(plan.refusedReason).toContain('fd 5, LISTEN_FDNAMES name "health"');
+    expect(plan.refusedReason).toContain('"How a process gets its ports", section "handoff: fds"');
+  });
 });

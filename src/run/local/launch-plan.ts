@@ -3,7 +3,7 @@
  * and the log file. Nothing here spawns, so tests compare exact values.
  */
 import path from 'node:path';
-import type { PortSpec } from '../../core/types.js';
+import type { HealthSpec, PortSpec } from '../../core/types.js';
 
 /** Marks every child (and its descendants) as belonging to the supervisor of one brr home. */
 export const HOME_MARKER_VAR = 'BRR_SUPERVISOR_HOME';
@@ -143,6 +143,47 @@ export function childEnv(input: ChildEnvInput): Record<string, string> {
   Object.assign(env, input.listenFds);
   delete env.LISTEN_PID;
   return env;
+}
+
+/** Where one process's health is checked, decided from its definition alone. */
+export interface HealthPlan {
+  /** The health spec to wait on (a process with a proxied TCP port and no check gets a tcp check). */
+  spec: HealthSpec;
+  /** `private`: the proxied port's private port; `health-socket`: the fds private health socket; else none. */
+  target: { kind: 'private'; port: number } | { kind: 'health-socket' } | { kind: 'none' };
+  /** Said instead of `connection refused` (fds: the process does not serve its health socket). */
+  refusedReason?: string;
+}
+
+/**
+ * A proxied port is checked on the process's private port; an fds port on its private `health`
+ * socket (fd 3 + the number of handed-over sockets, the last one). With no check, a process
+ * with a proxied TCP port is healthy once it accepts there (Heroku's boot check); others after
+ * `upFor`.
+ */
+export function planHealth(
+  health: HealthSpec,
+  ports: PortSpec[],
+  privatePorts: Record<string, number>,
+  fdCount: number,
+): HealthPlan {
+  const check = health.check;
+  if (check && check.kind !== 'exec') {
+    const own = privatePorts[check.port];
+    if (own !== undefined) return { spec: health, target: { kind: 'private', port: own } };
+    return {
+      spec: health,
+      target: { kind: 'health-socket' },
+      refusedReason: `the process does not listen on its private health socket (fd ${3 + fdCount}, LISTEN_FDNAMES name "health"): with handoff: fds, ${check.kind} checks are made there; serve the same handler on it (README: "How a process gets its ports", section "handoff: fds"), or use handoff: proxy`,
+    };
+  }
+  if (check === null) {
+    const tcp = ports.find((p) => p.protocol === 'tcp' && privatePorts[p.name] !== undefined);
+    const port = tcp ? privatePorts[tcp.name] : undefined;
+    if (tcp && port !== undefined)
+      return { spec: { ...health, check: { kind: 'tcp', port: tcp.name } }, target: { kind: 'private', port } };
+  }
+  return { spec: health, target: { kind: 'none' } };
 }
 
 /** `PORT_<NAME>`: the port name upper-cased, `-` → `_` (`dns-udp` → `PORT_DNS_UDP`). */

@@ -10,12 +10,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../core/clock.js';
 import type { HomePaths } from '../../core/home.js';
-import type { HealthSpec } from '../../core/types.js';
 import type { ProcessInfo, ProcessState, RunSpec } from '../types.js';
 import { nextCrashCount, restartDelayMs, shouldRestart, type BackoffOptions, type ExitStatus } from './backoff.js';
 import type { ChildrenFile } from './children-file.js';
 import { waitHealthy } from './health.js';
-import { childEnv, processLogPath, shellScript, startMarker } from './launch-plan.js';
+import { childEnv, planHealth, processLogPath, shellScript, startMarker } from './launch-plan.js';
 import type { AcquiredPort } from './port-pool.js';
 import { readProcStat, signalGroup } from './proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
@@ -99,8 +98,14 @@ export class ManagedProcess {
    */
   async waitHealthy(signal?: AbortSignal): Promise<{ ok: boolean; reason: string | null; elapsedMs: number }> {
     const child = this.child;
-    const plan = this.healthPlan();
-    const r = await waitHealthy(plan.spec, this.healthTarget(plan.port), {
+    const plan = planHealth(this.slot.spec.health, this.slot.spec.ports, this.privatePorts, this.sockets.length);
+    const port =
+      plan.target.kind === 'private'
+        ? plan.target.port
+        : plan.target.kind === 'health-socket'
+          ? (this.healthSocket?.port ?? null)
+          : null;
+    const r = await waitHealthy(plan.spec, this.healthTarget(port), {
       isAlive: () => this.child === child && child !== null,
       signal,
       refusedReason: plan.refusedReason,
@@ -167,32 +172,6 @@ export class ManagedProcess {
     return { healthPort: port, cwd: this.run.dir, env: this.execEnv() };
   }
 
-  /**
-   * Where this process is checked. A proxied port is checked on the process's private port; an
-   * fds port on its private `health` socket. With no check, a process with a proxied TCP port is
-   * healthy once it accepts there (Heroku's boot check); others after `upFor`.
-   */
-  private healthPlan(): { spec: HealthSpec; port: number | null; refusedReason?: string } {
-    const spec = this.slot.spec.health;
-    const check = spec.check;
-    if (check && check.kind !== 'exec') {
-      const own = this.privatePorts[check.port];
-      if (own !== undefined) return { spec, port: own };
-      const fd = 3 + this.sockets.length;
-      return {
-        spec,
-        port: this.healthSocket?.port ?? null,
-        refusedReason: `the process does not listen on its private health socket (fd ${fd}, LISTEN_FDNAMES name "health"): with handoff: fds, ${check.kind} checks are made there; serve the same handler on it (README: "How a process gets its ports", section "handoff: fds"), or use handoff: proxy`,
-      };
-    }
-    if (check === null) {
-      const tcp = this.slot.spec.ports.find((p) => p.protocol === 'tcp' && this.privatePorts[p.name] !== undefined);
-      if (tcp)
-        return { spec: { ...spec, check: { kind: 'tcp', port: tcp.name } }, port: this.privatePorts[tcp.name] ?? null };
-    }
-    return { spec, port: null };
-  }
-
   private execEnv(): Record<string, string> {
     return childEnv({
       base: this.ctx.baseEnv,
@@ -211,10 +190,10 @@ export class ManagedProcess {
   private spawnOnce(): void {
     this.restartTimer = null;
     this.closeHealthSocket();
-    const check = this.slot.spec.health.check;
+    const plan = planHealth(this.slot.spec.health, this.slot.spec.ports, this.privatePorts, this.sockets.length);
     let sockets = this.sockets;
     try {
-      if (check && check.kind !== 'exec' && this.privatePorts[check.port] === undefined) {
+      if (plan.target.kind === 'health-socket') {
         this.healthSocket = bindPrivateTcp('health');
         sockets = [...sockets, this.healthSocket];
       }
