@@ -13,6 +13,7 @@ const benches = [
   'ledger-pg-bench.mjs',
   'run-bench.mjs',
   'switch-bench.mjs',
+  'proxy-bench.mjs',
   'render-bench.mjs',
   'push-bench.mjs',
 ];

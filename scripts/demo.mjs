@@ -1,10 +1,12 @@
 // `npm run demo`: the whole lifecycle on the embedded default, in a temporary home.
-// build → release → run → answer → config change (new release) → rollback → verify → history.
+// build → release → run → answer → config change (new release) → rollback → verify → history,
+// then an unmodified Heroku-style app (Procfile, listens on $PORT) run behind the supervisor's proxy.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dgram from 'node:dgram';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -28,16 +30,28 @@ function sh(cmd, args, opts = {}) {
   return r;
 }
 function brr(...args) {
+  return brrIn(repo, ...args);
+}
+function brrIn(cwd, ...args) {
   process.stdout.write(`$ brr ${args.join(' ')}\n`);
-  const r = sh(process.execPath, [brrBin, ...args]);
+  const r = sh(process.execPath, [brrBin, ...args], { cwd });
   // Progress (stderr) first, then the result (stdout), as a person at a terminal sees them.
   if (r.stderr.trim()) process.stdout.write(r.stderr.trimEnd().replace(/^/gm, '  ') + '\n');
   process.stdout.write(r.stdout);
   return r.stdout;
 }
-async function httpGet(url) {
-  const res = await fetch(url);
-  return (await res.text()).trim();
+// One connection per request, and done only once it is closed: this script blocks in spawnSync
+// while brr runs, and a connection it left open would hold the old process for its `grace`.
+function httpGet(url) {
+  let body = '';
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        res.on('data', (d) => (body += d));
+      })
+      .on('close', () => resolve(body.trim()))
+      .on('error', reject);
+  });
 }
 function udpEcho(msg) {
   return new Promise((resolve, reject) => {
@@ -96,6 +110,34 @@ brr('verify');
 brr('releases');
 brr('diff', 'v2', 'v3');
 brr('ps');
+
+step('an unmodified app: a Procfile and a server that listens on $PORT, as on Heroku');
+const web = path.join(work, 'hello-web');
+mkdirSync(web);
+writeFileSync(
+  path.join(web, 'server.js'),
+  `// Knows nothing of brr: listens on $PORT, answers with its config.
+require('http')
+  .createServer((req, res) => res.end(\`\${process.env.GREETING ?? 'hi'} from pid \${process.pid}, listening on \${process.env.PORT}\\n\`))
+  .listen(process.env.PORT);
+`,
+);
+writeFileSync(path.join(web, 'Procfile'), 'web: node server.js\n');
+sh('git', ['init', '-q', '-b', 'main'], { cwd: web });
+sh('git', ['add', '-A'], { cwd: web });
+sh('git', ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', 'commit', '-q', '-m', 'hello-web'], {
+  cwd: web,
+});
+process.stdout.write(`  ${web}: Procfile "web: node server.js"\n`);
+brrIn(web, 'config', 'set', 'PORT=18090', 'GREETING=hello', '--app', 'hello-web');
+brrIn(web, 'deploy', '--app', 'hello-web');
+process.stdout.write(`  http://127.0.0.1:18090/  → ${await httpGet('http://127.0.0.1:18090/')}\n`);
+step('change its config twice: each switch overlaps old and new on the public port (the proxy)');
+brrIn(web, 'config', 'set', 'GREETING=bonjour', '--app', 'hello-web');
+brrIn(web, 'config', 'set', 'GREETING=hallo', '--app', 'hello-web');
+process.stdout.write(`  http://127.0.0.1:18090/  → ${await httpGet('http://127.0.0.1:18090/')}\n`);
+process.stdout.write('  (the process listens on a private port; brr config still shows PORT=18090, what was set)\n');
+brrIn(web, 'config', '--app', 'hello-web');
 
 step('it keeps running — look around, then stop it');
 process.stdout.write(`  export BRR_HOME=${home} BRR_APP=udp-counter

@@ -17,7 +17,15 @@ export interface PortSpec {
   protocol: Protocol;
   /** Bind address; default 127.0.0.1 (nothing listens beyond loopback unless asked). */
   address: string;
+  /**
+   * How the local supervisor hands the port to processes: absent means `proxy` (each process
+   * binds its own private port, `PORT_<NAME>`, and the supervisor forwards); `fds` passes the
+   * public socket itself (LISTEN_FDS). Only `fds` is recorded, so older images keep their digests.
+   */
+  handoff?: Handoff;
 }
+
+export type Handoff = 'proxy' | 'fds';
 
 export type HealthCheck =
   { kind: 'http'; path: string; port: string } | { kind: 'tcp'; port: string } | { kind: 'exec'; command: string };
@@ -45,7 +53,14 @@ export interface ProcessSpec {
    * (never false) otherwise, so images of stateless apps keep their digests.
    */
   stateful?: boolean;
+  /**
+   * brr.yaml `switch: stop-first`: the local supervisor stops the old processes before starting
+   * the new ones (apps bound to a fixed port). Absent means `overlap`, never recorded.
+   */
+  switch?: SwitchStrategy;
 }
+
+export type SwitchStrategy = 'overlap' | 'stop-first';
 
 /**
  * The release phase (brr.yaml `release.command`, or a Procfile's `release:` line): run once per

@@ -49,17 +49,25 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   ['processes.T.scale', 'number of processes of this type; default 1'],
   [
     'processes.T.ports',
-    'list of `{ name, port, protocol: tcp|udp|sctp, address }` the supervisor binds and hands over (address default 127.0.0.1; sctp only on the Kubernetes target)',
+    'list of `{ name, port, protocol: tcp|udp|sctp, address, handoff }` public ports the supervisor binds (address default 127.0.0.1; sctp only on the Kubernetes target)',
+  ],
+  [
+    'processes.T.ports[].handoff',
+    '`proxy` (default): each process listens on its own private port on 127.0.0.1, given as `PORT_<NAME>` (and `PORT` for the first tcp port), and the supervisor forwards TCP connections and UDP flows from the public port to healthy processes; `fds`: the process takes the public socket itself (`LISTEN_FDS`, see [How a process gets its ports](#how-a-process-gets-its-ports))',
   ],
   [
     'processes.T.health',
-    '`{ http: /path, port: NAME }`, `{ tcp: NAME }` or `{ exec: "cmd" }`, plus optional `timeout` (default 30s), `interval` (default 200ms), `upFor` (default 1s, used when there is no check). A new process must pass within `timeout`: brr tries the check, waits `interval` after each failed try, and tries again; one try (an HTTP answer, a TCP connect, an `exec` command) may take all the time left before `timeout`, so `{ exec: "sleep 2", timeout: 20s }` passes. An `exec` still running at `timeout` is killed with its process group',
+    '`{ http: /path, port: NAME }`, `{ tcp: NAME }` or `{ exec: "cmd" }`, plus optional `timeout` (default 30s), `interval` (default 200ms), `upFor` (default 1s, used when there is no check); with no check, a process with a proxied tcp port is healthy once it accepts on its private port. A new process must pass within `timeout`: brr tries the check, waits `interval` after each failed try, and tries again; one try (an HTTP answer, a TCP connect, an `exec` command) may take all the time left before `timeout`, so `{ exec: "sleep 2", timeout: 20s }` passes. An `exec` still running at `timeout` is killed with its process group',
   ],
   [
     'processes.T.grace',
     'time between SIGTERM and SIGKILL when stopping; default 10s; at most 596h, like every duration',
   ],
   ['processes.T.restart', '`always` (default), `on-failure` or `never`'],
+  [
+    'processes.T.switch',
+    '`overlap` (default): new processes start beside the old ones and take over once healthy; `stop-first`: the old processes are stopped before the new ones start (an app bound to a fixed port), and started again if the new ones fail their health check',
+  ],
   [
     'processes.T.stateful',
     '`true` runs the process type as a StatefulSet on Kubernetes (stable names, ordered updates); default false',
@@ -173,7 +181,7 @@ export function validateManifest(raw: unknown, file = 'brr.yaml', procfile?: Rec
 }
 
 function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
-  const d = c.obj(def, path, ['command', 'scale', 'ports', 'health', 'grace', 'restart', 'stateful']);
+  const d = c.obj(def, path, ['command', 'scale', 'ports', 'health', 'grace', 'restart', 'stateful', 'switch']);
   const command = c.str(d.command, `${path}.command`);
   const scale = d.scale === undefined ? 1 : c.int(d.scale, `${path}.scale`, 0, 1000);
   const ports: PortSpec[] = [];
@@ -181,7 +189,7 @@ function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
     if (!Array.isArray(d.ports)) c.fail(`${path}.ports`, 'expected a list');
     (d.ports as unknown[]).forEach((raw, i) => {
       const pp = `${path}.ports[${i}]`;
-      const o = c.obj(raw, pp, ['name', 'port', 'protocol', 'address']);
+      const o = c.obj(raw, pp, ['name', 'port', 'protocol', 'address', 'handoff']);
       const name = c.str(o.name, `${pp}.name`);
       if (!PORT_NAME_RE.test(name)) c.fail(`${pp}.name`, 'expected lowercase letters, digits and dashes (at most 15)');
       if (name === 'health') c.fail(`${pp}.name`, '"health" is reserved for the private health socket');
@@ -191,7 +199,10 @@ function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
       if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp')
         c.fail(`${pp}.protocol`, 'expected tcp, udp or sctp');
       const address = o.address === undefined ? '127.0.0.1' : c.str(o.address, `${pp}.address`);
-      ports.push({ name, port, protocol, address });
+      const handoff = o.handoff === undefined ? 'proxy' : o.handoff;
+      if (handoff !== 'proxy' && handoff !== 'fds') c.fail(`${pp}.handoff`, 'expected proxy or fds');
+      // Only the non-default is recorded: the process map is an image label, and digests must not move.
+      ports.push(handoff === 'fds' ? { name, port, protocol, address, handoff } : { name, port, protocol, address });
     });
   }
   const health = validateHealth(c, d.health, `${path}.health`, ports);
@@ -200,10 +211,13 @@ function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
   if (!['always', 'on-failure', 'never'].includes(restart))
     c.fail(`${path}.restart`, 'expected always, on-failure or never');
   if (d.stateful !== undefined && typeof d.stateful !== 'boolean') c.fail(`${path}.stateful`, 'expected true or false');
-  // Only `true` is recorded: the process map is an image label, and `stateful: false` must not change digests.
-  return d.stateful === true
-    ? { command, scale, ports, health, graceMs, restart, stateful: true }
-    : { command, scale, ports, health, graceMs, restart };
+  const sw = d.switch === undefined ? 'overlap' : d.switch;
+  if (sw !== 'overlap' && sw !== 'stop-first') c.fail(`${path}.switch`, 'expected overlap or stop-first');
+  // Only non-defaults are recorded: the process map is an image label, and defaults must not change digests.
+  const spec: ProcessSpec = { command, scale, ports, health, graceMs, restart };
+  if (d.stateful === true) spec.stateful = true;
+  if (sw === 'stop-first') spec.switch = 'stop-first';
+  return spec;
 }
 
 function validateHealth(c: Ctx, raw: unknown, path: string, ports: PortSpec[]): HealthSpec {

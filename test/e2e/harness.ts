@@ -1,5 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import dgram from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -65,6 +74,8 @@ export class Sandbox {
   readonly repo = path.join(this.dir, 'repo');
   httpPort = 0;
   udpPort = 0;
+  /** Environment for every CLI run (e.g. BRR_APP for an app without brr.yaml). */
+  env: Record<string, string> = {};
 
   static async create(opts: { app?: string } = {}): Promise<Sandbox> {
     const s = new Sandbox();
@@ -82,6 +93,26 @@ export class Sandbox {
     return s;
   }
 
+  /**
+   * A temp brr home plus a git repo holding `files` (given the free ports), e.g. an unmodified
+   * app with a Procfile. Paths may contain directories.
+   */
+  static async withFiles(
+    files: (ports: { httpPort: number; udpPort: number }) => Record<string, string>,
+  ): Promise<Sandbox> {
+    const s = new Sandbox();
+    s.httpPort = await freePort();
+    s.udpPort = await freePort();
+    for (const [name, text] of Object.entries(files({ httpPort: s.httpPort, udpPort: s.udpPort }))) {
+      mkdirSync(path.dirname(path.join(s.repo, name)), { recursive: true });
+      writeFileSync(path.join(s.repo, name), text);
+    }
+    git(s.repo, 'init', '-q', '-b', 'main');
+    git(s.repo, 'add', '-A');
+    git(s.repo, 'commit', '-q', '-m', 'app');
+    return s;
+  }
+
   /** Runs the real CLI. */
   brr(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
     return new Promise((resolve) => {
@@ -93,6 +124,7 @@ export class Sandbox {
           NO_COLOR: '1',
           BRR_ACTOR: 'tester@e2e',
           BRR_SECRETS_KEY: TEST_SECRETS_KEY,
+          ...this.env,
           ...opts.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -28,12 +28,23 @@ describe('brr.yaml', () => {
     expect(m.build).toEqual({ command: ['node build.mjs'], output: 'dist' });
     const nf = m.processes.nf!;
     expect(nf.ports).toEqual([
-      { name: 'http', port: 18080, protocol: 'tcp', address: '127.0.0.1' },
-      { name: 'data', port: 12152, protocol: 'udp', address: '127.0.0.1' },
+      { name: 'http', port: 18080, protocol: 'tcp', address: '127.0.0.1', handoff: 'fds' },
+      { name: 'data', port: 12152, protocol: 'udp', address: '127.0.0.1', handoff: 'fds' },
     ]);
     expect(nf.health.check).toEqual({ kind: 'http', path: '/healthz', port: 'http' });
     expect(nf.health.timeoutMs).toBe(15_000);
     expect(nf.graceMs).toBe(5_000);
+  });
+
+  it('records handoff and switch only when they are not the default, so image digests stay put', () => {
+    const m = parseManifest(
+      'processes:\n  a:\n    command: x\n    switch: overlap\n    ports: [{ name: p, port: 1, handoff: proxy }]\n' +
+        '  b:\n    command: x\n    switch: stop-first\n    ports: [{ name: p, port: 2, handoff: fds }]\n',
+    );
+    expect(m.processes.a).not.toHaveProperty('switch');
+    expect(m.processes.a!.ports[0]).not.toHaveProperty('handoff');
+    expect(m.processes.b!.switch).toBe('stop-first');
+    expect(m.processes.b!.ports[0]!.handoff).toBe('fds');
   });
 
   it('accepts a list of build commands', () => {
@@ -80,6 +91,14 @@ describe('brr.yaml', () => {
     [
       'processes:\n  web:\n    command: x\n    restart: sometimes\n',
       'processes.web.restart: expected always, on-failure or never',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1, handoff: pipe }]\n',
+      'processes.web.ports[0].handoff: expected proxy or fds',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    switch: recreate\n',
+      'processes.web.switch: expected overlap or stop-first',
     ],
     ['processes: {}\n', 'brr.yaml: processes: expected at least one process type'],
     ['processes:\n  web:\n  command: x\n', 'brr.yaml: processes.web: expected a mapping'],

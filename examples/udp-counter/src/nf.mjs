@@ -38,7 +38,9 @@ function serveHttp(listenArg) {
   s.listen(listenArg);
   servers.push(s);
 }
-serveHttp(fds.http !== undefined ? { fd: fds.http } : { port: Number(env.PORT ?? 18080), host: '127.0.0.1' });
+serveHttp(
+  fds.http !== undefined ? { fd: fds.http } : { port: Number(env.PORT_HTTP ?? env.PORT ?? 18080), host: '127.0.0.1' },
+);
 // The supervisor checks health on a private socket of this process only (the shared port may hand
 // the check to another release's process).
 if (fds.health !== undefined) serveHttp({ fd: fds.health });
@@ -48,7 +50,11 @@ udp.on('message', (msg, from) => {
   datagrams++;
   udp.send(Buffer.concat([Buffer.from('echo:'), msg]), from.port, from.address);
 });
-udp.bind(fds.data !== undefined ? { fd: fds.data } : { port: Number(env.UDP_PORT ?? 12152), address: '127.0.0.1' });
+udp.bind(
+  fds.data !== undefined
+    ? { fd: fds.data }
+    : { port: Number(env.PORT_DATA ?? env.UDP_PORT ?? 12152), address: '127.0.0.1' },
+);
 
 console.log(`nf ${release} pid ${process.pid} serving (greeting=${greeting})`);
 

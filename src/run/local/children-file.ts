@@ -18,6 +18,11 @@ export interface ChildEntry {
   startTime: number;
   /** The process's grace period, reused when stopping it as an orphan. */
   graceMs: number;
+  /**
+   * Port name → the private port on 127.0.0.1 the process listens on (`handoff: proxy`), so a
+   * supervisor that adopts running processes can point its proxies at them again.
+   */
+  privatePorts?: Record<string, number>;
 }
 
 interface ChildrenDoc {

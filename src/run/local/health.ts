@@ -22,6 +22,8 @@ export interface CheckResult {
   ok: boolean;
   /** Why the check failed (`HTTP 503`, `connection refused`, `exit code 1`, …); null when ok. */
   reason: string | null;
+  /** The connection was refused: nothing listens on the checked port. */
+  refused?: boolean;
 }
 
 /** Runs `check` once against `target`, giving up after `timeoutMs`. Never throws. */
@@ -43,7 +45,13 @@ export async function checkOnce(check: HealthCheck, target: HealthTarget, timeou
 export async function waitHealthy(
   spec: HealthSpec,
   target: HealthTarget,
-  opts: { isAlive: () => boolean; signal?: AbortSignal; now?: () => number },
+  opts: {
+    isAlive: () => boolean;
+    signal?: AbortSignal;
+    now?: () => number;
+    /** Said instead of `connection refused`, when the caller knows what that means for this process. */
+    refusedReason?: string;
+  },
 ): Promise<{ ok: boolean; reason: string | null; elapsedMs: number }> {
   const now = opts.now ?? Date.now;
   const start = now();
@@ -77,7 +85,7 @@ export async function waitHealthy(
     // A try may take all the time left: a check that needs 2 s (a slow `exec`) must be able to pass.
     const r = await checkOnce(check, target, left);
     if (r.ok) return done(true, null);
-    last = r.reason;
+    last = r.refused && opts.refusedReason ? opts.refusedReason : r.reason;
     // Watch for the process dying while waiting for the next try, so a crash is reported at once.
     const next = Math.min(now() + spec.intervalMs, deadline);
     for (let wait = next - now(); wait > 0; wait = next - now()) {
@@ -129,6 +137,13 @@ function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+function failure(e: unknown): CheckResult {
+  const reason = describeError(e);
+  return (e as { code?: unknown }).code === 'ECONNREFUSED'
+    ? { ok: false, reason, refused: true }
+    : { ok: false, reason };
+}
+
 function checkHttp(port: number, path: string, timeoutMs: number): Promise<CheckResult> {
   return new Promise((resolve) => {
     let settled = false;
@@ -154,7 +169,7 @@ function checkHttp(port: number, path: string, timeoutMs: number): Promise<Check
       },
     );
     const timer = setTimeout(() => finish({ ok: false, reason: `no answer within ${formatMs(timeoutMs)}` }), timeoutMs);
-    req.on('error', (e) => finish({ ok: false, reason: describeError(e) }));
+    req.on('error', (e) => finish(failure(e)));
   });
 }
 
@@ -173,7 +188,7 @@ function checkTcp(port: number, timeoutMs: number): Promise<CheckResult> {
       () => finish({ ok: false, reason: `no connection within ${formatMs(timeoutMs)}` }),
       timeoutMs,
     );
-    sock.on('error', (e) => finish({ ok: false, reason: describeError(e) }));
+    sock.on('error', (e) => finish(failure(e)));
   });
 }
 

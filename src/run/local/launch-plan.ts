@@ -3,7 +3,7 @@
  * and the log file. Nothing here spawns, so tests compare exact values.
  */
 import path from 'node:path';
-import type { PortSpec } from '../../core/types.js';
+import type { HealthSpec, PortSpec } from '../../core/types.js';
 
 /** Marks every child (and its descendants) as belonging to the supervisor of one brr home. */
 export const HOME_MARKER_VAR = 'BRR_SUPERVISOR_HOME';
@@ -103,6 +103,8 @@ export interface ChildEnvInput {
   /** 1-based. */
   index: number;
   ports: PortSpec[];
+  /** Port name → this process's private port on 127.0.0.1, for the ports with `handoff: proxy`. */
+  privatePorts: Record<string, number>;
   /** LISTEN_FDS and LISTEN_FDNAMES for the sockets handed over. */
   listenFds: Record<string, string>;
   homeRoot: string;
@@ -121,6 +123,14 @@ export function childEnv(input: ChildEnvInput): Record<string, string> {
   Object.assign(env, input.config);
   const firstTcp = input.ports.find((p) => p.protocol === 'tcp');
   if (firstTcp && input.config.PORT === undefined) env.PORT = String(firstTcp.port);
+  // A proxied port's process must listen on its private port, whatever config says (Heroku's
+  // `PORT`: the config holds the public port, the process is told where to listen).
+  for (const p of input.ports) {
+    const own = input.privatePorts[p.name];
+    if (own === undefined) continue;
+    env[portVar(p.name)] = String(own);
+    if (p === firstTcp) env.PORT = String(own);
+  }
   Object.assign(env, {
     BRR_APP: input.app,
     BRR_RELEASE: input.release,
@@ -133,6 +143,52 @@ export function childEnv(input: ChildEnvInput): Record<string, string> {
   Object.assign(env, input.listenFds);
   delete env.LISTEN_PID;
   return env;
+}
+
+/** Where one process's health is checked, decided from its definition alone. */
+export interface HealthPlan {
+  /** The health spec to wait on (a process with a proxied TCP port and no check gets a tcp check). */
+  spec: HealthSpec;
+  /** `private`: the proxied port's private port; `health-socket`: the fds private health socket; else none. */
+  target: { kind: 'private'; port: number } | { kind: 'health-socket' } | { kind: 'none' };
+  /** Said instead of `connection refused` (fds: the process does not serve its health socket). */
+  refusedReason?: string;
+}
+
+/**
+ * A proxied port is checked on the process's private port; an fds port on its private `health`
+ * socket (fd 3 + the number of handed-over sockets, the last one). With no check, a process
+ * with a proxied TCP port is healthy once it accepts there (Heroku's boot check); others after
+ * `upFor`.
+ */
+export function planHealth(
+  health: HealthSpec,
+  ports: PortSpec[],
+  privatePorts: Record<string, number>,
+  fdCount: number,
+): HealthPlan {
+  const check = health.check;
+  if (check && check.kind !== 'exec') {
+    const own = privatePorts[check.port];
+    if (own !== undefined) return { spec: health, target: { kind: 'private', port: own } };
+    return {
+      spec: health,
+      target: { kind: 'health-socket' },
+      refusedReason: `the process does not listen on its private health socket (fd ${3 + fdCount}, LISTEN_FDNAMES name "health"): with handoff: fds, ${check.kind} checks are made there; serve the same handler on it (README: "How a process gets its ports", section "handoff: fds"), or use handoff: proxy`,
+    };
+  }
+  if (check === null) {
+    const tcp = ports.find((p) => p.protocol === 'tcp' && privatePorts[p.name] !== undefined);
+    const port = tcp ? privatePorts[tcp.name] : undefined;
+    if (tcp && port !== undefined)
+      return { spec: { ...health, check: { kind: 'tcp', port: tcp.name } }, target: { kind: 'private', port } };
+  }
+  return { spec: health, target: { kind: 'none' } };
+}
+
+/** `PORT_<NAME>`: the port name upper-cased, `-` → `_` (`dns-udp` → `PORT_DNS_UDP`). */
+export function portVar(name: string): string {
+  return `PORT_${name.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /** `<logs>/<app>/<type>.<index>.log` */

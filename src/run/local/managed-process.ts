@@ -1,8 +1,10 @@
 /**
  * One process slot (app, release, type, index) on this machine: spawns it in its own process
  * group with its sockets, pipes its output to its log, restarts it by policy with back-off,
- * and stops it with SIGTERM, grace, SIGKILL. Every incarnation gets a fresh private health
- * socket: one a previous incarnation listened on would accept connections for nobody.
+ * and stops it with SIGTERM, grace, SIGKILL. A proxied port (`handoff: proxy`) gets a private
+ * port per slot, kept across restarts so the proxy's backend stays valid. With `handoff: fds`,
+ * every incarnation gets a fresh private health socket: one a previous incarnation listened on
+ * would accept connections for nobody.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -12,10 +14,12 @@ import type { ProcessInfo, ProcessState, RunSpec } from '../types.js';
 import { nextCrashCount, restartDelayMs, shouldRestart, type BackoffOptions, type ExitStatus } from './backoff.js';
 import type { ChildrenFile } from './children-file.js';
 import { waitHealthy } from './health.js';
-import { childEnv, processLogPath, shellScript, startMarker } from './launch-plan.js';
+import { childEnv, planHealth, processLogPath, shellScript, startMarker } from './launch-plan.js';
+import type { AcquiredPort } from './port-pool.js';
 import { readProcStat, signalGroup } from './proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
-import { bindPrivateTcp, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
+import type { Backend } from './proxy-tcp.js';
+import { bindPrivateTcp, freePrivatePort, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
 import type { ProcessSlot } from './switch-plan.js';
 import { MAX_TIMER_MS } from '../../manifest/duration.js';
 
@@ -32,8 +36,15 @@ export interface ProcessContext {
   log(line: string): void;
 }
 
+let procSeq = 0;
+
 export class ManagedProcess {
   readonly name: string;
+  /** Unique among the supervisor's processes: the proxies' backend id. */
+  readonly id: string;
+  /** Port name → private port on 127.0.0.1, for the proxied ports. */
+  readonly privatePorts: Record<string, number> = {};
+  private readonly sockets: HeldSocket[];
   private state: ProcessState = 'starting';
   private child: ChildProcess | null = null;
   private pid: number | null = null;
@@ -53,10 +64,16 @@ export class ManagedProcess {
   constructor(
     readonly run: RunSpec,
     readonly slot: ProcessSlot,
-    private readonly sockets: HeldSocket[],
+    ports: AcquiredPort[],
     private readonly ctx: ProcessContext,
   ) {
     this.name = `${run.app} ${slot.type}.${slot.index} ${run.release}`;
+    this.id = `${this.name}#${++procSeq}`;
+    this.sockets = ports.flatMap((p) => (p.handoff === 'fds' ? [p.socket] : []));
+    for (const p of ports) {
+      if (p.handoff === 'proxy')
+        this.privatePorts[p.spec.name] = freePrivatePort(p.spec.protocol === 'udp' ? 'udp' : 'tcp');
+    }
     this.log = ctx.logs.acquire(processLogPath(ctx.home.logs, run.app, slot.type, slot.index));
   }
 
@@ -69,15 +86,30 @@ export class ManagedProcess {
     return this.child !== null;
   }
 
+  /** This process as a backend of the proxy of its port `name` (null if that port is not proxied). */
+  backend(name: string): Backend | null {
+    const port = this.privatePorts[name];
+    if (port === undefined) return null;
+    return { id: this.id, port, available: () => this.child !== null && !this.stopping };
+  }
+
   /**
    * Waits for this incarnation to pass its health check. A crash ends the wait at once.
    * Pass `signal` to give up early (shutdown).
    */
   async waitHealthy(signal?: AbortSignal): Promise<{ ok: boolean; reason: string | null; elapsedMs: number }> {
     const child = this.child;
-    const r = await waitHealthy(this.slot.spec.health, this.healthTarget(), {
+    const plan = planHealth(this.slot.spec.health, this.slot.spec.ports, this.privatePorts, this.sockets.length);
+    const port =
+      plan.target.kind === 'private'
+        ? plan.target.port
+        : plan.target.kind === 'health-socket'
+          ? (this.healthSocket?.port ?? null)
+          : null;
+    const r = await waitHealthy(plan.spec, this.healthTarget(port), {
       isAlive: () => this.child === child && child !== null,
       signal,
+      refusedReason: plan.refusedReason,
     });
     if (this.child === child && child !== null) this.state = r.ok ? 'healthy' : 'running';
     return r;
@@ -137,8 +169,8 @@ export class ManagedProcess {
     };
   }
 
-  private healthTarget() {
-    return { healthPort: this.healthSocket?.port ?? null, cwd: this.run.dir, env: this.execEnv() };
+  private healthTarget(port: number | null) {
+    return { healthPort: port, cwd: this.run.dir, env: this.execEnv() };
   }
 
   private execEnv(): Record<string, string> {
@@ -150,6 +182,7 @@ export class ManagedProcess {
       type: this.slot.type,
       index: this.slot.index,
       ports: this.slot.spec.ports,
+      privatePorts: this.privatePorts,
       listenFds: {},
       homeRoot: this.ctx.home.root,
     });
@@ -158,10 +191,10 @@ export class ManagedProcess {
   private spawnOnce(): void {
     this.restartTimer = null;
     this.closeHealthSocket();
-    const kind = this.slot.spec.health.check?.kind;
+    const plan = planHealth(this.slot.spec.health, this.slot.spec.ports, this.privatePorts, this.sockets.length);
     let sockets = this.sockets;
     try {
-      if (kind === 'http' || kind === 'tcp') {
+      if (plan.target.kind === 'health-socket') {
         this.healthSocket = bindPrivateTcp('health');
         sockets = [...sockets, this.healthSocket];
       }
@@ -201,6 +234,7 @@ export class ManagedProcess {
       pgid: pid,
       startTime: readProcStat(pid)?.startTime ?? 0,
       graceMs: this.slot.spec.graceMs,
+      privatePorts: this.privatePorts,
     });
     this.log.marker(
       startMarker({

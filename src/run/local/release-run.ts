@@ -1,11 +1,15 @@
 /**
  * The processes of one release of one app, started together, health-gated together and
  * stopped together. Its declared ports are claimed in the port pool under an owner name of its
- * own, so an old and a new run of the same app share sockets and each lets go independently.
+ * own, so an old and a new run of the same app share ports and each lets go independently.
+ * For proxied ports it is the run that becomes the proxies' backends (`activate`) and that
+ * waits for its connections and flows to end before its processes stop (`stop({ drain })`).
  */
 import type { ProcessInfo, RunSpec } from '../types.js';
 import { ManagedProcess, type ProcessContext } from './managed-process.js';
-import type { PortPool } from './port-pool.js';
+import type { AcquiredPort, PortPool } from './port-pool.js';
+import type { PortProxy } from './proxy-port.js';
+import type { Backend } from './proxy-tcp.js';
 import type { ProcessSlot } from './switch-plan.js';
 
 export type HealthOutcome =
@@ -17,6 +21,8 @@ export class ReleaseRun {
   private readonly procs: ManagedProcess[] = [];
   private readonly owner: string;
   private stopped: Promise<void> | null = null;
+  /** Every proxied port of this run, with the processes behind it. */
+  private readonly proxied = new Map<string, { proxy: PortProxy; backends: Backend[] }>();
 
   /**
    * Claims the ports and spawns every process. Throws (BrrError `port_in_use`, …) before
@@ -26,17 +32,27 @@ export class ReleaseRun {
     readonly spec: RunSpec,
     slots: ProcessSlot[],
     private readonly pool: PortPool,
-    ctx: ProcessContext,
+    private readonly ctx: ProcessContext,
   ) {
     this.owner = `${spec.app}@${spec.release}#${++runSeq}`;
-    const socketsByType = new Map<string, ReturnType<PortPool['acquire']>>();
+    const socketsByType = new Map<string, AcquiredPort[]>();
     try {
       for (const slot of slots) {
         if (!socketsByType.has(slot.type))
           socketsByType.set(slot.type, pool.acquire(spec.app, this.owner, slot.spec.ports));
       }
-      for (const slot of slots)
-        this.procs.push(new ManagedProcess(spec, slot, socketsByType.get(slot.type) ?? [], ctx));
+      for (const slot of slots) {
+        const ports = socketsByType.get(slot.type) ?? [];
+        const proc = new ManagedProcess(spec, slot, ports, ctx);
+        this.procs.push(proc);
+        for (const p of ports) {
+          if (p.handoff !== 'proxy') continue;
+          const entry = this.proxied.get(p.key) ?? { proxy: p.proxy, backends: [] };
+          const b = proc.backend(p.spec.name);
+          if (b) entry.backends.push(b);
+          this.proxied.set(p.key, entry);
+        }
+      }
     } catch (e) {
       for (const p of this.procs) void p.stop();
       pool.releaseOwner(this.owner);
@@ -47,6 +63,21 @@ export class ReleaseRun {
 
   get release(): string {
     return this.spec.release;
+  }
+
+  /** Resolves once every proxied public port receives; rejects with the bind error if one cannot. */
+  async ready(): Promise<void> {
+    await Promise.all([...this.proxied.values()].map((e) => e.proxy.ready));
+  }
+
+  /** New connections and flows on this run's proxied ports go to its processes from now on. */
+  activate(): void {
+    for (const e of this.proxied.values()) e.proxy.setBackends(e.backends);
+  }
+
+  /** Private ports of every process (for status, tests and an adopting supervisor). */
+  privatePorts(): Array<{ type: string; index: number; ports: Record<string, number> }> {
+    return this.procs.map((p) => ({ type: p.slot.type, index: p.slot.index, ports: { ...p.privatePorts } }));
   }
 
   /**
@@ -92,9 +123,22 @@ export class ReleaseRun {
     for (const p of this.procs) p.supervise();
   }
 
-  /** Stops every process (each with its own grace, in parallel), then lets go of the ports. */
-  stop(): Promise<void> {
-    this.stopped ??= Promise.all(this.procs.map((p) => p.stop())).then(() => this.pool.releaseOwner(this.owner));
+  /**
+   * Stops every process (each with its own grace, in parallel), then lets go of the ports. With
+   * `drain` (an old release after a switch), each process first keeps the connections and UDP
+   * flows the proxies gave it until they end or its grace runs out; the proxies must already
+   * send new ones elsewhere (`activate` of the next run).
+   */
+  stop(opts: { drain?: boolean } = {}): Promise<void> {
+    this.stopped ??= Promise.all(
+      this.procs.map(async (p) => {
+        if (opts.drain) {
+          const grace = Math.min(p.slot.spec.graceMs, this.ctx.stopGraceCapMs);
+          await Promise.all([...this.proxied.values()].map((e) => e.proxy.drain(p.id, grace)));
+        }
+        await p.stop();
+      }),
+    ).then(() => this.pool.releaseOwner(this.owner));
     return this.stopped;
   }
 

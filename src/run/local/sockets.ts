@@ -8,6 +8,7 @@
  * `tcp_wrap`/`udp_wrap` handles, which can bind without listening or reading.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { BrrError, invalidInput } from '../../core/errors.js';
@@ -102,7 +103,81 @@ export function stdioFor(sockets: HeldSocket[]): number[] {
   return sockets.map((s) => s.fd);
 }
 
+/**
+ * Binds a TCP socket for the supervisor's own proxy (`handoff: proxy`) and returns Node's handle
+ * for `net.Server#listen(handle)`: bind errors are reported here, synchronously, with the same
+ * codes and hints as for held sockets. The server owns the handle from then on.
+ */
+export function bindProxyTcpHandle(spec: PortSpec): { handle: object; port: number } {
+  const { handle, port } = bindHandle(spec.name, 'tcp', spec.address, spec.port);
+  return { handle, port };
+}
+
+/**
+ * Checks that `spec` (a UDP port) can be bound, then lets go: dgram has no way to adopt a
+ * handle, so the proxy binds it again right away, with this check's error if it is taken.
+ */
+export function probeUdpPort(spec: PortSpec): void {
+  bindHandle(spec.name, 'udp', spec.address, spec.port).handle.close();
+}
+
+/**
+ * A port on 127.0.0.1 that is free now, for one process's private use. Chosen BELOW the kernel's
+ * ephemeral range: a port from that range could be taken by an outgoing connection (the proxy
+ * itself makes many) between this check and the process's own bind, which would then fail with
+ * EADDRINUSE. Falls back to a kernel-chosen port when nothing below the range is free.
+ */
+export function freePrivatePort(protocol: 'tcp' | 'udp'): number {
+  const [low] = ephemeralRange();
+  const floor = 10_000;
+  for (let i = 0; i < 64 && low > floor + 100; i++) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    try {
+      bindHandle('private', protocol, '127.0.0.1', port).handle.close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  const { handle, port } = bindHandle('private', protocol, '127.0.0.1', 0);
+  handle.close();
+  return port;
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi) return [lo, hi];
+  } catch {
+    // not Linux: assume the IANA range
+  }
+  return [49152, 65535];
+}
+
 function bindSocket(name: string, protocol: Protocol, address: string, port: number): HeldSocket {
+  const b = bindHandle(name, protocol, address, port);
+  const handle = b.handle;
+  let open = true;
+  return {
+    name,
+    protocol,
+    address,
+    port: b.port,
+    fd: handle.fd,
+    close() {
+      if (!open) return;
+      open = false;
+      handle.close();
+    },
+  };
+}
+
+function bindHandle(
+  name: string,
+  protocol: Protocol,
+  address: string,
+  port: number,
+): { handle: NativeHandle; port: number } {
   const v6 = isIPv6(address);
   if (!v6 && !isIPv4(address)) {
     throw invalidInput(
@@ -142,19 +217,7 @@ function bindSocket(name: string, protocol: Protocol, address: string, port: num
     handle.close();
     throw bindError(grc, name, where, port, protocol);
   }
-  let open = true;
-  return {
-    name,
-    protocol,
-    address,
-    port: out.port,
-    fd: handle.fd,
-    close() {
-      if (!open) return;
-      open = false;
-      handle.close();
-    },
-  };
+  return { handle, port: out.port };
 }
 
 function bindError(rc: number, name: string, where: string, port: number, protocol: Protocol): BrrError {

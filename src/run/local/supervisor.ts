@@ -16,6 +16,7 @@ import { HOME_MARKER_VAR } from './launch-plan.js';
 import type { ProcessContext } from './managed-process.js';
 import { killOrphans } from './orphans.js';
 import { PortPool } from './port-pool.js';
+import { DEFAULT_FLOW_IDLE_MS } from './proxy-udp.js';
 import { LogFiles } from './process-log.js';
 import { acquireSupervisorLock } from './supervisor-lock.js';
 import { switchRelease, type SwitchEnv } from './switch-release.js';
@@ -29,6 +30,8 @@ export interface SupervisorOptions {
   stableMs?: number;
   /** Upper bound on any process's grace period when stopping (default: none). */
   stopGraceCapMs?: number;
+  /** A proxied UDP flow with no datagram for this long ends (default 30 s). */
+  udpFlowIdleMs?: number;
   /** Shut down gracefully on SIGTERM and SIGINT (default true; tests running in-process turn it off). */
   handleSignals?: boolean;
 }
@@ -56,7 +59,10 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     children.clear();
 
     const apps = new AppTable();
-    const pool = new PortPool();
+    const pool = new PortPool(undefined, {
+      udpFlowIdleMs: opts.udpFlowIdleMs ?? DEFAULT_FLOW_IDLE_MS,
+      log: (line) => deps.log(`proxy ${line}`),
+    });
     const logs = new LogFiles();
     const ctx: ProcessContext = {
       home,

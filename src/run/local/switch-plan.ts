@@ -27,13 +27,32 @@ export type SwitchPlan =
       closeAfter: PortSpec[];
       /** Old processes drained after the new ones are healthy. */
       drainCount: number;
+      /**
+       * `stop-first` when any type of the new release asks for it (an app bound to a fixed port):
+       * the old processes stop before the new ones start. Else `overlap`.
+       */
+      strategy: 'overlap' | 'stop-first';
     };
+
+/**
+ * Heroku's convention for apps that declare no ports (a Procfile, or a `web` type without
+ * `ports`): with `PORT` in the release's config, `web` is served by the proxy on that public
+ * port, as if it declared `{ name: web, port: $PORT }`; the process itself is told its private
+ * port in `PORT`. Anything else is returned unchanged.
+ */
+export function withImplicitPorts(type: string, def: ProcessSpec, env: Record<string, string>): ProcessSpec {
+  if (type !== 'web' || def.ports.length > 0) return def;
+  const raw = env.PORT ?? '';
+  const port = Number(raw);
+  if (!/^[0-9]{1,5}$/.test(raw) || port < 1 || port > 65535) return def;
+  return { ...def, ports: [{ name: 'web', port, protocol: 'tcp', address: '127.0.0.1' }] };
+}
 
 /** The processes of a release: `formation[type] ?? scale` of each type, in a stable order. */
 export function planSlots(spec: RunSpec): ProcessSlot[] {
   const slots: ProcessSlot[] = [];
   for (const type of Object.keys(spec.processes).sort()) {
-    const def = spec.processes[type] as ProcessSpec;
+    const def = withImplicitPorts(type, spec.processes[type] as ProcessSpec, spec.env);
     const n = Math.max(0, Math.floor(spec.formation[type] ?? def.scale));
     for (let index = 1; index <= n; index++) slots.push({ type, index, spec: def });
   }
@@ -67,5 +86,6 @@ export function planSwitch(current: RunSpec | null, next: RunSpec): SwitchPlan {
     ports,
     closeAfter: current ? declaredPorts(current).filter((p) => !keep.has(portKey(p))) : [],
     drainCount: current ? planSlots(current).length : 0,
+    strategy: Object.values(next.processes).some((p) => p.switch === 'stop-first') ? 'stop-first' : 'overlap',
   };
 }

@@ -1,9 +1,10 @@
 /**
  * The health-gated, atomic switch of one app to a release: the new release's processes start
- * beside the old ones on the same held sockets, and only when every new process is healthy is
- * the release recorded as activated and the old one drained. On any failure the new processes
- * are stopped and the old ones never noticed. A first start and a resume take the same path
- * with nothing old to keep.
+ * beside the old ones on the same public ports, and only when every new process is healthy is
+ * the release recorded as activated, the proxies pointed at it and the old one drained. On any
+ * failure the new processes are stopped and the old ones never noticed. A first start and a
+ * resume take the same path with nothing old to keep. `switch: stop-first` stops the old
+ * processes first, and starts them again when the new ones fail.
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -13,7 +14,7 @@ import type { AppState } from './app-table.js';
 import type { ProcessContext } from './managed-process.js';
 import type { PortPool } from './port-pool.js';
 import { ReleaseRun } from './release-run.js';
-import { planSwitch } from './switch-plan.js';
+import { planSlots, planSwitch } from './switch-plan.js';
 
 export interface SwitchEnv {
   deps: Pick<SupervisorDeps, 'prepare' | 'record' | 'log'>;
@@ -112,24 +113,50 @@ export async function switchRelease(
     } catch (e) {
       return fail(`could not record the start of the switch: ${e instanceof Error ? e.message : String(e)}`, [], e);
     }
-    progress(`starting ${plan.start.length} process(es) of ${release}${from ? ` beside ${from}` : ''}`);
+    const stopped = plan.strategy === 'stop-first' ? state.current : null;
+    // Brings the stopped old release back when the new one cannot take over (stop-first only).
+    const restoreOld = async (): Promise<void> => {
+      if (!stopped || abort.signal.aborted) return;
+      progress(`starting ${stopped.release} again`);
+      const again = new ReleaseRun(stopped.spec, planSlots(stopped.spec), env.pool, env.ctx);
+      state.current = again;
+      await again.waitHealthy(abort.signal);
+      again.activate();
+      again.supervise();
+    };
+    if (stopped) {
+      progress(`switch: stop-first: stopping ${stopped.size} process(es) of ${stopped.release}`);
+      state.current = null;
+      await stopBeside(state, stopped);
+    }
+    progress(`starting ${plan.start.length} process(es) of ${release}${from && !stopped ? ` beside ${from}` : ''}`);
     let fresh: ReleaseRun;
     try {
       fresh = new ReleaseRun(next, plan.start, env.pool, env.ctx);
     } catch (e) {
+      await restoreOld().catch(() => {});
       return fail(e instanceof Error ? e.message : String(e), [], e);
     }
     state.starting = fresh;
     progress(
       `waiting for ${fresh.size} process(es) to be healthy (timeout ${Math.round(fresh.healthTimeoutMs() / 1000)}s)`,
     );
-    const health = await fresh.waitHealthy(abort.signal);
+    let health: Awaited<ReturnType<ReleaseRun['waitHealthy']>>;
+    try {
+      await fresh.ready();
+      health = await fresh.waitHealthy(abort.signal);
+    } catch (e) {
+      health = { ok: false, reason: e instanceof Error ? e.message : String(e), failing: null };
+    }
     state.starting = null;
 
     if (!health.ok && (target.mode === 'switch' || abort.signal.aborted)) {
       const tail = health.failing?.logTail() ?? [];
       await stopBeside(state, fresh);
-      return fail(health.reason, tail);
+      await restoreOld().catch((e: unknown) =>
+        env.deps.log(`${state.app}: could not start ${from} again: ${e instanceof Error ? e.message : String(e)}`),
+      );
+      return fail(from && !stopped ? explainPortClash(health.reason, tail, from) : health.reason, tail);
     }
     if (!health.ok) {
       env.deps.log(
@@ -145,21 +172,32 @@ export async function switchRelease(
     }
     const old = state.current;
     state.current = fresh;
+    fresh.activate();
     fresh.supervise();
     if (old) {
       progress(`switched to ${release} in ${ms()} ms; draining ${old.size} old process(es) of ${old.release}`);
-      await stopBeside(state, old);
+      await stopBeside(state, old, { drain: true });
     }
     env.deps.log(`${state.app}: ${release} is running${from ? ` (was ${from})` : ''}, ${ms()} ms`);
     return { release, from, durationMs: ms(), noop: false };
   }
 }
 
+/**
+ * A new process that died because its port was taken (the app's own output says EADDRINUSE)
+ * during an overlapping switch: the old release holds that port. Say so and name the ways out.
+ * The app's output is the only witness of why it exited, so it is read here, not our errors.
+ */
+export function explainPortClash(reason: string, logTail: string[], from: string): string {
+  if (!logTail.some((l) => /EADDRINUSE|address already in use/i.test(l))) return reason;
+  return `${reason}: it could not bind its port (EADDRINUSE) while ${from} still holds it, since the old and new releases overlap during a switch. Either let brr own the port: declare it in brr.yaml under processes.<type>.ports (handoff: proxy, the default, gives each process a private port in $PORT / $PORT_<NAME>), or set switch: stop-first on processes.<type> (the old processes stop before the new ones start)`;
+}
+
 /** Stops a run while keeping it visible in `ps` as draining. */
-async function stopBeside(state: AppState, run: ReleaseRun): Promise<void> {
+async function stopBeside(state: AppState, run: ReleaseRun, opts: { drain?: boolean } = {}): Promise<void> {
   state.draining.add(run);
   try {
-    await run.stop();
+    await run.stop(opts);
   } finally {
     state.draining.delete(run);
   }

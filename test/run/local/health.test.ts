@@ -79,7 +79,7 @@ describe('checkOnce', () => {
       reason: 'HTTP 503',
     });
     expect(await checkOnce({ kind: 'http', path: '/healthz', port: 'http' }, target(await closedPort()), 1000)).toEqual(
-      { ok: false, reason: 'connection refused' },
+      { ok: false, reason: 'connection refused', refused: true },
     );
     const t0 = Date.now();
     expect(await checkOnce({ kind: 'http', path: '/hang', port: 'http' }, target(port), 200)).toEqual({
@@ -97,6 +97,7 @@ describe('checkOnce', () => {
     expect(await checkOnce({ kind: 'tcp', port: 'http' }, target(await closedPort()), 1000)).toEqual({
       ok: false,
       reason: 'connection refused',
+      refused: true,
     });
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { childEnv, processLogPath, shellScript, simpleCommandWords } from '../../../src/run/local/launch-plan.js';
+import {
+  childEnv,
+  planHealth,
+  portVar,
+  processLogPath,
+  shellScript,
+  simpleCommandWords,
+} from '../../../src/run/local/launch-plan.js';
 
 describe('shellScript', () => {
   it.each([
@@ -50,6 +57,7 @@ describe('childEnv', () => {
     type: 'web',
     index: 2,
     ports,
+    privatePorts: {},
     listenFds: { LISTEN_FDS: '2', LISTEN_FDNAMES: 'data:http' },
     homeRoot: '/h',
   };
@@ -87,8 +95,101 @@ describe('childEnv', () => {
   it('sets no PORT without a tcp port', () => {
     expect(childEnv({ ...input, ports: [ports[0]!] }).PORT).toBeUndefined();
   });
+
+  it('gives proxied ports their private port as PORT_<NAME>, and PORT over what config says', () => {
+    const env = childEnv({
+      ...input,
+      ports: [...ports, { name: 'dns-udp', port: 53, protocol: 'udp', address: '127.0.0.1' }],
+      config: { PORT: '8080' },
+      privatePorts: { data: 40001, http: 40002, 'dns-udp': 40003 },
+      listenFds: {},
+    });
+    expect(env).toMatchObject({ PORT: '40002', PORT_HTTP: '40002', PORT_DATA: '40001', PORT_DNS_UDP: '40003' });
+    expect(env.LISTEN_FDS).toBeUndefined();
+  });
+});
+
+describe('portVar', () => {
+  it('upper-cases the name and turns - into _', () => {
+    expect(portVar('http')).toBe('PORT_HTTP');
+    expect(portVar('gtp-u')).toBe('PORT_GTP_U');
+  });
 });
 
 it('puts logs at <logs>/<app>/<type>.<index>.log', () => {
   expect(processLogPath('/h/logs', 'upf', 'web', 3)).toBe('/h/logs/upf/web.3.log');
+});
+
+describe('planHealth', () => {
+  const base = { timeoutMs: 30_000, intervalMs: 200, upForMs: 1_000 };
+  const http = { name: 'http', port: 8080, protocol: 'tcp' as const, address: '127.0.0.1' };
+  const data = { name: 'data', port: 2152, protocol: 'udp' as const, address: '127.0.0.1' };
+  const httpCheck = { kind: 'http' as const, path: '/healthz', port: 'http' };
+
+  it.each([
+    [
+      'proxied port with an http check: its private port',
+      { ...base, check: httpCheck },
+      [http],
+      { http: 41000 },
+      0,
+      { kind: 'private', port: 41000 },
+      null,
+    ],
+    [
+      'fds port with an http check: the health socket',
+      { ...base, check: httpCheck },
+      [{ ...http, handoff: 'fds' as const }],
+      {},
+      1,
+      { kind: 'health-socket' },
+      null,
+    ],
+    [
+      'no check, proxied tcp port: a tcp check there',
+      { ...base, check: null },
+      [data, http],
+      { data: 41001, http: 41002 },
+      0,
+      { kind: 'private', port: 41002 },
+      { kind: 'tcp', port: 'http' },
+    ],
+    ['no check, udp only: upFor', { ...base, check: null }, [data], { data: 41001 }, 0, { kind: 'none' }, null],
+    [
+      'no check, fds only: upFor',
+      { ...base, check: null },
+      [{ ...http, handoff: 'fds' as const }],
+      {},
+      1,
+      { kind: 'none' },
+      null,
+    ],
+    [
+      'exec check: none',
+      { ...base, check: { kind: 'exec' as const, command: 'true' } },
+      [http],
+      { http: 41000 },
+      0,
+      { kind: 'none' },
+      { kind: 'exec', command: 'true' },
+    ],
+  ])('%s', (_what, health, ports, privatePorts, fds, target, check) => {
+    const plan = planHealth(health, ports, privatePorts, fds);
+    expect(plan.target).toEqual(target);
+    if (check) expect(plan.spec.check).toEqual(check);
+  });
+
+  it('names the fd and the README section when an fds process does not serve its health socket', () => {
+    const plan = planHealth(
+      { ...base, check: httpCheck },
+      [
+        { ...http, handoff: 'fds' },
+        { ...data, handoff: 'fds' },
+      ],
+      {},
+      2,
+    );
+    expect(plan.refusedReason).toContain('fd 5, LISTEN_FDNAMES name "health"');
+    expect(plan.refusedReason).toContain('"How a process gets its ports", section "handoff: fds"');
+  });
 });

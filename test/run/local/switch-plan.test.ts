@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcessSpec } from '../../../src/core/types.js';
 import type { RunSpec } from '../../../src/run/types.js';
-import { planSlots, planSwitch } from '../../../src/run/local/switch-plan.js';
+import { planSlots, planSwitch, withImplicitPorts } from '../../../src/run/local/switch-plan.js';
 
 const proc = (ports: ProcessSpec['ports'], scale = 1): ProcessSpec => ({
   command: 'node nf.mjs',
@@ -35,6 +35,25 @@ describe('planSlots', () => {
   });
 });
 
+describe('withImplicitPorts (Heroku: web on $PORT)', () => {
+  it('serves a web type without ports on the PORT of its config, by proxy', () => {
+    const s = { ...spec('v1', { web: proc([]), worker: proc([]) }), env: { PORT: '8080' } };
+    const slots = planSlots(s);
+    expect(slots.find((x) => x.type === 'web')?.spec.ports).toEqual([
+      { name: 'web', port: 8080, protocol: 'tcp', address: '127.0.0.1' },
+    ]);
+    expect(slots.find((x) => x.type === 'worker')?.spec.ports).toEqual([]);
+    expect(withImplicitPorts('web', proc([http]), { PORT: '8080' }).ports).toEqual([http]);
+  });
+
+  it('leaves it alone without a usable PORT', () => {
+    for (const PORT of [undefined, '', 'abc', '0', '70000', '80 ']) {
+      const env: Record<string, string> = PORT === undefined ? {} : { PORT };
+      expect(withImplicitPorts('web', proc([]), env).ports).toEqual([]);
+    }
+  });
+});
+
 describe('planSwitch', () => {
   it('is a no-op for the release already running', () => {
     expect(planSwitch(spec('v2', { nf: proc([http]) }), spec('v2', { nf: proc([http]) }))).toEqual({
@@ -60,7 +79,13 @@ describe('planSwitch', () => {
       ports: [http, data],
       closeAfter: [],
       drainCount: 0,
+      strategy: 'overlap',
     });
+  });
+
+  it('stops first when a type of the new release asks for it', () => {
+    const next = spec('v2', { web: { ...proc([]), switch: 'stop-first' }, nf: proc([data]) });
+    expect(planSwitch(spec('v1', { web: proc([]) }), next)).toMatchObject({ strategy: 'stop-first' });
   });
 
   it('keeps shared ports, closes those only the old release declared, drains the old processes', () => {

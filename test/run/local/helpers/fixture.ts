@@ -57,14 +57,14 @@ export async function freePort(protocol: 'tcp' | 'udp'): Promise<number> {
   return port;
 }
 
-/** The sample's process type, as brr.yaml declares it, on the given ports. */
+/** The sample's process type, as brr.yaml declares it (`handoff: fds`), on the given ports. */
 export function sampleProcess(httpPort: number, udpPort: number, over: Partial<ProcessSpec> = {}): ProcessSpec {
   return {
     command: 'node nf.mjs',
     scale: 1,
     ports: [
-      { name: 'http', port: httpPort, protocol: 'tcp', address: '127.0.0.1' },
-      { name: 'data', port: udpPort, protocol: 'udp', address: '127.0.0.1' },
+      { name: 'http', port: httpPort, protocol: 'tcp', address: '127.0.0.1', handoff: 'fds' },
+      { name: 'data', port: udpPort, protocol: 'udp', address: '127.0.0.1', handoff: 'fds' },
     ],
     health: { check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs: 10_000, intervalMs: 50, upForMs: 0 },
     graceMs: 5_000,

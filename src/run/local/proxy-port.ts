@@ -1,0 +1,60 @@
+/**
+ * One public port served by the supervisor's proxy (`handoff: proxy`): binds it (bind errors
+ * are thrown here, synchronously, like those of held sockets) and starts the TCP or UDP
+ * forwarder on it. The port pool keeps one per public port, shared by the releases of one app.
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { PortSpec } from '../../core/types.js';
+import { startTcpProxy, type Backend } from './proxy-tcp.js';
+import { UdpProxy } from './proxy-udp.js';
+import { bindProxyTcpHandle, probeUdpPort } from './sockets.js';
+
+/** What the rest of the supervisor needs of either forwarder. */
+export interface PortProxy {
+  readonly protocol: 'tcp' | 'udp';
+  /** Resolves once the public port receives (UDP binds asynchronously); rejects if it cannot. */
+  readonly ready: Promise<void>;
+  setBackends(backends: Backend[]): void;
+  drain(id: string, timeoutMs: number): Promise<number>;
+  close(): void;
+}
+
+export interface ProxyOptions {
+  /** A UDP flow with no datagram for this long ends (its next datagram may go elsewhere). */
+  udpFlowIdleMs: number;
+  log(line: string): void;
+}
+
+export function openPortProxy(spec: PortSpec, opts: ProxyOptions): PortProxy {
+  const where = `${spec.address}:${spec.port}/${spec.protocol}`;
+  const log = (line: string) => opts.log(`${where}: ${line}`);
+  if (spec.protocol === 'tcp') {
+    const proxy = startTcpProxy(bindProxyTcpHandle(spec).handle, log);
+    return {
+      protocol: 'tcp',
+      ready: Promise.resolve(),
+      setBackends: (b) => proxy.setBackends(b),
+      drain: (id, ms) => proxy.drain(id, ms),
+      close: () => proxy.close(),
+    };
+  }
+  probeUdpPort(spec); // throws port_in_use, port_denied, … (sctp and bad addresses too)
+  const socket = dgram.createSocket({ type: isIPv6(spec.address) ? 'udp6' : 'udp4' });
+  const ready = new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: spec.address, port: spec.port, exclusive: true }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  ready.catch(() => {}); // awaited by the switch; never an unhandled rejection
+  const proxy = new UdpProxy(socket, opts.udpFlowIdleMs, log);
+  return {
+    protocol: 'udp',
+    ready,
+    setBackends: (b) => proxy.setBackends(b),
+    drain: (id, ms) => proxy.drain(id, ms),
+    close: () => proxy.close(),
+  };
+}
