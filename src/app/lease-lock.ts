@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { isPidAlive } from '../core/pid-alive.js';
 import { isExpired } from '../ledger/leases.js';
 import type { Lease } from '../ledger/ledger.js';
 import type { Context } from './context.js';
@@ -17,23 +18,13 @@ export interface LockStatus {
   holderAlive: boolean | null;
 }
 
-/** Whether `pid` runs here (EPERM means it does, under another user). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Pure: the status shown for a lease at `now`. */
 export function lockStatus(
   app: string,
   lease: Lease | null,
   now: Date,
   host = os.hostname(),
-  alive = pidAlive,
+  alive = isPidAlive,
 ): LockStatus {
   if (!lease) return { app, lease: null, expired: false, holderAlive: null };
   return {
