@@ -1,8 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BrrError } from '../core/errors.js';
+import { describeEnd, runCommand, type Argv } from '../core/run-command.js';
 import type { ImageResult } from '../store/image.js';
 import type { OciLayout } from '../store/oci-layout.js';
 import { importLayoutImage } from './oci-import.js';
@@ -11,11 +11,12 @@ import { importLayoutImage } from './oci-import.js';
  * `build.dockerfile`: repositories that already have a Dockerfile are built by a container
  * engine (podman, buildah or docker, whichever is installed) on the clean checkout, with the
  * commit time as SOURCE_DATE_EPOCH and as every timestamp, and the result is imported into the
- * store by digest. The command lines are data (Kamal style); `runEngine` is the only executor.
+ * store by digest. The command lines are data (Kamal style); `runEngine` hands them to the
+ * shared executor (`core/run-command.ts`).
  */
 
 export type Engine = 'podman' | 'buildah' | 'docker';
-export type Argv = readonly string[];
+export type { Argv };
 
 export interface DockerfileBuild {
   engine: Engine;
@@ -84,49 +85,27 @@ export function removeArgv(b: DockerfileBuild): Argv | null {
 }
 
 /** Runs one engine command; output goes to the build log and to progress. */
-export function runEngine(
+export async function runEngine(
   argv: Argv,
   logFile: string,
   progress: (l: string) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const log = createWriteStream(logFile, { flags: 'a' });
-    log.write(`$ ${argv.join(' ')}\n`);
-    const tail: string[] = [];
-    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const onData = (c: Buffer) => {
-      log.write(c);
-      for (const l of c.toString('utf8').split('\n').filter(Boolean)) {
-        tail.push(l);
-        if (tail.length > 20) tail.shift();
-        progress(l);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (e) =>
-      log.end(() =>
-        reject(
-          new BrrError('container_engine_missing', `cannot run ${argv[0]}: ${e.message}`, {
-            hint: 'install podman, buildah or docker',
-          }),
-        ),
-      ),
-    );
-    child.on('close', (code, signal) =>
-      log.end(() => {
-        if (code === 0) return resolve();
-        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        reject(
-          new BrrError('build_failed', `${argv.slice(0, 2).join(' ')} ${how}; last lines:\n${tail.join('\n')}`, {
-            hint: `read the full build log: ${logFile}`,
-            details: { logFile, lastLines: tail },
-          }),
-        );
-      }),
-    );
-  });
+  const r = await runCommand({ argv, env, logFile, header: `$ ${argv.join(' ')}`, tailLines: 20, onLine: progress });
+  if (r.error !== null) {
+    throw new BrrError('container_engine_missing', `cannot run ${argv[0]}: ${r.error}`, {
+      hint: 'install podman, buildah or docker',
+    });
+  }
+  if (r.exitCode === 0) return;
+  throw new BrrError(
+    'build_failed',
+    `${argv.slice(0, 2).join(' ')} ${describeEnd(r)}; last lines:\n${r.lastLines.join('\n')}`,
+    {
+      hint: `read the full build log: ${logFile}`,
+      details: { logFile, exitCode: r.exitCode, signal: r.signal, lastLines: r.lastLines },
+    },
+  );
 }
 
 export interface DockerfileOptions {

@@ -6,6 +6,7 @@
  * be told.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isPidAlive } from './pid-alive.js';
 import { isLive, readProcStat } from '../run/local/proc.js';
 
 /**
@@ -30,16 +31,6 @@ function bootTime(): number | null {
   return bootTimeMs;
 }
 
-/** Whether `pid` runs here (EPERM means it does, under another user). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * True when `pid` runs on this host and started no later than `sinceMs` (ms since the epoch,
  * when the owned thing was created): then it can be the owner. This process always counts.
@@ -47,7 +38,7 @@ function pidAlive(pid: number): boolean {
 export function pidRunsSince(pid: number, sinceMs: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return true;
-  if (!existsSync('/proc/self/stat')) return pidAlive(pid);
+  if (!existsSync('/proc/self/stat')) return isPidAlive(pid);
   const stat = readProcStat(pid);
   if (!isLive(stat)) return false;
   const boot = bootTime();

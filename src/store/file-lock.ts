@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import { conflict } from '../core/errors.js';
+import { isPidAlive } from '../core/pid-alive.js';
 
 /**
  * An exclusive lock between brr processes on one host: a lock file created with O_EXCL that
@@ -27,16 +28,6 @@ function parseOwner(text: string): Owner | null {
   return { pid: n, host, token };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A half-written lock (owner crashed between create and write) counts as stale after this. */
@@ -44,7 +35,7 @@ const EMPTY_LOCK_STALE_MS = 5_000;
 
 async function isStale(lockPath: string, text: string): Promise<boolean> {
   const owner = parseOwner(text);
-  if (owner) return owner.host === os.hostname() && !isAlive(owner.pid);
+  if (owner) return owner.host === os.hostname() && !isPidAlive(owner.pid);
   try {
     return Date.now() - (await stat(lockPath)).mtimeMs > EMPTY_LOCK_STALE_MS;
   } catch {

@@ -30,6 +30,19 @@ function unsafe(name: string, why: string): BrrError {
   });
 }
 
+function invalidSize(name: string, size: string | number): BrrError {
+  return new BrrError('tar_invalid', `tar entry "${name}": size "${size}" is not a byte count`, {
+    hint: 'the archive is damaged; rebuild it',
+  });
+}
+
+/**
+ * A PAX or GNU long-name body is held in memory whole, and the header claiming its size comes
+ * from an untrusted archive (layers pulled from registries): anything larger than a long path
+ * plus a few records is refused before a byte of it is buffered.
+ */
+export const MAX_META_BODY = 1 << 20;
+
 function truncated(): BrrError {
   return new BrrError('tar_invalid', 'tar archive: unexpected end of data', {
     hint: 'the archive is damaged; rebuild it',
@@ -168,15 +181,34 @@ async function extract(
   while (await r.fill(BLOCK)) {
     const h = decodeHeader(await r.exact(BLOCK));
     if (!h) break;
-    const size = pax.size !== undefined ? Number(pax.size) : h.size;
-    if (h.flag === 'x' || h.flag === 'g' || h.flag === 'L' || h.flag === 'K') {
+    if (!Number.isSafeInteger(h.size) || h.size < 0) throw invalidSize(h.name, h.size);
+    if (h.flag === 'g') {
+      // git archive's commit comment carries nothing brr needs: skipped, never buffered.
+      await r.skip(h.size + padOf(h.size));
+      continue;
+    }
+    if (h.flag === 'x' || h.flag === 'L' || h.flag === 'K') {
+      // The PAX size record applies to the next file entry, never to another extended header.
+      const size = h.size;
+      if (size > MAX_META_BODY) {
+        throw new BrrError(
+          'tar_header_too_large',
+          `tar entry "${h.name}": its ${h.flag === 'x' ? 'PAX' : 'GNU long-name'} header claims ${size} bytes, more than the ${MAX_META_BODY} brr reads`,
+          {
+            hint: 'the archive is malformed or hostile; rebuild it from a trusted source',
+            details: { entry: h.name, size },
+          },
+        );
+      }
       const body = await r.exact(size);
       await r.skip(padOf(size));
       if (h.flag === 'x') pax = parsePax(body);
       else if (h.flag === 'L') gnuName = body.toString('utf8').replace(/\0+$/, '');
-      else if (h.flag === 'K') gnuLink = body.toString('utf8').replace(/\0+$/, '');
-      continue; // 'g' (git archive's commit comment) carries nothing brr needs
+      else gnuLink = body.toString('utf8').replace(/\0+$/, '');
+      continue;
     }
+    const size = pax.size !== undefined ? Number(pax.size) : h.size;
+    if (pax.size !== undefined && !/^[0-9]{1,15}$/.test(pax.size)) throw invalidSize(pax.path ?? h.name, pax.size);
     const name = pax.path ?? gnuName ?? h.name;
     const linkname = pax.linkpath ?? gnuLink ?? h.linkname;
     pax = {};

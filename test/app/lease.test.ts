@@ -101,9 +101,9 @@ describe('withLease', () => {
 
   it('is released when the operation fails, and the failure comes through', async () => {
     const e = await errorOf(
-      withLease(alice, APP, async () => Promise.reject(new BrrError('boom', 'boom')), { ttlMs: 5_000 }),
+      withLease(alice, APP, async () => Promise.reject(new BrrError('release_phase_failed', 'boom')), { ttlMs: 5_000 }),
     );
-    expect(e.code).toBe('boom');
+    expect(e.code).toBe('release_phase_failed');
     expect(await alice.ledger.getLease(APP)).toBeNull();
     await expect(withLease(bob, APP, async () => 'ok', { ttlMs: 5_000 })).resolves.toBe('ok');
   });

@@ -140,7 +140,7 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
 
     it('appends nothing when the draft fails, and passes its error through', async () => {
       await ledger.appendRelease('a', () => draft());
-      const boom = new BrrError('planned_failure', 'no');
+      const boom = new BrrError('ledger_draft_invalid', 'no');
       await expect(ledger.appendRelease('a', () => Promise.reject(boom))).rejects.toBe(boom);
       await expect(
         ledger.appendRelease('a', () => {

@@ -5,7 +5,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { BrrError } from '../../core/errors.js';
+import { BrrError, type ErrorCode } from '../../core/errors.js';
 import { MANAGER } from './names.js';
 import type { KubeObject } from './types.js';
 
@@ -106,7 +106,7 @@ export function translateKubeError(e: unknown, what: string, kind: string): BrrE
   const said = kind === 'Secret' ? (status.reason ?? '') : (status.message ?? status.reason ?? '');
   const msg = `${what}: ${e.code}${said ? ` ${said}` : ''}`;
   const details = { status: e.code, reason: status.reason ?? null };
-  const fail = (code: string, hint: string, exitCode = 1) => new BrrError(code, msg, { hint, details, exitCode });
+  const fail = (code: ErrorCode, hint: string, exitCode = 1) => new BrrError(code, msg, { hint, details, exitCode });
   switch (e.code) {
     case 401:
     case 403:

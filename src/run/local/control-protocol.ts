@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { openSync, readFileSync, renameSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import { BrrError, isBrrError } from '../../core/errors.js';
+import { BrrError, isBrrError, type ErrorCode } from '../../core/errors.js';
 
 export type ControlOp = 'ping' | 'ps' | 'status' | 'switch' | 'shutdown';
 export const CONTROL_OPS: readonly ControlOp[] = ['ping', 'ps', 'status', 'switch', 'shutdown'];
@@ -20,6 +20,7 @@ export interface ControlRequest {
 }
 
 export interface WireError {
+  /** An `ErrorCode` of the sending brr (plain string on the wire). */
   code: string;
   message: string;
   hint?: string;
@@ -41,8 +42,9 @@ export function toWireError(e: unknown): WireError {
   return { code: 'internal', message: e instanceof Error ? e.message : String(e), exitCode: 1 };
 }
 
+/** The supervisor is brr too, but maybe another version: its code is relayed as it came, catalogued or not. */
 export function fromWireError(w: WireError): BrrError {
-  return new BrrError(w.code, w.message, { hint: w.hint, exitCode: w.exitCode, details: w.details });
+  return new BrrError(w.code as ErrorCode, w.message, { hint: w.hint, exitCode: w.exitCode, details: w.details });
 }
 
 /** Splits a byte stream into lines; `onLine` gets each complete line, `onOverflow` a too-long one. */
