@@ -11,6 +11,18 @@ export type StoredEntry = {
   prevHash: string | null;
 } & ({ kind: 'release'; id: string } | { kind: 'event'; type: string; release: string | null });
 
+/** One problem per append-only guard (trigger) the database should have and does not. */
+export function missingGuardProblems(expected: readonly string[], present: ReadonlySet<string>): VerifyProblem[] {
+  return expected
+    .filter((name) => !present.has(name))
+    .map((name) => ({
+      app: '(ledger)',
+      kind: 'schema' as const,
+      seq: 0,
+      problem: `append-only trigger ${name} is missing or disabled: history can be rewritten or deleted unnoticed`,
+    }));
+}
+
 /**
  * Canonical JSON sorts keys, so these members always close a body, in this order; nothing
  * after `prevHash` can contain the text `,"prevHash":` unescaped, so its last occurrence is the
