@@ -49,7 +49,7 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   ['processes.T.scale', 'number of processes of this type; default 1'],
   [
     'processes.T.ports',
-    'list of `{ name, port, protocol: tcp|udp|sctp, address }` the supervisor binds and hands over (address default 127.0.0.1; sctp only on the Kubernetes target)',
+    'list of `{ name, port, protocol: tcp|udp|sctp, address }` the supervisor binds and hands over (address default 127.0.0.1; sctp only on the Kubernetes target); a port belongs to one process type: the same protocol and number on overlapping addresses twice is refused',
   ],
   [
     'processes.T.health',
