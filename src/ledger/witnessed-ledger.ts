@@ -71,9 +71,11 @@ export class WitnessedLedger implements Ledger {
     const extra: VerifyProblem[] = [];
     for (const a of apps) extra.push(...(await this.headProblems(a, ['release', 'event'])));
     if (this.opts.releasesDir) {
-      const ledgerApps = new Set(await this.inner.listApps());
       const dirApps = app === undefined ? listDir(this.opts.releasesDir) : [app];
-      for (const a of dirApps) if (!(a in witnessed) && !ledgerApps.has(a)) extra.push(...this.dirProblems(a));
+      for (const a of dirApps) {
+        if (extra.some((p) => p.app === a && p.kind === 'release')) continue; // the witness said it already
+        extra.push(...this.dirProblems(a, (await this.inner.latestRelease(a))?.seq ?? 0));
+      }
     }
     const problems = [...result.problems, ...extra];
     if (problems.length === 0) await this.recordVerifiedHeads(app);
@@ -97,10 +99,9 @@ export class WitnessedLedger implements Ledger {
 
   /** The witness's findings for one app (empty when it holds). */
   async witnessProblems(app: string): Promise<VerifyProblem[]> {
-    const w = this.witnessed()[app];
-    if (w) return this.headProblems(app, ['release', 'event']);
-    const inLedger = (await this.inner.readEntries(app, 'release', 0, 1)).length > 0;
-    return inLedger ? [] : this.dirProblems(app);
+    const problems = this.witnessed()[app] ? await this.headProblems(app, ['release', 'event']) : [];
+    if (problems.length > 0) return problems;
+    return this.dirProblems(app, (await this.inner.latestRelease(app))?.seq ?? 0);
   }
 
   // Everything else is the inner ledger's.
@@ -175,20 +176,28 @@ export class WitnessedLedger implements Ledger {
     return (await this.inner.listEvents(app)).at(-1)?.seq ?? 0;
   }
 
-  /** Release directories of an app the embedded ledger has no release of: a history this home ran and the ledger lost. */
-  private dirProblems(app: string): VerifyProblem[] {
+  /**
+   * Release directories newer than the embedded ledger's latest release (`lastSeq`, 0 for none):
+   * a history this home ran and the ledger lost. The second witness, for when the witness file
+   * itself is gone too.
+   */
+  private dirProblems(app: string, lastSeq: number): VerifyProblem[] {
     if (!this.opts.releasesDir) return [];
     const ids = listDir(path.join(this.opts.releasesDir, app))
       .filter((n) => /^v[1-9][0-9]*$/.test(n))
       .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
-    if (ids.length === 0) return [];
-    const newest = ids.at(-1)!;
+    const newest = ids.at(-1);
+    if (newest === undefined || Number(newest.slice(1)) <= lastSeq) return [];
+    const dir = path.join(this.opts.releasesDir, app, newest);
     return [
       {
         app,
         kind: 'release',
         seq: Number(newest.slice(1)),
-        problem: `missing: ${path.join(this.opts.releasesDir, app)} holds ${ids.join(', ')}, the ledger holds no releases of ${app} (emptied or replaced)`,
+        problem:
+          lastSeq === 0
+            ? `missing: ${dir} was materialized, the ledger holds no releases of ${app} (emptied or replaced)`
+            : `missing: ${dir} was materialized, the ledger ends at #${lastSeq} (its tail was deleted)`,
       },
     ];
   }
@@ -197,10 +206,8 @@ export class WitnessedLedger implements Ledger {
     if (this.startsOver(app)) return;
     const w = this.witnessed()[app];
     let problems = w ? await this.headProblems(app, kinds) : [];
-    if (!w && kinds.includes('release') && this.opts.releasesDir) {
-      const inLedger = (await this.inner.readEntries(app, 'release', 0, 1)).length > 0;
-      if (!inLedger) problems = this.dirProblems(app);
-    }
+    if (problems.length === 0 && kinds.includes('release') && this.opts.releasesDir)
+      problems = this.dirProblems(app, (await this.inner.latestRelease(app))?.seq ?? 0);
     if (problems.length === 0) return;
     const first = problems[0]!;
     throw new BrrError(

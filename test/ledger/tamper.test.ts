@@ -190,6 +190,22 @@ for (const driver of [sqlite, postgres]) {
       });
     });
 
+    it('without the witness file, release directories newer than the ledger still give a deleted tail away', async () => {
+      if (driver.name !== 'sqlite') return; // release directories witness only the home's own ledger
+      for (const v of ['v1', 'v2', 'v3']) fs.mkdirSync(path.join(home, 'releases', APP, v), { recursive: true });
+      fs.rmSync(path.join(home, 'ledger-witness.json'));
+      await driver.sql(home, url, [...driver.dropTriggers, `DELETE FROM releases WHERE app = '${APP}' AND seq = 3`]);
+      const c = open();
+      expect((await verifyLedger(c)).problems).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ app: APP, kind: 'release', seq: 3, problem: expect.stringMatching(/ends at #2/) }),
+        ]),
+      );
+      await expect(c.ledger.appendRelease(APP, () => draft('next'))).rejects.toMatchObject({
+        code: 'ledger_behind_witness',
+      });
+    });
+
     it('dropped append-only triggers are named by verify', async () => {
       await driver.sql(home, url, driver.dropTriggers.slice(0, 1));
       const r = await verifyLedger(open());
