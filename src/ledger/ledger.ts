@@ -32,6 +32,8 @@ export interface VerifyResult {
   events: number;
   /** The first bad entry per app, in ledger order. */
   problems: VerifyProblem[];
+  /** The last verified entry of each app's chains (for the home's witness); drivers fill it, `brr verify` does not print it. */
+  heads?: Record<string, { release?: { seq: number; hash: string }; event?: { seq: number; hash: string } }>;
 }
 
 /**

@@ -11,6 +11,17 @@ export type StoredEntry = {
   prevHash: string | null;
 } & ({ kind: 'release'; id: string } | { kind: 'event'; type: string; release: string | null });
 
+/** Pure: the chain heads two verifiers saw, per app (VerifyResult.heads). */
+export function headsOf(
+  releases: ChainVerifier,
+  events: ChainVerifier,
+): Record<string, { release?: { seq: number; hash: string }; event?: { seq: number; hash: string } }> {
+  const out: Record<string, { release?: { seq: number; hash: string }; event?: { seq: number; hash: string } }> = {};
+  for (const [app, h] of releases.heads) (out[app] ??= {}).release = h;
+  for (const [app, h] of events.heads) (out[app] ??= {}).event = h;
+  return out;
+}
+
 /** One problem per append-only guard (trigger) the database should have and does not. */
 export function missingGuardProblems(expected: readonly string[], present: ReadonlySet<string>): VerifyProblem[] {
   return expected
@@ -44,6 +55,8 @@ const TAIL_KEYS = { release: 'prevHash,rollbackOf,seq', event: 'prevHash,release
  */
 export class ChainVerifier {
   readonly problems: VerifyProblem[] = [];
+  /** The last entry of each app's chain that verified: what a witness records. */
+  readonly heads = new Map<string, { seq: number; hash: string }>();
   count = 0;
   private app: string | null = null;
   private expectedSeq = 1;
@@ -69,6 +82,7 @@ export class ChainVerifier {
     }
     this.expectedSeq = row.seq + 1;
     this.prevHash = row.hash;
+    this.heads.set(row.app, { seq: row.seq, hash: row.hash });
   }
 
   private check(row: StoredEntry): string | null {

@@ -77,9 +77,11 @@ export class WitnessedLedger implements Ledger {
         extra.push(...this.dirProblems(a, (await this.inner.latestRelease(a))?.seq ?? 0));
       }
     }
+    const { heads, ...rest } = result;
     const problems = [...result.problems, ...extra];
-    if (problems.length === 0) await this.recordVerifiedHeads(app);
-    return { ...result, ok: problems.length === 0, problems };
+    // A clean ledger's heads become witnessed: a home also vouches for what others appended.
+    if (problems.length === 0 && heads) recordHeads(this.opts.file, this.opts.ledgerKey, heads);
+    return { ...rest, ok: problems.length === 0, problems };
   }
 
   async importEntries(entries: readonly StoredEntry[]): Promise<void> {
@@ -218,26 +220,6 @@ export class WitnessedLedger implements Ledger {
         details: { app, problems },
       },
     );
-  }
-
-  private async recordVerifiedHeads(app?: string): Promise<void> {
-    const apps = app === undefined ? await this.inner.listApps() : [app];
-    const heads: Record<string, AppHeads> = {};
-    for (const a of apps) {
-      const r = await this.inner.latestRelease(a);
-      const events = await this.inner.readEntries(a, 'event', await this.eventHeadFloor(a), 1_000_000);
-      const e = events.at(-1);
-      heads[a] = {
-        ...(r ? { release: { seq: r.seq, hash: r.hash } } : {}),
-        ...(e ? { event: { seq: e.seq, hash: e.hash } } : {}),
-      };
-    }
-    recordHeads(this.opts.file, this.opts.ledgerKey, heads);
-  }
-
-  /** Where to start reading an app's events to find its last one: at the witnessed head, not from the start. */
-  private async eventHeadFloor(app: string): Promise<number> {
-    return Math.max(0, (this.witnessed()[app]?.event?.seq ?? 1) - 1);
   }
 }
 

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { StoredEntry, VerifyResult } from '../ledger.js';
 import type { PgSession } from './session.js';
 import { importTargetNotEmpty } from '../seal.js';
-import { ChainVerifier, missingGuardProblems } from '../verify-chain.js';
+import { ChainVerifier, headsOf, missingGuardProblems } from '../verify-chain.js';
 
 /** The triggers (schema.ts) that make history append-only; verify names any missing or disabled. */
 const APPEND_ONLY_TRIGGERS = [
@@ -121,7 +121,13 @@ export async function verifyChains(db: PgSession, app?: string): Promise<VerifyR
       a.app < b.app ? -1 : a.app > b.app ? 1 : 0,
     ),
   ];
-  return { ok: problems.length === 0, releases: verifiers.release.count, events: verifiers.event.count, problems };
+  return {
+    ok: problems.length === 0,
+    releases: verifiers.release.count,
+    events: verifiers.event.count,
+    problems,
+    heads: headsOf(verifiers.release, verifiers.event),
+  };
 }
 
 /** Inserts verified entries verbatim in one transaction, refusing apps that already have history. */

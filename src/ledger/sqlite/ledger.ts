@@ -25,7 +25,7 @@ import {
 } from '../seal.js';
 import { APPEND_ONLY_TRIGGERS, openLedgerDatabase, translateSqliteError, type SqliteOpenOptions } from './db.js';
 import { stagedConfig } from '../../release/state.js';
-import { ChainVerifier, missingGuardProblems } from '../verify-chain.js';
+import { ChainVerifier, headsOf, missingGuardProblems } from '../verify-chain.js';
 
 interface Row {
   app: string;
@@ -282,7 +282,13 @@ export class SqliteLedger implements Ledger {
         ...missingGuardProblems(APPEND_ONLY_TRIGGERS, guards),
         ...[...releases.problems, ...events.problems].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0)),
       ];
-      return { ok: problems.length === 0, releases: releases.count, events: events.count, problems };
+      return {
+        ok: problems.length === 0,
+        releases: releases.count,
+        events: events.count,
+        problems,
+        heads: headsOf(releases, events),
+      };
     });
   }
 

@@ -78,7 +78,7 @@ if (skip) {
         expect((err as { code?: string } | null)?.code, sql).toBe('BRR01');
         expect(translatePgError(err, 'x', [])).toMatchObject({ code: 'ledger_append_only' });
       }
-      expect(await ledger.verify()).toEqual({ ok: true, releases: 1, events: 1, problems: [] });
+      expect(await ledger.verify()).toMatchObject({ ok: true, releases: 1, events: 1, problems: [] });
     });
 
     it('stores the hashed text verbatim (TEXT, not jsonb) and keeps the schema version', async () => {
@@ -171,7 +171,7 @@ if (skip) {
           cols,
         );
       }
-      expect(await ledger.verify()).toEqual({ ok: true, releases: 12_006, events: 0, problems: [] });
+      expect(await ledger.verify()).toMatchObject({ ok: true, releases: 12_006, events: 0, problems: [] });
       expect((await ledger.listReleases('big', { limit: 1 }))[0]?.id).toBe('v12003');
       expect((await ledger.appendRelease('big', () => draft())).id).toBe('v12004');
     });
