@@ -91,7 +91,7 @@ export class WitnessedLedger implements Ledger {
       const h = (heads[e.app] ??= {});
       if ((h[e.kind]?.seq ?? 0) < e.seq) h[e.kind] = { seq: e.seq, hash: e.hash };
     }
-    recordHeads(this.opts.file, this.opts.ledgerKey, heads);
+    for (const [app, h] of Object.entries(heads)) this.record(app, h);
   }
 
   /** Apps this home witnessed in this ledger (possibly absent from the ledger itself). */
@@ -152,10 +152,19 @@ export class WitnessedLedger implements Ledger {
     return this.opts.newHistory?.has(app) === true;
   }
 
+  /**
+   * Best effort, after the append committed: failing the command now would report a write that
+   * happened as failed. A head not recorded only leaves the witness behind (never a false alarm),
+   * and the next append or clean verify records it.
+   */
   private record(app: string, heads: AppHeads): void {
     const replace = this.startsOver(app) && !this.restarted.has(app);
-    recordHeads(this.opts.file, this.opts.ledgerKey, { [app]: heads }, replace ? new Set([app]) : undefined);
-    if (replace) this.restarted.add(app);
+    try {
+      recordHeads(this.opts.file, this.opts.ledgerKey, { [app]: heads }, replace ? new Set([app]) : undefined);
+      if (replace) this.restarted.add(app);
+    } catch {
+      // see above
+    }
   }
 
   private async headProblems(app: string, kinds: Array<StoredEntry['kind']>): Promise<VerifyProblem[]> {
