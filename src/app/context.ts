@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import { homePaths, resolveHome, type HomePaths } from '../core/home.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { describeLedger, openLedgerNow, resolveLedgerUrl } from '../ledger/open.js';
 import { WITNESS_FILE } from '../ledger/witness.js';
 import { WitnessedLedger } from '../ledger/witnessed-ledger.js';
-import path from 'node:path';
 import { defaultActor } from '../release/actor.js';
 
 /** What every use-case gets: where things live, the ledger, the clock and who acts. */
