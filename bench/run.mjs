@@ -12,6 +12,7 @@ const benches = [
   'ledger-bench.mjs',
   'ledger-pg-bench.mjs',
   'run-bench.mjs',
+  'materialize-bench.mjs',
   'switch-bench.mjs',
   'proxy-bench.mjs',
   'render-bench.mjs',

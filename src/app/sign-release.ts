@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { invalidInput } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
-import { loadSigner, signReleaseHash, type Signer } from '../release/signing.js';
+import { configuredSigner, signReleaseHash, type Signer } from '../release/signing.js';
 import { releaseSignatures } from '../release/trust.js';
 import type { Context } from './context.js';
 import { findRelease } from './run-release.js';
@@ -14,22 +12,7 @@ import { findRelease } from './run-release.js';
  * leaves an unsigned release: a trust policy refuses it (safe) and `brr sign vN` fixes it.
  */
 
-/** The configured signing key, or null when none is. Throws when one is named but unusable. */
-export function configuredSigner(env: NodeJS.ProcessEnv = process.env): Signer | null {
-  const file = env.BRR_SIGNING_KEY;
-  if (!file) return null;
-  let pem: string;
-  try {
-    pem = readFileSync(path.resolve(file), 'utf8');
-  } catch (e) {
-    throw invalidInput(
-      'signing_key_unreadable',
-      `cannot read the signing key ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
-      'point BRR_SIGNING_KEY (or --signing-key) at a PEM file from `brr keys generate`',
-    );
-  }
-  return loadSigner(pem, file);
-}
+export { configuredSigner } from '../release/signing.js';
 
 /** Appends a 'signed' event for `release` when a signer is configured; returns it, or null. */
 export async function signRelease(

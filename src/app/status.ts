@@ -1,6 +1,7 @@
 import { currentReleaseId } from '../release/state.js';
 import { connectSupervisor } from '../run/local/client.js';
 import { currentTarget } from './app-target.js';
+import { WitnessedLedger } from '../ledger/witnessed-ledger.js';
 import type { Context } from './context.js';
 import { kubernetesStatus } from './kubernetes-status.js';
 
@@ -56,10 +57,23 @@ export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStat
       client.close();
     }
   }
-  const apps = new Set([...(await ctx.ledger.listApps()), ...running.map((r) => r.app)]);
+  const witness = ctx.ledger instanceof WitnessedLedger ? ctx.ledger : null;
+  const apps = new Set([
+    ...(await ctx.ledger.listApps()),
+    ...running.map((r) => r.app),
+    ...(witness?.witnessedApps() ?? []),
+  ]);
   const rows: AppStatus[] = [];
   for (const app of [...apps].sort()) {
     if (onlyApp && app !== onlyApp) continue;
+    // A ledger that lost history this home witnessed is never "in sync", whatever runs.
+    const lost = (await witness?.witnessProblems(app))?.[0];
+    if (lost) {
+      const id = currentReleaseId(await ctx.ledger.listEvents(app));
+      const r = running.find((x) => x.app === app)?.release ?? null;
+      rows.push({ app, ledger: id, running: r, inSync: false, problem: `ledger lost history: ${lost.problem}` });
+      continue;
+    }
     const events = await ctx.ledger.listEvents(app);
     const target = currentTarget(events);
     // Kubernetes apps: compare with the live pods, not the supervisor.

@@ -1,7 +1,8 @@
+import { notFound } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
 import type { VerifyProblem, VerifyResult } from '../ledger/ledger.js';
 import { checkSignature } from '../release/signing.js';
-import { signerName, trustPolicy, trustedSignature, releaseSignatures } from '../release/trust.js';
+import { signerName, trustChangeProblems, trustPolicy, trustedSignature, releaseSignatures } from '../release/trust.js';
 import type { Context } from './context.js';
 
 /** Who signed one release, as `brr verify` reports it. */
@@ -24,7 +25,9 @@ export interface LedgerVerification extends VerifyResult {
 }
 
 /**
- * `brr verify`: the driver's hash-chain check, then every 'signed' event: its signature must
+ * `brr verify`: the driver's hash-chain and trigger check plus the home's witness (both through
+ * ctx.ledger, a WitnessedLedger), every trust change (signed by a key trusted then, unless it is
+ * the bootstrap), then every 'signed' event: its signature must
  * verify against its public key and cover the release's current hash, and it must name a
  * release that exists. Any failure is a problem (exit 1), reported on the signed event, since
  * that is the entry that lies; an unsigned release is reported, not a problem, because signing
@@ -32,13 +35,24 @@ export interface LedgerVerification extends VerifyResult {
  */
 export async function verifyLedger(ctx: Context, app?: string): Promise<LedgerVerification> {
   const chain = await ctx.ledger.verify(app);
+  // An app with no entry, no witnessed head and no release directory is a typo, not an intact history.
+  if (app !== undefined && chain.releases === 0 && chain.events === 0 && !chain.problems.some((p) => p.app === app)) {
+    const known = await ctx.ledger.listApps();
+    throw notFound(
+      'app_unknown',
+      `no app ${JSON.stringify(app)} in the ledger: nothing to verify`,
+      known.length > 0
+        ? `apps in this ledger: ${known.join(', ')}; \`brr verify\` without --app checks them all`
+        : 'this ledger holds no app yet; check --home / --ledger',
+    );
+  }
   const apps = app ? [app] : await ctx.ledger.listApps();
   const problems: VerifyProblem[] = [...chain.problems];
   const signers: ReleaseSigners[] = [];
   for (const a of apps) {
     const releases = (await ctx.ledger.listReleases(a)).reverse();
     const events = await ctx.ledger.listEvents(a);
-    problems.push(...signatureProblems(a, releases, events));
+    problems.push(...signatureProblems(a, releases, events), ...trustChangeProblems(a, events));
     const policy = trustPolicy(events);
     for (const r of releases) {
       const checks = releaseSignatures(events, r);

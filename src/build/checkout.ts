@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { BrrError, invalidInput, notFound } from '../core/errors.js';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { BrrError, invalidInput, isBrrError, notFound } from '../core/errors.js';
 import { extractTar } from '../store/tar-extract.js';
 
 /**
@@ -52,6 +54,45 @@ export const archiveArgv = (repo: string, commit: string, subdir: string): Argv 
   '--format=tar',
   `${commit}:${subdir}`,
 ];
+
+/** Every entry of the tree `COMMIT:SUBDIR`, recursively, NUL-separated: `MODE TYPE OID\tPATH`. */
+export const lsTreeArgv = (repo: string, commit: string, subdir: string): Argv => [
+  'git',
+  '-C',
+  repo,
+  'ls-tree',
+  '-r',
+  '-z',
+  `${commit}:${subdir}`,
+];
+export const catBlobArgv = (repo: string, oid: string): Argv => ['git', '-C', repo, 'cat-file', 'blob', oid];
+
+/** One entry of `git ls-tree -r -z`. */
+export interface TreeEntry {
+  mode: string;
+  oid: string;
+  path: string;
+}
+
+/** Pure: parses `git ls-tree -r -z` output. */
+export function parseLsTree(out: string): TreeEntry[] {
+  return out
+    .split('\0')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const tab = l.indexOf('\t');
+      const [mode = '', , oid = ''] = l.slice(0, tab).split(' ');
+      return { mode, oid, path: l.slice(tab + 1) };
+    });
+}
+
+/** Pure: why a symlink at `link` (relative to the tree's root) pointing at `target` cannot be in a build, or null. */
+export function symlinkEscape(link: string, target: string): string | null {
+  if (target.startsWith('/')) return 'an absolute path, which names a file on the build machine, not in the commit';
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(link), target));
+  if (resolved === '..' || resolved.startsWith('../')) return 'outside the repository (or the built subdirectory)';
+  return null;
+}
 
 /** git's environment: the caller's, minus GIT_* variables (a hook's GIT_DIR would override -C). */
 function gitEnv(): NodeJS.ProcessEnv {
@@ -184,8 +225,81 @@ export async function exportTree(
   } catch (e) {
     child.kill();
     await exited.catch(() => {});
+    // The extractor only says "unsafe entry"; a symlink the repository itself holds deserves
+    // its name and the fix. Looked up only on this failure path, so builds pay nothing for it.
+    if (isBrrError(e) && e.code === 'tar_unsafe_entry') throw (await symlinkProblem(repo, commit, subdir)) ?? e;
     throw e;
   }
   const code = await exited;
   if (code !== 0) throw gitFailed(argv, { code, stdout: '', stderr: Buffer.concat(err).toString('utf8') });
+  await exportSubmodules(repo, commit, subdir, dest, mtime);
+}
+
+export const topLevelArgv = (repo: string): Argv => ['git', '-C', repo, 'rev-parse', '--show-toplevel'];
+export const hasCommitArgv = (repo: string, commit: string): Argv => [
+  'git',
+  '-C',
+  repo,
+  'cat-file',
+  '-e',
+  `${commit}^{commit}`,
+];
+
+/**
+ * git archive leaves a submodule as an empty directory. Each one is exported too, at the commit
+ * the tree records (never whatever its work tree has checked out), from the submodule's own
+ * repository in the work tree, recursively; when its objects are not there, the build fails
+ * saying so rather than shipping an empty directory.
+ */
+async function exportSubmodules(repo: string, commit: string, subdir: string, dest: string, mtime: number) {
+  const ls = await runGit(lsTreeArgv(repo, commit, subdir));
+  if (ls.code !== 0) throw gitFailed(lsTreeArgv(repo, commit, subdir), ls);
+  const gitlinks = parseLsTree(ls.stdout).filter((e) => e.mode === '160000');
+  if (gitlinks.length === 0) return;
+  const top = await runGit(topLevelArgv(repo));
+  for (const g of gitlinks) {
+    const shown = subdir ? `${subdir.replace(/\/$/, '')}/${g.path}` : g.path;
+    const subRepo = top.code === 0 ? path.join(top.stdout.trim(), shown) : null;
+    // Its own repository only: a plain directory would let git find the parent's instead.
+    const own = subRepo ? await runGit(topLevelArgv(subRepo)) : null;
+    const present =
+      subRepo !== null &&
+      own?.code === 0 &&
+      path.resolve(own.stdout.trim()) === path.resolve(subRepo) &&
+      (await runGit(hasCommitArgv(subRepo, g.oid))).code === 0;
+    if (!present || !subRepo) {
+      throw new BrrError(
+        'submodule_missing',
+        `${shown} is a git submodule at commit ${g.oid.slice(0, 12)}, whose objects are not in ${subRepo ?? `a work tree of ${repo}`}; refusing to build it as an empty directory`,
+        {
+          hint: `fetch it: git -C ${repo} submodule update --init --recursive, then build again (or remove the submodule from the commit)`,
+          details: { submodule: shown, commit: g.oid },
+        },
+      );
+    }
+    const into = path.join(dest, g.path);
+    await mkdir(into, { recursive: true });
+    await exportTree(subRepo, g.oid, '', into, mtime);
+  }
+}
+
+/** The first symlink of the tree that points outside it, as a clear error, or null. */
+async function symlinkProblem(repo: string, commit: string, subdir: string): Promise<BrrError | null> {
+  const ls = await runGit(lsTreeArgv(repo, commit, subdir));
+  if (ls.code !== 0) return null;
+  for (const e of parseLsTree(ls.stdout)) {
+    if (e.mode !== '120000') continue;
+    const blob = await runGit(catBlobArgv(repo, e.oid));
+    if (blob.code !== 0) continue;
+    const why = symlinkEscape(e.path, blob.stdout);
+    if (!why) continue;
+    const shown = subdir ? `${subdir.replace(/\/$/, '')}/${e.path}` : e.path;
+    return invalidInput(
+      'repo_symlink_outside',
+      `${shown} in commit ${commit.slice(0, 12)} is a symlink to "${blob.stdout}": ${why}; a build holds only the commit's own files`,
+      `point it at a path inside the repository with a relative link (ln -sfn RELATIVE/PATH ${shown}), or copy the file in, or remove it (git rm ${shown}); commit, then build again`,
+      { link: shown, target: blob.stdout },
+    );
+  }
+  return null;
 }

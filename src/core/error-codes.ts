@@ -44,6 +44,11 @@ export const ERROR_CODES = {
     exitCode: 2,
     meaning: 'No app was named and no brr.yaml with an `app:` key is in the working directory.',
   },
+  app_unknown: {
+    category: 'usage',
+    exitCode: 1,
+    meaning: 'The app named with --app has no release or event in this ledger.',
+  },
   bad_request: {
     category: 'run',
     exitCode: 2,
@@ -245,6 +250,12 @@ export const ERROR_CODES = {
     exitCode: 1,
     meaning: 'The PostgreSQL server refused the ledger credentials.',
   },
+  ledger_behind_witness: {
+    category: 'ledger',
+    exitCode: 1,
+    meaning:
+      'The ledger has lost history this home witnessed (emptied, truncated or a deleted tail); writes are refused until it is restored or a new history is started on purpose (BRR_NEW_HISTORY).',
+  },
   ledger_busy: { category: 'ledger', exitCode: 1, meaning: 'The ledger stayed locked by another writer.' },
   ledger_closed: { category: 'ledger', exitCode: 1, meaning: 'The ledger was used after it was closed.' },
   ledger_conflict: {
@@ -428,6 +439,12 @@ export const ERROR_CODES = {
     exitCode: 1,
     meaning: 'A release directory exists but holds another or an incomplete materialization.',
   },
+  release_dir_modified: {
+    category: 'store',
+    exitCode: 1,
+    meaning:
+      'A materialized release directory was changed after it was unpacked and could not be set aside to unpack it again.',
+  },
   release_id_invalid: { category: 'release', exitCode: 2, meaning: 'A value is not a release id (v<number>).' },
   release_not_found: { category: 'release', exitCode: 1, meaning: 'The app has no release with that id.' },
   release_not_materialized: { category: 'store', exitCode: 1, meaning: 'A release is not unpacked on this host.' },
@@ -451,6 +468,12 @@ export const ERROR_CODES = {
     category: 'usage',
     exitCode: 2,
     meaning: '`brr render` needs --namespace and --registry for an app without a Kubernetes target.',
+  },
+  repo_symlink_outside: {
+    category: 'build',
+    exitCode: 2,
+    meaning:
+      "The commit has a symlink pointing outside the repository (absolute or escaping); a build holds only the commit's own files.",
   },
   rollback_failed: {
     category: 'run',
@@ -507,6 +530,12 @@ export const ERROR_CODES = {
     category: 'store',
     exitCode: 1,
     meaning: 'Another brr process holds the store lock (it waited and gave up).',
+  },
+  submodule_missing: {
+    category: 'build',
+    exitCode: 1,
+    meaning:
+      'The commit has a git submodule whose objects are not present; fetch it (git submodule update --init --recursive).',
   },
   supervisor_running: { category: 'run', exitCode: 1, meaning: 'A supervisor is already running for this home.' },
   supervisor_stopping: {
@@ -576,10 +605,25 @@ export const ERROR_CODES = {
     meaning: 'A namespace is not a valid Kubernetes namespace name.',
   },
   target_registry_invalid: { category: 'usage', exitCode: 2, meaning: 'A target registry is not host[:port][/path].' },
+  trust_change_unsigned: {
+    category: 'release',
+    exitCode: 2,
+    meaning: "Changing an app's trust policy once it trusts a key needs a signature by a trusted key.",
+  },
+  trust_change_untrusted_signer: {
+    category: 'release',
+    exitCode: 2,
+    meaning: 'The key signing a trust change is not trusted by the app at that moment.',
+  },
   usage: {
     category: 'usage',
     exitCode: 2,
     meaning: 'A flag has the wrong form (a duration, a positive whole number).',
+  },
+  witness_damaged: {
+    category: 'ledger',
+    exitCode: 1,
+    meaning: "The home's ledger witness file (ledger-witness.json) cannot be read.",
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

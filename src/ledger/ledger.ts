@@ -29,7 +29,11 @@ export interface Ledger extends LeaseStore {
   listEvents(app: string): Promise<LedgerEvent[]>;
   /** Apps with at least one release or event, sorted. */
   listApps(): Promise<string[]>;
-  /** Recomputes every hash and link. */
+  /**
+   * Recomputes every hash and link, and checks that the database still refuses UPDATE and DELETE
+   * on history: a missing or disabled append-only trigger is a problem (kind 'schema', app
+   * '(ledger)') whatever `app` is, since it lets any chain be rewritten unnoticed.
+   */
   verify(app?: string): Promise<VerifyResult>;
   /**
    * Stored rows exactly as kept (the hashed body text, not a re-encoding), `kind` chain of `app`,

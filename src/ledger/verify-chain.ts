@@ -1,8 +1,9 @@
 import { hash as oneShotHash } from 'node:crypto';
 
 export interface VerifyProblem {
+  /** The app, or '(ledger)' for a problem of the database itself (a missing append-only trigger). */
   app: string;
-  kind: 'release' | 'event';
+  kind: 'release' | 'event' | 'schema';
   seq: number;
   /** e.g. 'hash mismatch', 'prevHash does not match the previous entry', 'sequence gap' */
   problem: string;
@@ -14,6 +15,8 @@ export interface VerifyResult {
   events: number;
   /** The first bad entry per app, in ledger order. */
   problems: VerifyProblem[];
+  /** The last verified entry of each app's chains (for the home's witness); drivers fill it, `brr verify` does not print it. */
+  heads?: Record<string, { release?: { seq: number; hash: string }; event?: { seq: number; hash: string } }>;
 }
 
 /** One stored ledger row as every driver keeps it: indexed columns beside the hashed body. */
@@ -25,6 +28,29 @@ export type StoredEntry = {
   hash: string;
   prevHash: string | null;
 } & ({ kind: 'release'; id: string } | { kind: 'event'; type: string; release: string | null });
+
+/** Pure: the chain heads two verifiers saw, per app (VerifyResult.heads). */
+export function headsOf(
+  releases: ChainVerifier,
+  events: ChainVerifier,
+): Record<string, { release?: { seq: number; hash: string }; event?: { seq: number; hash: string } }> {
+  const out: Record<string, { release?: { seq: number; hash: string }; event?: { seq: number; hash: string } }> = {};
+  for (const [app, h] of releases.heads) (out[app] ??= {}).release = h;
+  for (const [app, h] of events.heads) (out[app] ??= {}).event = h;
+  return out;
+}
+
+/** One problem per append-only guard (trigger) the database should have and does not. */
+export function missingGuardProblems(expected: readonly string[], present: ReadonlySet<string>): VerifyProblem[] {
+  return expected
+    .filter((name) => !present.has(name))
+    .map((name) => ({
+      app: '(ledger)',
+      kind: 'schema' as const,
+      seq: 0,
+      problem: `append-only trigger ${name} is missing or disabled: history can be rewritten or deleted unnoticed`,
+    }));
+}
 
 /**
  * Canonical JSON sorts keys, so these members always close a body, in this order; nothing
@@ -47,6 +73,8 @@ const TAIL_KEYS = { release: 'prevHash,rollbackOf,seq', event: 'prevHash,release
  */
 export class ChainVerifier {
   readonly problems: VerifyProblem[] = [];
+  /** The last entry of each app's chain that verified: what a witness records. */
+  readonly heads = new Map<string, { seq: number; hash: string }>();
   count = 0;
   private app: string | null = null;
   private expectedSeq = 1;
@@ -72,6 +100,7 @@ export class ChainVerifier {
     }
     this.expectedSeq = row.seq + 1;
     this.prevHash = row.hash;
+    this.heads.set(row.app, { seq: row.seq, hash: row.hash });
   }
 
   private check(row: StoredEntry): string | null {

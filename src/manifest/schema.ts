@@ -49,7 +49,7 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   ['processes.T.scale', 'number of processes of this type; default 1'],
   [
     'processes.T.ports',
-    'list of `{ name, port, protocol: tcp|udp|sctp, address, handoff }` public ports the supervisor binds (address default 127.0.0.1; sctp only on the Kubernetes target)',
+    'list of `{ name, port, protocol: tcp|udp|sctp, address, handoff }` public ports the supervisor binds (address default 127.0.0.1; sctp only on the Kubernetes target); a port belongs to one process type: the same protocol and number on overlapping addresses twice is refused',
   ],
   [
     'processes.T.ports[].handoff',
@@ -162,6 +162,7 @@ export function validateManifest(raw: unknown, file = 'brr.yaml', procfile?: Rec
       processes[type] = validateProcess(c, def, `processes.${type}`);
     }
     if (Object.keys(processes).length === 0) c.fail('processes', 'expected at least one process type');
+    checkPortsDistinct(c, processes);
   } else if (procfile) {
     processesFrom = 'Procfile';
     processes = {};
@@ -178,6 +179,34 @@ export function validateManifest(raw: unknown, file = 'brr.yaml', procfile?: Rec
     processes = {};
   }
   return { app, build, processes, processesFrom, release };
+}
+
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]', '']);
+
+/**
+ * Every public port is bound once by the supervisor and handed to ONE process type: two entries
+ * with the same protocol and port on overlapping addresses (equal, or either a wildcard) would
+ * silently share a socket, each type getting a random part of the traffic. Refused, naming both.
+ */
+function checkPortsDistinct(c: Ctx, processes: Record<string, ProcessSpec>): void {
+  const seen: Array<{ at: string; p: PortSpec }> = [];
+  for (const [type, spec] of Object.entries(processes)) {
+    spec.ports.forEach((p, i) => {
+      const at = `processes.${type}.ports[${i}]`;
+      const clash = seen.find(
+        (s) =>
+          s.p.port === p.port &&
+          s.p.protocol === p.protocol &&
+          (s.p.address === p.address || WILDCARD.has(s.p.address) || WILDCARD.has(p.address)),
+      );
+      if (clash)
+        c.fail(
+          `${at}.port`,
+          `${p.port}/${p.protocol} is also declared by ${clash.at} ("${clash.p.name}"); each public port belongs to one process type (give one of them another port)`,
+        );
+      seen.push({ at, p });
+    });
+  }
 }
 
 function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {

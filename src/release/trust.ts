@@ -1,12 +1,24 @@
+import { sign as cryptoSign, verify } from 'node:crypto';
+import { canonicalJson } from '../core/canonical-json.js';
 import { BrrError, invalidInput } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
-import type { Ledger, NewEvent } from '../ledger/ledger.js';
-import { checkSignature, parsePublicKey, type SignatureCheck } from './signing.js';
+import type { Ledger, NewEvent, VerifyProblem } from '../ledger/ledger.js';
+import { checkSignature, configuredSigner, parsePublicKey, type SignatureCheck, type Signer } from './signing.js';
 
 /**
  * An app's trust policy: the public keys whose signature the run stage accepts. Like all state
  * it is a fold over append-only 'trust-changed' events, so who trusted which key, and when, is
  * part of the audited history. No trusted key = no policy: every release runs, as before.
+ *
+ * Trust changes are signed: once an app trusts a key, a change (adding, removing or replacing a
+ * key, down to removing the last one) counts only when it carries a valid signature by a key
+ * trusted AT THAT MOMENT, over the app, the change, and the hash of the previous trust change (so
+ * a signed change cannot be replayed later). Anyone who can write the ledger can append an
+ * unsigned change, but the fold ignores it and `brr verify` names it.
+ *
+ * The bootstrap, adding keys while none is trusted, needs no signature: at that point every
+ * release runs anyway, so it lowers nothing; it is an audited event, held in place by the hash
+ * chain and the home's witness, and from then on only a trusted key can change the policy.
  */
 
 export interface TrustedKey {
@@ -21,19 +33,70 @@ export interface TrustedKey {
 export interface TrustChangeDetail {
   add?: Array<{ keyId: string; publicKey: string }>;
   remove?: string[];
+  /** Required once the app trusts a key: by a key trusted before this change. */
+  signature?: { keyId: string; publicKey: string; signature: string };
 }
 
-type EventLike = Pick<LedgerEvent, 'type' | 'release' | 'detail' | 'actor' | 'createdAt'>;
+type EventLike = Pick<LedgerEvent, 'type' | 'release' | 'detail' | 'actor' | 'createdAt'> &
+  Partial<Pick<LedgerEvent, 'app' | 'hash' | 'seq'>>;
 
-/**
- * The trusted keys after `events` (oldest first), sorted by key id. An added key whose id does
- * not derive from its public key is skipped: the id is what people compare, and a mismatch
- * could only come from a forged or broken entry.
- */
-export function trustPolicy(events: readonly EventLike[]): TrustedKey[] {
+/** The exact bytes a trust-change signature covers. */
+export function trustSigningText(
+  app: string,
+  prevTrustHash: string | null,
+  change: Pick<TrustChangeDetail, 'add' | 'remove'>,
+): string {
+  return `brr-trust-v1:${app}:${prevTrustHash ?? 'genesis'}:${canonicalJson({ add: change.add ?? [], remove: change.remove ?? [] })}`;
+}
+
+/** One trust change as the fold judged it. */
+export interface TrustChangeVerdict {
+  event: EventLike;
+  accepted: boolean;
+  /** Why it was ignored, or null. */
+  problem: string | null;
+}
+
+/** Pure: is this change signed by a key in `keys`, over the previous trust change? */
+function judge(e: EventLike, keys: ReadonlyMap<string, TrustedKey>, prevTrustHash: string | null): string | null {
+  if (keys.size === 0) return null; // the bootstrap
+  const d = e.detail as TrustChangeDetail;
+  const sig = d.signature;
+  const trusted = [...keys.keys()].join(', ');
+  if (!sig || typeof sig.publicKey !== 'string' || typeof sig.signature !== 'string')
+    return `trust change is not signed, but ${e.app ?? 'the app'} already trusts ${trusted}: ignored`;
+  let info;
+  try {
+    info = parsePublicKey(sig.publicKey);
+  } catch {
+    return 'trust change signature has an unreadable public key: ignored';
+  }
+  const holder = keys.get(info.keyId);
+  if (!holder || holder.publicKey !== info.publicKey)
+    return `trust change is signed by ${info.keyId}, which was not trusted then (trusted: ${trusted}): ignored`;
+  const text = trustSigningText(e.app ?? '', prevTrustHash, { add: d.add, remove: d.remove });
+  let ok = false;
+  try {
+    ok = verify(null, Buffer.from(text, 'utf8'), info.key, Buffer.from(sig.signature, 'base64'));
+  } catch {
+    ok = false;
+  }
+  return ok
+    ? null
+    : `trust change signature by ${info.keyId} does not verify (forged, or replayed from elsewhere): ignored`;
+}
+
+/** Pure: the fold, keeping every verdict (verify reports the refused ones). */
+export function foldTrust(events: readonly EventLike[]): { policy: TrustedKey[]; verdicts: TrustChangeVerdict[] } {
   const keys = new Map<string, TrustedKey>();
+  const verdicts: TrustChangeVerdict[] = [];
+  let prevTrustHash: string | null = null;
   for (const e of events) {
     if (e.type !== 'trust-changed') continue;
+    const problem = judge(e, keys, prevTrustHash);
+    prevTrustHash = e.hash ?? null;
+    verdicts.push({ event: e, accepted: problem === null, problem });
+    if (problem) continue;
     const { add, remove } = e.detail as TrustChangeDetail;
     if (Array.isArray(remove)) for (const id of remove) if (typeof id === 'string') keys.delete(id);
     if (!Array.isArray(add)) continue;
@@ -49,15 +112,36 @@ export function trustPolicy(events: readonly EventLike[]): TrustedKey[] {
         keys.set(k.keyId, { keyId: k.keyId, publicKey: k.publicKey, addedBy: e.actor, addedAt: e.createdAt });
     }
   }
-  return [...keys.values()].sort((a, b) => a.keyId.localeCompare(b.keyId));
+  return { policy: [...keys.values()].sort((a, b) => a.keyId.localeCompare(b.keyId)), verdicts };
 }
 
-/** Pure: the event that adds `publicKey` or removes `keyId`, or null when it is already so. */
+/**
+ * The trusted keys after `events` (oldest first), sorted by key id. An added key whose id does
+ * not derive from its public key is skipped: the id is what people compare, and a mismatch
+ * could only come from a forged or broken entry. Unsigned changes to a policy are ignored.
+ */
+export function trustPolicy(events: readonly EventLike[]): TrustedKey[] {
+  return foldTrust(events).policy;
+}
+
+/** Pure: a verify problem for every trust change the fold ignored. */
+export function trustChangeProblems(app: string, events: readonly EventLike[]): VerifyProblem[] {
+  return foldTrust(events)
+    .verdicts.filter((v) => !v.accepted)
+    .map((v) => ({ app, kind: 'event' as const, seq: v.event.seq ?? 0, problem: v.problem ?? 'ignored' }));
+}
+
+/**
+ * Pure: the event that adds `publicKey` or removes `keyId`, or null when it is already so.
+ * Once `policy` is not empty, `signer` must be one of its keys; the change is signed over
+ * `prevTrustHash` (the hash of the app's latest trust-changed event, null before the first).
+ */
 export function planTrustChange(
   policy: readonly TrustedKey[],
   change: { add: string } | { remove: string },
   actor: string,
   now: Date,
+  sign?: { app: string; prevTrustHash: string | null; signer: Signer | null },
 ): NewEvent | null {
   let detail: TrustChangeDetail;
   if ('add' in change) {
@@ -73,6 +157,28 @@ export function planTrustChange(
       );
     }
     detail = { remove: [change.remove] };
+  }
+  const signer = sign?.signer ?? null;
+  const trusted = policy.map((k) => k.keyId).join(', ');
+  if (policy.length > 0 && !signer)
+    throw invalidInput(
+      'trust_change_unsigned',
+      `changing the trust policy of ${sign?.app ?? 'this app'} needs a signature by a key it trusts (${trusted})`,
+      `sign the change: --signing-key KEY.pem (or BRR_SIGNING_KEY=KEY.pem) with the private key of one of ${trusted}`,
+    );
+  if (policy.length > 0 && signer && !policy.some((k) => k.keyId === signer.keyId && k.publicKey === signer.publicKey))
+    throw invalidInput(
+      'trust_change_untrusted_signer',
+      `${signer.keyId} is not trusted by ${sign?.app ?? 'this app'}, so it cannot change its trust policy (trusted: ${trusted})`,
+      `sign with the private key of one of ${trusted}`,
+    );
+  if (signer && sign) {
+    const text = trustSigningText(sign.app, sign.prevTrustHash, detail);
+    detail.signature = {
+      keyId: signer.keyId,
+      publicKey: signer.publicKey,
+      signature: cryptoSign(null, Buffer.from(text, 'utf8'), signer.privateKey).toString('base64'),
+    };
   }
   return { type: 'trust-changed', release: null, detail: { ...detail }, actor, createdAt: now.toISOString() };
 }
@@ -134,13 +240,23 @@ export async function checkReleaseTrusted(ctx: { ledger: Ledger }, app: string, 
   );
 }
 
-/** `brr trust add/remove`: appends the change (nothing when it is already so); returns the new policy. */
+/**
+ * `brr trust add/remove`: appends the change (nothing when it is already so); returns the new
+ * policy. `signer` (default: the configured key) signs it; required once the app trusts a key.
+ */
 export async function changeTrust(
   ctx: { ledger: Ledger; actor: string; clock: { now(): Date } },
   app: string,
   change: { add: string } | { remove: string },
+  signer: Signer | null = configuredSigner(),
 ): Promise<{ changed: boolean; policy: TrustedKey[] }> {
-  const event = planTrustChange(trustPolicy(await ctx.ledger.listEvents(app)), change, ctx.actor, ctx.clock.now());
+  const events = await ctx.ledger.listEvents(app);
+  const prevTrustHash = events.filter((e) => e.type === 'trust-changed').at(-1)?.hash ?? null;
+  const event = planTrustChange(trustPolicy(events), change, ctx.actor, ctx.clock.now(), {
+    app,
+    prevTrustHash,
+    signer,
+  });
   if (event) await ctx.ledger.appendEvent(app, event);
   return { changed: event !== null, policy: trustPolicy(await ctx.ledger.listEvents(app)) };
 }

@@ -12,6 +12,7 @@ import { APP_DIR, APP_LAYER_ANNOTATION } from './image.js';
 import { readConfig, readManifest } from './image-read.js';
 import { ANNOTATIONS, MEDIA_TYPES, OciLayout, type Descriptor } from './oci-layout.js';
 import { removeTree } from './remove-tree.js';
+import { checkTree, snapshotTree, TREE_FILE } from './release-tree.js';
 import { extractTar } from './tar-extract.js';
 
 /**
@@ -22,6 +23,11 @@ import { extractTar } from './tar-extract.js';
  * Completion marker: `.brr-materialized` (the digest) inside the release directory. It is
  * written before the temp directory is renamed into place, so the rename is the single commit
  * point: a directory under its final name is always complete.
+ *
+ * A directory is reused only when it is still exactly as materialized (release-tree.ts: every
+ * entry's inode, mode, size and ctime, marker included). One that was edited is moved aside to
+ * `releases/<app>/.tampered-<id>-<time>` (kept for a human to look at; gc removes it) and the
+ * release is materialized again from the verified store: what runs is always the build.
  */
 
 export const MARKER = '.brr-materialized';
@@ -52,12 +58,20 @@ async function readMarker(dir: string): Promise<string | null> {
   );
 }
 
-/** Reuses a complete directory when it holds this digest; anything else there is an error. */
+/**
+ * Reuses a complete directory when it holds this digest and is unchanged; an edited one is moved
+ * aside (false: materialize again); another build there is an error.
+ */
 async function reuse(dir: string, digest: string): Promise<boolean> {
   const st = await lstat(dir).catch(() => null);
   if (!st) return false;
   const marked = await readMarker(dir);
-  if (marked === digest) return true;
+  if (marked === digest) {
+    const changed = await checkTree(dir);
+    if (changed === null) return true;
+    await moveAside(dir, changed);
+    return false;
+  }
   throw new BrrError(
     'release_dir_conflict',
     `${dir} exists but holds ${marked ?? 'no complete materialization'}, not ${digest}`,
@@ -65,6 +79,19 @@ async function reuse(dir: string, digest: string): Promise<boolean> {
       hint: `if no process runs from it, remove it (chmod -R u+w ${dir} && rm -rf ${dir}) and retry`,
     },
   );
+}
+
+/** Renames an edited release directory out of the way; its processes, if any, keep running from it. */
+async function moveAside(dir: string, why: string): Promise<void> {
+  const aside = path.join(path.dirname(dir), `.tampered-${path.basename(dir)}-${Date.now()}`);
+  try {
+    await rename(dir, aside);
+  } catch (e) {
+    throw new BrrError('release_dir_modified', `${dir} was changed after it was materialized (${why})`, {
+      hint: `remove it (chmod -R u+w ${dir} && rm -rf ${dir}) and retry; brr materializes it again from the verified build`,
+      cause: e,
+    });
+  }
 }
 
 function hashTap(h: ReturnType<typeof createHash>): Transform {
@@ -203,6 +230,12 @@ export async function materializeRelease(
     }
     await writeFile(path.join(tmp, MARKER), `${digest}\n`);
     await makeReadOnly(tmp);
+    // Snapshot after the last chmod of anything inside, then seal the snapshot in (the top
+    // directory itself is not part of it: writing the snapshot and the rename both touch it).
+    await chmod(tmp, 0o755);
+    const entries = await snapshotTree(tmp);
+    await writeFile(path.join(tmp, TREE_FILE), JSON.stringify({ digest, entries }), { mode: 0o444 });
+    await chmod(tmp, 0o555);
     try {
       await rename(tmp, dir);
     } catch (e) {

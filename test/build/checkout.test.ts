@@ -19,6 +19,7 @@ import {
   resolveCommit,
   resolveCommitArgv,
   statusArgv,
+  symlinkEscape,
 } from '../../src/build/checkout.js';
 import { cacheKey, normalizeSubdir } from '../../src/build/build.js';
 import { recipeEnv } from '../../src/build/recipe.js';
@@ -84,6 +85,61 @@ describe('checkout against a real repository', () => {
     expect(existsSync(path.join(dest, 'top.txt'))).toBe(false);
     await expect(exportTree(repo, commit, 'top.txt', tempDir('x'), 0)).rejects.toMatchObject({
       code: 'path_not_found',
+    });
+  });
+
+  it('names an absolute (or escaping) symlink of the repository and how to fix it', async () => {
+    const { repo } = repoWith({ 'svc/app.js': 'app\n' });
+    symlinkSync('/etc/hostname', path.join(repo, 'svc/host'));
+    const commit = commitAll(repo, 'absolute link');
+    for (const sub of ['', 'svc']) {
+      const err = await exportTree(repo, commit, sub, tempDir('export'), 0).catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        code: 'repo_symlink_outside',
+        exitCode: 2,
+        message: expect.stringContaining('svc/host in commit'),
+        hint: expect.stringContaining('git rm svc/host'),
+      });
+      expect((err as Error).message).toContain('"/etc/hostname": an absolute path');
+    }
+  });
+
+  it.each<[string, string, string | null]>([
+    ['a', '/etc/passwd', 'an absolute path'],
+    ['a/b', '../../x', 'outside'],
+    ['a/b', '../x', null],
+    ['a', 'b/../c', null],
+  ])('symlinkEscape(%s → %s)', (link, target, why) => {
+    const got = symlinkEscape(link, target);
+    if (why === null) expect(got).toBeNull();
+    else expect(got).toContain(why);
+  });
+
+  it('builds a submodule at the commit the tree records, or fails naming it when its objects are missing', async () => {
+    const { repo: lib } = repoWith({ 'lib.js': 'v1\n' });
+    const pinned = git(lib, ['rev-parse', 'HEAD']);
+    const { repo } = repoWith({ 'svc/app.js': 'app\n' });
+    git(repo, ['-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', lib, 'svc/vendor/lib']);
+    const commit = commitAll(repo, 'add submodule');
+    // The submodule's work tree moves on (uncommitted in the parent): the recorded commit wins.
+    writeFileSync(path.join(repo, 'svc/vendor/lib/lib.js'), 'v2\n');
+    commitAll(path.join(repo, 'svc/vendor/lib'), 'v2');
+    for (const [sub, at] of [
+      ['', 'svc/vendor/lib/lib.js'],
+      ['svc', 'vendor/lib/lib.js'],
+    ] as const) {
+      const dest = tempDir('export');
+      await exportTree(repo, commit, sub, dest, 0);
+      expect(readFileSync(path.join(dest, at), 'utf8')).toBe('v1\n');
+    }
+    expect(pinned).toMatch(/^[0-9a-f]{40}$/);
+    // A clone without `submodule update`: the directory is empty, the objects are not there.
+    const clone = tempDir('clone');
+    git(clone, ['clone', '-q', repo, '.']);
+    await expect(exportTree(clone, commit, '', tempDir('export'), 0)).rejects.toMatchObject({
+      code: 'submodule_missing',
+      message: expect.stringContaining('svc/vendor/lib is a git submodule at commit'),
+      hint: expect.stringContaining('submodule update --init --recursive'),
     });
   });
 

@@ -1,3 +1,4 @@
+import { rmSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,5 +74,29 @@ describe('the ledger through the CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/udp-counter release #4/);
     expect(r.stderr).toContain('hint:');
+  });
+
+  it('verify of an unknown app is an error, not "ok … 0 releases"', async () => {
+    const r = await sb.brr(['verify', '--app', 'no-such-app']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no app "no-such-app"');
+    expect(r.stdout).not.toContain('ok');
+  });
+
+  it('an emptied ledger fails verify and status, and config set refuses to start a new history', async () => {
+    await sb.brr(['shutdown']); // nothing may hold ledger.db open while it is emptied
+    const file = path.join(sb.home, 'ledger.db');
+    for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    truncateSync(file, 0); // `: > ledger.db`
+    const v = await sb.brr(['verify']);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toMatch(/TAMPERED: udp-counter release #\d+: missing: .*emptied or replaced/);
+    const status = await sb.brr(['status', '--json']);
+    expect(status.stdout).toContain('"inSync": false');
+    const set = await sb.brr(['config', 'set', 'NEW=1', '--no-run']);
+    expect(set.code).toBe(1);
+    expect(set.stderr).toContain('lost history this home witnessed');
+    expect(set.stderr).toContain('BRR_NEW_HISTORY=udp-counter');
+    expect((await sb.json<unknown[]>(['releases'])).length).toBe(0); // nothing appended
   });
 });

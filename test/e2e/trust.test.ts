@@ -114,6 +114,32 @@ describe('signatures, trust and encrypted secrets through the real CLI', () => {
     expect(JSON.parse((await sb.get('/')).body)).toMatchObject({ release: 'v2' });
   });
 
+  it('lowering trust needs a signature by a trusted key; an unsigned change written behind brr is ignored', async () => {
+    const r = await run(['trust', 'remove', keyA.keyId]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('needs a signature by a key it trusts');
+    const other = await json<{ file: string }>(['keys', 'generate']);
+    expect((await run(['trust', 'remove', keyA.keyId, '--signing-key', other.file])).code).toBe(2);
+    // Someone with write access to ledger.db but not the key appends the removal themselves.
+    const ledger = openSqliteLedger(path.join(sb.home, 'ledger.db'));
+    try {
+      await ledger.appendEvent('udp-counter', {
+        type: 'trust-changed',
+        release: null,
+        detail: { remove: [keyA.keyId] },
+        actor: 'mallory@e2e',
+        createdAt: new Date().toISOString(),
+      });
+    } finally {
+      await ledger.close();
+    }
+    expect((await json<{ trusted: Array<{ keyId: string }> }>(['trust', 'list'])).trusted.map((k) => k.keyId)).toEqual([
+      keyA.keyId,
+    ]);
+    expect((await run(['run', 'v3'])).code).toBe(1); // still refused: unsigned
+    expect((await run(['verify'])).stdout).toMatch(/TAMPERED: udp-counter event #\d+: trust change is not signed/);
+  });
+
   it('the secret never appears in the ledger file, the home, or any CLI output', async () => {
     await ok(['show', 'v2']);
     await ok(['diff', 'v1', 'v3', '--json']);

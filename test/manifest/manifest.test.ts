@@ -52,6 +52,13 @@ describe('brr.yaml', () => {
     expect(m.build.command).toEqual(['a', 'b']);
   });
 
+  it('accepts one port number on different protocols or distinct addresses', () => {
+    const m = parseManifest(
+      'processes:\n  a:\n    command: x\n    ports: [{ name: t, port: 53 }, { name: u, port: 53, protocol: udp }]\n  b:\n    command: y\n    ports: [{ name: t, port: 53, address: 127.0.0.2 }]\n',
+    );
+    expect(Object.keys(m.processes)).toEqual(['a', 'b']);
+  });
+
   it.each([
     ['processes:\n  web:\n    command: 3\n', 'brr.yaml: processes.web.command: expected a non-empty string'],
     ['processes:\n  web:\n    command: x\n    scael: 2\n', 'brr.yaml: processes.web.scael: unknown key'],
@@ -74,6 +81,14 @@ describe('brr.yaml', () => {
     [
       'processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 1 }, { name: a, port: 2 }]\n',
       'processes.web.ports[1].name: duplicate port name "a"',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    ports: [{ name: http, port: 8080 }]\n  api:\n    command: y\n    ports: [{ name: rest, port: 8080 }]\n',
+      'processes.api.ports[0].port: 8080/tcp is also declared by processes.web.ports[0] ("http")',
+    ],
+    [
+      'processes:\n  web:\n    command: x\n    ports: [{ name: a, port: 53, protocol: udp, address: 0.0.0.0 }, { name: b, port: 53, protocol: udp }]\n',
+      'processes.web.ports[1].port: 53/udp is also declared by processes.web.ports[0] ("a")',
     ],
     [
       'processes:\n  web:\n    command: x\n    health: { http: /h, port: nope }\n',

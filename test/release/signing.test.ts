@@ -222,7 +222,14 @@ describe('signing through a real SQLite ledger', () => {
     await checkReleaseTrusted(ctx, 'upf-prod', v1);
     const r = await verifyLedger(ctx);
     expect(r.signers[0]).toMatchObject({ signer: signerA.keyId, trusted: true });
-    await changeTrust(ctx, 'upf-prod', { remove: signerA.keyId });
+    await expect(changeTrust(ctx, 'upf-prod', { remove: signerA.keyId }, null)).rejects.toMatchObject({
+      code: 'trust_change_unsigned',
+    });
+    await expect(changeTrust(ctx, 'upf-prod', { remove: signerA.keyId }, signerB)).rejects.toMatchObject({
+      code: 'trust_change_untrusted_signer',
+    });
+    await checkReleaseTrusted(ctx, 'upf-prod', v1); // still refused above; signed by A, so it runs
+    await changeTrust(ctx, 'upf-prod', { remove: signerA.keyId }, signerA);
     await checkReleaseTrusted(ctx, 'upf-prod', v1); // policy empty again
   });
 

@@ -15,6 +15,7 @@ import type { BrrError } from '../../src/core/errors.js';
 import type { HomePaths } from '../../src/core/home.js';
 import { readManifest } from '../../src/store/image-read.js';
 import { MARKER, materializeRelease, setCurrentLink } from '../../src/store/materialize.js';
+import { TREE_FILE } from '../../src/store/release-tree.js';
 import { OciLayout } from '../../src/store/oci-layout.js';
 import { cleanupTempDirs, commitAll, sampleRepo, tempHome } from '../build/git-fixture.js';
 
@@ -52,6 +53,9 @@ function modes(dir: string): Record<string, number> {
   return out;
 }
 
+/** Past the file system's coarse clock tick, as any later edit by a person is. */
+const tick = () => new Promise((r) => setTimeout(r, 25));
+
 describe('materializeRelease', () => {
   it('extracts the image read-only, keeping the executable bit, and is idempotent', async () => {
     const { paths, digest } = await built();
@@ -66,6 +70,44 @@ describe('materializeRelease', () => {
     expect(readFileSync(path.join(dir, MARKER), 'utf8')).toBe(`${digest}\n`);
     expect(await materializeRelease(paths, 'udp', 'v1', digest)).toBe(dir);
     expect(readdirSync(path.join(paths.releases, 'udp'))).toEqual(['v1']);
+    expect(m[TREE_FILE]).toBe(0o444);
+  });
+
+  it('re-materializes an edited release directory from the verified store instead of running it', async () => {
+    const { paths, digest } = await built();
+    const dir = await materializeRelease(paths, 'udp', 'v1', digest);
+    const file = path.join(dir, 'nf.mjs');
+    const original = readFileSync(file, 'utf8');
+    const ino = lstatSync(dir).ino;
+    expect(await materializeRelease(paths, 'udp', 'v1', digest)).toBe(dir);
+    expect(lstatSync(dir).ino).toBe(ino); // untouched: reused, not extracted again
+    await tick();
+    chmodSync(file, 0o644);
+    writeFileSync(file, 'console.log("changed code")\n');
+    chmodSync(file, 0o444); // the mode put back does not hide the edit
+    expect(await materializeRelease(paths, 'udp', 'v1', digest)).toBe(dir);
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    const aside = readdirSync(path.join(paths.releases, 'udp')).filter((n) => n.startsWith('.tampered-v1-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(path.join(paths.releases, 'udp', aside[0]!, 'nf.mjs'), 'utf8')).toContain('changed code');
+  });
+
+  it.each<[string, (dir: string) => void]>([
+    ['a file added', (dir) => writeFileSync(path.join(dir, 'extra.js'), 'x')],
+    ['the marker rewritten', (dir) => writeFileSync(path.join(dir, MARKER), readFileSync(path.join(dir, MARKER)))],
+    ['the snapshot removed (a directory from an older brr)', (dir) => rmSync(path.join(dir, TREE_FILE))],
+  ])('re-materializes a release directory with %s', async (_name, edit) => {
+    const { paths, digest } = await built();
+    const dir = await materializeRelease(paths, 'udp', 'v1', digest);
+    await tick();
+    chmodSync(dir, 0o755);
+    chmodSync(path.join(dir, MARKER), 0o644);
+    edit(dir);
+    chmodSync(dir, 0o555);
+    await materializeRelease(paths, 'udp', 'v1', digest);
+    expect(existsSync(path.join(dir, 'extra.js'))).toBe(false);
+    expect(existsSync(path.join(dir, TREE_FILE))).toBe(true);
+    expect(readdirSync(path.join(paths.releases, 'udp')).filter((n) => n.startsWith('.tampered-'))).toHaveLength(1);
   });
 
   it('refuses to reuse a release directory that holds another build', async () => {

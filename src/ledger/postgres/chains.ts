@@ -2,7 +2,15 @@ import type pg from 'pg';
 import type { StoredEntry, VerifyResult } from '../ledger.js';
 import type { PgSession } from './session.js';
 import { importTargetNotEmpty } from '../seal.js';
-import { ChainVerifier } from '../verify-chain.js';
+import { ChainVerifier, headsOf, missingGuardProblems } from '../verify-chain.js';
+
+/** The triggers (schema.ts) that make history append-only; verify names any missing or disabled. */
+const APPEND_ONLY_TRIGGERS = [
+  'events_append_only',
+  'events_no_truncate',
+  'releases_append_only',
+  'releases_no_truncate',
+];
 
 /**
  * Whole-chain work on the PostgreSQL ledger: verify, export pages and import. Chains are read in
@@ -78,7 +86,17 @@ export async function readChainPage(
 /** Recomputes every hash and link on one snapshot, app by app and range by range. */
 export async function verifyChains(db: PgSession, app?: string): Promise<VerifyResult> {
   const verifiers = { release: new ChainVerifier('release'), event: new ChainVerifier('event') };
+  let guards = new Set<string>();
   await db.snapshot(async (c) => {
+    // tgenabled 'D' = disabled (ALTER TABLE … DISABLE TRIGGER): as good as dropped.
+    // And a trigger whose function no longer raises (CREATE OR REPLACE) guards nothing.
+    const triggers = await db.q(
+      c,
+      `SELECT t.tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+        WHERE t.tgrelid IN (to_regclass('releases'), to_regclass('events')) AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+          AND p.proname = 'brr_append_only' AND p.prosrc ~* 'RAISE\\s+EXCEPTION'`,
+    );
+    guards = new Set(triggers.rows.map((r: { tgname: string }) => r.tgname));
     for (const kind of ['release', 'event'] as const) {
       const where = app === undefined ? '' : 'WHERE app = $1';
       const heads = (
@@ -97,10 +115,19 @@ export async function verifyChains(db: PgSession, app?: string): Promise<VerifyR
       }
     }
   });
-  const problems = [...verifiers.release.problems, ...verifiers.event.problems].sort((a, b) =>
-    a.app < b.app ? -1 : a.app > b.app ? 1 : 0,
-  );
-  return { ok: problems.length === 0, releases: verifiers.release.count, events: verifiers.event.count, problems };
+  const problems = [
+    ...missingGuardProblems(APPEND_ONLY_TRIGGERS, guards),
+    ...[...verifiers.release.problems, ...verifiers.event.problems].sort((a, b) =>
+      a.app < b.app ? -1 : a.app > b.app ? 1 : 0,
+    ),
+  ];
+  return {
+    ok: problems.length === 0,
+    releases: verifiers.release.count,
+    events: verifiers.event.count,
+    problems,
+    heads: headsOf(verifiers.release, verifiers.event),
+  };
 }
 
 /** Inserts verified entries verbatim in one transaction, refusing apps that already have history. */

@@ -61,6 +61,14 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** The triggers that make history append-only; verify names any that are gone. */
+export const APPEND_ONLY_TRIGGERS = [
+  'events_no_delete',
+  'events_no_update',
+  'releases_no_delete',
+  'releases_no_update',
+];
+
 /** The schema version this brr writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
