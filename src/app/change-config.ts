@@ -1,9 +1,11 @@
 import type { Config, Release } from '../core/types.js';
 import type { Context } from './context.js';
-import { parseAssignments, validateConfigKey } from '../release/config.js';
+import { parseAssignments, redactConfig, validateConfigKey } from '../release/config.js';
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
 import { sealConfigChange, secretsKeyFromEnv } from '../release/secrets.js';
 import { currentReleaseId, stagedConfig } from '../release/state.js';
+import { withDeployLease, type VerbOptions } from './lease.js';
+import { runRelease, type RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
 
 export interface ConfigChangeResult {
@@ -19,6 +21,11 @@ export interface ConfigChangeResult {
 export async function currentConfig(ctx: Context, app: string): Promise<Config> {
   const latest = await ctx.ledger.latestRelease(app);
   return latest ? latest.config : stagedConfig(await ctx.ledger.listEvents(app));
+}
+
+/** `brr config show`: the current config with secret values redacted. */
+export async function showConfig(ctx: Context, app: string): Promise<Record<string, string>> {
+  return redactConfig(await currentConfig(ctx, app));
 }
 
 /**
@@ -80,3 +87,40 @@ export async function changeConfig(
 }
 
 class NoChange extends Error {}
+
+export interface ConfigVerbOptions extends VerbOptions {
+  /** Store the values as secrets (set only). */
+  secret?: boolean;
+  /** false: only record the new release, do not run it even if the app is running. */
+  run?: boolean;
+}
+
+/**
+ * Under the app's deploy lease: change the config, then (Heroku semantics) run the new release
+ * when the app was running, unless `run` is false.
+ */
+async function changeConfigAndRun(
+  ctx: Context,
+  app: string,
+  change: { set?: string[]; unset?: string[]; secret?: boolean },
+  opts: ConfigVerbOptions,
+): Promise<ConfigChangeResult & { run: RunResult | null }> {
+  return withDeployLease(ctx, app, opts.lease, async (fenced, { signal }) => {
+    const r = await changeConfig(fenced, app, change);
+    const run =
+      r.release && r.wasRunning && opts.run !== false
+        ? await runRelease(fenced, app, r.release.id, opts.onProgress ?? (() => {}), { signal })
+        : null;
+    return { ...r, run };
+  });
+}
+
+/** `brr config set KEY=VALUE…` as a verb (see changeConfigAndRun). */
+export function setConfig(ctx: Context, app: string, assignments: string[], opts: ConfigVerbOptions = {}) {
+  return changeConfigAndRun(ctx, app, { set: assignments, secret: opts.secret }, opts);
+}
+
+/** `brr config unset KEY…` as a verb (see changeConfigAndRun). */
+export function unsetConfig(ctx: Context, app: string, keys: string[], opts: ConfigVerbOptions = {}) {
+  return changeConfigAndRun(ctx, app, { unset: keys, secret: opts.secret }, opts);
+}

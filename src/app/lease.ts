@@ -26,6 +26,13 @@ import { fencedLedger } from './lease-fence.js';
 /** Default lease time to live; a dead holder blocks its app at most this long. */
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 
+/**
+ * How long a verb (deploy, release, rollback, run, config set/unset, promote) waits for a held
+ * lease by default. Operators queue behind each other (each change is planned against the
+ * newest release once it gets the lease, so nothing is lost); `waitMs: 0` fails at once instead.
+ */
+export const DEFAULT_LEASE_WAIT_MS = 60_000;
+
 export interface LeaseOptions {
   /** Time to live (ms); default BRR_LEASE_TTL, else 30 s. Renewed every ttl/3. */
   ttlMs?: number;
@@ -40,6 +47,29 @@ export interface HeldLease {
   lease: Lease;
   /** Aborted (reason: BrrError 'lease_lost') when the lease could not be kept. */
   signal: AbortSignal;
+}
+
+/** What every verb that writes an app's ledger takes: how to wait for its lease, and where progress goes. */
+export interface VerbOptions {
+  /** Lease waiting; `waitMs` defaults to DEFAULT_LEASE_WAIT_MS here (withLease alone defaults to 0). */
+  lease?: LeaseOptions;
+  /** Detail lines: build steps, release phase output, switch progress. */
+  onProgress?: (line: string) => void;
+  /** One line per milestone ("built …", "released …"). */
+  onStep?: (line: string) => void;
+}
+
+/**
+ * Runs `fn` holding `app`'s deploy lease the way every verb does: waiting up to
+ * DEFAULT_LEASE_WAIT_MS unless told otherwise.
+ */
+export function withDeployLease<T>(
+  ctx: Context,
+  app: string,
+  opts: LeaseOptions | undefined,
+  fn: (fenced: Context, held: HeldLease) => Promise<T>,
+): Promise<T> {
+  return withLease(ctx, app, fn, { ...opts, waitMs: opts?.waitMs ?? DEFAULT_LEASE_WAIT_MS });
 }
 
 /** The lease TTL from BRR_LEASE_TTL (`30s`, `2s`, `500ms`, bare seconds), else the default. */

@@ -1,8 +1,10 @@
 import type { Release } from '../core/types.js';
-import { planRollback } from '../release/plan.js';
+import { parseReleaseId, planRollback } from '../release/plan.js';
 import { currentReleaseId } from '../release/state.js';
 import type { Context } from './context.js';
 import { preflightRelease } from './preflight.js';
+import { withDeployLease, type VerbOptions } from './lease.js';
+import { runRelease, type RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
 
 /**
@@ -32,4 +34,26 @@ export async function appendRollback(ctx: Context, app: string, target?: string)
   const release = await ctx.ledger.appendRelease(app, plan);
   await signRelease(ctx, release, signer);
   return release;
+}
+
+/**
+ * `brr rollback [vN]` as a verb: under the app's deploy lease, append the rollback release and
+ * run it (`target` may be `v3` or `3`; default the release before the current one).
+ */
+export function rollbackApp(
+  ctx: Context,
+  app: string,
+  target?: string,
+  opts: VerbOptions & { timeoutMs?: number } = {},
+): Promise<{ release: Release; run: RunResult }> {
+  const id = target === undefined ? undefined : parseReleaseId(target);
+  return withDeployLease(ctx, app, opts.lease, async (fenced, { signal }) => {
+    const release = await appendRollback(fenced, app, id);
+    opts.onStep?.(`released ${app} ${release.id} (${release.cause})`);
+    const run = await runRelease(fenced, app, release.id, opts.onProgress ?? (() => {}), {
+      signal,
+      timeoutMs: opts.timeoutMs,
+    });
+    return { release, run };
+  });
 }

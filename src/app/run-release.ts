@@ -1,5 +1,6 @@
 import { notFound } from '../core/errors.js';
 import type { Release } from '../core/types.js';
+import { parseReleaseId } from '../release/plan.js';
 import { checkReleaseTrusted } from '../release/trust.js';
 import { checkBuildPresent } from './preflight.js';
 import { ensureSupervisor } from '../run/local/client.js';
@@ -7,6 +8,7 @@ import type { Context } from './context.js';
 import { appTarget } from './app-target.js';
 import { runOnKubernetes } from './kubernetes-run.js';
 import { supervisorArgv } from './launch.js';
+import { withDeployLease, type VerbOptions } from './lease.js';
 import { runReleasePhase, type ReleasePhaseOutcome } from './release-phase.js';
 
 export interface RunResult {
@@ -67,4 +69,17 @@ export async function runRelease(
   } finally {
     client.close();
   }
+}
+
+/** `brr run [vN]` as a verb: runRelease holding the app's deploy lease (`id` may be `v3` or `3`). */
+export function runApp(
+  ctx: Context,
+  app: string,
+  id?: string,
+  opts: VerbOptions & { timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const parsed = id === undefined ? undefined : parseReleaseId(id);
+  return withDeployLease(ctx, app, opts.lease, (fenced, { signal }) =>
+    runRelease(fenced, app, parsed, opts.onProgress ?? (() => {}), { signal, timeoutMs: opts.timeoutMs }),
+  );
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { invalidInput } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
 import { loadSigner, signReleaseHash, type Signer } from '../release/signing.js';
+import { parseReleaseId } from '../release/plan.js';
 import { releaseSignatures } from '../release/trust.js';
 import type { Context } from './context.js';
 import { findRelease } from './run-release.js';
@@ -70,7 +71,7 @@ export async function signExisting(
       'no signing key is configured',
       'pass --signing-key FILE or set BRR_SIGNING_KEY (create a key with `brr keys generate`)',
     );
-  const release = await findRelease(ctx, app, id);
+  const release = await findRelease(ctx, app, id === undefined ? undefined : parseReleaseId(id));
   const already = releaseSignatures(await ctx.ledger.listEvents(app), release).some(
     (s) => s.valid && s.keyId === signer.keyId,
   );

@@ -1,8 +1,15 @@
+/**
+ * What every command file shares: the common flags (--home, --ledger, --app, --json, --wait,
+ * --timeout), opening and closing the Context, and turning flags into a verb's options. The
+ * CLI only parses and prints; verbs live in src/app.
+ */
 import type { Command } from 'commander';
-import { invalidInput } from '../core/errors.js';
+import { BrrError, invalidInput } from '../core/errors.js';
 import { parseDuration } from '../manifest/duration.js';
 import { openContext, type Context } from '../app/context.js';
+import type { VerbOptions } from '../app/lease.js';
 import { resolveApp } from '../app/resolve-app.js';
+import { dim, info } from './output.js';
 
 export interface CommonOpts {
   home?: string;
@@ -55,4 +62,50 @@ export function timeoutFlag(cmd: Command): Command {
       return ms;
     },
   );
+}
+
+export interface LeaseOpts extends CommonOpts {
+  /** --wait, in ms. */
+  wait?: number;
+  /** --timeout, in ms (commands that roll out). */
+  timeout?: number;
+}
+
+/** `--wait DURATION` for every command that takes the deploy lease. */
+export function leaseFlag(cmd: Command): Command {
+  return cmd.option(
+    '--wait <duration>',
+    'when another deploy of the app holds its lease, wait up to this long (e.g. 0, 30s, 5m); default 60s',
+    (v: string) => {
+      const ms = parseDuration(v);
+      if (ms === null) throw invalidInput('usage', `--wait: expected a duration such as 30s or 5m, got "${v}"`);
+      return ms;
+    },
+  );
+}
+
+/** A leased verb's options from the flags: --wait, and progress on stderr unless --json. */
+export function verbOptions(opts: LeaseOpts, app: string): VerbOptions {
+  return {
+    lease: {
+      waitMs: opts.wait,
+      onWait: opts.json
+        ? undefined
+        : (l) =>
+            info(
+              dim(
+                `waiting for ${app}'s deploy lease, held by ${l.owner} (host ${l.host}, pid ${l.pid}) until ${l.expiresAt}`,
+              ),
+            ),
+    },
+    onProgress: opts.json ? undefined : (l) => info(dim(l)),
+    onStep: opts.json ? undefined : (l) => info(l),
+  };
+}
+
+export function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new BrrError('usage', `${flag}: expected a positive whole number, got "${v}"`, { exitCode: 2 });
+  return n;
 }
