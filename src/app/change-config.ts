@@ -2,9 +2,10 @@ import type { Config, Release } from '../core/types.js';
 import type { Context } from './context.js';
 import { parseAssignments, redactConfig, validateConfigKey } from '../release/config.js';
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
-import { sealConfigChange, secretsKeyFromEnv } from '../release/secrets.js';
+import { sealConfigChange } from '../release/secrets.js';
 import { currentReleaseId, stagedConfig } from '../release/state.js';
 import { withDeployLease, type VerbOptions } from './lease.js';
+import { loadSecretsKey } from './settings.js';
 import { runRelease, type RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
 
@@ -43,8 +44,8 @@ export async function changeConfig(
   // Secret values are sealed before planning, against the config they change (secrecy is
   // sticky), so the planners only ever see ciphertext and "same value again" stays no change.
   const secret = change.secret ?? false;
-  const secretsKey = secretsKeyFromEnv();
-  const signer = configuredSigner();
+  const secretsKey = loadSecretsKey(ctx.settings);
+  const signer = configuredSigner(ctx.settings);
   const latest = await ctx.ledger.latestRelease(app);
   const events = await ctx.ledger.listEvents(app);
   const wasRunning = currentReleaseId(events) !== null;

@@ -1,25 +1,45 @@
+/**
+ * The Context every verb gets: where things live, the ledger, the clock, who acts, and the
+ * Settings resolved once at the edge. Verbs read settings from here, never from process.env.
+ */
 import { mkdirSync } from 'node:fs';
 import { systemClock, type Clock } from '../core/clock.js';
-import { homePaths, resolveHome, type HomePaths } from '../core/home.js';
+import { homePaths, type HomePaths } from '../core/home.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { describeLedger, openLedgerNow, resolveLedgerUrl } from '../ledger/open.js';
-import { defaultActor } from '../release/actor.js';
+import { describeLedger, openLedgerNow } from '../ledger/open.js';
+import { resolveSettings, type Settings } from './settings.js';
 
-/** What every use-case gets: where things live, the ledger, the clock and who acts. */
+/** What every use-case gets: where things live, the ledger, the clock, who acts and the settings. */
 export interface Context {
   paths: HomePaths;
   ledger: Ledger;
   clock: Clock;
   actor: string;
+  settings: Settings;
   close(): Promise<void>;
 }
 
 export interface ContextOptions {
+  /** Settings resolved by the caller (the CLI: flags > environment > defaults); default resolveSettings(). */
+  settings?: Settings;
+  /** Overrides settings.home. */
   home?: string;
-  /** A postgres:// URL for a team's shared ledger; default $BRR_LEDGER_URL, else the SQLite file in the home. */
+  /** A postgres:// URL for a team's shared ledger; overrides settings.ledgerUrl. */
   ledger?: string;
   clock?: Clock;
+  /** Overrides settings.actor. */
   actor?: string;
+}
+
+/** The settings a context opens with: the given ones (or resolved now), with the direct overrides applied. */
+function settingsFor(opts: ContextOptions): Settings {
+  const base = opts.settings ?? resolveSettings({ home: opts.home, ledger: opts.ledger, actor: opts.actor });
+  return {
+    ...base,
+    ...(opts.settings && opts.home !== undefined ? { home: resolveSettings({ home: opts.home }, {}).home } : {}),
+    ...(opts.settings && opts.ledger !== undefined ? { ledgerUrl: opts.ledger.trim() || undefined } : {}),
+    ...(opts.actor !== undefined ? { actor: opts.actor } : {}),
+  };
 }
 
 /**
@@ -28,19 +48,21 @@ export interface ContextOptions {
  * connects in the background, and its first call reports a failed connection (see openLedgerNow).
  */
 export function openContext(opts: ContextOptions = {}): Context {
-  const paths = homePaths(resolveHome(opts.home));
+  const settings = settingsFor(opts);
+  const paths = homePaths(settings.home);
   mkdirSync(paths.root, { recursive: true, mode: 0o700 });
-  const ledger = openLedgerNow({ sqliteFile: paths.ledger, url: resolveLedgerUrl(opts.ledger) });
+  const ledger = openLedgerNow({ sqliteFile: paths.ledger, url: settings.ledgerUrl });
   return {
     paths,
     ledger,
     clock: opts.clock ?? systemClock,
-    actor: opts.actor ?? defaultActor(),
+    actor: settings.actor,
+    settings,
     close: () => ledger.close(),
   };
 }
 
-/** Where the context's ledger lives, safe to print (a PostgreSQL password is redacted). */
-export function ledgerLocation(opts: Pick<ContextOptions, 'home' | 'ledger'> = {}): string {
-  return describeLedger({ sqliteFile: homePaths(resolveHome(opts.home)).ledger, url: resolveLedgerUrl(opts.ledger) });
+/** Where the settings' ledger lives, safe to print (a PostgreSQL password is redacted). */
+export function ledgerLocation(settings: Pick<Settings, 'home' | 'ledgerUrl'>): string {
+  return describeLedger({ sqliteFile: homePaths(settings.home).ledger, url: settings.ledgerUrl });
 }

@@ -33,7 +33,7 @@ export async function createRelease(
   opts: { build?: string; message?: string },
 ): Promise<Release> {
   const build = await resolveBuild(ctx, app, opts.build);
-  const signer = configuredSigner();
+  const signer = configuredSigner(ctx.settings);
   const release = await ctx.ledger.appendRelease(app, (latest, staged) =>
     planRelease({
       latest,

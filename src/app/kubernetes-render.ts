@@ -4,7 +4,6 @@ import { invalidInput, notFound } from '../core/errors.js';
 import type { ProcessSpec, Release, ReleasePhaseSpec } from '../core/types.js';
 import { configEnv } from '../release/config.js';
 import { parseReleaseId } from '../release/plan.js';
-import { secretsKeyFromEnv } from '../release/secrets.js';
 import type { KubeApi } from '../run/kubernetes/client.js';
 import { renderRelease } from '../run/kubernetes/render.js';
 import type { KubeObject, KubernetesTarget, RenderInput, RenderResult } from '../run/kubernetes/types.js';
@@ -12,6 +11,7 @@ import { objectFileName, objectYaml, yamlStream } from '../run/kubernetes/yaml.j
 import { findBuild } from '../store/builds.js';
 import { appTarget } from './app-target.js';
 import type { Context } from './context.js';
+import { loadSecretsKey, type Settings } from './settings.js';
 
 /**
  * What the Kubernetes use-cases need from the world, as dependencies: tests swap the store for
@@ -54,10 +54,11 @@ export async function renderInputFor(
   rel: Release,
   where: { namespace: string; registry: string },
   includeSecrets: boolean,
+  settings: Pick<Settings, 'secretsKey'>,
 ): Promise<RenderInput> {
   const config: Record<string, string> = {};
   const secrets: Record<string, string | null> = {};
-  const opened = includeSecrets ? configEnv(rel.config, secretsKeyFromEnv()) : null;
+  const opened = includeSecrets ? configEnv(rel.config, loadSecretsKey(settings)) : null;
   for (const key of Object.keys(rel.config).sort()) {
     const v = rel.config[key]!;
     if (v.secret) secrets[key] = opened ? (opened[key] as string) : null;
@@ -113,6 +114,7 @@ export async function renderForApp(
       rel,
       { namespace, registry: registry.replace(/\/+$/, '') },
       opts.includeSecrets ?? false,
+      ctx.settings,
     ),
   );
   return { ...result, release: rel.id };

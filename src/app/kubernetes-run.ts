@@ -79,7 +79,7 @@ export async function runOnKubernetes(
 
   // Rendered (and secrets opened) before anything changes: a release that cannot render is refused whole.
   let t = performance.now();
-  const desired = renderRelease(await renderInputFor(deps, rel, target, true));
+  const desired = renderRelease(await renderInputFor(deps, rel, target, true, ctx.settings));
   timings.renderMs = performance.now() - t;
   for (const w of desired.warnings) onProgress(`warning: ${w}`);
 
@@ -120,7 +120,7 @@ export async function runOnKubernetes(
     );
   }
   onProgress(`${rel.id} failed: ${outcome.reason}; re-applying ${prev.id} with its own ConfigMap and Secret`);
-  const back = renderRelease(await renderInputFor(deps, prev, target, true));
+  const back = renderRelease(await renderInputFor(deps, prev, target, true, ctx.settings));
   const restored = await applyAndWatch(
     api,
     back.objects,

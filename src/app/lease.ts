@@ -34,7 +34,7 @@ export const DEFAULT_LEASE_TTL_MS = 30_000;
 export const DEFAULT_LEASE_WAIT_MS = 60_000;
 
 export interface LeaseOptions {
-  /** Time to live (ms); default BRR_LEASE_TTL, else 30 s. Renewed every ttl/3. */
+  /** Time to live (ms); default Settings.leaseTtl (BRR_LEASE_TTL), else 30 s. Renewed every ttl/3. */
   ttlMs?: number;
   /** How long to wait for a held lease before failing with `lease_held`; default 0 (fail at once). */
   waitMs?: number;
@@ -73,7 +73,7 @@ export function withDeployLease<T>(
 }
 
 /** The lease TTL from BRR_LEASE_TTL (`30s`, `2s`, `500ms`, bare seconds), else the default. */
-export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
+export function leaseTtlMs(env: { BRR_LEASE_TTL?: string }): number {
   const raw = env.BRR_LEASE_TTL;
   if (raw === undefined || raw.trim() === '') return DEFAULT_LEASE_TTL_MS;
   const ms = parseDuration(raw);
@@ -183,7 +183,7 @@ export async function withLease<T>(
   fn: (fenced: Context, held: HeldLease) => Promise<T>,
   opts: LeaseOptions = {},
 ): Promise<T> {
-  const ttlMs = opts.ttlMs ?? leaseTtlMs();
+  const ttlMs = opts.ttlMs ?? leaseTtlMs({ BRR_LEASE_TTL: ctx.settings.leaseTtl });
   const lease = await acquire(ctx, app, ttlMs, opts);
   const ac = new AbortController();
   const lost = new Promise<never>((_, reject) =>

@@ -8,6 +8,7 @@ import { findCollected } from '../store/collect.js';
 import { readManifest } from '../store/image-read.js';
 import { OciLayout, type BlobCheck } from '../store/oci-layout.js';
 import type { Context } from './context.js';
+import { secretsEnv } from './settings.js';
 
 /**
  * Rollback preflight: everything that would make running an old release fail, checked BEFORE
@@ -113,14 +114,9 @@ export interface PreflightResult {
  * signature. Throws the first problem as a BrrError ('build_collected', 'store_corrupt',
  * the secrets module's key errors, 'release_untrusted').
  */
-export async function preflightRelease(
-  ctx: Context,
-  app: string,
-  release: Release,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<PreflightResult> {
+export async function preflightRelease(ctx: Context, app: string, release: Release): Promise<PreflightResult> {
   await checkBuildVerifies(ctx.paths, release);
-  checkReleaseDecrypts(release, env);
+  checkReleaseDecrypts(release, secretsEnv(ctx.settings));
   await checkReleaseTrusted(ctx, app, release);
   return { app, release: release.id, digest: release.build.digest, checks: ['build', 'secrets', 'trust'] };
 }

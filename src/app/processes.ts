@@ -37,5 +37,5 @@ export async function stopSupervisor(paths: HomePaths): Promise<boolean> {
 
 /** `brr supervise`: runs the supervisor for the context's home until it is shut down. */
 export async function superviseHome(ctx: Context, log: (line: string) => void): Promise<void> {
-  await runSupervisor(supervisorDeps(ctx.paths, ctx.ledger, ctx.clock, ctx.actor, log));
+  await runSupervisor(supervisorDeps(ctx, log));
 }

@@ -81,7 +81,7 @@ export async function promoteRelease(ctx: Context, opts: PromoteOptions): Promis
   // Before anything is appended: a promotion of a build this host cannot run is refused.
   await checkBuildVerifies(ctx.paths, source);
   const build = await findBuild(ctx.paths, source.build.digest);
-  const signer = configuredSigner();
+  const signer = configuredSigner(ctx.settings);
   const cause = `promote ${opts.fromApp} ${source.id}`;
   const release = await ctx.ledger.appendRelease(opts.toApp, (latest, staged) =>
     planRelease({

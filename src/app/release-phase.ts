@@ -4,11 +4,11 @@ import { BrrError } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import type { LedgerEvent, Release } from '../core/types.js';
 import { configEnv, REDACTED } from '../release/config.js';
-import { secretsKeyFromEnv } from '../release/secrets.js';
 import { findBuild } from '../store/builds.js';
 import { materializeRelease } from '../store/materialize.js';
 import type { Context } from './context.js';
 import { execReleaseCommand } from './release-phase-exec.js';
+import { loadSecretsKey } from './settings.js';
 
 /**
  * The release phase (Heroku's name): `release.command` from the image runs once per release,
@@ -37,8 +37,6 @@ export interface ReleasePhaseOptions {
   onProgress?: (line: string) => void;
   /** Aborting kills the command (its whole process group) and rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Environment the base variables come from (tests); default process.env. */
-  baseEnv?: NodeJS.ProcessEnv;
 }
 
 /** `<home>/logs/<app>/release.<id>.log`: the process-log reader only takes `<type>.<digits>.log`, so it never mistakes it for a process. */
@@ -109,7 +107,7 @@ export async function runReleasePhase(
     });
 
   // Decrypted here, before anything is recorded: a missing secrets key fails the deploy up front.
-  const config = configEnv(rel.config, secretsKeyFromEnv(opts.baseEnv ?? process.env));
+  const config = configEnv(rel.config, loadSecretsKey(ctx.settings));
   const secretValues = Object.keys(rel.config)
     .filter((k) => rel.config[k]!.secret)
     .map((k) => config[k] ?? '');
@@ -119,7 +117,7 @@ export async function runReleasePhase(
   const result = await execReleaseCommand({
     command,
     cwd: dir,
-    env: releasePhaseEnv(opts.baseEnv ?? process.env, config, app, rel.id),
+    env: releasePhaseEnv(ctx.settings.baseEnv, config, app, rel.id),
     logFile: log,
     header: `--- release phase of ${app} ${rel.id} at ${new Date(started).toISOString()}: ${command}`,
     tailLines: TAIL_LINES,

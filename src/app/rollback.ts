@@ -13,7 +13,7 @@ import { configuredSigner, signRelease } from './sign-release.js';
  * concurrent append cannot make it plan against a stale history.
  */
 export async function appendRollback(ctx: Context, app: string, target?: string): Promise<Release> {
-  const signer = configuredSigner();
+  const signer = configuredSigner(ctx.settings);
   const plan = async () => {
     const currentId = currentReleaseId(await ctx.ledger.listEvents(app));
     // Only the releases the plan can need: the latest (default current), the current, the one

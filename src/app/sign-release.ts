@@ -6,18 +6,19 @@ import { loadSigner, signReleaseHash, type Signer } from '../release/signing.js'
 import { parseReleaseId } from '../release/plan.js';
 import { releaseSignatures } from '../release/trust.js';
 import type { Context } from './context.js';
+import type { Settings } from './settings.js';
 import { findRelease } from './run-release.js';
 
 /**
- * Signing releases with the configured key (BRR_SIGNING_KEY, or `--signing-key`, which the CLI
- * turns into it). Use-cases load the signer BEFORE appending, so a missing or broken key fails
+ * Signing releases with the configured key (Settings.signingKeyFile: `--signing-key`, else
+ * BRR_SIGNING_KEY). Use-cases load the signer BEFORE appending, so a missing or broken key fails
  * the command before any release exists, and sign right after the append. A crash in between
  * leaves an unsigned release: a trust policy refuses it (safe) and `brr sign vN` fixes it.
  */
 
 /** The configured signing key, or null when none is. Throws when one is named but unusable. */
-export function configuredSigner(env: NodeJS.ProcessEnv = process.env): Signer | null {
-  const file = env.BRR_SIGNING_KEY;
+export function configuredSigner(settings: Pick<Settings, 'signingKeyFile'>): Signer | null {
+  const file = settings.signingKeyFile;
   if (!file) return null;
   let pem: string;
   try {
@@ -36,7 +37,7 @@ export function configuredSigner(env: NodeJS.ProcessEnv = process.env): Signer |
 export async function signRelease(
   ctx: Context,
   release: Release,
-  signer: Signer | null = configuredSigner(),
+  signer: Signer | null = configuredSigner(ctx.settings),
 ): Promise<LedgerEvent | null> {
   if (!signer) return null;
   return ctx.ledger.appendEvent(release.app, {
@@ -58,13 +59,8 @@ export interface SignResult {
 }
 
 /** `brr sign vN`: signs an existing release (e.g. one a crash left unsigned) with the configured key. */
-export async function signExisting(
-  ctx: Context,
-  app: string,
-  id: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<SignResult> {
-  const signer = configuredSigner(env);
+export async function signExisting(ctx: Context, app: string, id: string | undefined): Promise<SignResult> {
+  const signer = configuredSigner(ctx.settings);
   if (!signer)
     throw invalidInput(
       'signing_key_missing',

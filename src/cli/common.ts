@@ -7,6 +7,8 @@ import type { Command } from 'commander';
 import { BrrError, invalidInput } from '../core/errors.js';
 import { parseDuration } from '../manifest/duration.js';
 import { openContext, type Context } from '../app/context.js';
+import { resolveSettings, type Settings } from '../app/settings.js';
+import { homePaths, type HomePaths } from '../core/home.js';
 import type { VerbOptions } from '../app/lease.js';
 import { resolveApp } from '../app/resolve-app.js';
 import { dim, info } from './output.js';
@@ -18,6 +20,18 @@ export interface CommonOpts {
   json?: boolean;
   repo?: string;
   path?: string;
+  /** The root's --signing-key, copied onto every command's options by the preAction hook in keys.ts. */
+  signingKey?: string;
+}
+
+/** The edge: flags > environment > defaults, resolved once per command (see app/settings.ts). */
+export function settingsOf(opts: CommonOpts): Settings {
+  return resolveSettings({ home: opts.home, ledger: opts.ledger, signingKey: opts.signingKey }, process.env);
+}
+
+/** The home's paths, for commands that need no ledger (build, ps, logs, keys, push, pull). */
+export function homeOf(opts: CommonOpts): HomePaths {
+  return homePaths(settingsOf(opts).home);
 }
 
 /** Options every command takes. */
@@ -35,7 +49,7 @@ export function withCommon(cmd: Command, json = true): Command {
 
 /** Opens the context for a command and always closes it. */
 export async function withContext<T>(opts: CommonOpts, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const ctx = openContext({ home: opts.home, ledger: opts.ledger });
+  const ctx = openContext({ settings: settingsOf(opts) });
   try {
     return await fn(ctx);
   } finally {
@@ -44,7 +58,7 @@ export async function withContext<T>(opts: CommonOpts, fn: (ctx: Context) => Pro
 }
 
 export function appOf(opts: CommonOpts): string {
-  return resolveApp({ app: opts.app, repo: opts.repo, path: opts.path });
+  return resolveApp({ app: opts.app, repo: opts.repo, path: opts.path }, process.env);
 }
 
 /** Runs a command action; main.ts maps thrown errors to exit codes. */

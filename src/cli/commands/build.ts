@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { buildApp, listAppBuilds } from '../../app/builds.js';
 import { deployApp } from '../../app/deploy.js';
-import { homePaths, resolveHome } from '../../core/home.js';
 import {
   appOf,
+  homeOf,
   leaseFlag,
   timeoutFlag,
   verbOptions,
@@ -40,7 +40,7 @@ export function registerBuildCommands(program: Command): void {
   buildFlags(
     withCommon(program.command('build').description('build a commit into an OCI image in the local store')),
   ).action(async (opts: BuildOpts) => {
-    const r = await buildApp(homePaths(resolveHome(opts.home)), {
+    const r = await buildApp(homeOf(opts), {
       ...buildArgs(opts),
       app: opts.app,
       onProgress: opts.json ? undefined : (line) => info(dim(line)),
@@ -59,7 +59,7 @@ export function registerBuildCommands(program: Command): void {
 
   withCommon(program.command('builds').description('list builds in the local store')).action(
     async (opts: CommonOpts) => {
-      const shown = await listAppBuilds(homePaths(resolveHome(opts.home)), opts.app);
+      const shown = await listAppBuilds(homeOf(opts), opts.app);
       if (opts.json) return printJson(shown);
       if (shown.length === 0) return out('no builds yet: run `brr build` in a git repository');
       const rows = shown.map((b) => [

@@ -1,26 +1,24 @@
 /** `brr keys`, `brr sign` and `brr trust`: flags and output only; the verbs are app/keys.ts, app/sign-release.ts and app/trust.ts. */
-import path from 'node:path';
 import type { Command } from 'commander';
 import { generateKeyFile, listKeys } from '../../app/keys.js';
 import { signExisting } from '../../app/sign-release.js';
 import { listTrustedKeys, trustKey, untrustKey, type TrustedKey } from '../../app/trust.js';
-import { homePaths, resolveHome } from '../../core/home.js';
-import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
+import { appOf, homeOf, settingsOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, out, printJson, table } from '../output.js';
 
 /**
  * `brr keys generate|list`, `brr sign vN`, `brr trust add|remove|list`, and the global
- * `--signing-key FILE` (any command that creates releases signs them with it; the hook turns it
- * into BRR_SIGNING_KEY so use-cases read one setting, whichever way it was given).
+ * `--signing-key FILE` (any command that creates releases signs them with it; the hook copies
+ * it onto the command's own options, where settingsOf() resolves it above BRR_SIGNING_KEY).
  */
 export function registerKeyCommands(program: Command): void {
   program.option(
     '--signing-key <file>',
     'sign every release this command creates with this Ed25519 key (default $BRR_SIGNING_KEY)',
   );
-  program.hook('preAction', (root) => {
+  program.hook('preAction', (root, action) => {
     const file = (root.opts() as { signingKey?: string }).signingKey;
-    if (file) process.env.BRR_SIGNING_KEY = path.resolve(file);
+    if (file && action !== root) action.setOptionValue('signingKey', file);
   });
 
   const keys = program.command('keys').description('Ed25519 signing keys for releases');
@@ -31,7 +29,7 @@ export function registerKeyCommands(program: Command): void {
     .option('--out <file>', 'where to write the private key (default <home>/keys/ed25519-<id>.pem)')
     .option('--json', 'print machine-readable JSON on stdout')
     .action((opts: { home?: string; out?: string; json?: boolean }) => {
-      const key = generateKeyFile(homePaths(resolveHome(opts.home)), opts.out);
+      const key = generateKeyFile(homeOf(opts), opts.out);
       const file = key.file;
       if (opts.json) return printJson(key);
       out(`key id      ${key.keyId}`);
@@ -50,7 +48,7 @@ export function registerKeyCommands(program: Command): void {
     .option('--home <dir>', 'brr home (default $BRR_HOME or ~/.local/share/brr)')
     .option('--json', 'print machine-readable JSON on stdout')
     .action((opts: { home?: string; json?: boolean }) => {
-      const rows = listKeys(homePaths(resolveHome(opts.home)), process.env.BRR_SIGNING_KEY ?? null);
+      const rows = listKeys(homeOf(opts), settingsOf(opts).signingKeyFile);
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return out('no signing keys: create one with `brr keys generate`');
       table(

@@ -1,8 +1,7 @@
 /** `brr push` and `brr pull`: builds to and from OCI registries. Flags only; the verbs are in app/registry.ts. */
 import type { Command } from 'commander';
 import { pullImage, pushAppBuild } from '../../app/registry.js';
-import { homePaths, resolveHome } from '../../core/home.js';
-import { appOf, withCommon, type CommonOpts } from '../common.js';
+import { appOf, homeOf, withCommon, type CommonOpts } from '../common.js';
 import { dim, humanBytes, info, out, printJson } from '../output.js';
 
 interface PushOpts extends CommonOpts {
@@ -27,7 +26,7 @@ export function registerRegistryCommands(program: Command): void {
     .requiredOption('--to <ref>', 'REGISTRY/REPO[:TAG], e.g. registry.example.com/team/upf:v1')
     .option('--insecure', INSECURE)
     .action(async (build: string | undefined, opts: PushOpts) => {
-      const paths = homePaths(resolveHome(opts.home));
+      const paths = homeOf(opts);
       const r = await pushAppBuild(paths, {
         build,
         app: build ? opts.app : appOf(opts),
@@ -60,7 +59,7 @@ export function registerRegistryCommands(program: Command): void {
     .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default linux/<host arch>)')
     .option('--insecure', INSECURE)
     .action(async (ref: string, opts: PullOpts) => {
-      const r = await pullImage(homePaths(resolveHome(opts.home)), {
+      const r = await pullImage(homeOf(opts), {
         ref,
         app: opts.app,
         platform: opts.platform,

@@ -9,11 +9,12 @@ import { runApp } from '../../app/run-release.js';
 import { appStatus } from '../../app/status.js';
 import { renderSystemdUnit } from '../../app/systemd-unit.js';
 import { BrrError } from '../../core/errors.js';
-import { homePaths, resolveHome } from '../../core/home.js';
 import {
   appOf,
+  homeOf,
   leaseFlag,
   positiveInt,
+  settingsOf,
   timeoutFlag,
   verbOptions,
   withCommon,
@@ -44,7 +45,7 @@ export function registerRunCommands(program: Command): void {
 
   withCommon(program.command('ps').description('processes of each app under the supervisor')).action(
     async (opts: CommonOpts) => {
-      const rows = await listProcesses(homePaths(resolveHome(opts.home)), opts.app);
+      const rows = await listProcesses(homeOf(opts), opts.app);
       if (!rows) {
         if (opts.json) return printJson([]);
         return out('the supervisor is not running: start it with `brr run` or `brr supervise`');
@@ -74,7 +75,7 @@ export function registerRunCommands(program: Command): void {
     .option('-n, --lines <n>', 'lines of history per process', (v) => positiveInt(v, '--lines'), 50)
     .action(async (opts: CommonOpts & { follow?: boolean; process?: string; lines: number }) => {
       const app = appOf(opts);
-      const paths = homePaths(resolveHome(opts.home));
+      const paths = homeOf(opts);
       const print = (source: string, line: string) => out(`${dim(source.padEnd(8), process.stdout)} | ${line}`);
       if (!opts.follow) {
         for (const l of await readAppLogs(paths, app, { processType: opts.process, lines: opts.lines }))
@@ -118,7 +119,7 @@ export function registerRunCommands(program: Command): void {
 
   withCommon(program.command('shutdown').description('stop the supervisor and all processes gracefully'), false).action(
     async (opts: CommonOpts) => {
-      if (!(await stopSupervisor(homePaths(resolveHome(opts.home))))) return out('the supervisor is not running');
+      if (!(await stopSupervisor(homeOf(opts)))) return out('the supervisor is not running');
       out('supervisor stopped; every app stays current in the ledger and comes back with `brr supervise` or `brr run`');
     },
   );
@@ -131,7 +132,7 @@ export function registerRunCommands(program: Command): void {
     .action(async (opts: CommonOpts & { systemdUnit?: boolean }) => {
       if (opts.systemdUnit)
         return out(
-          renderSystemdUnit({ home: resolveHome(opts.home), node: process.execPath, user: process.env.USER ?? 'root' }),
+          renderSystemdUnit({ home: settingsOf(opts).home, node: process.execPath, user: process.env.USER ?? 'root' }),
         );
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       await withContext(opts, (ctx) => superviseHome(ctx, log));
