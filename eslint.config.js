@@ -2,23 +2,26 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /**
- * The layer rule (docs/architecture.md): each folder of src/ may import only the folders below
- * it. Checked on import specifiers, so relative paths are matched by folder name anywhere in
+ * The layer rule: each folder of src/ may import only the folders below it. Checked on import specifiers, so relative paths are matched by folder name anywhere in
  * them (`../../run/local/client.js` names run/). Type-only imports count too: a layer that needs
  * a type from above is a layer that knows about it.
  *
- *   cli        → app, core, manifest (flags, printing; every verb is one call into app/)
- *   app        → anything below (the verbs: read state, plan, apply)
- *   build, registry, store, run → core, manifest, release, ledger-free; never app/ or cli/
- *   ledger     → core (and release/ types it stores); never app/, cli/, run/
- *   release    → core, ledger types (pure rules); never app/, cli/, run/, store/
+ *   cli        → app, core, manifest only: flags in, one verb call, printing out. manifest is
+ *                allowed for parseDuration (--wait, --timeout are parsed at the edge); every
+ *                read of the ledger, the store, the supervisor or a registry goes through app/.
+ *   app        → anything below (the verbs: read state once, plan purely, apply)
+ *   build, registry, store, run → anything below except app/ and cli/
+ *   ledger     → core, manifest, release (the pure rules it runs inside its transactions);
+ *                never app/, cli/, run/, store/, build/, registry/
+ *   release    → core, manifest, ledger (types, and trust's reading wrapper); never app/,
+ *                cli/, run/, store/, build/, registry/
  *   manifest   → core
  *   core       → nothing of ours
  */
 const layer = (folders) =>
   folders.map((f) => ({
     group: [`**/${f}/*`, `**/${f}/**`],
-    message: `this layer may not import ${f}/ (see the layer rule in eslint.config.js and docs/architecture.md)`,
+    message: `this layer may not import ${f}/ (see the layer rule at the top of eslint.config.js)`,
   }));
 const restrict = (files, folders) => ({
   files,

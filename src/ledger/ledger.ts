@@ -34,8 +34,8 @@ export interface VerifyResult {
 }
 
 /**
- * The append-only ledger. Drivers (SQLite now, PostgreSQL later) implement exactly this and pass
- * one shared contract test. Nothing here updates or deletes; the database enforces that too.
+ * The append-only ledger. Both drivers (sqlite/ for the embedded file, postgres/ for a team's
+ * shared ledger) implement exactly this and pass one shared contract test. Nothing here updates or deletes; the database enforces that too.
  */
 export interface Ledger extends LeaseStore {
   /**
