@@ -3,10 +3,11 @@ import { BrrError } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import type { Release } from '../core/types.js';
 import { checkReleaseDecrypts } from '../release/secrets.js';
-import { checkReleaseTrusted } from '../release/trust.js';
+import { assertReleaseTrusted } from '../release/trust.js';
 import { findCollected } from '../store/collect.js';
 import { readManifest } from '../store/image-read.js';
 import { OciLayout, type BlobCheck } from '../store/oci-layout.js';
+import { readAppState, type AppState } from './app-state.js';
 import type { Context } from './context.js';
 import { secretsEnv } from './settings.js';
 
@@ -110,13 +111,20 @@ export interface PreflightResult {
 
 /**
  * Checks that `release` of `app` can run here: its build is present and every blob verifies,
- * its secret config decrypts with the configured key, and the app's trust policy accepts its
- * signature. Throws the first problem as a BrrError ('build_collected', 'store_corrupt',
- * the secrets module's key errors, 'release_untrusted').
+ * its secret config decrypts with the configured key, and the app's trust policy (from `state`
+ * when the caller already read it) accepts its signature. Throws the first problem as a
+ * BrrError ('build_collected', 'store_corrupt', the secrets module's key errors,
+ * 'release_untrusted').
  */
-export async function preflightRelease(ctx: Context, app: string, release: Release): Promise<PreflightResult> {
+export async function preflightRelease(
+  ctx: Context,
+  app: string,
+  release: Release,
+  state?: AppState,
+): Promise<PreflightResult> {
   await checkBuildVerifies(ctx.paths, release);
   checkReleaseDecrypts(release, secretsEnv(ctx.settings));
-  await checkReleaseTrusted(ctx, app, release);
+  const { events, trust } = state ?? (await readAppState(ctx, app));
+  assertReleaseTrusted(events, trust, app, release);
   return { app, release: release.id, digest: release.build.digest, checks: ['build', 'secrets', 'trust'] };
 }

@@ -1,6 +1,7 @@
 import type { Release } from '../core/types.js';
 import { parseReleaseId, planRollback } from '../release/plan.js';
 import { currentReleaseId } from '../release/state.js';
+import { readAppState } from './app-state.js';
 import type { Context } from './context.js';
 import { preflightRelease } from './preflight.js';
 import { withDeployLease, type VerbOptions } from './lease.js';
@@ -14,8 +15,11 @@ import { configuredSigner, signRelease } from './sign-release.js';
  */
 export async function appendRollback(ctx: Context, app: string, target?: string): Promise<Release> {
   const signer = configuredSigner(ctx.settings);
-  const plan = async () => {
-    const currentId = currentReleaseId(await ctx.ledger.listEvents(app));
+  // The draft plans against the state read once here; the plan is re-run inside the write
+  // transaction (re-reading the log) so an event the supervisor appended meanwhile is seen.
+  const state = await readAppState(ctx, app);
+  const plan = async (first = false) => {
+    const currentId = first ? state.currentId : currentReleaseId(await ctx.ledger.listEvents(app));
     // Only the releases the plan can need: the latest (default current), the current, the one
     // before it and the named target. Listing a 100k-entry history per rollback would be waste.
     const latest = await ctx.ledger.latestRelease(app);
@@ -29,9 +33,9 @@ export async function appendRollback(ctx: Context, app: string, target?: string)
     return planRollback({ releases, currentId, targetId: target, actor: ctx.actor, now: ctx.clock.now() });
   };
   // Preflight BEFORE anything is appended: a rollback that cannot run leaves no release behind.
-  const draft = await plan();
-  await preflightRelease(ctx, app, (await ctx.ledger.getRelease(app, draft.rollbackOf!))!);
-  const release = await ctx.ledger.appendRelease(app, plan);
+  const draft = await plan(true);
+  await preflightRelease(ctx, app, (await ctx.ledger.getRelease(app, draft.rollbackOf!))!, state);
+  const release = await ctx.ledger.appendRelease(app, () => plan());
   await signRelease(ctx, release, signer);
   return release;
 }

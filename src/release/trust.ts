@@ -109,7 +109,16 @@ export function signerName(signatures: readonly SignatureCheck[]): string {
  */
 export async function checkReleaseTrusted(ctx: { ledger: Ledger }, app: string, release: Release): Promise<void> {
   const events = await ctx.ledger.listEvents(app);
-  const policy = trustPolicy(events);
+  assertReleaseTrusted(events, trustPolicy(events), app, release);
+}
+
+/** Pure: checkReleaseTrusted on an event log already read (and its policy already folded). */
+export function assertReleaseTrusted(
+  events: readonly EventLike[],
+  policy: readonly TrustedKey[],
+  app: string,
+  release: Release,
+): void {
   if (policy.length === 0) return;
   const signatures = releaseSignatures(events, release);
   if (trustedSignature(policy, signatures)) return;
@@ -140,7 +149,10 @@ export async function changeTrust(
   app: string,
   change: { add: string } | { remove: string },
 ): Promise<{ changed: boolean; policy: TrustedKey[] }> {
-  const event = planTrustChange(trustPolicy(await ctx.ledger.listEvents(app)), change, ctx.actor, ctx.clock.now());
-  if (event) await ctx.ledger.appendEvent(app, event);
-  return { changed: event !== null, policy: trustPolicy(await ctx.ledger.listEvents(app)) };
+  // One read: the new policy is the fold of the log read plus the event appended.
+  const events = await ctx.ledger.listEvents(app);
+  const event = planTrustChange(trustPolicy(events), change, ctx.actor, ctx.clock.now());
+  if (!event) return { changed: false, policy: trustPolicy(events) };
+  const appended = await ctx.ledger.appendEvent(app, event);
+  return { changed: true, policy: trustPolicy([...events, appended]) };
 }
