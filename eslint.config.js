@@ -1,6 +1,33 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layer rule: each folder of src/ may import only the folders below it. Checked on import specifiers, so relative paths are matched by folder name anywhere in
+ * them (`../../run/local/client.js` names run/). Type-only imports count too: a layer that needs
+ * a type from above is a layer that knows about it.
+ *
+ *   cli        → app, core, manifest only: flags in, one verb call, printing out. manifest is
+ *                allowed for parseDuration (--wait, --timeout are parsed at the edge); every
+ *                read of the ledger, the store, the supervisor or a registry goes through app/.
+ *   app        → anything below (the verbs: read state once, plan purely, apply)
+ *   build, registry, store, run → anything below except app/ and cli/
+ *   ledger     → core, manifest, release (the pure rules it runs inside its transactions);
+ *                never app/, cli/, run/, store/, build/, registry/
+ *   release    → core, manifest, ledger (types, and trust's reading wrapper); never app/,
+ *                cli/, run/, store/, build/, registry/
+ *   manifest   → core
+ *   core       → nothing of ours
+ */
+const layer = (folders) =>
+  folders.map((f) => ({
+    group: [`**/${f}/*`, `**/${f}/**`],
+    message: `this layer may not import ${f}/ (see the layer rule at the top of eslint.config.js)`,
+  }));
+const restrict = (files, folders) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns: layer(folders) }] },
+});
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
   js.configs.recommended,
@@ -32,4 +59,10 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: true }],
     },
   },
+  restrict(['src/cli/**'], ['build', 'ledger', 'registry', 'release', 'run', 'store']),
+  restrict(['src/core/**'], ['app', 'build', 'cli', 'ledger', 'manifest', 'registry', 'release', 'run', 'store']),
+  restrict(['src/manifest/**'], ['app', 'build', 'cli', 'ledger', 'registry', 'release', 'run', 'store']),
+  restrict(['src/release/**'], ['app', 'cli', 'run', 'store', 'build', 'registry']),
+  restrict(['src/ledger/**'], ['app', 'cli', 'run', 'store', 'build', 'registry']),
+  restrict(['src/run/**', 'src/store/**', 'src/build/**', 'src/registry/**'], ['app', 'cli']),
 );

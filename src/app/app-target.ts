@@ -5,6 +5,8 @@ import { currentReleaseId } from '../release/state.js';
 import type { AppTarget, KubernetesTarget } from '../run/kubernetes/types.js';
 import type { Context } from './context.js';
 
+export type { AppTarget, KubernetesTarget } from '../run/kubernetes/types.js';
+
 /**
  * Where each app runs: `brr apps set` appends a 'target-set' event; the current target is the
  * fold of those events (the last one wins, none means local). Like everything else in the

@@ -1,9 +1,12 @@
 import type { Config, Release } from '../core/types.js';
 import type { Context } from './context.js';
-import { parseAssignments, validateConfigKey } from '../release/config.js';
+import { parseAssignments, redactConfig, validateConfigKey } from '../release/config.js';
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
-import { sealConfigChange, secretsKeyFromEnv } from '../release/secrets.js';
+import { sealConfigChange } from '../release/secrets.js';
 import { currentReleaseId, stagedConfig } from '../release/state.js';
+import { withDeployLease, type VerbOptions } from './lease.js';
+import { loadSecretsKey } from './settings.js';
+import { runRelease, type RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
 
 export interface ConfigChangeResult {
@@ -21,6 +24,11 @@ export async function currentConfig(ctx: Context, app: string): Promise<Config> 
   return latest ? latest.config : stagedConfig(await ctx.ledger.listEvents(app));
 }
 
+/** `brr config show`: the current config with secret values redacted. */
+export async function showConfig(ctx: Context, app: string): Promise<Record<string, string>> {
+  return redactConfig(await currentConfig(ctx, app));
+}
+
 /**
  * `brr config set/unset`: with a release, append a new one with the build of the newest release
  * and the changed config (nothing when nothing changes); before the first release, stage it.
@@ -36,8 +44,8 @@ export async function changeConfig(
   // Secret values are sealed before planning, against the config they change (secrecy is
   // sticky), so the planners only ever see ciphertext and "same value again" stays no change.
   const secret = change.secret ?? false;
-  const secretsKey = secretsKeyFromEnv();
-  const signer = configuredSigner();
+  const secretsKey = loadSecretsKey(ctx.settings);
+  const signer = configuredSigner(ctx.settings);
   const latest = await ctx.ledger.latestRelease(app);
   const events = await ctx.ledger.listEvents(app);
   const wasRunning = currentReleaseId(events) !== null;
@@ -80,3 +88,40 @@ export async function changeConfig(
 }
 
 class NoChange extends Error {}
+
+export interface ConfigVerbOptions extends VerbOptions {
+  /** Store the values as secrets (set only). */
+  secret?: boolean;
+  /** false: only record the new release, do not run it even if the app is running. */
+  run?: boolean;
+}
+
+/**
+ * Under the app's deploy lease: change the config, then (Heroku semantics) run the new release
+ * when the app was running, unless `run` is false.
+ */
+async function changeConfigAndRun(
+  ctx: Context,
+  app: string,
+  change: { set?: string[]; unset?: string[]; secret?: boolean },
+  opts: ConfigVerbOptions,
+): Promise<ConfigChangeResult & { run: RunResult | null }> {
+  return withDeployLease(ctx, app, opts.lease, async (fenced, { signal }) => {
+    const r = await changeConfig(fenced, app, change);
+    const run =
+      r.release && r.wasRunning && opts.run !== false
+        ? await runRelease(fenced, app, r.release.id, opts.onProgress ?? (() => {}), { signal })
+        : null;
+    return { ...r, run };
+  });
+}
+
+/** `brr config set KEY=VALUE…` as a verb (see changeConfigAndRun). */
+export function setConfig(ctx: Context, app: string, assignments: string[], opts: ConfigVerbOptions = {}) {
+  return changeConfigAndRun(ctx, app, { set: assignments, secret: opts.secret }, opts);
+}
+
+/** `brr config unset KEY…` as a verb (see changeConfigAndRun). */
+export function unsetConfig(ctx: Context, app: string, keys: string[], opts: ConfigVerbOptions = {}) {
+  return changeConfigAndRun(ctx, app, { unset: keys, secret: opts.secret }, opts);
+}

@@ -3,6 +3,7 @@ import type { BuildRecord, Formation, Release } from '../core/types.js';
 import { planRelease } from '../release/plan.js';
 import { findBuild, latestBuild } from '../store/builds.js';
 import type { Context } from './context.js';
+import { withDeployLease, type VerbOptions } from './lease.js';
 import { configuredSigner, signRelease } from './sign-release.js';
 
 /** Formation for a build: keep the previous release's scale for types that still exist. */
@@ -32,7 +33,7 @@ export async function createRelease(
   opts: { build?: string; message?: string },
 ): Promise<Release> {
   const build = await resolveBuild(ctx, app, opts.build);
-  const signer = configuredSigner();
+  const signer = configuredSigner(ctx.settings);
   const release = await ctx.ledger.appendRelease(app, (latest, staged) =>
     planRelease({
       latest,
@@ -46,4 +47,13 @@ export async function createRelease(
   );
   await signRelease(ctx, release, signer);
   return release;
+}
+
+/** `brr release` as a verb: createRelease holding the app's deploy lease. */
+export function releaseApp(
+  ctx: Context,
+  app: string,
+  opts: { build?: string; message?: string } & Pick<VerbOptions, 'lease'> = {},
+): Promise<Release> {
+  return withDeployLease(ctx, app, opts.lease, (fenced) => createRelease(fenced, app, opts));
 }

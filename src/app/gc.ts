@@ -28,6 +28,9 @@ import type { Context } from './context.js';
 import { withLease } from './lease.js';
 import { planCollection, type CollectionPlan, type StoreSnapshot } from './gc-plan.js';
 
+/** Newest releases `brr gc` keeps per app by default (the retention rule's). */
+export { DEFAULT_KEEP } from '../release/retention.js';
+
 /**
  * `brr gc`: read the ledger and the store, plan with pure functions (retention, then
  * collection), then delete exactly what the plan names. The ledger is only read: every release

@@ -1,13 +1,17 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { invalidInput, notFound } from '../core/errors.js';
 import type { ProcessSpec, Release, ReleasePhaseSpec } from '../core/types.js';
 import { configEnv } from '../release/config.js';
-import { secretsKeyFromEnv } from '../release/secrets.js';
+import { parseReleaseId } from '../release/plan.js';
 import type { KubeApi } from '../run/kubernetes/client.js';
 import { renderRelease } from '../run/kubernetes/render.js';
-import type { KubernetesTarget, RenderInput, RenderResult } from '../run/kubernetes/types.js';
+import type { KubeObject, KubernetesTarget, RenderInput, RenderResult } from '../run/kubernetes/types.js';
+import { objectFileName, objectYaml, yamlStream } from '../run/kubernetes/yaml.js';
 import { findBuild } from '../store/builds.js';
 import { appTarget } from './app-target.js';
 import type { Context } from './context.js';
+import { loadSecretsKey, type Settings } from './settings.js';
 
 /**
  * What the Kubernetes use-cases need from the world, as dependencies: tests swap the store for
@@ -50,10 +54,11 @@ export async function renderInputFor(
   rel: Release,
   where: { namespace: string; registry: string },
   includeSecrets: boolean,
+  settings: Pick<Settings, 'secretsKey'>,
 ): Promise<RenderInput> {
   const config: Record<string, string> = {};
   const secrets: Record<string, string | null> = {};
-  const opened = includeSecrets ? configEnv(rel.config, secretsKeyFromEnv()) : null;
+  const opened = includeSecrets ? configEnv(rel.config, loadSecretsKey(settings)) : null;
   for (const key of Object.keys(rel.config).sort()) {
     const v = rel.config[key]!;
     if (v.secret) secrets[key] = opened ? (opened[key] as string) : null;
@@ -85,6 +90,7 @@ export async function renderForApp(
   app: string,
   opts: RenderOptions,
 ): Promise<RenderResult & { release: string }> {
+  const id = opts.release === undefined ? undefined : parseReleaseId(opts.release);
   const target = await appTarget(ctx, app);
   const namespace = opts.namespace ?? (target.target === 'kubernetes' ? target.namespace : undefined);
   const registry = opts.registry ?? (target.target === 'kubernetes' ? target.registry : undefined);
@@ -95,11 +101,11 @@ export async function renderForApp(
       `set one with \`brr apps set ${app} --target kubernetes --context C --namespace NS --registry R\``,
     );
   }
-  const rel = opts.release ? await ctx.ledger.getRelease(app, opts.release) : await ctx.ledger.latestRelease(app);
+  const rel = id ? await ctx.ledger.getRelease(app, id) : await ctx.ledger.latestRelease(app);
   if (!rel)
     throw notFound(
       'release_not_found',
-      `app ${app} has no release ${opts.release ?? 'yet'}`,
+      `app ${app} has no release ${id ?? 'yet'}`,
       `list them with \`brr releases --app ${app}\``,
     );
   const result = renderRelease(
@@ -108,7 +114,25 @@ export async function renderForApp(
       rel,
       { namespace, registry: registry.replace(/\/+$/, '') },
       opts.includeSecrets ?? false,
+      ctx.settings,
     ),
   );
   return { ...result, release: rel.id };
+}
+
+/** Rendered objects as one multi-document YAML stream (`brr render` to stdout). */
+export function renderedYaml(objects: readonly KubeObject[]): string {
+  return yamlStream(objects);
+}
+
+/** Writes one YAML file per object into `dir` (created); returns the files, in order. */
+export function writeRenderedObjects(objects: readonly KubeObject[], dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return objects.map((o, i) => {
+    const file = path.join(dir, objectFileName(o, i));
+    writeFileSync(file, objectYaml(o));
+    // A Secret with its values is as sensitive as the key that sealed them.
+    if (o.kind === 'Secret') chmodSync(file, 0o600);
+    return file;
+  });
 }

@@ -1,11 +1,13 @@
 import { BrrError, invalidInput } from '../core/errors.js';
-import type { EventType, LedgerEvent, Release } from '../core/types.js';
+import type { EventType, Release } from '../core/types.js';
 import type { KubeApi } from '../run/kubernetes/client.js';
 import { cleanUp } from '../run/kubernetes/cleanup.js';
 import { LABELS } from '../run/kubernetes/names.js';
 import { renderRelease } from '../run/kubernetes/render.js';
 import { podProblems, watchRollout, type WatchOptions } from '../run/kubernetes/rollout.js';
 import type { KubeObject, KubernetesTarget } from '../run/kubernetes/types.js';
+import { DEFAULT_KEEP, previousHealthyId } from '../release/retention.js';
+import { readAppState, type AppState } from './app-state.js';
 import type { Context } from './context.js';
 import { defaultKubernetesDeps, renderInputFor, type KubernetesDeps } from './kubernetes-render.js';
 
@@ -17,13 +19,11 @@ import { defaultKubernetesDeps, renderInputFor, type KubernetesDeps } from './ku
  */
 
 export const DEFAULT_ROLLOUT_TIMEOUT_MS = 5 * 60_000;
-/** Newest releases whose ConfigMap/Secret clean-up keeps, besides current and previous healthy. */
-export const KEEP_RELEASES = 5;
 
 export interface KubernetesRunOptions {
   timeoutMs?: number;
-  /** Lease fencing token for the ledger appends (see Ledger.appendEvent). */
-  fence?: number;
+  /** The app's state as the caller read it (under the deploy lease); default: read it now. */
+  state?: AppState;
   deps?: KubernetesDeps;
   /** The deploy lease's signal: once aborted, nothing more is applied or recorded. */
   signal?: AbortSignal;
@@ -39,15 +39,6 @@ export interface KubernetesRunResult {
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet']);
 
-/** The last release that served, other than `except` (activated, or restored by a rollback). */
-export function lastHealthy(events: readonly Pick<LedgerEvent, 'type' | 'release'>[], except: string): string | null {
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i]!;
-    if ((e.type === 'activated' || e.type === 'rolled-back') && e.release && e.release !== except) return e.release;
-  }
-  return null;
-}
-
 export async function runOnKubernetes(
   ctx: Context,
   rel: Release,
@@ -61,11 +52,7 @@ export async function runOnKubernetes(
   const timeoutMs = opts.timeoutMs ?? DEFAULT_ROLLOUT_TIMEOUT_MS;
   const timings = { renderMs: 0, applyMs: 0, waitMs: 0, cleanupMs: 0 };
   const record = (type: EventType, release: string, detail: Record<string, unknown>) =>
-    ctx.ledger.appendEvent(
-      app,
-      { type, release, detail, actor: ctx.actor, createdAt: ctx.clock.now().toISOString() },
-      { fence: opts.fence },
-    );
+    ctx.ledger.appendEvent(app, { type, release, detail, actor: ctx.actor, createdAt: ctx.clock.now().toISOString() });
   const build = await deps.buildOf(rel.build.digest);
   if (build.release) {
     throw invalidInput(
@@ -75,11 +62,12 @@ export async function runOnKubernetes(
     );
   }
   const api = await deps.api(target);
-  const fallback = lastHealthy(await ctx.ledger.listEvents(app), rel.id);
+  // The last release that served, other than this one: the way back if this rollout fails.
+  const fallback = previousHealthyId((opts.state ?? (await readAppState(ctx, app))).events, rel.id);
 
   // Rendered (and secrets opened) before anything changes: a release that cannot render is refused whole.
   let t = performance.now();
-  const desired = renderRelease(await renderInputFor(deps, rel, target, true));
+  const desired = renderRelease(await renderInputFor(deps, rel, target, true, ctx.settings));
   timings.renderMs = performance.now() - t;
   for (const w of desired.warnings) onProgress(`warning: ${w}`);
 
@@ -120,7 +108,7 @@ export async function runOnKubernetes(
     );
   }
   onProgress(`${rel.id} failed: ${outcome.reason}; re-applying ${prev.id} with its own ConfigMap and Secret`);
-  const back = renderRelease(await renderInputFor(deps, prev, target, true));
+  const back = renderRelease(await renderInputFor(deps, prev, target, true, ctx.settings));
   const restored = await applyAndWatch(
     api,
     back.objects,
@@ -206,7 +194,7 @@ async function cleanUpQuietly(
   const latest = await ctx.ledger.latestRelease(rel.app);
   const retained = new Set([rel.id]);
   if (previous) retained.add(previous);
-  for (let seq = latest?.seq ?? rel.seq; seq > 0 && seq > (latest?.seq ?? rel.seq) - KEEP_RELEASES; seq--)
+  for (let seq = latest?.seq ?? rel.seq; seq > 0 && seq > (latest?.seq ?? rel.seq) - DEFAULT_KEEP; seq--)
     retained.add(`v${seq}`);
   try {
     const r = await cleanUp(api, rel.app, target.namespace, desired, [...retained]);

@@ -30,8 +30,15 @@ import { holderGone } from './lease-lock.js';
 /** Default lease time to live; a dead holder blocks its app at most this long. */
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 
+/**
+ * How long a verb (deploy, release, rollback, run, config set/unset, promote) waits for a held
+ * lease by default. Operators queue behind each other (each change is planned against the
+ * newest release once it gets the lease, so nothing is lost); `waitMs: 0` fails at once instead.
+ */
+export const DEFAULT_LEASE_WAIT_MS = 60_000;
+
 export interface LeaseOptions {
-  /** Time to live (ms); default BRR_LEASE_TTL, else 30 s. Renewed every ttl/3. */
+  /** Time to live (ms); default Settings.leaseTtl (BRR_LEASE_TTL), else 30 s. Renewed every ttl/3. */
   ttlMs?: number;
   /** How long to wait for a held lease before failing with `lease_held`; default 0 (fail at once). */
   waitMs?: number;
@@ -48,8 +55,31 @@ export interface HeldLease {
   signal: AbortSignal;
 }
 
+/** What every verb that writes an app's ledger takes: how to wait for its lease, and where progress goes. */
+export interface VerbOptions {
+  /** Lease waiting; `waitMs` defaults to DEFAULT_LEASE_WAIT_MS here (withLease alone defaults to 0). */
+  lease?: LeaseOptions;
+  /** Detail lines: build steps, release phase output, switch progress. */
+  onProgress?: (line: string) => void;
+  /** One line per milestone ("built …", "released …"). */
+  onStep?: (line: string) => void;
+}
+
+/**
+ * Runs `fn` holding `app`'s deploy lease the way every verb does: waiting up to
+ * DEFAULT_LEASE_WAIT_MS unless told otherwise.
+ */
+export function withDeployLease<T>(
+  ctx: Context,
+  app: string,
+  opts: LeaseOptions | undefined,
+  fn: (fenced: Context, held: HeldLease) => Promise<T>,
+): Promise<T> {
+  return withLease(ctx, app, fn, { ...opts, waitMs: opts?.waitMs ?? DEFAULT_LEASE_WAIT_MS });
+}
+
 /** The lease TTL from BRR_LEASE_TTL (`30s`, `2s`, `500ms`, bare seconds), else the default. */
-export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
+export function leaseTtlMs(env: { BRR_LEASE_TTL?: string }): number {
   const raw = env.BRR_LEASE_TTL;
   if (raw === undefined || raw.trim() === '') return DEFAULT_LEASE_TTL_MS;
   // Below ~300 ms a renewal every ttl/3 competes with ordinary ledger writes for the file lock.
@@ -157,7 +187,7 @@ export async function withLease<T>(
   fn: (fenced: Context, held: HeldLease) => Promise<T>,
   opts: LeaseOptions = {},
 ): Promise<T> {
-  const ttlMs = opts.ttlMs ?? leaseTtlMs();
+  const ttlMs = opts.ttlMs ?? leaseTtlMs({ BRR_LEASE_TTL: ctx.settings.leaseTtl });
   const lease = await acquire(ctx, app, ttlMs, opts);
   const ac = new AbortController();
   const lost = new Promise<never>((_, reject) =>

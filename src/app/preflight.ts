@@ -3,11 +3,13 @@ import { BrrError } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import type { Release } from '../core/types.js';
 import { checkReleaseDecrypts } from '../release/secrets.js';
-import { checkReleaseTrusted } from '../release/trust.js';
+import { assertReleaseTrusted } from '../release/trust.js';
 import { findCollected } from '../store/collect.js';
 import { readManifest } from '../store/image-read.js';
 import { OciLayout, type BlobCheck } from '../store/oci-layout.js';
+import { readAppState, type AppState } from './app-state.js';
 import type { Context } from './context.js';
+import { secretsEnv } from './settings.js';
 
 /**
  * Rollback preflight: everything that would make running an old release fail, checked BEFORE
@@ -109,18 +111,20 @@ export interface PreflightResult {
 
 /**
  * Checks that `release` of `app` can run here: its build is present and every blob verifies,
- * its secret config decrypts with the configured key, and the app's trust policy accepts its
- * signature. Throws the first problem as a BrrError ('build_collected', 'store_corrupt',
- * the secrets module's key errors, 'release_untrusted').
+ * its secret config decrypts with the configured key, and the app's trust policy (from `state`
+ * when the caller already read it) accepts its signature. Throws the first problem as a
+ * BrrError ('build_collected', 'store_corrupt', the secrets module's key errors,
+ * 'release_untrusted').
  */
 export async function preflightRelease(
   ctx: Context,
   app: string,
   release: Release,
-  env: NodeJS.ProcessEnv = process.env,
+  state?: AppState,
 ): Promise<PreflightResult> {
   await checkBuildVerifies(ctx.paths, release);
-  checkReleaseDecrypts(release, env);
-  await checkReleaseTrusted(ctx, app, release);
+  checkReleaseDecrypts(release, secretsEnv(ctx.settings));
+  const { events, trust } = state ?? (await readAppState(ctx, app));
+  assertReleaseTrusted(events, trust, app, release);
   return { app, release: release.id, digest: release.build.digest, checks: ['build', 'secrets', 'trust'] };
 }

@@ -7,6 +7,8 @@ import { findBuild } from '../store/builds.js';
 import type { Context } from './context.js';
 import { formationFor } from './create-release.js';
 import { checkBuildVerifies } from './preflight.js';
+import { withDeployLease, type VerbOptions } from './lease.js';
+import { runRelease, type RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
 
 /**
@@ -79,7 +81,7 @@ export async function promoteRelease(ctx: Context, opts: PromoteOptions): Promis
   // Before anything is appended: a promotion of a build this host cannot run is refused.
   await checkBuildVerifies(ctx.paths, source);
   const build = await findBuild(ctx.paths, source.build.digest);
-  const signer = configuredSigner();
+  const signer = configuredSigner(ctx.settings);
   const cause = `promote ${opts.fromApp} ${source.id}`;
   const release = await ctx.ledger.appendRelease(opts.toApp, (latest, staged) =>
     planRelease({
@@ -102,4 +104,24 @@ export async function promoteRelease(ctx: Context, opts: PromoteOptions): Promis
     createdAt: ctx.clock.now().toISOString(),
   });
   return { release, from: { app: opts.fromApp, release: source.id, digest: source.build.digest }, event };
+}
+
+/**
+ * `brr promote` as a verb: under the TARGET app's deploy lease (like any write to its ledger,
+ * and its run), append the promotion and, with `run`, run it there.
+ */
+export function promoteApp(
+  ctx: Context,
+  opts: PromoteOptions & VerbOptions & { run?: boolean },
+): Promise<PromoteResult & { run: RunResult | null }> {
+  // A malformed release id fails before the lease is taken.
+  const release = opts.release === undefined ? undefined : parseReleaseId(opts.release);
+  return withDeployLease(ctx, opts.toApp, opts.lease, async (fenced, { signal }) => {
+    const p = await promoteRelease(fenced, { ...opts, release });
+    opts.onStep?.(`released ${opts.toApp} ${p.release.id} (${p.release.cause})`);
+    const run = opts.run
+      ? await runRelease(fenced, opts.toApp, p.release.id, opts.onProgress ?? (() => {}), { signal })
+      : null;
+    return { ...p, run };
+  });
 }

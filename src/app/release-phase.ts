@@ -2,13 +2,15 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BrrError } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
-import type { LedgerEvent, Release } from '../core/types.js';
+import type { Release } from '../core/types.js';
 import { configEnv, REDACTED } from '../release/config.js';
-import { secretsKeyFromEnv } from '../release/secrets.js';
+import { releasePhaseSucceeded } from '../release/state.js';
 import { findBuild } from '../store/builds.js';
 import { materializeRelease } from '../store/materialize.js';
+import { readAppState, type AppState } from './app-state.js';
 import type { Context } from './context.js';
 import { execReleaseCommand } from './release-phase-exec.js';
+import { loadSecretsKey } from './settings.js';
 
 /**
  * The release phase (Heroku's name): `release.command` from the image runs once per release,
@@ -37,8 +39,8 @@ export interface ReleasePhaseOptions {
   onProgress?: (line: string) => void;
   /** Aborting kills the command (its whole process group) and rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Environment the base variables come from (tests); default process.env. */
-  baseEnv?: NodeJS.ProcessEnv;
+  /** The app's state as the caller read it (under the deploy lease); default: read it now. */
+  state?: AppState;
 }
 
 /** `<home>/logs/<app>/release.<id>.log`: the process-log reader only takes `<type>.<digits>.log`, so it never mistakes it for a process. */
@@ -46,10 +48,8 @@ export function releasePhaseLogPath(paths: HomePaths, app: string, release: stri
   return path.join(paths.logs, app, `release.${release}.log`);
 }
 
-/** Pure: whether the release phase of `release` already succeeded. */
-export function releasePhaseDone(events: readonly Pick<LedgerEvent, 'type' | 'release'>[], release: string): boolean {
-  return events.some((e) => e.type === 'release-phase-succeeded' && e.release === release);
-}
+/** Pure: whether the release phase of `release` already succeeded (the fold is release/state.ts's). */
+export const releasePhaseDone = releasePhaseSucceeded;
 
 /**
  * Pure: the command's environment, built like a process's (launch-plan childEnv): a minimal
@@ -90,8 +90,8 @@ export async function runReleasePhase(
   const { app } = rel;
   const build = await findBuild(ctx.paths, rel.build.digest);
   if (!build.release) return { status: 'none', log: null, durationMs: 0 };
-  if (releasePhaseDone(await ctx.ledger.listEvents(app), rel.id))
-    return { status: 'skipped', log: null, durationMs: 0 };
+  const state = opts.state ?? (await readAppState(ctx, app));
+  if (state.releasePhaseDone(rel.id)) return { status: 'skipped', log: null, durationMs: 0 };
   const { command } = build.release;
   const dir = await materializeRelease(ctx.paths, app, rel.id, rel.build.digest);
   const log = releasePhaseLogPath(ctx.paths, app, rel.id);
@@ -109,7 +109,7 @@ export async function runReleasePhase(
     });
 
   // Decrypted here, before anything is recorded: a missing secrets key fails the deploy up front.
-  const config = configEnv(rel.config, secretsKeyFromEnv(opts.baseEnv ?? process.env));
+  const config = configEnv(rel.config, loadSecretsKey(ctx.settings));
   const secretValues = Object.keys(rel.config)
     .filter((k) => rel.config[k]!.secret)
     .map((k) => config[k] ?? '');
@@ -119,7 +119,7 @@ export async function runReleasePhase(
   const result = await execReleaseCommand({
     command,
     cwd: dir,
-    env: releasePhaseEnv(opts.baseEnv ?? process.env, config, app, rel.id),
+    env: releasePhaseEnv(ctx.settings.baseEnv, config, app, rel.id),
     logFile: log,
     header: `--- release phase of ${app} ${rel.id} at ${new Date(started).toISOString()}: ${command}`,
     tailLines: TAIL_LINES,

@@ -9,10 +9,7 @@ import { isValidAppName } from '../manifest/schema.js';
  * (`--repo`/`--path`, default the current directory). Only the `app` key is read here; the build
  * validates the whole manifest from the commit, never from the work tree.
  */
-export function resolveApp(
-  opts: { app?: string; repo?: string; path?: string },
-  env: NodeJS.ProcessEnv = process.env,
-): string {
+export function resolveApp(opts: { app?: string; repo?: string; path?: string }, env: NodeJS.ProcessEnv): string {
   const explicit = opts.app ?? env.BRR_APP;
   if (explicit) {
     if (!isValidAppName(explicit)) {

@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isBrrError, notFound } from '../core/errors.js';
 import type { Release } from '../core/types.js';
-import { checkReleaseTrusted } from '../release/trust.js';
+import { parseReleaseId } from '../release/plan.js';
+import { assertReleaseTrusted } from '../release/trust.js';
 import { checkBuildPresent } from './preflight.js';
 import { ensureSupervisor, type SupervisorClient } from '../run/local/client.js';
 import type { Context } from './context.js';
-import { appTarget } from './app-target.js';
 import { trackSwitch } from './interrupt.js';
+import { readAppState } from './app-state.js';
 import { runOnKubernetes } from './kubernetes-run.js';
 import { supervisorArgv } from './launch.js';
+import { withDeployLease, type VerbOptions } from './lease.js';
 import { runReleasePhase, type ReleasePhaseOutcome } from './release-phase.js';
 
 export interface RunResult {
@@ -47,17 +49,24 @@ export async function runRelease(
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const rel = await findRelease(ctx, app, id);
+  // The event log, read once for the whole run (the caller holds the lease, so no other
+  // operator can change it meanwhile): trust, target, release phase and the way back.
+  const state = await readAppState(ctx, app);
   // Before anything of the release executes (its release phase included) and on every target;
   // the supervisor checks again on its own when it resumes after a reboot.
-  await checkReleaseTrusted(ctx, app, rel);
+  assertReleaseTrusted(state.events, state.trust, app, rel);
   // Kubernetes apps roll out on their cluster (render, apply, watch, roll back on failure).
-  const target = await appTarget(ctx, app);
+  const { target } = state;
   if (target.target === 'kubernetes') {
-    const r = await runOnKubernetes(ctx, rel, target, onProgress, { signal: opts.signal, timeoutMs: opts.timeoutMs });
+    const r = await runOnKubernetes(ctx, rel, target, onProgress, {
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      state,
+    });
     return { app, release: r.release, durationMs: r.durationMs, releasePhase: 'none' };
   }
   await checkBuildPresent(ctx.paths, rel);
-  const phase = await runReleasePhase(ctx, rel, { onProgress, signal: opts.signal });
+  const phase = await runReleasePhase(ctx, rel, { onProgress, signal: opts.signal, state });
   opts.signal?.throwIfAborted();
   const client = await ensureSupervisor(ctx.paths, supervisorArgv(ctx.paths));
   try {
@@ -98,4 +107,17 @@ async function requestSwitch(
     signal?.throwIfAborted();
     await sleep(200, undefined, { signal }).catch(() => signal?.throwIfAborted());
   }
+}
+
+/** `brr run [vN]` as a verb: runRelease holding the app's deploy lease (`id` may be `v3` or `3`). */
+export function runApp(
+  ctx: Context,
+  app: string,
+  id?: string,
+  opts: VerbOptions & { timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const parsed = id === undefined ? undefined : parseReleaseId(id);
+  return withDeployLease(ctx, app, opts.lease, (fenced, { signal }) =>
+    runRelease(fenced, app, parsed, opts.onProgress ?? (() => {}), { signal, timeoutMs: opts.timeoutMs }),
+  );
 }

@@ -1,35 +1,29 @@
-import type { Clock } from '../core/clock.js';
 import { BrrError, isBrrError } from '../core/errors.js';
-import type { HomePaths } from '../core/home.js';
-import type { EventType } from '../core/types.js';
+import type { EventType, LedgerEvent } from '../core/types.js';
 import { configEnv } from '../release/config.js';
-import type { Ledger } from '../ledger/ledger.js';
-import { secretsKeyFromEnv } from '../release/secrets.js';
-import { currentReleaseId } from '../release/state.js';
-import { checkReleaseTrusted } from '../release/trust.js';
+import { assertReleaseTrusted } from '../release/trust.js';
 import type { RunSpec, SupervisorDeps } from '../run/types.js';
 import { findBuild } from '../store/builds.js';
+import type { Context } from './context.js';
 import { buildCollected } from './preflight.js';
-import { currentTarget } from './app-target.js';
+import { loadSecretsKey } from './settings.js';
+import { foldAppState } from './app-state.js';
 import { materializeRelease, setCurrentLink } from '../store/materialize.js';
 
 /** Wires the supervisor to the ledger (what should run) and the store (what it is made of). */
-export function supervisorDeps(
-  paths: HomePaths,
-  ledger: Ledger,
-  clock: Clock,
-  actor: string,
-  log: (line: string) => void,
-): SupervisorDeps {
-  const prepare = async (app: string, id: string): Promise<RunSpec> => {
+export function supervisorDeps(ctx: Context, log: (line: string) => void): SupervisorDeps {
+  const { paths, ledger, clock, actor, settings } = ctx;
+  // `events`: the app's log when the caller already read it (desired() does, once per app).
+  const prepare = async (app: string, id: string, events?: readonly LedgerEvent[]): Promise<RunSpec> => {
     const rel = await ledger.getRelease(app, id);
     if (!rel)
       throw new BrrError('release_not_found', `app ${app} has no release ${id}`, { hint: `brr releases --app ${app}` });
     // Both refusals come before anything is materialized or started, so what runs stays as is.
-    // The secrets key is the supervisor's own (its environment or unit), read per release so a
-    // rotated key file is picked up without a restart.
-    await checkReleaseTrusted({ ledger }, app, rel);
-    const env = configEnv(rel.config, secretsKeyFromEnv(process.env));
+    // The secrets key is the supervisor's own (its settings: its environment or unit), read per
+    // release so a rotated key file is picked up without a restart.
+    const state = foldAppState(app, events ?? (await ledger.listEvents(app)));
+    assertReleaseTrusted(state.events, state.trust, app, rel);
+    const env = configEnv(rel.config, loadSecretsKey(settings));
     // After a gc, say so and how to rebuild, rather than "build not found".
     const build = await findBuild(paths, rel.build.digest).catch(async (e: unknown) => {
       throw isBrrError(e) && e.code === 'build_not_found' ? await buildCollected(paths, rel) : e;
@@ -49,16 +43,16 @@ export function supervisorDeps(
     home: paths,
     clock,
     log,
-    prepare,
+    prepare: (app, id) => prepare(app, id),
     async desired() {
       const specs: RunSpec[] = [];
       for (const app of await ledger.listApps()) {
         const events = await ledger.listEvents(app);
-        const id = currentReleaseId(events);
+        const { currentId: id, target } = foldAppState(app, events);
         // Apps that run on Kubernetes are the cluster's to keep running, not this supervisor's.
-        if (!id || currentTarget(events).target === 'kubernetes') continue;
+        if (!id || target.target === 'kubernetes') continue;
         try {
-          specs.push(await prepare(app, id));
+          specs.push(await prepare(app, id, events));
         } catch (e) {
           // One broken app must not keep the others down after a reboot.
           log(`cannot resume ${app} ${id}: ${e instanceof Error ? e.message : String(e)}`);

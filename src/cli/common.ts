@@ -1,7 +1,17 @@
+/**
+ * What every command file shares: the common flags (--home, --ledger, --app, --json, --wait,
+ * --timeout), opening and closing the Context, and turning flags into a verb's options. The
+ * CLI only parses and prints; verbs live in src/app.
+ */
 import type { Command } from 'commander';
+import { BrrError } from '../core/errors.js';
 import { parseDurationInput } from '../manifest/duration.js';
 import { openContext, type Context } from '../app/context.js';
+import { resolveSettings, type Settings } from '../app/settings.js';
+import { homePaths, type HomePaths } from '../core/home.js';
+import type { VerbOptions } from '../app/lease.js';
 import { resolveApp } from '../app/resolve-app.js';
+import { dim, info, yellow } from './output.js';
 
 export interface CommonOpts {
   home?: string;
@@ -10,6 +20,18 @@ export interface CommonOpts {
   json?: boolean;
   repo?: string;
   path?: string;
+  /** The root's --signing-key, copied onto every command's options by the preAction hook in keys.ts. */
+  signingKey?: string;
+}
+
+/** The edge: flags > environment > defaults, resolved once per command (see app/settings.ts). */
+export function settingsOf(opts: CommonOpts): Settings {
+  return resolveSettings({ home: opts.home, ledger: opts.ledger, signingKey: opts.signingKey }, process.env);
+}
+
+/** The home's paths, for commands that need no ledger (build, ps, logs, keys, push, pull). */
+export function homeOf(opts: CommonOpts): HomePaths {
+  return homePaths(settingsOf(opts).home);
 }
 
 /** Options every command takes. */
@@ -27,7 +49,7 @@ export function withCommon(cmd: Command, json = true): Command {
 
 /** Opens the context for a command and always closes it. */
 export async function withContext<T>(opts: CommonOpts, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const ctx = openContext({ home: opts.home, ledger: opts.ledger });
+  const ctx = openContext({ settings: settingsOf(opts) });
   try {
     return await fn(ctx);
   } finally {
@@ -36,7 +58,7 @@ export async function withContext<T>(opts: CommonOpts, fn: (ctx: Context) => Pro
 }
 
 export function appOf(opts: CommonOpts): string {
-  return resolveApp({ app: opts.app, repo: opts.repo, path: opts.path });
+  return resolveApp({ app: opts.app, repo: opts.repo, path: opts.path }, process.env);
 }
 
 /** Runs a command action; main.ts maps thrown errors to exit codes. */
@@ -49,4 +71,53 @@ export function timeoutFlag(cmd: Command): Command {
     'how long a Kubernetes rollout may take before brr rolls back (default 5m)',
     (v: string) => parseDurationInput('--timeout', v, { minMs: 1, example: '--timeout 90s or --timeout 5m' }),
   );
+}
+
+export interface LeaseOpts extends CommonOpts {
+  /** --wait, in ms. */
+  wait?: number;
+  /** --timeout, in ms (commands that roll out). */
+  timeout?: number;
+}
+
+/** `--wait DURATION` for every command that takes the deploy lease. */
+export function leaseFlag(cmd: Command): Command {
+  return cmd.option(
+    '--wait <duration>',
+    'when another deploy of the app holds its lease, wait up to this long (e.g. 0, 30s, 5m); default 60s',
+    (v: string) => parseDurationInput('--wait', v, { example: '--wait 30s or --wait 5m' }),
+  );
+}
+
+/** A leased verb's options from the flags: --wait, and progress on stderr unless --json. */
+export function verbOptions(opts: LeaseOpts, app: string): VerbOptions {
+  return {
+    lease: {
+      waitMs: opts.wait,
+      // Said even with --json (on stderr): taking a lease from a dead holder is worth knowing.
+      onTakeOver: (gone) =>
+        info(
+          yellow(
+            `took over ${app}'s deploy lease from ${gone.owner} (host ${gone.host}, pid ${gone.pid}): that process is gone (recorded as lease-taken-over)`,
+          ),
+        ),
+      onWait: opts.json
+        ? undefined
+        : (l) =>
+            info(
+              dim(
+                `waiting for ${app}'s deploy lease, held by ${l.owner} (host ${l.host}, pid ${l.pid}) until ${l.expiresAt}`,
+              ),
+            ),
+    },
+    onProgress: opts.json ? undefined : (l) => info(dim(l)),
+    onStep: opts.json ? undefined : (l) => info(l),
+  };
+}
+
+export function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new BrrError('usage', `${flag}: expected a positive whole number, got "${v}"`, { exitCode: 2 });
+  return n;
 }

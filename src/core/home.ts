@@ -23,7 +23,7 @@ export interface HomePaths {
 }
 
 /** Resolves the home: explicit flag, then BRR_HOME, then $XDG_DATA_HOME/brr, then ~/.local/share/brr. */
-export function resolveHome(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveHome(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   if (flag) return path.resolve(flag);
   if (env.BRR_HOME) return path.resolve(env.BRR_HOME);
   const xdg = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');

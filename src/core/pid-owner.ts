@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isPidAlive } from './pid-alive.js';
-import { isLive, readProcStat } from '../run/local/proc.js';
+import { isLive, readProcStat } from './proc.js';
 
 /**
  * Slack when comparing a process's start with the time something was created: the boot time

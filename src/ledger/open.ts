@@ -16,7 +16,7 @@ export interface LedgerSpec {
 }
 
 /** The flag wins over BRR_LEDGER_URL; an empty value means the embedded ledger. */
-export function resolveLedgerUrl(flag?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function resolveLedgerUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   const url = flag ?? env.BRR_LEDGER_URL;
   return url === undefined || url.trim() === '' ? undefined : url.trim();
 }

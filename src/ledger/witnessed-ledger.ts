@@ -4,6 +4,8 @@ import { BrrError } from '../core/errors.js';
 import type { Config, LedgerEvent, Release } from '../core/types.js';
 import type {
   AppendOptions,
+  AcquireOptions,
+  AcquiredLease,
   Lease,
   LeaseHolder,
   Ledger,
@@ -128,8 +130,16 @@ export class WitnessedLedger implements Ledger {
   close(): Promise<void> {
     return this.inner.close();
   }
-  acquireLease(app: string, holder: LeaseHolder, ttlMs: number, now: Date): Promise<Lease> {
-    return this.inner.acquireLease(app, holder, ttlMs, now);
+  acquireLease(
+    app: string,
+    holder: LeaseHolder,
+    ttlMs: number,
+    now: Date,
+    opts?: AcquireOptions,
+  ): Promise<AcquiredLease> {
+    // A takeover appends its event inside the driver's transaction; the witness catches up on the
+    // next append or clean verify (a lagging witness never raises a false alarm).
+    return this.inner.acquireLease(app, holder, ttlMs, now, opts);
   }
   renewLease(app: string, token: number, ttlMs: number, now: Date): Promise<Lease> {
     return this.inner.renewLease(app, token, ttlMs, now);

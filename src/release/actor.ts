@@ -7,7 +7,7 @@ import os from 'node:os';
  *
  * Not a security boundary: anyone can set BRR_ACTOR. It records intent, like a git author.
  */
-export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultActor(env: NodeJS.ProcessEnv): string {
   const explicit = env.BRR_ACTOR?.trim();
   if (explicit) return explicit;
   return `${userName(env)}@${os.hostname() || 'localhost'}`;

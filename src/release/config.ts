@@ -1,6 +1,6 @@
 import { invalidInput } from '../core/errors.js';
 import type { Config } from '../core/types.js';
-import { isSealed, openSecret, secretsKeyFromEnv, type SecretsKey } from './secrets.js';
+import { openSecret, type SecretsKey } from './secrets.js';
 
 /**
  * Deploy config: the only place where the user's words (`KEY=VALUE`) become config, and the
@@ -90,19 +90,16 @@ export function redactConfig(config: Config): Record<string, string> {
 }
 
 /**
- * Config as process environment, secrets decrypted with `secretsKey`, by default the one this
- * process is configured with (a sealed secret without the right key throws
- * 'secret_key_missing'/'secret_key_mismatch', naming the key, never the value): hand it to
- * processes, never print it. The key is read only when a secret needs it.
+ * Config as process environment, secrets decrypted with `secretsKey` (a sealed secret without
+ * the right key throws 'secret_key_missing'/'secret_key_mismatch', naming the key, never the
+ * value): hand it to processes, never print it. The caller loads the key (app/settings.ts).
  */
-export function configEnv(config: Config, secretsKey?: SecretsKey | null): Record<string, string> {
-  let secrets = secretsKey;
+export function configEnv(config: Config, secretsKey: SecretsKey | null): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of Object.keys(config).sort()) {
     const v = config[name];
     if (!v) continue;
-    if (v.secret && isSealed(v.value) && secrets === undefined) secrets = secretsKeyFromEnv();
-    out[name] = v.secret ? openSecret(secrets ?? null, name, v.value) : v.value;
+    out[name] = v.secret ? openSecret(secretsKey, name, v.value) : v.value;
   }
   return out;
 }

@@ -40,7 +40,7 @@ export function secretsKey(raw: Buffer): SecretsKey {
 }
 
 /** The configured key, or null when none is. A set but unusable key is an error, not "none". */
-export function secretsKeyFromEnv(env: NodeJS.ProcessEnv = process.env): SecretsKey | null {
+export function secretsKeyFromEnv(env: { BRR_SECRETS_KEY?: string; BRR_SECRETS_KEY_FILE?: string }): SecretsKey | null {
   let text = env.BRR_SECRETS_KEY;
   let source = 'BRR_SECRETS_KEY';
   if (!text && env.BRR_SECRETS_KEY_FILE) {
@@ -186,7 +186,10 @@ export function openConfig(config: Config, key: SecretsKey | null): Config {
 }
 
 /** Throws the BrrError that running `release` would meet if a secret of it cannot be decrypted. */
-export function checkReleaseDecrypts(release: Pick<Release, 'config'>, env: NodeJS.ProcessEnv = process.env): void {
+export function checkReleaseDecrypts(
+  release: Pick<Release, 'config'>,
+  env: { BRR_SECRETS_KEY?: string; BRR_SECRETS_KEY_FILE?: string },
+): void {
   const sealed = Object.entries(release.config).filter(([, v]) => v.secret && isSealed(v.value));
   if (sealed.length === 0) return;
   const key = secretsKeyFromEnv(env);

@@ -1,6 +1,4 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { invalidInput } from '../core/errors.js';
 import { sha256Hex } from '../core/canonical-json.js';
 
@@ -208,21 +206,4 @@ export function checkSignature(
   return ok
     ? { keyId: info.keyId, publicKey: info.publicKey, valid: true, problem: null }
     : bad(`signature by ${keyId} does not verify: forged or corrupted`);
-}
-
-/** The configured signing key (BRR_SIGNING_KEY, which `--signing-key` sets), or null when none is. Throws when one is named but unusable. */
-export function configuredSigner(env: NodeJS.ProcessEnv = process.env): Signer | null {
-  const file = env.BRR_SIGNING_KEY;
-  if (!file) return null;
-  let pem: string;
-  try {
-    pem = readFileSync(path.resolve(file), 'utf8');
-  } catch (e) {
-    throw invalidInput(
-      'signing_key_unreadable',
-      `cannot read the signing key ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
-      'point BRR_SIGNING_KEY (or --signing-key) at a PEM file from `brr keys generate`',
-    );
-  }
-  return loadSigner(pem, file);
 }

@@ -69,6 +69,14 @@ export function currentReleaseId(events: readonly EventLike[]): string | null {
   return current;
 }
 
+/** Whether the release phase of `release` already succeeded ('release-phase-succeeded' for its id). */
+export function releasePhaseSucceeded(
+  events: readonly Pick<LedgerEvent, 'type' | 'release'>[],
+  release: string,
+): boolean {
+  return events.some((e) => e.type === 'release-phase-succeeded' && e.release === release);
+}
+
 /** The outcome of the last deploy attempt (switch, failure, rollback or stop), or null if none. */
 export function lastDeployOutcome(events: readonly EventLike[]): DeployOutcome | null {
   let last = null as DeployOutcome | null;

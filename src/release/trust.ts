@@ -3,7 +3,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { BrrError, invalidInput } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
 import type { Ledger, NewEvent, VerifyProblem } from '../ledger/ledger.js';
-import { checkSignature, configuredSigner, parsePublicKey, type SignatureCheck, type Signer } from './signing.js';
+import { checkSignature, parsePublicKey, type SignatureCheck, type Signer } from './signing.js';
 
 /**
  * An app's trust policy: the public keys whose signature the run stage accepts. Like all state
@@ -215,7 +215,16 @@ export function signerName(signatures: readonly SignatureCheck[]): string {
  */
 export async function checkReleaseTrusted(ctx: { ledger: Ledger }, app: string, release: Release): Promise<void> {
   const events = await ctx.ledger.listEvents(app);
-  const policy = trustPolicy(events);
+  assertReleaseTrusted(events, trustPolicy(events), app, release);
+}
+
+/** Pure: checkReleaseTrusted on an event log already read (and its policy already folded). */
+export function assertReleaseTrusted(
+  events: readonly EventLike[],
+  policy: readonly TrustedKey[],
+  app: string,
+  release: Release,
+): void {
   if (policy.length === 0) return;
   const signatures = releaseSignatures(events, release);
   if (trustedSignature(policy, signatures)) return;
@@ -248,8 +257,9 @@ export async function changeTrust(
   ctx: { ledger: Ledger; actor: string; clock: { now(): Date } },
   app: string,
   change: { add: string } | { remove: string },
-  signer: Signer | null = configuredSigner(),
+  signer: Signer | null = null,
 ): Promise<{ changed: boolean; policy: TrustedKey[] }> {
+  // One read: the new policy is the fold of the log read plus the event appended.
   const events = await ctx.ledger.listEvents(app);
   const prevTrustHash = events.filter((e) => e.type === 'trust-changed').at(-1)?.hash ?? null;
   const event = planTrustChange(trustPolicy(events), change, ctx.actor, ctx.clock.now(), {
@@ -257,6 +267,7 @@ export async function changeTrust(
     prevTrustHash,
     signer,
   });
-  if (event) await ctx.ledger.appendEvent(app, event);
-  return { changed: event !== null, policy: trustPolicy(await ctx.ledger.listEvents(app)) };
+  if (!event) return { changed: false, policy: trustPolicy(events) };
+  const appended = await ctx.ledger.appendEvent(app, event);
+  return { changed: true, policy: trustPolicy([...events, appended]) };
 }

@@ -18,7 +18,7 @@ export interface RunSpec {
   formation: Formation;
 }
 
-/** What the supervisor is given; the CLI wires these to the ledger and the store. */
+/** What the supervisor is given; app/supervisor-deps.ts wires these to the ledger and the store. */
 export interface SupervisorDeps {
   home: HomePaths;
   clock: Clock;

@@ -98,8 +98,8 @@ describe('promoteRelease', () => {
     const key = generateSigningKey();
     const file = `${paths.root}/sign.pem`;
     writeFileSync(file, key.privatePem);
-    process.env.BRR_SIGNING_KEY = file;
-    const r = await promoteRelease(ctx, { fromApp: 'staging', toApp: 'qa' });
+    const signing = { ...ctx, settings: { ...ctx.settings, signingKeyFile: file } };
+    const r = await promoteRelease(signing, { fromApp: 'staging', toApp: 'qa' });
     const signed = (await ctx.ledger.listEvents('qa')).filter((e) => e.type === 'signed');
     expect(signed).toMatchObject([{ release: r.release.id, detail: { keyId: key.keyId, hash: r.release.hash } }]);
   });
@@ -117,13 +117,16 @@ describe('preflightRelease', () => {
   });
 
   it('refuses a release whose secrets no longer decrypt with the configured key', async () => {
-    process.env.BRR_SECRETS_KEY = randomBytes(32).toString('base64');
-    const { release } = await changeConfig(ctx, 'staging', { set: ['TOKEN=t0p'], secret: true });
-    await expect(preflightRelease(ctx, 'staging', release!, {})).rejects.toMatchObject({ code: 'secret_key_missing' });
+    const withKey = (key?: string) => ({ ...ctx, settings: { ...ctx.settings, secretsKey: { key } } });
+    const keyed = withKey(randomBytes(32).toString('base64'));
+    const { release } = await changeConfig(keyed, 'staging', { set: ['TOKEN=t0p'], secret: true });
+    await expect(preflightRelease(withKey(), 'staging', release!)).rejects.toMatchObject({
+      code: 'secret_key_missing',
+    });
     await expect(
-      preflightRelease(ctx, 'staging', release!, { BRR_SECRETS_KEY: randomBytes(32).toString('base64') }),
+      preflightRelease(withKey(randomBytes(32).toString('base64')), 'staging', release!),
     ).rejects.toMatchObject({ code: 'secret_key_mismatch' });
-    await expect(preflightRelease(ctx, 'staging', release!, process.env)).resolves.toMatchObject({
+    await expect(preflightRelease(keyed, 'staging', release!)).resolves.toMatchObject({
       release: release!.id,
     });
   });

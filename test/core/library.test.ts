@@ -14,6 +14,18 @@ describe('brr as a library', () => {
       'runSupervisor',
       'renderRelease',
       'parseManifest',
+      // One call per verb, each taking the deploy lease itself where it writes.
+      'deployApp',
+      'releaseApp',
+      'rollbackApp',
+      'runApp',
+      'promoteApp',
+      'setConfig',
+      'unsetConfig',
+      'listAppReleases',
+      'listProcesses',
+      'readAppLogs',
+      'listAppBuilds',
     ]) {
       expect(typeof (brr as Record<string, unknown>)[name], name).toBe('function');
     }

@@ -69,6 +69,6 @@ describe('redactConfig and configEnv', () => {
   });
 
   it('gives processes every value, secrets included', () => {
-    expect(configEnv(config)).toEqual({ A: 'first', TOKEN: 'hunter2', Z: 'last' });
+    expect(configEnv(config, null)).toEqual({ A: 'first', TOKEN: 'hunter2', Z: 'last' });
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { changeConfig } from '../../src/app/change-config.js';
 import { openContext, type Context } from '../../src/app/context.js';
+import { loadSecretsKey, resolveSettings } from '../../src/app/settings.js';
 import { fixedClock } from '../../src/core/clock.js';
 import { BrrError } from '../../src/core/errors.js';
 import { configEnv } from '../../src/release/config.js';
@@ -117,11 +118,14 @@ describe('sealing config changes, decrypting at run time', () => {
     expect(configEnv(rel.config, KEY)).toEqual({ LEVEL: 'info', TOKEN: VALUE });
     expect(() => configEnv(rel.config, null)).toThrow(expect.objectContaining({ code: 'secret_key_missing' }));
     expect(openConfig(rel.config, KEY)).toEqual({ TOKEN: secret(VALUE), LEVEL: plain('info') });
-    vi.stubEnv('BRR_SECRETS_KEY', RAW.toString('base64')); // default: this process's key
-    expect(configEnv(rel.config).TOKEN).toBe(VALUE);
-    vi.stubEnv('BRR_SECRETS_KEY', '');
-    expect(() => configEnv(rel.config)).toThrow(expect.objectContaining({ code: 'secret_key_missing' }));
-    vi.unstubAllEnvs();
+    // The key a command is configured with (Settings, resolved from BRR_SECRETS_KEY at the edge).
+    const settings = (env: NodeJS.ProcessEnv) => resolveSettings({ home: os.tmpdir() }, env);
+    expect(configEnv(rel.config, loadSecretsKey(settings({ BRR_SECRETS_KEY: RAW.toString('base64') }))).TOKEN).toBe(
+      VALUE,
+    );
+    expect(() => configEnv(rel.config, loadSecretsKey(settings({ BRR_SECRETS_KEY: '' })))).toThrow(
+      expect.objectContaining({ code: 'secret_key_missing' }),
+    );
     checkReleaseDecrypts(rel, { BRR_SECRETS_KEY: RAW.toString('base64') });
     expect(() => checkReleaseDecrypts(rel, {})).toThrow(expect.objectContaining({ code: 'secret_key_missing' }));
     expect(() => checkReleaseDecrypts(rel, { BRR_SECRETS_KEY: randomBytes(32).toString('base64') })).toThrow(
@@ -136,9 +140,10 @@ describe('changeConfig with a real ledger', () => {
   let ctx: Context;
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brr-secrets-'));
-    ctx = openContext({ home: dir, clock: fixedClock(NOW.toISOString()), actor: 'tester@unit' });
     vi.stubEnv('BRR_SECRETS_KEY', RAW.toString('base64'));
     vi.stubEnv('BRR_SIGNING_KEY', '');
+    // Settings are resolved when the context opens: after the environment is set.
+    ctx = openContext({ home: dir, clock: fixedClock(NOW.toISOString()), actor: 'tester@unit' });
     await ctx.ledger.appendRelease('upf', () => ({
       build: { digest: DIGEST_A, commit: COMMIT_A },
       config: {},
@@ -167,8 +172,8 @@ describe('changeConfig with a real ledger', () => {
   });
 
   it('refuses --secret without a key and appends nothing', async () => {
-    vi.stubEnv('BRR_SECRETS_KEY', '');
-    await expect(changeConfig(ctx, 'upf', { set: [`TOKEN=${VALUE}`], secret: true })).rejects.toMatchObject({
+    const keyless = { ...ctx, settings: { ...ctx.settings, secretsKey: {} } };
+    await expect(changeConfig(keyless, 'upf', { set: [`TOKEN=${VALUE}`], secret: true })).rejects.toMatchObject({
       code: 'secret_key_missing',
     });
     expect((await ctx.ledger.listReleases('upf')).map((r) => r.id)).toEqual(['v1']);

@@ -235,17 +235,19 @@ describe('signing through a real SQLite ledger', () => {
 
   it('brr sign signs an existing release once per key', async () => {
     await append('info');
-    const env = { BRR_SIGNING_KEY: path.join(dir, 'k.pem') };
-    await expect(signExisting(ctx, 'upf-prod', 'v1', {})).rejects.toMatchObject({ code: 'signing_key_missing' });
-    await expect(signExisting(ctx, 'upf-prod', 'v1', env)).rejects.toMatchObject({ code: 'signing_key_unreadable' });
+    const file = path.join(dir, 'k.pem');
+    const keyed = { ...ctx, settings: { ...ctx.settings, signingKeyFile: file } };
+    const unkeyed = { ...ctx, settings: { ...ctx.settings, signingKeyFile: null } };
+    await expect(signExisting(unkeyed, 'upf-prod', 'v1')).rejects.toMatchObject({ code: 'signing_key_missing' });
+    await expect(signExisting(keyed, 'upf-prod', 'v1')).rejects.toMatchObject({ code: 'signing_key_unreadable' });
     const key = generateSigningKey();
-    fs.writeFileSync(env.BRR_SIGNING_KEY, key.privatePem, { mode: 0o600 });
-    expect(await signExisting(ctx, 'upf-prod', 'v1', env)).toMatchObject({
+    fs.writeFileSync(file, key.privatePem, { mode: 0o600 });
+    expect(await signExisting(keyed, 'upf-prod', 'v1')).toMatchObject({
       release: 'v1',
       keyId: key.keyId,
       signed: true,
     });
-    expect(await signExisting(ctx, 'upf-prod', undefined, env)).toMatchObject({ release: 'v1', signed: false });
+    expect(await signExisting(keyed, 'upf-prod', undefined)).toMatchObject({ release: 'v1', signed: false });
     expect((await ctx.ledger.listEvents('upf-prod')).filter((e) => e.type === 'signed')).toHaveLength(1);
   });
 });

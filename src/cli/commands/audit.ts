@@ -1,11 +1,9 @@
+/** `brr audit` and `brr promote`: flags and output only; the verbs are app/audit.ts and app/promote.ts. */
 import type { Command } from 'commander';
 import { collectAudit, parseSince } from '../../app/audit.js';
-import { promoteRelease } from '../../app/promote.js';
-import { runRelease } from '../../app/run-release.js';
-import { parseReleaseId } from '../../release/plan.js';
-import { withContext, type CommonOpts } from '../common.js';
-import { dim, info, out, printJson, shortDigest, table } from '../output.js';
-import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
+import { promoteApp } from '../../app/promote.js';
+import { leaseFlag, verbOptions, withContext, type CommonOpts, type LeaseOpts } from '../common.js';
+import { out, printJson, shortDigest, table } from '../output.js';
 
 interface AuditOpts extends CommonOpts {
   since?: string;
@@ -53,20 +51,16 @@ export function registerAuditCommands(program: Command): void {
     .option('--home <dir>', 'brr home (default $BRR_HOME or ~/.local/share/brr)')
     .option('--json', 'print machine-readable JSON on stdout')
     .action(async (id: string | undefined, opts: PromoteOpts) => {
-      // The target's deploy lease, like any write to its ledger (and its run).
-      const result = await withAppLease(opts, opts.to, async (ctx, { signal }) => {
-        const p = await promoteRelease(ctx, {
+      const result = await withContext(opts, (ctx) =>
+        promoteApp(ctx, {
+          ...verbOptions(opts, opts.to),
           fromApp: opts.from,
           toApp: opts.to,
-          release: id === undefined ? undefined : parseReleaseId(id),
+          release: id,
           message: opts.message,
-        });
-        if (!opts.json) info(`released ${opts.to} ${p.release.id} (${p.release.cause})`);
-        const run = opts.run
-          ? await runRelease(ctx, opts.to, p.release.id, opts.json ? () => {} : (l) => info(dim(l)), { signal })
-          : null;
-        return { ...p, run };
-      });
+          run: opts.run,
+        }),
+      );
       const r = result.release;
       if (opts.json) {
         return printJson({

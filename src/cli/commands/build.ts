@@ -1,13 +1,19 @@
-import path from 'node:path';
+/** `brr build`, `brr builds` and `brr deploy`: flags and output only; the verbs are app/builds.ts and app/deploy.ts. */
 import type { Command } from 'commander';
-import { buildImage } from '../../build/build.js';
-import { listBuilds } from '../../store/builds.js';
-import { homePaths, resolveHome } from '../../core/home.js';
-import { createRelease } from '../../app/create-release.js';
-import { runRelease } from '../../app/run-release.js';
-import { appOf, timeoutFlag, withCommon, type CommonOpts } from '../common.js';
+import { buildApp, listAppBuilds } from '../../app/builds.js';
+import { deployApp } from '../../app/deploy.js';
+import {
+  appOf,
+  homeOf,
+  leaseFlag,
+  timeoutFlag,
+  verbOptions,
+  withCommon,
+  withContext,
+  type CommonOpts,
+  type LeaseOpts,
+} from '../common.js';
 import { dim, humanBytes, info, out, printJson, shortDigest, table, warn } from '../output.js';
-import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
 
 interface BuildOpts extends CommonOpts {
   ref?: string;
@@ -22,26 +28,23 @@ function buildFlags(cmd: Command): Command {
     .option('--no-cache', 'rebuild even when this commit was built before (same digest expected)');
 }
 
-async function doBuild(opts: BuildOpts, quiet: boolean) {
-  const paths = homePaths(resolveHome(opts.home));
-  const result = await buildImage({
-    paths,
-    repo: path.resolve(opts.repo ?? '.'),
-    path: opts.path,
-    ref: opts.ref,
-    noCache: opts.cache === false,
-    app: opts.app,
-    progress: quiet ? undefined : (line) => info(dim(line)),
-  });
-  if (result.dirty) warn('the work tree has uncommitted changes; they are NOT in this build (brr builds commits only)');
-  return result;
-}
+const buildArgs = (opts: BuildOpts) => ({
+  repo: opts.repo,
+  path: opts.path,
+  ref: opts.ref,
+  noCache: opts.cache === false,
+  onWarn: warn,
+});
 
 export function registerBuildCommands(program: Command): void {
   buildFlags(
     withCommon(program.command('build').description('build a commit into an OCI image in the local store')),
   ).action(async (opts: BuildOpts) => {
-    const r = await doBuild(opts, Boolean(opts.json));
+    const r = await buildApp(homeOf(opts), {
+      ...buildArgs(opts),
+      app: opts.app,
+      onProgress: opts.json ? undefined : (line) => info(dim(line)),
+    });
     if (opts.json)
       printJson({
         digest: r.digest,
@@ -56,8 +59,7 @@ export function registerBuildCommands(program: Command): void {
 
   withCommon(program.command('builds').description('list builds in the local store')).action(
     async (opts: CommonOpts) => {
-      const builds = await listBuilds(homePaths(resolveHome(opts.home)));
-      const shown = opts.app ? builds.filter((b) => b.app === opts.app) : builds;
+      const shown = await listAppBuilds(homeOf(opts), opts.app);
       if (opts.json) return printJson(shown);
       if (shown.length === 0) return out('no builds yet: run `brr build` in a git repository');
       const rows = shown.map((b) => [
@@ -72,37 +74,30 @@ export function registerBuildCommands(program: Command): void {
     },
   );
 
-  // The lease is taken before the build: a second operator learns at once that a deploy is
-  // under way, instead of after minutes of building.
   timeoutFlag(
     leaseFlag(buildFlags(withCommon(program.command('deploy').description('build, release and run in one step')))),
   )
     .option('-m, --message <text>', 'note recorded with the release')
     .action(async (opts: BuildOpts & LeaseOpts & { message?: string }) => {
       const app = opts.app ?? appOf(opts);
-      const result = await withAppLease(opts, app, async (ctx, { signal }) => {
-        const built = await doBuild({ ...opts, app }, Boolean(opts.json));
-        if (!opts.json) info(`built ${built.digest}${built.cached ? ' (cached)' : ''}`);
-        signal.throwIfAborted();
-        const rel = await createRelease(ctx, app, { build: built.digest, message: opts.message });
-        if (!opts.json) info(`released ${app} ${rel.id}`);
-        const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), {
-          signal,
+      const { built, release, run } = await withContext(opts, (ctx) =>
+        deployApp(ctx, app, {
+          ...buildArgs(opts),
+          ...verbOptions(opts, app),
+          message: opts.message,
           timeoutMs: opts.timeout,
-        });
-        return { built, rel, run };
-      });
-      const { built } = result;
+        }),
+      );
       if (opts.json) {
         printJson({
           app,
           digest: built.digest,
           commit: built.commit,
           cached: built.cached,
-          release: result.rel.id,
-          durationMs: result.run.durationMs,
-          releasePhase: result.run.releasePhase,
+          release: release.id,
+          durationMs: run.durationMs,
+          releasePhase: run.releasePhase,
         });
-      } else out(`${app} ${result.rel.id} is running (switch took ${result.run.durationMs} ms)`);
+      } else out(`${app} ${release.id} is running (switch took ${run.durationMs} ms)`);
     });
 }

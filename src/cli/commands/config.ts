@@ -1,27 +1,21 @@
+/** `brr config show|set|unset`: flags and output only; the verbs are in app/change-config.ts. */
 import type { Command } from 'commander';
-import { changeConfig, currentConfig } from '../../app/change-config.js';
-import { runRelease } from '../../app/run-release.js';
-import { redactConfig } from '../../release/config.js';
-import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
-import { dim, info, out, printJson } from '../output.js';
-import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
+import { setConfig, showConfig, unsetConfig, type ConfigVerbOptions } from '../../app/change-config.js';
+import type { Context } from '../../app/context.js';
+import { appOf, leaseFlag, verbOptions, withCommon, withContext, type CommonOpts, type LeaseOpts } from '../common.js';
+import { out, printJson } from '../output.js';
 
 interface ChangeOpts extends LeaseOpts {
   secret?: boolean;
   run?: boolean;
 }
 
-async function applyChange(opts: ChangeOpts, change: { set?: string[]; unset?: string[] }) {
+type ConfigVerb = typeof setConfig;
+
+async function applyChange(opts: ChangeOpts, verb: ConfigVerb, args: string[]) {
   const app = appOf(opts);
-  const result = await withAppLease(opts, app, async (ctx, { signal }) => {
-    const r = await changeConfig(ctx, app, { ...change, secret: opts.secret });
-    // Heroku semantics: a config change of a running app restarts it on the new release.
-    const run =
-      r.release && r.wasRunning && opts.run !== false
-        ? await runRelease(ctx, app, r.release.id, opts.json ? () => {} : (l) => info(dim(l)), { signal })
-        : null;
-    return { ...r, run };
-  });
+  const verbOpts: ConfigVerbOptions = { ...verbOptions(opts, app), secret: opts.secret, run: opts.run };
+  const result = await withContext(opts, (ctx: Context) => verb(ctx, app, args, verbOpts));
   if (opts.json) {
     printJson({
       app,
@@ -49,7 +43,7 @@ export function registerConfigCommands(program: Command): void {
     config.command('show', { isDefault: true }).description('print the current config (secrets redacted)'),
   ).action(async (opts: CommonOpts) => {
     const app = appOf(opts);
-    const cfg = redactConfig(await withContext(opts, (ctx) => currentConfig(ctx, app)));
+    const cfg = await withContext(opts, (ctx) => showConfig(ctx, app));
     if (opts.json) return printJson(cfg);
     const keys = Object.keys(cfg).sort();
     if (keys.length === 0) out(`${app} has no config`);
@@ -60,10 +54,10 @@ export function registerConfigCommands(program: Command): void {
   )
     .option('--secret', 'store these values as secrets (shown as <redacted> everywhere)')
     .option('--no-run', 'only record the new release; do not run it even if the app is running')
-    .action((assignments: string[], opts: ChangeOpts) => applyChange(opts, { set: assignments }));
+    .action((assignments: string[], opts: ChangeOpts) => applyChange(opts, setConfig, assignments));
   leaseFlag(
     withCommon(config.command('unset').argument('<keys...>', 'keys to remove').description('remove config values')),
   )
     .option('--no-run', 'only record the new release; do not run it even if the app is running')
-    .action((keys: string[], opts: ChangeOpts) => applyChange(opts, { unset: keys }));
+    .action((keys: string[], opts: ChangeOpts) => applyChange(opts, unsetConfig, keys));
 }

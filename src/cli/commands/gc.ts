@@ -1,9 +1,8 @@
+/** `brr gc`: flags and output only; the verb is app/gc.ts. */
 import type { Command } from 'commander';
-import { collectGarbage, type GcReport } from '../../app/gc.js';
-import { DEFAULT_KEEP } from '../../release/retention.js';
-import { withContext, type CommonOpts } from '../common.js';
+import { collectGarbage, DEFAULT_KEEP, type GcReport } from '../../app/gc.js';
+import { positiveInt, withContext, type CommonOpts } from '../common.js';
 import { dim, humanBytes, out, printJson, shortDigest } from '../output.js';
-import { positiveInt } from './release.js';
 
 interface GcOpts extends CommonOpts {
   keep: number;

@@ -1,76 +1,24 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
-import path from 'node:path';
+/** `brr keys`, `brr sign` and `brr trust`: flags and output only; the verbs are app/keys.ts, app/sign-release.ts and app/trust.ts. */
 import type { Command } from 'commander';
+import { generateKeyFile, listKeys } from '../../app/keys.js';
 import { signExisting } from '../../app/sign-release.js';
-import { conflict, invalidInput } from '../../core/errors.js';
-import { homePaths, resolveHome } from '../../core/home.js';
-import { parseReleaseId } from '../../release/plan.js';
-import { generateSigningKey, loadSigner, parsePublicKey } from '../../release/signing.js';
-import { changeTrust, trustPolicy } from '../../release/trust.js';
-import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
+import { listTrustedKeys, trustKey, untrustKey, type TrustedKey } from '../../app/trust.js';
+import { appOf, homeOf, settingsOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, out, printJson, table } from '../output.js';
-
-/** Where `brr keys generate` puts private keys by default: private to the user, like the home. */
-function keysDir(home: string | undefined): string {
-  return path.join(homePaths(resolveHome(home)).root, 'keys');
-}
-
-/** Writes a private key 0600, refusing to overwrite: replacing a key silently orphans its signatures. */
-function writePrivateKey(file: string, pem: string): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  let fd: number;
-  try {
-    fd = openSync(file, 'wx', 0o600);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
-      throw conflict(
-        'key_exists',
-        `${file} already exists; brr never overwrites a key`,
-        'choose another --out FILE, or remove the old key yourself if it is truly unused',
-      );
-    throw e;
-  }
-  try {
-    writeSync(fd, pem);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * `trust add` takes a key or a file holding one (PEM or base64). Base64 may contain '/', so a
- * missing file is only assumed when the argument is no key and looks like a file name.
- */
-function readKeyArgument(arg: string): string {
-  if (existsSync(arg) && statSync(arg).isFile()) return readFileSync(arg, 'utf8');
-  try {
-    parsePublicKey(arg);
-  } catch (e) {
-    if (/\.(pem|pub|key)$/.test(arg) || arg.startsWith('./') || arg.startsWith('../')) {
-      throw invalidInput(
-        'public_key_file_missing',
-        `no such key file: ${arg}`,
-        'pass a PEM file or the base64 public key `brr keys list` prints',
-      );
-    }
-    throw e;
-  }
-  return arg;
-}
 
 /**
  * `brr keys generate|list`, `brr sign vN`, `brr trust add|remove|list`, and the global
- * `--signing-key FILE` (any command that creates releases signs them with it; the hook turns it
- * into BRR_SIGNING_KEY so use-cases read one setting, whichever way it was given).
+ * `--signing-key FILE` (any command that creates releases signs them with it; the hook copies
+ * it onto the command's own options, where settingsOf() resolves it above BRR_SIGNING_KEY).
  */
 export function registerKeyCommands(program: Command): void {
   program.option(
     '--signing-key <file>',
     'sign every release this command creates with this Ed25519 key (default $BRR_SIGNING_KEY)',
   );
-  program.hook('preAction', (root) => {
+  program.hook('preAction', (root, action) => {
     const file = (root.opts() as { signingKey?: string }).signingKey;
-    if (file) process.env.BRR_SIGNING_KEY = path.resolve(file);
+    if (file && action !== root) action.setOptionValue('signingKey', file);
   });
 
   const keys = program.command('keys').description('Ed25519 signing keys for releases');
@@ -81,10 +29,9 @@ export function registerKeyCommands(program: Command): void {
     .option('--out <file>', 'where to write the private key (default <home>/keys/ed25519-<id>.pem)')
     .option('--json', 'print machine-readable JSON on stdout')
     .action((opts: { home?: string; out?: string; json?: boolean }) => {
-      const key = generateSigningKey();
-      const file = path.resolve(opts.out ?? path.join(keysDir(opts.home), `${key.keyId.replace(':', '-')}.pem`));
-      writePrivateKey(file, key.privatePem);
-      if (opts.json) return printJson({ keyId: key.keyId, publicKey: key.publicKey, file });
+      const key = generateKeyFile(homeOf(opts), opts.out);
+      const file = key.file;
+      if (opts.json) return printJson(key);
       out(`key id      ${key.keyId}`);
       out(`public key  ${key.publicKey}`);
       out(`private key ${file}`);
@@ -101,29 +48,7 @@ export function registerKeyCommands(program: Command): void {
     .option('--home <dir>', 'brr home (default $BRR_HOME or ~/.local/share/brr)')
     .option('--json', 'print machine-readable JSON on stdout')
     .action((opts: { home?: string; json?: boolean }) => {
-      const dir = keysDir(opts.home);
-      const files = existsSync(dir)
-        ? readdirSync(dir)
-            .filter((f) => f.endsWith('.pem'))
-            .sort()
-            .map((f) => path.join(dir, f))
-        : [];
-      const configured = process.env.BRR_SIGNING_KEY ? path.resolve(process.env.BRR_SIGNING_KEY) : null;
-      if (configured && !files.includes(configured)) files.push(configured);
-      const rows = files.map((file) => {
-        try {
-          const s = loadSigner(readFileSync(file, 'utf8'), file);
-          return { keyId: s.keyId, publicKey: s.publicKey, file, configured: file === configured, problem: null };
-        } catch (e) {
-          return {
-            keyId: null,
-            publicKey: null,
-            file,
-            configured: file === configured,
-            problem: e instanceof Error ? e.message : String(e),
-          };
-        }
-      });
+      const rows = listKeys(homeOf(opts), settingsOf(opts).signingKeyFile);
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return out('no signing keys: create one with `brr keys generate`');
       table(
@@ -143,9 +68,7 @@ export function registerKeyCommands(program: Command): void {
       .description('sign an existing release with the configured key (--signing-key or $BRR_SIGNING_KEY)'),
   ).action(async (id: string | undefined, opts: CommonOpts) => {
     const app = appOf(opts);
-    const r = await withContext(opts, (ctx) =>
-      signExisting(ctx, app, id === undefined ? undefined : parseReleaseId(id)),
-    );
+    const r = await withContext(opts, (ctx) => signExisting(ctx, app, id));
     if (opts.json) return printJson(r);
     out(r.signed ? `${app} ${r.release} signed by ${r.keyId}` : `${app} ${r.release} was already signed by ${r.keyId}`);
   });
@@ -153,12 +76,7 @@ export function registerKeyCommands(program: Command): void {
   const trust = program
     .command('trust')
     .description('the keys an app trusts: with any, the run stage refuses releases they did not sign');
-  const printPolicy = (
-    app: string,
-    policy: ReturnType<typeof trustPolicy>,
-    json: boolean | undefined,
-    changed?: boolean,
-  ) => {
+  const printPolicy = (app: string, policy: TrustedKey[], json: boolean | undefined, changed?: boolean) => {
     if (json) return printJson({ app, ...(changed === undefined ? {} : { changed }), trusted: policy });
     if (policy.length === 0) return out(`${app} trusts no keys: every release may run (signed or not)`);
     table(
@@ -173,7 +91,7 @@ export function registerKeyCommands(program: Command): void {
       .description('trust a signing key for the app'),
   ).action(async (key: string, opts: CommonOpts) => {
     const app = appOf(opts);
-    const r = await withContext(opts, (ctx) => changeTrust(ctx, app, { add: readKeyArgument(key) }));
+    const r = await withContext(opts, (ctx) => trustKey(ctx, app, key));
     if (!opts.json) out(r.changed ? `${app} now trusts:` : `no change: ${app} already trusts that key`);
     printPolicy(app, r.policy, opts.json, r.changed);
   });
@@ -184,14 +102,14 @@ export function registerKeyCommands(program: Command): void {
       .description('stop trusting a key (releases it signed are refused unless another trusted key signed them)'),
   ).action(async (keyId: string, opts: CommonOpts) => {
     const app = appOf(opts);
-    const r = await withContext(opts, (ctx) => changeTrust(ctx, app, { remove: keyId }));
+    const r = await withContext(opts, (ctx) => untrustKey(ctx, app, keyId));
     if (!opts.json) out(`${app} no longer trusts ${keyId}`);
     printPolicy(app, r.policy, opts.json, r.changed);
   });
   withCommon(trust.command('list', { isDefault: true }).description("the app's trusted keys")).action(
     async (opts: CommonOpts) => {
       const app = appOf(opts);
-      const policy = await withContext(opts, async (ctx) => trustPolicy(await ctx.ledger.listEvents(app)));
+      const policy = await withContext(opts, (ctx) => listTrustedKeys(ctx, app));
       printPolicy(app, policy, opts.json);
     },
   );

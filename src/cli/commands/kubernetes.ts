@@ -1,11 +1,12 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+/** `brr apps`, `brr apps set` and `brr render`: flags and output only; the verbs are app/app-target.ts and app/kubernetes-render.ts. */
 import type { Command } from 'commander';
-import { listAppTargets, planTarget, setAppTarget, type TargetFlags } from '../../app/app-target.js';
-import { defaultKubernetesDeps, renderForApp } from '../../app/kubernetes-render.js';
-import { parseReleaseId } from '../../release/plan.js';
-import type { AppTarget } from '../../run/kubernetes/types.js';
-import { objectFileName, objectYaml, yamlStream } from '../../run/kubernetes/yaml.js';
+import { listAppTargets, planTarget, setAppTarget, type AppTarget, type TargetFlags } from '../../app/app-target.js';
+import {
+  defaultKubernetesDeps,
+  renderedYaml,
+  renderForApp,
+  writeRenderedObjects,
+} from '../../app/kubernetes-render.js';
 import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, out, printJson, table, warn } from '../output.js';
 
@@ -71,7 +72,7 @@ export function registerKubernetesCommands(program: Command): void {
         const app = appOf(opts);
         const r = await withContext(opts, (ctx) =>
           renderForApp(ctx, defaultKubernetesDeps(ctx), app, {
-            release: id === undefined ? undefined : parseReleaseId(id),
+            release: id,
             namespace: opts.namespace,
             registry: opts.registry,
             includeSecrets: opts.includeSecrets,
@@ -80,17 +81,10 @@ export function registerKubernetesCommands(program: Command): void {
         for (const w of r.warnings) warn(w);
         if (!opts.out) {
           if (opts.json) return printJson({ app, release: r.release, objects: r.objects, warnings: r.warnings });
-          process.stdout.write(yamlStream(r.objects));
+          process.stdout.write(renderedYaml(r.objects));
           return;
         }
-        mkdirSync(opts.out, { recursive: true });
-        const files = r.objects.map((o, i) => {
-          const file = path.join(opts.out as string, objectFileName(o, i));
-          writeFileSync(file, objectYaml(o));
-          // A Secret with its values is as sensitive as the key that sealed them.
-          if (o.kind === 'Secret') chmodSync(file, 0o600);
-          return file;
-        });
+        const files = writeRenderedObjects(r.objects, opts.out);
         if (opts.json) return printJson({ app, release: r.release, files, warnings: r.warnings });
         for (const f of files) out(f);
       },

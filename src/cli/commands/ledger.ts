@@ -1,10 +1,11 @@
+/** `brr ledger export|import`: flags, files and output; the verbs are in app/ledger-transfer.ts. */
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { BrrError } from '../../core/errors.js';
-import { exportLedgerLines, importLedger, type ExportedApp } from '../../ledger/export.js';
+import { exportApps, importApps, type ExportedApp } from '../../app/ledger-transfer.js';
 import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { info, out, printJson, warn } from '../output.js';
 
@@ -88,8 +89,7 @@ export function registerLedgerCommands(program: Command): void {
     .action(async (opts: ExportOpts) => {
       let summary: ExportedApp[] = [];
       await withContext(opts, async (ctx) => {
-        const apps = opts.all ? await ctx.ledger.listApps() : [appOf(opts)];
-        const lines = exportLedgerLines(ctx.ledger, apps, (s) => (summary = s));
+        const lines = exportApps(ctx, opts.all ? { all: true } : { apps: [appOf(opts)] }, (s) => (summary = s));
         if (opts.out === undefined || opts.out === '-')
           for await (const line of lines) await writeLine(process.stdout, line);
         else await exportToFile(opts.out, lines);
@@ -120,7 +120,7 @@ export function registerLedgerCommands(program: Command): void {
           ).createReadStream();
     const lines = readline.createInterface({ input, crlfDelay: Infinity });
     // --app filters the file; it does not fall back to brr.yaml: an import takes the file's apps.
-    const apps = await withContext(opts, (ctx) => importLedger(ctx.ledger, lines, { app: opts.app }));
+    const apps = await withContext(opts, (ctx) => importApps(ctx, lines, { app: opts.app }));
     if (opts.json) printJson({ file, apps });
     else for (const a of apps) out(`imported ${a.app}: ${a.releases} releases, ${a.events} events (chain verified)`);
   });

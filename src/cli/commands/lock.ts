@@ -1,58 +1,8 @@
+/** `brr lock [--force]`: flags and output only; the verbs are in app/lease-lock.ts. */
 import type { Command } from 'commander';
-import type { Context } from '../../app/context.js';
-import { withLease, type HeldLease } from '../../app/lease.js';
 import { breakLock, showLock, type LockStatus } from '../../app/lease-lock.js';
-import { parseDurationInput } from '../../manifest/duration.js';
 import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
-import { dim, info, out, printJson, red, yellow } from '../output.js';
-
-export interface LeaseOpts extends CommonOpts {
-  /** --wait, in ms. */
-  wait?: number;
-  /** --timeout, in ms (commands that roll out). */
-  timeout?: number;
-}
-
-const DEFAULT_WAIT_MS = 60_000;
-
-/** `--wait DURATION` for every command that takes the deploy lease. */
-export function leaseFlag(cmd: Command): Command {
-  return cmd.option(
-    '--wait <duration>',
-    'when another deploy of the app holds its lease, wait up to this long (e.g. 0, 30s, 5m); default 60s',
-    (v: string) => parseDurationInput('--wait', v, { example: '--wait 30s or --wait 5m' }),
-  );
-}
-
-/** Opens the context and runs `fn` holding the app's deploy lease (see app/lease.ts). */
-export function withAppLease<T>(
-  opts: LeaseOpts,
-  app: string,
-  fn: (ctx: Context, held: HeldLease) => Promise<T>,
-): Promise<T> {
-  return withContext(opts, (ctx) =>
-    withLease(ctx, app, fn, {
-      // Operators queue behind each other by default (each change is planned against the newest
-      // release once it gets the lease, so nothing is lost); --wait 0 fails at once instead.
-      waitMs: opts.wait ?? DEFAULT_WAIT_MS,
-      // Said even with --json (on stderr): taking a lease from a dead holder is worth knowing.
-      onTakeOver: (gone) =>
-        info(
-          yellow(
-            `took over ${app}'s deploy lease from ${gone.owner} (host ${gone.host}, pid ${gone.pid}): that process is gone (recorded as lease-taken-over)`,
-          ),
-        ),
-      onWait: opts.json
-        ? undefined
-        : (l) =>
-            info(
-              dim(
-                `waiting for ${app}'s deploy lease, held by ${l.owner} (host ${l.host}, pid ${l.pid}) until ${l.expiresAt}`,
-              ),
-            ),
-    }),
-  );
-}
+import { out, printJson, red, yellow } from '../output.js';
 
 function render(s: LockStatus): void {
   const l = s.lease;

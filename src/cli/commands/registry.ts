@@ -1,11 +1,8 @@
+/** `brr push` and `brr pull`: builds to and from OCI registries. Flags only; the verbs are in app/registry.ts. */
 import type { Command } from 'commander';
-import { homePaths, resolveHome } from '../../core/home.js';
-import { importImage } from '../../registry/import.js';
-import { pushBuild } from '../../registry/push-build.js';
-import { appOf, withCommon, type CommonOpts } from '../common.js';
+import { pullImage, pushAppBuild } from '../../app/registry.js';
+import { appOf, homeOf, withCommon, type CommonOpts } from '../common.js';
 import { dim, humanBytes, info, out, printJson } from '../output.js';
-
-/** `brr push` and `brr pull`: builds to and from OCI registries. Flags only; the work is in src/registry. */
 
 interface PushOpts extends CommonOpts {
   to: string;
@@ -29,14 +26,13 @@ export function registerRegistryCommands(program: Command): void {
     .requiredOption('--to <ref>', 'REGISTRY/REPO[:TAG], e.g. registry.example.com/team/upf:v1')
     .option('--insecure', INSECURE)
     .action(async (build: string | undefined, opts: PushOpts) => {
-      const paths = homePaths(resolveHome(opts.home));
-      const r = await pushBuild({
-        paths,
+      const paths = homeOf(opts);
+      const r = await pushAppBuild(paths, {
         build,
         app: build ? opts.app : appOf(opts),
         to: opts.to,
         insecure: opts.insecure,
-        progress: opts.json ? undefined : (l) => info(dim(l)),
+        onProgress: opts.json ? undefined : (l) => info(dim(l)),
       });
       if (opts.json) {
         return printJson({
@@ -63,8 +59,7 @@ export function registerRegistryCommands(program: Command): void {
     .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default linux/<host arch>)')
     .option('--insecure', INSECURE)
     .action(async (ref: string, opts: PullOpts) => {
-      const r = await importImage({
-        paths: homePaths(resolveHome(opts.home)),
+      const r = await pullImage(homeOf(opts), {
         ref,
         app: opts.app,
         platform: opts.platform,

@@ -1,31 +1,25 @@
+/**
+ * `brr release`, `releases`, `show`, `diff`, `rollback` and `verify`: flags and output only; the
+ * verbs are in app/ (create-release, releases, rollback, verify-ledger).
+ */
 import type { Command } from 'commander';
 import { BrrError } from '../../core/errors.js';
-import type { Release } from '../../core/types.js';
-import { createRelease } from '../../app/create-release.js';
-import { appendRollback } from '../../app/rollback.js';
-import { findRelease, runRelease } from '../../app/run-release.js';
+import { releaseApp } from '../../app/create-release.js';
+import { diffAppReleases, listAppReleases, showRelease } from '../../app/releases.js';
+import { rollbackApp } from '../../app/rollback.js';
 import { verifyLedger } from '../../app/verify-ledger.js';
-import { buildStatus } from '../../app/preflight.js';
-import { filterReleases, parseSince } from '../../app/audit.js';
-import { redactConfig } from '../../release/config.js';
-import { diffReleases, renderDiff } from '../../release/diff.js';
-import { parseReleaseId } from '../../release/plan.js';
-import { currentReleaseId } from '../../release/state.js';
-import { appOf, timeoutFlag, withCommon, withContext, type CommonOpts } from '../common.js';
-import { bold, dim, green, info, out, printJson, red, shortDigest, table, warn } from '../output.js';
-import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
-
-/** A release as shown to people and scripts: secrets redacted. */
-export function publicRelease(r: Release, currentId: string | null) {
-  return {
-    ...r,
-    config: redactConfig(r.config),
-    secretKeys: Object.keys(r.config)
-      .filter((k) => r.config[k]!.secret)
-      .sort(),
-    current: r.id === currentId,
-  };
-}
+import {
+  appOf,
+  leaseFlag,
+  positiveInt,
+  timeoutFlag,
+  verbOptions,
+  withCommon,
+  withContext,
+  type CommonOpts,
+  type LeaseOpts,
+} from '../common.js';
+import { bold, dim, green, out, printJson, red, shortDigest, table, warn } from '../output.js';
 
 export function registerReleaseCommands(program: Command): void {
   leaseFlag(
@@ -37,7 +31,9 @@ export function registerReleaseCommands(program: Command): void {
     .option('-m, --message <text>', 'note recorded with the release')
     .action(async (opts: LeaseOpts & { build?: string; message?: string }) => {
       const app = appOf(opts);
-      const rel = await withAppLease(opts, app, (ctx) => createRelease(ctx, app, opts));
+      const rel = await withContext(opts, (ctx) =>
+        releaseApp(ctx, app, { build: opts.build, message: opts.message, lease: verbOptions(opts, app).lease }),
+      );
       if (opts.json)
         printJson({ id: rel.id, seq: rel.seq, build: rel.build.digest, commit: rel.build.commit, hash: rel.hash, app });
       else out(`${app} ${rel.id} ${dim(`(${shortDigest(rel.build.digest)}, ${rel.cause})`, process.stdout)}`);
@@ -49,20 +45,13 @@ export function registerReleaseCommands(program: Command): void {
     .option('--since <when>', 'only releases since an ISO time or a duration ago (24h, 7d)')
     .action(async (opts: CommonOpts & { limit: number; actor?: string; since?: string }) => {
       const app = appOf(opts);
-      const { releases, current } = await withContext(opts, async (ctx) => {
-        const filtered = Boolean(opts.actor || opts.since);
-        const since = opts.since ? parseSince(opts.since, ctx.clock.now()) : undefined;
-        // With a filter the limit applies to what matches, so read the whole history.
-        const all = await ctx.ledger.listReleases(app, filtered ? {} : { limit: opts.limit });
-        return {
-          releases: filtered ? filterReleases(all, { actor: opts.actor, since }).slice(0, opts.limit) : all,
-          current: currentReleaseId(await ctx.ledger.listEvents(app)),
-        };
-      });
-      if (opts.json) return printJson(releases.map((r) => publicRelease(r, current)));
+      const { releases, current } = await withContext(opts, (ctx) =>
+        listAppReleases(ctx, app, { limit: opts.limit, actor: opts.actor, since: opts.since }),
+      );
+      if (opts.json) return printJson(releases);
       if (releases.length === 0) return out(`${app} has no releases yet: run \`brr release\` or \`brr deploy\``);
       const rows = releases.map((r) => [
-        r.id === current ? `${r.id}*` : r.id,
+        r.current ? `${r.id}*` : r.id,
         shortDigest(r.build.digest),
         r.build.commit.slice(0, 7),
         r.cause,
@@ -80,31 +69,23 @@ export function registerReleaseCommands(program: Command): void {
       .description('show one release in full (secrets redacted)'),
   ).action(async (id: string, opts: CommonOpts) => {
     const app = appOf(opts);
-    const { rel, current, build } = await withContext(opts, async (ctx) => {
-      const rel = await findRelease(ctx, app, parseReleaseId(id));
-      return {
-        rel,
-        current: currentReleaseId(await ctx.ledger.listEvents(app)),
-        build: await buildStatus(ctx.paths, rel),
-      };
-    });
-    const pub = publicRelease(rel, current);
+    const { release: pub, build } = await withContext(opts, (ctx) => showRelease(ctx, app, id));
     if (opts.json) return printJson({ ...pub, buildPresent: build.present });
-    out(`${bold(`${app} ${rel.id}`, process.stdout)}${pub.current ? ' (current)' : ''}`);
-    out(`  build     ${rel.build.digest}${build.present ? '' : ' (COLLECTED: not in the local store)'}`);
-    out(`  commit    ${rel.build.commit}`);
-    out(`  cause     ${rel.cause}${rel.message ? ` — ${rel.message}` : ''}`);
-    out(`  actor     ${rel.actor}`);
-    out(`  created   ${rel.createdAt}`);
+    out(`${bold(`${app} ${pub.id}`, process.stdout)}${pub.current ? ' (current)' : ''}`);
+    out(`  build     ${pub.build.digest}${build.present ? '' : ' (COLLECTED: not in the local store)'}`);
+    out(`  commit    ${pub.build.commit}`);
+    out(`  cause     ${pub.cause}${pub.message ? ` — ${pub.message}` : ''}`);
+    out(`  actor     ${pub.actor}`);
+    out(`  created   ${pub.createdAt}`);
     out(
       `  formation ${
-        Object.entries(rel.formation)
+        Object.entries(pub.formation)
           .map(([t, n]) => `${t}=${n}`)
           .join(' ') || '-'
       }`,
     );
-    out(`  hash      ${rel.hash}`);
-    out(`  prevHash  ${rel.prevHash ?? '-'}`);
+    out(`  hash      ${pub.hash}`);
+    out(`  prevHash  ${pub.prevHash ?? '-'}`);
     out('  config');
     const keys = Object.keys(pub.config).sort();
     if (keys.length === 0) out('    (none)');
@@ -120,13 +101,9 @@ export function registerReleaseCommands(program: Command): void {
       .description('what changed between two releases (secret values never shown)'),
   ).action(async (a: string, b: string, opts: CommonOpts) => {
     const app = appOf(opts);
-    const [ra, rb] = await withContext(opts, async (ctx) => [
-      await findRelease(ctx, app, parseReleaseId(a)),
-      await findRelease(ctx, app, parseReleaseId(b)),
-    ]);
-    const d = diffReleases(ra!, rb!);
-    if (opts.json) return printJson(d);
-    renderDiff(d).forEach((l) => out(l));
+    const { diff, lines } = await withContext(opts, (ctx) => diffAppReleases(ctx, app, a, b));
+    if (opts.json) return printJson(diff);
+    lines.forEach((l) => out(l));
   });
 
   timeoutFlag(
@@ -140,15 +117,9 @@ export function registerReleaseCommands(program: Command): void {
     ),
   ).action(async (id: string | undefined, opts: LeaseOpts) => {
     const app = appOf(opts);
-    const { rel, run } = await withAppLease(opts, app, async (ctx, { signal }) => {
-      const rel = await appendRollback(ctx, app, id === undefined ? undefined : parseReleaseId(id));
-      if (!opts.json) info(`released ${app} ${rel.id} (${rel.cause})`);
-      const run = await runRelease(ctx, app, rel.id, opts.json ? () => {} : (l) => info(dim(l)), {
-        signal,
-        timeoutMs: opts.timeout,
-      });
-      return { rel, run };
-    });
+    const { release: rel, run } = await withContext(opts, (ctx) =>
+      rollbackApp(ctx, app, id, { ...verbOptions(opts, app), timeoutMs: opts.timeout }),
+    );
     if (opts.json)
       printJson({
         id: rel.id,
@@ -191,11 +162,4 @@ export function registerReleaseCommands(program: Command): void {
       );
     }
   });
-}
-
-export function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new BrrError('usage', `${flag}: expected a positive whole number, got "${v}"`, { exitCode: 2 });
-  return n;
 }

@@ -1,20 +1,28 @@
+/**
+ * `brr run`, `ps`, `logs`, `status`, `shutdown` and `supervise`: flags and output only; the
+ * verbs are app/run-release.ts, app/processes.ts, app/logs.ts and app/status.ts.
+ */
 import type { Command } from 'commander';
-import { runRelease } from '../../app/run-release.js';
-import { openContext } from '../../app/context.js';
-import { supervisorDeps } from '../../app/supervisor-deps.js';
+import { followAppLogs, readAppLogs } from '../../app/logs.js';
+import { listProcesses, stopSupervisor, superviseHome, type ProcessInfo } from '../../app/processes.js';
+import { runApp } from '../../app/run-release.js';
 import { appStatus } from '../../app/status.js';
 import { renderSystemdUnit } from '../../app/systemd-unit.js';
 import { BrrError } from '../../core/errors.js';
-import { homePaths, resolveHome } from '../../core/home.js';
-import { parseReleaseId } from '../../release/plan.js';
-import { connectSupervisor } from '../../run/local/client.js';
-import { followLogs, tailLogs } from '../../run/local/log-reader.js';
-import { runSupervisor } from '../../run/local/supervisor.js';
-import type { ProcessInfo } from '../../run/types.js';
-import { appOf, timeoutFlag, withCommon, withContext, type CommonOpts } from '../common.js';
-import { dim, green, humanDuration, info, out, printJson, red, table } from '../output.js';
-import { positiveInt } from './release.js';
-import { leaseFlag, withAppLease, type LeaseOpts } from './lock.js';
+import {
+  appOf,
+  homeOf,
+  leaseFlag,
+  positiveInt,
+  settingsOf,
+  timeoutFlag,
+  verbOptions,
+  withCommon,
+  withContext,
+  type CommonOpts,
+  type LeaseOpts,
+} from '../common.js';
+import { dim, green, humanDuration, out, printJson, red, table } from '../output.js';
 
 export function registerRunCommands(program: Command): void {
   timeoutFlag(
@@ -28,14 +36,8 @@ export function registerRunCommands(program: Command): void {
     ),
   ).action(async (id: string | undefined, opts: LeaseOpts) => {
     const app = appOf(opts);
-    const r = await withAppLease(opts, app, (ctx, { signal }) =>
-      runRelease(
-        ctx,
-        app,
-        id === undefined ? undefined : parseReleaseId(id),
-        opts.json ? () => {} : (l) => info(dim(l)),
-        { signal, timeoutMs: opts.timeout },
-      ),
+    const r = await withContext(opts, (ctx) =>
+      runApp(ctx, app, id, { ...verbOptions(opts, app), timeoutMs: opts.timeout }),
     );
     if (opts.json) printJson(r);
     else out(`${app} ${r.release} is running (switch took ${r.durationMs} ms)`);
@@ -43,16 +45,10 @@ export function registerRunCommands(program: Command): void {
 
   withCommon(program.command('ps').description('processes of each app under the supervisor')).action(
     async (opts: CommonOpts) => {
-      const client = await connectSupervisor(homePaths(resolveHome(opts.home)));
-      if (!client) {
+      const rows = await listProcesses(homeOf(opts), opts.app);
+      if (!rows) {
         if (opts.json) return printJson([]);
         return out('the supervisor is not running: start it with `brr run` or `brr supervise`');
-      }
-      let rows: ProcessInfo[];
-      try {
-        rows = (await client.request('ps', opts.app ? { app: opts.app } : {})) as ProcessInfo[];
-      } finally {
-        client.close();
       }
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return out('no processes');
@@ -79,17 +75,22 @@ export function registerRunCommands(program: Command): void {
     .option('-n, --lines <n>', 'lines of history per process', (v) => positiveInt(v, '--lines'), 50)
     .action(async (opts: CommonOpts & { follow?: boolean; process?: string; lines: number }) => {
       const app = appOf(opts);
-      const logs = homePaths(resolveHome(opts.home)).logs;
+      const paths = homeOf(opts);
       const print = (source: string, line: string) => out(`${dim(source.padEnd(8), process.stdout)} | ${line}`);
       if (!opts.follow) {
-        for (const l of await tailLogs(logs, app, { processType: opts.process, lines: opts.lines }))
+        for (const l of await readAppLogs(paths, app, { processType: opts.process, lines: opts.lines }))
           print(l.source, l.line);
         return;
       }
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());
       process.once('SIGTERM', () => ac.abort());
-      await followLogs(logs, app, { processType: opts.process, lines: opts.lines, onLine: print, signal: ac.signal });
+      await followAppLogs(paths, app, {
+        processType: opts.process,
+        lines: opts.lines,
+        onLine: print,
+        signal: ac.signal,
+      });
     });
 
   withCommon(
@@ -118,13 +119,7 @@ export function registerRunCommands(program: Command): void {
 
   withCommon(program.command('shutdown').description('stop the supervisor and all processes gracefully'), false).action(
     async (opts: CommonOpts) => {
-      const client = await connectSupervisor(homePaths(resolveHome(opts.home)));
-      if (!client) return out('the supervisor is not running');
-      try {
-        await client.request('shutdown', {});
-      } finally {
-        client.close();
-      }
+      if (!(await stopSupervisor(homeOf(opts)))) return out('the supervisor is not running');
       out('supervisor stopped; every app stays current in the ledger and comes back with `brr supervise` or `brr run`');
     },
   );
@@ -137,15 +132,10 @@ export function registerRunCommands(program: Command): void {
     .action(async (opts: CommonOpts & { systemdUnit?: boolean }) => {
       if (opts.systemdUnit)
         return out(
-          renderSystemdUnit({ home: resolveHome(opts.home), node: process.execPath, user: process.env.USER ?? 'root' }),
+          renderSystemdUnit({ home: settingsOf(opts).home, node: process.execPath, user: process.env.USER ?? 'root' }),
         );
-      const ctx = openContext({ home: opts.home, ledger: opts.ledger });
-      try {
-        const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-        await runSupervisor(supervisorDeps(ctx.paths, ctx.ledger, ctx.clock, ctx.actor, log));
-      } finally {
-        await ctx.close();
-      }
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      await withContext(opts, (ctx) => superviseHome(ctx, log));
       // Children, sockets and timers are gone; nothing must keep a supervisor-less process alive.
       process.exit(0);
     });

@@ -16,7 +16,7 @@ import type { ChildrenFile } from './children-file.js';
 import { waitHealthy } from './health.js';
 import { childEnv, planHealth, processLogPath, shellScript, startMarker } from './launch-plan.js';
 import type { AcquiredPort } from './port-pool.js';
-import { readProcStat, signalGroup } from './proc.js';
+import { readProcStat, signalGroup } from '../../core/proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
 import type { Backend } from './proxy-tcp.js';
 import { bindPrivateTcp, freePrivatePort, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';

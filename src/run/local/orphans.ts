@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildEntry } from './children-file.js';
-import { hasEnvEntry, isLive, listProcesses, liveGroupMembers, signalGroup, type ProcStat } from './proc.js';
+import { hasEnvEntry, isLive, listProcesses, liveGroupMembers, signalGroup, type ProcStat } from '../../core/proc.js';
 
 export interface OrphanGroup {
   pgid: number;

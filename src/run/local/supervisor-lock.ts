@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import { BrrError } from '../../core/errors.js';
 import type { HomePaths } from '../../core/home.js';
-import { isLive, readProcStat } from './proc.js';
+import { isLive, readProcStat } from '../../core/proc.js';
 import { withSocketAddress } from './socket-address.js';
 
 export interface SupervisorLock {

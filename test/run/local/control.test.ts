@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSupervisor, type SupervisorClient } from '../../../src/run/local/client.js';
 import { childrenFilePath } from '../../../src/run/local/children-file.js';
-import { isLive, readProcStat } from '../../../src/run/local/proc.js';
+import { isLive, readProcStat } from '../../../src/core/proc.js';
 import { runSupervisor } from '../../../src/run/local/supervisor.js';
 import type { ProcessInfo } from '../../../src/run/types.js';
 import {

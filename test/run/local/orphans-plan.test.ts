@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChildEntry } from '../../../src/run/local/children-file.js';
 import { planOrphanGroups } from '../../../src/run/local/orphans.js';
-import { parseProcStat, type ProcStat } from '../../../src/run/local/proc.js';
+import { parseProcStat, type ProcStat } from '../../../src/core/proc.js';
 
 const entry = (pid: number, startTime: number, graceMs = 5000): ChildEntry => ({
   app: 'a',
@@ -67,7 +67,7 @@ describe('parseProcStat', () => {
   });
 
   it('reads this process', async () => {
-    const { readProcStat } = await import('../../../src/run/local/proc.js');
+    const { readProcStat } = await import('../../../src/core/proc.js');
     expect(readProcStat(process.pid)).toMatchObject({ pid: process.pid, ppid: process.ppid });
   });
 });

@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureSupervisor, supervisorLogPath, type SupervisorClient } from '../../../src/run/local/client.js';
-import { isLive, readProcStat } from '../../../src/run/local/proc.js';
+import { isLive, readProcStat } from '../../../src/core/proc.js';
 import type { ProcessInfo, RunSpec } from '../../../src/run/types.js';
 import {
   freePort,

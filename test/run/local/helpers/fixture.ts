@@ -15,7 +15,7 @@ import { homePaths, type HomePaths } from '../../../../src/core/home.js';
 import type { EventType, ProcessSpec } from '../../../../src/core/types.js';
 import { connectSupervisor, type SupervisorClient } from '../../../../src/run/local/client.js';
 import { HOME_MARKER_VAR } from '../../../../src/run/local/launch-plan.js';
-import { hasEnvEntry, isLive, listProcesses } from '../../../../src/run/local/proc.js';
+import { hasEnvEntry, isLive, listProcesses } from '../../../../src/core/proc.js';
 import { runSupervisor, type SupervisorOptions } from '../../../../src/run/local/supervisor.js';
 import type { RunSpec, SupervisorDeps } from '../../../../src/run/types.js';
 
