@@ -45,6 +45,17 @@ export interface ProcessSpec {
    * (never false) otherwise, so images of stateless apps keep their digests.
    */
   stateful?: boolean;
+  /**
+   * brr.yaml `resources`: Kubernetes quantities, set as both request and limit of every container
+   * of the type. Absent (never empty) when not given, so images without it keep their digests.
+   */
+  resources?: ResourceSpec;
+}
+
+/** CPU and memory of one container, as Kubernetes quantities (`500m`, `2`, `256Mi`); at least one is set. */
+export interface ResourceSpec {
+  cpu?: string;
+  memory?: string;
 }
 
 /**

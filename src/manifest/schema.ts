@@ -8,6 +8,7 @@ import type {
   PortSpec,
   ProcessSpec,
   ReleasePhaseSpec,
+  ResourceSpec,
   RestartPolicy,
 } from '../core/types.js';
 import { parseDuration } from './duration.js';
@@ -60,6 +61,10 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   [
     'processes.T.stateful',
     '`true` runs the process type as a StatefulSet on Kubernetes (stable names, ordered updates); default false',
+  ],
+  [
+    'processes.T.resources',
+    '`{ cpu, memory }` as Kubernetes quantities (`500m`, `2`, `256Mi`, `1Gi`), each both request and limit of every container of the type (Guaranteed QoS); without them a namespace LimitRange gives defaults (cpu 500m limit / 100m request, memory 512Mi limit / 128Mi request) and `brr check` warns; the local supervisor ignores them',
   ],
   [
     'release.command',
@@ -168,7 +173,7 @@ export function validateManifest(raw: unknown, file = 'brr.yaml', procfile?: Rec
 }
 
 function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
-  const d = c.obj(def, path, ['command', 'scale', 'ports', 'health', 'grace', 'restart', 'stateful']);
+  const d = c.obj(def, path, ['command', 'scale', 'ports', 'health', 'grace', 'restart', 'stateful', 'resources']);
   const command = c.str(d.command, `${path}.command`);
   const scale = d.scale === undefined ? 1 : c.int(d.scale, `${path}.scale`, 0, 1000);
   const ports: PortSpec[] = [];
@@ -195,10 +200,44 @@ function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
   if (!['always', 'on-failure', 'never'].includes(restart))
     c.fail(`${path}.restart`, 'expected always, on-failure or never');
   if (d.stateful !== undefined && typeof d.stateful !== 'boolean') c.fail(`${path}.stateful`, 'expected true or false');
-  // Only `true` is recorded: the process map is an image label, and `stateful: false` must not change digests.
-  return d.stateful === true
-    ? { command, scale, ports, health, graceMs, restart, stateful: true }
-    : { command, scale, ports, health, graceMs, restart };
+  // Only what is set is recorded: the process map is an image label, and `stateful: false` or no
+  // resources must not change digests.
+  const spec: ProcessSpec = { command, scale, ports, health, graceMs, restart };
+  if (d.stateful === true) spec.stateful = true;
+  if (d.resources !== undefined) spec.resources = validateResources(c, d.resources, `${path}.resources`);
+  return spec;
+}
+
+/**
+ * A Kubernetes quantity: a decimal number with an SI suffix (`m`, `k`, `M`, `G`…), a binary one
+ * (`Ki`, `Mi`, `Gi`…) or an exponent (`1e3`). The API server would refuse anything else halfway
+ * through an apply; here the error names the key.
+ */
+const QUANTITY_RE = /^(?:\d+(?:\.\d*)?|\.\d+)(?:Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
+
+/** True for a Kubernetes quantity greater than zero (see QUANTITY_RE). */
+export function isPositiveQuantity(q: string): boolean {
+  return QUANTITY_RE.test(q) && /[1-9]/.test(q.replace(/[eE][+-]?\d+$/, ''));
+}
+
+function validateResources(c: Ctx, raw: unknown, path: string): ResourceSpec {
+  const r = c.obj(raw, path, ['cpu', 'memory']);
+  const out: ResourceSpec = {};
+  for (const key of ['cpu', 'memory'] as const) {
+    const v = r[key];
+    if (v === undefined) continue;
+    const q = typeof v === 'number' ? String(v) : c.str(v, `${path}.${key}`).trim();
+    if (!isPositiveQuantity(q))
+      c.fail(
+        `${path}.${key}`,
+        `"${String(v)}" is not a Kubernetes quantity above zero (e.g. ${key === 'cpu' ? '500m or 2' : '256Mi or 1Gi'})`,
+      );
+    if (key === 'memory' && /[num]$/.test(q))
+      c.fail(`${path}.memory`, `"${q}" is a fraction of a byte; use Mi or Gi (e.g. 256Mi)`);
+    out[key] = q;
+  }
+  if (out.cpu === undefined && out.memory === undefined) c.fail(path, 'expected cpu, memory or both');
+  return out;
 }
 
 function validateHealth(c: Ctx, raw: unknown, path: string, ports: PortSpec[]): HealthSpec {

@@ -31,6 +31,7 @@ describe('brr run on Kubernetes, against the FAKE API server', () => {
     const r = await w.run(v1);
     expect(r.release).toBe('v1');
     expect(w.fake.patches.map((p) => p.path.split('/').slice(-2).join('/'))).toEqual([
+      'limitranges/upf-defaults',
       'configmaps/upf-v1-config',
       'secrets/upf-v1-secret',
       'services/upf-nf',

@@ -78,10 +78,13 @@ export function planConfigCleanup(
   return plan;
 }
 
-/** Pure: live Deployments, StatefulSets, Services and PDBs of the app that `desired` no longer has. */
+/**
+ * Pure: live Deployments, StatefulSets, Services, PDBs and the LimitRange of the app that `desired`
+ * no longer has (a LimitRange only acts when a pod is admitted, so deleting it touches no running pod).
+ */
 export function planPrune(desired: readonly KubeObject[], live: readonly KubeObject[]): Ref[] {
   const want = new Set(desired.map((o) => `${o.kind}/${o.metadata.name}`));
-  const order = ['Deployment', 'StatefulSet', 'PodDisruptionBudget', 'Service'];
+  const order = ['Deployment', 'StatefulSet', 'PodDisruptionBudget', 'Service', 'LimitRange'];
   return live
     .filter(
       (o) =>
@@ -103,6 +106,7 @@ export const API_VERSIONS: Record<string, string> = {
   ReplicaSet: 'apps/v1',
   ControllerRevision: 'apps/v1',
   PodDisruptionBudget: 'policy/v1',
+  LimitRange: 'v1',
 };
 
 export interface CleanupResult {
@@ -121,7 +125,9 @@ export async function cleanUp(
   const list = (kind: string, selector: string) => api.list(API_VERSIONS[kind] as string, kind, namespace, selector);
   const owned = (
     await Promise.all(
-      ['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget'].map((k) => list(k, appSelector(app))),
+      ['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget', 'LimitRange'].map((k) =>
+        list(k, appSelector(app)),
+      ),
     )
   ).flat();
   const deleted: string[] = [];

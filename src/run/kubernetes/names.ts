@@ -46,6 +46,11 @@ export function secretName(app: string, release: string): string {
   return `${app}-${release}-secret`;
 }
 
+/** The app's namespace LimitRange, rendered while some process type lacks `resources`: `<app>-defaults`. */
+export function limitRangeName(app: string): string {
+  return `${app}-defaults`;
+}
+
 const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /**

@@ -61,6 +61,19 @@ export function probesFor(spec: ProcessSpec): Probes {
   };
 }
 
+/**
+ * The process's `resources` as both request and limit (Guaranteed QoS: an NF is neither throttled
+ * below what it asked for nor evicted first). What is not given comes from the LimitRange.
+ */
+export function resourcesFor(spec: ProcessSpec): Record<string, unknown> | undefined {
+  const r = spec.resources;
+  if (!r) return undefined;
+  const q: Record<string, string> = {};
+  if (r.cpu) q.cpu = r.cpu;
+  if (r.memory) q.memory = r.memory;
+  return { limits: { ...q }, requests: { ...q } };
+}
+
 function container(input: RenderInput, type: string, spec: ProcessSpec): Record<string, unknown> {
   const probes = probesFor(spec);
   const env = [
@@ -87,7 +100,7 @@ function container(input: RenderInput, type: string, spec: ProcessSpec): Record<
       ? spec.ports.map((p) => ({ containerPort: p.port, name: p.name, protocol: p.protocol.toUpperCase() }))
       : undefined,
     readinessProbe: probes.readiness,
-    resources: { limits: { memory: '512Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
+    resources: resourcesFor(spec),
     securityContext: {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },

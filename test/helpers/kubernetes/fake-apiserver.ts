@@ -17,6 +17,7 @@ const RESOURCES: Record<string, Array<{ name: string; kind: string; namespaced: 
     { name: 'secrets', kind: 'Secret', namespaced: true },
     { name: 'services', kind: 'Service', namespaced: true },
     { name: 'pods', kind: 'Pod', namespaced: true },
+    { name: 'limitranges', kind: 'LimitRange', namespaced: true },
     { name: 'namespaces', kind: 'Namespace', namespaced: false },
   ],
   'apps/v1': [

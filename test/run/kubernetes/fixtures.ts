@@ -24,6 +24,7 @@ export const PROCESSES: Record<string, ProcessSpec> = {
     health: health({ kind: 'http', path: '/healthz', port: 'http' }, 15_000),
     graceMs: 5_000,
     restart: 'always',
+    resources: { cpu: '2', memory: '1Gi' },
   },
   queue_worker: {
     command: 'node worker.mjs',
@@ -32,6 +33,7 @@ export const PROCESSES: Record<string, ProcessSpec> = {
     health: health({ kind: 'exec', command: 'test -f /tmp/alive' }),
     graceMs: 30_000,
     restart: 'always',
+    resources: { cpu: '250m', memory: '256Mi' },
   },
   store: {
     command: 'node store.mjs',
@@ -41,6 +43,7 @@ export const PROCESSES: Record<string, ProcessSpec> = {
     graceMs: 10_000,
     restart: 'always',
     stateful: true,
+    resources: { cpu: '500m', memory: '512Mi' },
   },
 };
 

@@ -4,7 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { BrrError } from '../../../src/core/errors.js';
 import { checkCnti } from '../../../src/run/kubernetes/cnti.js';
-import { renderRelease } from '../../../src/run/kubernetes/render.js';
+import { LIMIT_DEFAULTS, renderRelease } from '../../../src/run/kubernetes/render.js';
 import { objectFileName, yamlStream } from '../../../src/run/kubernetes/yaml.js';
 import { DIGEST, PROCESSES, renderInput } from './fixtures.js';
 import { openApiProblems } from './openapi.js';
@@ -126,6 +126,35 @@ describe('render', () => {
     );
     const relay = r.objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { minReadySeconds: number } };
     expect(relay.spec.minReadySeconds).toBe(1);
+  });
+
+  it("sets each process's resources as request and limit; no LimitRange when every type has both", () => {
+    const nf = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'upf-nf') as unknown as {
+      spec: { template: { spec: { containers: Array<{ resources: unknown }> } } };
+    };
+    expect(nf.spec.template.spec.containers[0]!.resources).toEqual({
+      limits: { cpu: '2', memory: '1Gi' },
+      requests: { cpu: '2', memory: '1Gi' },
+    });
+    expect(objects.some((o) => o.kind === 'LimitRange')).toBe(false);
+  });
+
+  it('renders a namespace LimitRange first, with the documented defaults, when a type lacks resources', () => {
+    const { resources: _, ...bare } = PROCESSES.queue_worker!;
+    const r = renderRelease(renderInput({ processes: { ...PROCESSES, queue_worker: bare } }));
+    expect(r.objects[0]).toMatchObject({
+      kind: 'LimitRange',
+      metadata: { name: 'upf-defaults', namespace: 'upf-staging' },
+      spec: { limits: [{ type: 'Container', default: LIMIT_DEFAULTS.default }] },
+    });
+    expect(r.objects.flatMap(openApiProblems)).toEqual([]);
+    const worker = r.objects.find((o) => o.metadata.name === 'upf-queue-worker' && o.kind === 'Deployment')!;
+    expect(JSON.stringify(worker)).not.toContain('"resources"');
+    expect(r.warnings.join('\n')).toMatch(/queue_worker: no resources[\s\S]*cpu_limits and memory_limits/);
+    expect(LIMIT_DEFAULTS).toEqual({
+      default: { cpu: '500m', memory: '512Mi' },
+      defaultRequest: { cpu: '100m', memory: '128Mi' },
+    });
   });
 
   it('refuses an image that is not pinned to the release digest, and names Kubernetes cannot take', () => {
