@@ -91,7 +91,7 @@ describe('brr run on Kubernetes, against the FAKE API server', () => {
       'upf-worker',
     ]);
     expect(w.live()).toEqual({
-      envFrom: ['upf-v1-config', 'upf-v1-secret'],
+      refs: ['upf-v1-config', 'upf-v1-secret'],
       image: `registry.example.com/nf/upf@${DIGEST_1}`,
       version: 'v1',
     });
@@ -136,7 +136,7 @@ describe('brr run on Kubernetes, against the FAKE API server', () => {
       }),
     );
     await w.run(v3);
-    expect(w.live().envFrom).toEqual(['upf-v3-config', 'upf-v3-secret']);
+    expect(w.live().refs).toEqual(['upf-v3-config', 'upf-v3-secret']);
     expect(w.fake.get('ConfigMap', 'upf-v3-config', 'upf')!.data).toEqual({ GREETING: 'one' });
     expect(Buffer.from(w.fake.get('Secret', 'upf-v3-secret', 'upf')!.data.API_TOKEN, 'base64').toString()).toBe(
       SECRET_VALUE,

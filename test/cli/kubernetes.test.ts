@@ -22,6 +22,7 @@ processes:
       - { name: http, port: 8080 }
       - { name: ngap, port: 38412, protocol: sctp }
     health: { http: /healthz, port: http }
+    resources: { cpu: 500m, memory: 256Mi }
 `;
 
 /**
@@ -158,7 +159,8 @@ describe('brr apps / render / run / status for a Kubernetes app (CLI in-process,
     const back = await brr('rollback', 'v1', '--app', 'upf', '--home', home);
     expect(back.stdout).toContain('upf v3 is running: rollback to v1');
     expect(fake.get('ConfigMap', 'upf-v3-config', 'upf')!.data).toEqual({ LOG_LEVEL: 'info' });
-    expect(fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].envFrom[0].configMapRef.name).toBe(
+    const env = fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].env;
+    expect(env.find((e: { name: string }) => e.name === 'LOG_LEVEL').valueFrom.configMapKeyRef.name).toBe(
       'upf-v3-config',
     );
     // The cluster changed behind brr's back: status reports drift and fails.

@@ -7,7 +7,7 @@ import type { KubeObject } from './types.js';
  * and workloads of process types the running release no longer has. Clean-up that deletes what
  * a retained release needs is the bug users of other tools report most, so every rule keeps
  * when in doubt: an object stays if a retained release owns it OR any live ReplicaSet,
- * Deployment, StatefulSet or ControllerRevision mentions its name anywhere (envFrom, env,
+ * Deployment, StatefulSet or ControllerRevision mentions its name anywhere (env key refs, envFrom,
  * volumes): `kubectl rollout undo` brings such a template back, and it must still find its config.
  */
 

@@ -74,24 +74,40 @@ export function resourcesFor(spec: ProcessSpec): Record<string, unknown> | undef
   return { limits: { ...q }, requests: { ...q } };
 }
 
-function container(input: RenderInput, type: string, spec: ProcessSpec): Record<string, unknown> {
-  const probes = probesFor(spec);
-  const env = [
+/**
+ * The container's environment: brr's own variables, then one entry per config key read from the
+ * release's immutable ConfigMap (`configMapKeyRef`) or Secret (`secretKeyRef`). Per key rather
+ * than `envFrom`: the CNTi checks immutable_configmap and secrets_used only look at key refs and
+ * volumes. brr's variables and PORT win over config, as explicit `env` won over `envFrom` before.
+ */
+export function envFor(input: RenderInput, type: string, spec: ProcessSpec): Array<Record<string, unknown>> {
+  const env: Array<Record<string, unknown>> = [
     { name: 'BRR_APP', value: input.app },
     { name: 'BRR_PROCESS_TYPE', value: type },
     { name: 'BRR_RELEASE', value: input.release.id },
   ];
-  // Explicit env wins over envFrom, so PORT is only set when config does not set it.
+  const own = new Set(env.map((e) => e.name as string));
   const tcp = spec.ports.find((p) => p.protocol === 'tcp');
   if (tcp && !('PORT' in input.config) && !('PORT' in input.secrets))
     env.push({ name: 'PORT', value: String(tcp.port) });
+  const cm = configMapName(input.app, input.release.id);
+  const secret = secretName(input.app, input.release.id);
+  const keys = [...Object.keys(input.config), ...Object.keys(input.secrets)].filter((k) => !own.has(k)).sort();
+  for (const key of keys) {
+    env.push(
+      key in input.secrets
+        ? { name: key, valueFrom: { secretKeyRef: { key, name: secret } } }
+        : { name: key, valueFrom: { configMapKeyRef: { key, name: cm } } },
+    );
+  }
+  return env;
+}
+
+function container(input: RenderInput, type: string, spec: ProcessSpec): Record<string, unknown> {
+  const probes = probesFor(spec);
   return {
     command: ['/bin/sh', '-c', spec.command],
-    env,
-    envFrom: [
-      { configMapRef: { name: configMapName(input.app, input.release.id) } },
-      { secretRef: { name: secretName(input.app, input.release.id) } },
-    ],
+    env: envFor(input, type, spec),
     image: input.image,
     imagePullPolicy: 'IfNotPresent',
     livenessProbe: probes.liveness,

@@ -114,15 +114,17 @@ export class KubeWorld {
       .map((e) => `${e.type} ${e.release ?? '-'}`);
   }
 
-  /** The live Deployment's envFrom names and image. */
-  live(name = 'upf-nf'): { envFrom: string[]; image: string; version: string } {
+  /** The live Deployment's image and the ConfigMap and Secret its env reads (ConfigMap first). */
+  live(name = 'upf-nf'): { refs: string[]; image: string; version: string } {
     const d = this.fake.get('Deployment', name, 'upf');
     const c = d?.spec.template.spec.containers[0];
+    type Ref = { valueFrom?: { configMapKeyRef?: { name: string }; secretKeyRef?: { name: string } } };
+    const env: Ref[] = c?.env ?? [];
+    const names = (k: 'configMapKeyRef' | 'secretKeyRef') => [
+      ...new Set(env.map((e) => e.valueFrom?.[k]?.name).filter((n): n is string => !!n)),
+    ];
     return {
-      envFrom: (c?.envFrom ?? []).map(
-        (e: { configMapRef?: { name: string }; secretRef?: { name: string } }) =>
-          e.configMapRef?.name ?? e.secretRef?.name,
-      ),
+      refs: [...names('configMapKeyRef'), ...names('secretKeyRef')],
       image: c?.image,
       version: d?.spec.template.metadata.labels['app.kubernetes.io/version'],
     };

@@ -79,7 +79,17 @@ describe('render', () => {
     };
     const c = nf.spec.template.spec.containers[0]!;
     expect(c.image).toBe(`registry.example.com/nf/upf@${DIGEST}`);
-    expect(c.envFrom).toEqual([{ configMapRef: { name: 'upf-v3-config' } }, { secretRef: { name: 'upf-v3-secret' } }]);
+    expect(c.envFrom).toBeUndefined();
+    expect(c.env).toEqual([
+      { name: 'BRR_APP', value: 'upf' },
+      { name: 'BRR_PROCESS_TYPE', value: 'nf' },
+      { name: 'BRR_RELEASE', value: 'v3' },
+      { name: 'PORT', value: '8080' },
+      { name: 'ALLOWED_NET', valueFrom: { configMapKeyRef: { key: 'ALLOWED_NET', name: 'upf-v3-config' } } },
+      { name: 'API_TOKEN', valueFrom: { secretKeyRef: { key: 'API_TOKEN', name: 'upf-v3-secret' } } },
+      { name: 'LOG_LEVEL', valueFrom: { configMapKeyRef: { key: 'LOG_LEVEL', name: 'upf-v3-config' } } },
+      { name: 'SMF_URL', valueFrom: { configMapKeyRef: { key: 'SMF_URL', name: 'upf-v3-config' } } },
+    ]);
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
     expect(c.startupProbe).toMatchObject({ failureThreshold: 15, periodSeconds: 1 });
     expect(nf.spec.template.spec.terminationGracePeriodSeconds).toBe(5);
@@ -126,6 +136,19 @@ describe('render', () => {
     );
     const relay = r.objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { minReadySeconds: number } };
     expect(relay.spec.minReadySeconds).toBe(1);
+  });
+
+  it('reads every config key from the release objects, per key; brr variables and PORT still win over config', () => {
+    const r = renderRelease(renderInput({ config: { BRR_APP: 'spoof', PORT: '9999' }, secrets: { Z_KEY: null } }));
+    const nf = r.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'upf-nf') as unknown as {
+      spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
+    };
+    const env = nf.spec.template.spec.containers[0]!.env;
+    expect(env.filter((e) => e.name === 'BRR_APP')).toEqual([{ name: 'BRR_APP', value: 'upf' }]);
+    expect(env.filter((e) => e.name === 'PORT')).toEqual([
+      { name: 'PORT', valueFrom: { configMapKeyRef: { key: 'PORT', name: 'upf-v3-config' } } },
+    ]);
+    expect(env.map((e) => e.name)).toContain('Z_KEY');
   });
 
   it("sets each process's resources as request and limit; no LimitRange when every type has both", () => {
