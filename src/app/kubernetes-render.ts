@@ -15,7 +15,11 @@ import type { Context } from './context.js';
  */
 export interface KubernetesDeps {
   /** What a build declares: process types and release phase (default: its record in the local store). */
-  buildOf(digest: string): Promise<{ processes: Record<string, ProcessSpec>; release?: ReleasePhaseSpec | null }>;
+  buildOf(digest: string): Promise<{
+    processes: Record<string, ProcessSpec>;
+    release?: ReleasePhaseSpec | null;
+    init?: string | null;
+  }>;
   /** The API client for a target (default: its kubeconfig and context). */
   api(target: KubernetesTarget): KubeApi | Promise<KubeApi>;
   /** Pinned image reference of a build (default `<registry>/<app>@<digest>`). */
@@ -64,7 +68,7 @@ export async function renderInputFor(
     namespace: where.namespace,
     release: { id: rel.id, hash: rel.hash, commit: rel.build.commit, digest: rel.build.digest, cause: rel.cause },
     image: deps.imageFor(where.registry, rel.app, rel.build.digest),
-    processes: (await deps.buildOf(rel.build.digest)).processes,
+    ...(await deps.buildOf(rel.build.digest).then((b) => ({ processes: b.processes, init: b.init ?? null }))),
     formation: rel.formation,
     config,
     secrets,

@@ -82,6 +82,11 @@ export interface ImageSpec {
   /** `8080/tcp`, `2152/udp`, `38412/sctp`. */
   ports: string[];
   env: Record<string, string>;
+  /**
+   * A static tini or dumb-init on the build host (absolute, or relative to the built directory),
+   * added as a layer of its own at /usr/local/bin/<name> to be PID 1 on Kubernetes; absent when unset.
+   */
+  init?: string;
 }
 
 /** brr.yaml `build`. The optional keys are absent (not null) when brr.yaml does not set them. */
@@ -130,6 +135,8 @@ export interface BuildRecord {
   ref: string;
   /** The base image pinned by digest (`registry/repo@sha256:…`, label `dev.brr.base`), or null. */
   base?: string | null;
+  /** Path of the image's init (tini/dumb-init, label `dev.brr.init`), PID 1 on Kubernetes; absent or null when none. */
+  init?: string | null;
   /** Where the build was pushed (`registry/repo[:tag]@sha256:…`), oldest first. */
   pushed?: string[];
 }

@@ -42,6 +42,10 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
     "map of environment variables baked into the image (not deploy config: use `brr config` for that), added to the base's",
   ],
   [
+    'build.image.init',
+    "path of a static tini or dumb-init on the build host (absolute, or relative to the built directory; Debian's `tini` package has /usr/bin/tini-static), added as a layer of its own at /usr/local/bin/<name> and run as PID 1 on Kubernetes; default the tini/dumb-init the base has, if any",
+  ],
+  [
     'build.dockerfile',
     'path of a Dockerfile (relative to the built directory): build with podman, buildah or docker on the clean checkout, with SOURCE_DATE_EPOCH, instead of build.command/output/image',
   ],
@@ -296,7 +300,7 @@ function validateBuildImage(c: Ctx, b: Obj, build: BuildSpec): void {
     if (new Set(build.layers).size !== build.layers.length) c.fail('build.layers', 'lists a directory twice');
   }
   if (b.image !== undefined) {
-    const o = c.obj(b.image, 'build.image', ['base', 'platform', 'entrypoint', 'cmd', 'user', 'ports', 'env']);
+    const o = c.obj(b.image, 'build.image', ['base', 'platform', 'entrypoint', 'cmd', 'user', 'ports', 'env', 'init']);
     const img: ImageSpec = { base: null, platform: null, entrypoint: null, cmd: null, user: null, ports: [], env: {} };
     if (o.base !== undefined) img.base = c.str(o.base, 'build.image.base').trim();
     if (o.platform !== undefined) {
@@ -322,6 +326,11 @@ function validateBuildImage(c: Ctx, b: Obj, build: BuildSpec): void {
           c.fail(`build.image.env.${k}`, 'expected a string');
         img.env[k] = String(v);
       }
+    }
+    if (o.init !== undefined) {
+      img.init = c.str(o.init, 'build.image.init').trim();
+      if (!/tini|dumb-init/.test(img.init.split('/').pop() ?? ''))
+        c.fail('build.image.init', 'expected the path of a tini or dumb-init binary (its file name says which)');
     }
     build.image = img;
   }

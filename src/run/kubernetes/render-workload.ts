@@ -8,6 +8,7 @@ import {
   secretName,
   workloadName,
 } from './names.js';
+import { pid1Argv } from './pid1.js';
 import type { KubeObject, RenderInput } from './types.js';
 
 /**
@@ -106,7 +107,7 @@ export function envFor(input: RenderInput, type: string, spec: ProcessSpec): Arr
 function container(input: RenderInput, type: string, spec: ProcessSpec): Record<string, unknown> {
   const probes = probesFor(spec);
   return {
-    command: ['/bin/sh', '-c', spec.command],
+    command: pid1Argv(input.init, spec.command),
     env: envFor(input, type, spec),
     image: input.image,
     imagePullPolicy: 'IfNotPresent',

@@ -205,6 +205,10 @@ function warningsFor(input: RenderInput): string[] {
     out.push(
       'namespace "default": the CNTi check default_namespace fails; use a namespace of its own (brr apps set --namespace)',
     );
+  if (!input.init)
+    out.push(
+      "the image has no tini or dumb-init, so each process is PID 1 itself: the CNTi checks specialized_init_system, sig_term_handled and zombie_handled fail; set build.image.init (e.g. /usr/bin/tini-static from Debian's tini) and build again",
+    );
   for (const type of Object.keys(input.processes).sort()) {
     const spec = input.processes[type] as ProcessSpec;
     if (!probeAction(spec)) {

@@ -53,6 +53,8 @@ export interface RenderInput {
   /** Full image reference, pinned: `<repo>@sha256:…`. */
   image: string;
   processes: Record<string, ProcessSpec>;
+  /** The image's tini/dumb-init (its `dev.brr.init` label), PID 1 of every container; null when it has none. */
+  init: string | null;
   formation: Formation;
   /** Plain config (goes into the ConfigMap). */
   config: Record<string, string>;
