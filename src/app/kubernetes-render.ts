@@ -3,6 +3,7 @@ import type { ProcessSpec, Release, ReleasePhaseSpec } from '../core/types.js';
 import { configEnv } from '../release/config.js';
 import { secretsKeyFromEnv } from '../release/secrets.js';
 import type { KubeApi } from '../run/kubernetes/client.js';
+import { defaultPushTarget, pushedReference } from '../run/kubernetes/image-ref.js';
 import { renderRelease } from '../run/kubernetes/render.js';
 import type { KubernetesTarget, RenderInput, RenderResult } from '../run/kubernetes/types.js';
 import { findBuild } from '../store/builds.js';
@@ -19,11 +20,18 @@ export interface KubernetesDeps {
     processes: Record<string, ProcessSpec>;
     release?: ReleasePhaseSpec | null;
     init?: string | null;
+    /** Where the build was pushed (`registry/repo[:tag]@sha256:…`). */
+    pushed?: string[];
   }>;
   /** The API client for a target (default: its kubeconfig and context). */
   api(target: KubernetesTarget): KubeApi | Promise<KubeApi>;
-  /** Pinned image reference of a build (default `<registry>/<app>@<digest>`). */
-  imageFor(registry: string, app: string, digest: string): string;
+  /**
+   * Pinned image reference of a build for an app (default: where it was pushed for this app, see
+   * pushedReference); null when unknown.
+   */
+  imageFor(registry: string, app: string, digest: string, pushed: readonly string[]): string | null;
+  /** Pushes a build of the local store to `to` (`registry/repo`) and records it (default: pushBuild). */
+  push?(digest: string, to: string, progress: (line: string) => void): Promise<void>;
   /** Time between rollout status polls. */
   pollMs: number;
 }
@@ -40,9 +48,36 @@ export function defaultKubernetesDeps(ctx: Context): KubernetesDeps {
       ]);
       return createKubeApi(loadKubeConfig(target));
     },
-    imageFor: (registry, app, digest) => `${registry}/${app}@${digest}`,
+    imageFor: (registry, app, digest, pushed) => pushedReference(pushed, registry, app, digest),
+    push: async (digest, to, progress) => {
+      const { pushBuild } = await import('../registry/push-build.js');
+      await pushBuild({ paths: ctx.paths, build: digest, to, progress });
+    },
     pollMs: 1000,
   };
+}
+
+/**
+ * `brr run`'s push: when the build is not in the app's registry (no recorded push there), push it
+ * to `<registry>/<app>` and record it, so the render that follows names an image that exists.
+ */
+export async function ensurePushed(
+  deps: KubernetesDeps,
+  rel: Release,
+  registry: string,
+  onProgress: (line: string) => void,
+): Promise<void> {
+  const build = await deps.buildOf(rel.build.digest);
+  if (deps.imageFor(registry, rel.app, rel.build.digest, build.pushed ?? [])) return;
+  const to = defaultPushTarget(registry, rel.app);
+  if (!deps.push)
+    throw invalidInput(
+      'kubernetes_image_not_pushed',
+      `build ${rel.build.digest} is not in ${registry}`,
+      `brr push --to ${to}`,
+    );
+  onProgress(`pushing ${rel.build.digest} to ${to} (the app's registry lacks it)`);
+  await deps.push(rel.build.digest, to, onProgress);
 }
 
 /**
@@ -55,6 +90,16 @@ export async function renderInputFor(
   where: { namespace: string; registry: string },
   includeSecrets: boolean,
 ): Promise<RenderInput> {
+  const build = await deps.buildOf(rel.build.digest);
+  const image = deps.imageFor(where.registry, rel.app, rel.build.digest, build.pushed ?? []);
+  if (!image) {
+    const to = defaultPushTarget(where.registry, rel.app);
+    throw invalidInput(
+      'kubernetes_image_not_pushed',
+      `${rel.app} ${rel.id}: build ${rel.build.digest} was not pushed to ${where.registry} (nor to ${to}), so no render can name its image`,
+      `push it: \`brr push ${rel.build.digest.slice('sha256:'.length, 'sha256:'.length + 12)} --to ${to}\` (\`brr run\` pushes by itself)`,
+    );
+  }
   const config: Record<string, string> = {};
   const secrets: Record<string, string | null> = {};
   const opened = includeSecrets ? configEnv(rel.config, secretsKeyFromEnv()) : null;
@@ -67,8 +112,9 @@ export async function renderInputFor(
     app: rel.app,
     namespace: where.namespace,
     release: { id: rel.id, hash: rel.hash, commit: rel.build.commit, digest: rel.build.digest, cause: rel.cause },
-    image: deps.imageFor(where.registry, rel.app, rel.build.digest),
-    ...(await deps.buildOf(rel.build.digest).then((b) => ({ processes: b.processes, init: b.init ?? null }))),
+    image,
+    processes: build.processes,
+    init: build.init ?? null,
     formation: rel.formation,
     config,
     secrets,

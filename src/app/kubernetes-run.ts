@@ -7,7 +7,7 @@ import { renderRelease } from '../run/kubernetes/render.js';
 import { podProblems, watchRollout, type WatchOptions } from '../run/kubernetes/rollout.js';
 import type { KubeObject, KubernetesTarget } from '../run/kubernetes/types.js';
 import type { Context } from './context.js';
-import { defaultKubernetesDeps, renderInputFor, type KubernetesDeps } from './kubernetes-render.js';
+import { defaultKubernetesDeps, ensurePushed, renderInputFor, type KubernetesDeps } from './kubernetes-render.js';
 
 /**
  * `brr run` on a Kubernetes app: render, server-side apply in order, watch the rollout, record
@@ -74,6 +74,7 @@ export async function runOnKubernetes(
       'run the release command as a Kubernetes Job yourself before `brr run`, or remove `release:` from brr.yaml',
     );
   }
+  await ensurePushed(deps, rel, target.registry, onProgress);
   const api = await deps.api(target);
   const fallback = lastHealthy(await ctx.ledger.listEvents(app), rel.id);
 

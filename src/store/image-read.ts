@@ -85,7 +85,8 @@ export async function buildRecordOf(layout: OciLayout, d: Descriptor): Promise<B
     release,
     ref: a[ANNOTATIONS.refName] ?? '',
     base,
-    init,
+    // Only present with an init, so records of images without one read as they always did.
+    ...(init ? { init } : {}),
     pushed: pushedOf(a[PUSHED_ANNOTATION]),
   };
 }
