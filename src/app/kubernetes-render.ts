@@ -22,6 +22,8 @@ export interface KubernetesDeps {
     init?: string | null;
     /** Where the build was pushed (`registry/repo[:tag]@sha256:…`). */
     pushed?: string[];
+    /** Compressed bytes of the image (manifest + config + layers). */
+    size?: number;
   }>;
   /** The API client for a target (default: its kubeconfig and context). */
   api(target: KubernetesTarget): KubeApi | Promise<KubeApi>;

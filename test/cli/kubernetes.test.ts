@@ -10,6 +10,7 @@ import { registerKubernetesCommands } from '../../src/cli/commands/kubernetes.js
 import { registerReleaseCommands } from '../../src/cli/commands/release.js';
 import { registerRunCommands } from '../../src/cli/commands/run.js';
 import { registerConfigCommands } from '../../src/cli/commands/config.js';
+import { registerCheckCommands } from '../../src/cli/commands/check.js';
 import { pushBuild } from '../../src/registry/push-build.js';
 import { findBuild } from '../../src/store/builds.js';
 import { cleanupTempDirs, commitAll, repoWith, tempDir } from '../build/git-fixture.js';
@@ -40,6 +41,7 @@ async function brr(...args: string[]): Promise<{ stdout: string; stderr: string 
   registerConfigCommands(program);
   registerRunCommands(program);
   registerKubernetesCommands(program);
+  registerCheckCommands(program);
   program.commands.forEach((c) => c.exitOverride());
   let stdout = '';
   let stderr = '';
@@ -47,6 +49,9 @@ async function brr(...args: string[]): Promise<{ stdout: string; stderr: string 
   const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
   try {
     await program.parseAsync(['node', 'brr', ...args]);
+  } catch (e) {
+    if (e && typeof e === 'object') Object.assign(e, { stdout });
+    throw e;
   } finally {
     o.mockRestore();
     e.mockRestore();
@@ -205,6 +210,30 @@ describe.skipIf(!!skip)(
       expect(fake.get('Deployment', 'upf-nf', 'upf')!.spec.template.spec.containers[0].image).toBe(
         `${reg.host}/nf/upf@${next}`,
       );
+    });
+
+    it('brr check reports every CNTi check and exits 1 on an essential failure; a local-target app is checked too', async () => {
+      // This build has no init (no base, no build.image.init): specialized_init_system fails.
+      const e = (await brr('check', '--app', 'upf', '--json', '--home', home).catch((x: unknown) => x)) as {
+        code: string;
+        exitCode: number;
+        stdout: string;
+      };
+      expect(e).toMatchObject({ code: 'check_failed', exitCode: 1 });
+      const report = JSON.parse(e.stdout) as { essentialFailed: number; results: Array<Record<string, string>> };
+      const failed = report.results.filter((r) => r.result === 'fail');
+      expect([...new Set(failed.map((r) => r.check))]).toEqual(['specialized_init_system']);
+      expect(failed[0]).toMatchObject({
+        category: 'essential',
+        object: 'Deployment/upf-nf container nf',
+        fix: expect.stringContaining('build.image.init'),
+      });
+      await brr('release', '--build', digest, '--app', 'edge', '--home', home);
+      const local = (await brr('check', '--app', 'edge', '--json', '--home', home).catch((x: unknown) => x)) as {
+        stdout: string;
+      };
+      const rows = (JSON.parse(local.stdout) as { results: Array<Record<string, string>> }).results;
+      expect(rows.find((r) => r.check === 'latest_tag')!.object).toBe('Deployment/edge-nf container nf');
     });
   },
 );
