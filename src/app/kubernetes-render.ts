@@ -116,6 +116,7 @@ export async function renderInputFor(
     release: { id: rel.id, hash: rel.hash, commit: rel.build.commit, digest: rel.build.digest, cause: rel.cause },
     image,
     processes: build.processes,
+    releasePhase: build.release ?? null,
     init: build.init ?? null,
     formation: rel.formation,
     config,

@@ -202,9 +202,11 @@ export function runChecks(objects: readonly KubeObject[], facts: CheckFacts): Ch
     );
   }
 
+  // A Job's container runs to completion: probes do not apply (CNTi checks long-running workloads).
+  const serving = containers.filter(({ o }) => o.kind !== 'Job');
   for (const probe of ['liveness', 'readiness'] as const) {
-    for (const { c, at } of containers) add(probe, at, c[`${probe}Probe`] ? null : `no ${probe}Probe`);
-    if (containers.length === 0) none(probe, 'no containers');
+    for (const { c, at } of serving) add(probe, at, c[`${probe}Probe`] ? null : `no ${probe}Probe`);
+    if (serving.length === 0) none(probe, 'no long-running containers');
   }
 
   for (const [check, key] of [

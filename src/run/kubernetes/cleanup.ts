@@ -79,12 +79,13 @@ export function planConfigCleanup(
 }
 
 /**
- * Pure: live Deployments, StatefulSets, Services, PDBs and the LimitRange of the app that `desired`
- * no longer has (a LimitRange only acts when a pod is admitted, so deleting it touches no running pod).
+ * Pure: live Deployments, StatefulSets, Services, PDBs, the LimitRange and release Jobs of the app
+ * that `desired` no longer has (a LimitRange only acts when a pod is admitted, so deleting it touches
+ * no running pod; an earlier release's Job has done its work once its successor is healthy).
  */
 export function planPrune(desired: readonly KubeObject[], live: readonly KubeObject[]): Ref[] {
   const want = new Set(desired.map((o) => `${o.kind}/${o.metadata.name}`));
-  const order = ['Deployment', 'StatefulSet', 'PodDisruptionBudget', 'Service', 'LimitRange'];
+  const order = ['Deployment', 'StatefulSet', 'PodDisruptionBudget', 'Service', 'LimitRange', 'Job'];
   return live
     .filter(
       (o) =>
@@ -107,6 +108,7 @@ export const API_VERSIONS: Record<string, string> = {
   ControllerRevision: 'apps/v1',
   PodDisruptionBudget: 'policy/v1',
   LimitRange: 'v1',
+  Job: 'batch/v1',
 };
 
 export interface CleanupResult {
@@ -125,7 +127,7 @@ export async function cleanUp(
   const list = (kind: string, selector: string) => api.list(API_VERSIONS[kind] as string, kind, namespace, selector);
   const owned = (
     await Promise.all(
-      ['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget', 'LimitRange'].map((k) =>
+      ['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget', 'LimitRange', 'Job'].map((k) =>
         list(k, appSelector(app)),
       ),
     )

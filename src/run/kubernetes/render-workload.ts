@@ -104,6 +104,27 @@ export function envFor(input: RenderInput, type: string, spec: ProcessSpec): Arr
   return env;
 }
 
+/** The container hardening every brr pod shares (workloads and the release Job). */
+export function containerSecurity(): Record<string, unknown> {
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+  };
+}
+
+/** The pod-level settings every brr pod shares. */
+export function podSecurity(): Record<string, unknown> {
+  return {
+    fsGroup: RUN_AS,
+    runAsGroup: RUN_AS,
+    runAsNonRoot: true,
+    runAsUser: RUN_AS,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
 function container(input: RenderInput, type: string, spec: ProcessSpec): Record<string, unknown> {
   const probes = probesFor(spec);
   return {
@@ -118,12 +139,7 @@ function container(input: RenderInput, type: string, spec: ProcessSpec): Record<
       : undefined,
     readinessProbe: probes.readiness,
     resources: resourcesFor(spec),
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-    },
+    securityContext: containerSecurity(),
     startupProbe: probes.startup,
     volumeMounts: [{ mountPath: '/tmp', name: 'tmp' }],
   };
@@ -148,13 +164,7 @@ export function renderWorkload(input: RenderInput, type: string, spec: ProcessSp
       automountServiceAccountToken: false,
       containers: [container(input, type, spec)],
       enableServiceLinks: false,
-      securityContext: {
-        fsGroup: RUN_AS,
-        runAsGroup: RUN_AS,
-        runAsNonRoot: true,
-        runAsUser: RUN_AS,
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
+      securityContext: podSecurity(),
       terminationGracePeriodSeconds: Math.ceil(spec.graceMs / 1000),
       volumes: [{ emptyDir: {}, name: 'tmp' }],
     },

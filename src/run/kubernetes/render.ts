@@ -13,6 +13,7 @@ import {
 } from './names.js';
 import { probeAction, renderWorkload, selectorLabels } from './render-workload.js';
 import { hardCodedIpv4 } from './cnti.js';
+import { renderReleaseJob } from './render-job.js';
 import type { KubeObject, RenderInput, RenderResult } from './types.js';
 
 /**
@@ -64,6 +65,7 @@ export function renderRelease(input: RenderInput): RenderResult {
       ...(limits ? [limits] : []),
       renderConfigMap(input),
       renderSecret(input),
+      ...(input.releasePhase ? [renderReleaseJob(input, input.releasePhase)] : []),
       ...services,
       ...pdbs,
       ...workloads,

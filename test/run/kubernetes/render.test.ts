@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { BrrError } from '../../../src/core/errors.js';
+import { runChecks } from '../../../src/run/kubernetes/check.js';
 import { checkCnti } from '../../../src/run/kubernetes/cnti.js';
 import { LIMIT_DEFAULTS, renderRelease } from '../../../src/run/kubernetes/render.js';
 import { objectFileName, yamlStream } from '../../../src/run/kubernetes/yaml.js';
@@ -178,6 +179,26 @@ describe('render', () => {
       default: { cpu: '500m', memory: '512Mi' },
       defaultRequest: { cpu: '100m', memory: '128Mi' },
     });
+  });
+
+  it('renders the release phase as a Job after the config objects, same image, init and config; valid; passes brr check', () => {
+    const r = renderRelease(renderInput({ releasePhase: { command: 'node migrate.mjs --up' } }));
+    expect(r.objects.map((o) => `${o.kind}/${o.metadata.name}`).slice(0, 4)).toEqual([
+      'ConfigMap/upf-v3-config',
+      'Secret/upf-v3-secret',
+      'Job/upf-v3-release',
+      'Service/upf-nf',
+    ]);
+    const job = r.objects[2]!;
+    expectGolden('upf-v3-release-job.yaml', yamlStream([job]));
+    expect(openApiProblems(job)).toEqual([]);
+    const c = (job.spec as { template: { spec: { containers: Array<Record<string, unknown>> } } }).template.spec
+      .containers[0]!;
+    expect(c.command).toEqual(['/usr/bin/tini', '-g', '--', 'node', 'migrate.mjs', '--up']);
+    expect(c.image).toBe(`registry.example.com/nf/upf@${DIGEST}`);
+    expect(runChecks(r.objects, { imageSizes: { [c.image as string]: 1 } }).filter((x) => x.result !== 'pass')).toEqual(
+      [],
+    );
   });
 
   it('refuses an image that is not pinned to the release digest, and names Kubernetes cannot take', () => {
