@@ -3,10 +3,11 @@ import type { ProcessSpec, Release, ReleasePhaseSpec } from '../core/types.js';
 import { configEnv } from '../release/config.js';
 import { secretsKeyFromEnv } from '../release/secrets.js';
 import type { KubeApi } from '../run/kubernetes/client.js';
+import { cnfTestsuiteConfig, cnfTestsuiteYaml } from '../run/kubernetes/cnf-testsuite.js';
 import { defaultPushTarget, pushedReference } from '../run/kubernetes/image-ref.js';
 import { renderRelease } from '../run/kubernetes/render.js';
 import type { KubernetesTarget, RenderInput, RenderResult } from '../run/kubernetes/types.js';
-import { findBuild } from '../store/builds.js';
+import { findBuild, listBuilds } from '../store/builds.js';
 import { appTarget } from './app-target.js';
 import type { Context } from './context.js';
 
@@ -124,11 +125,36 @@ export async function renderInputFor(
   };
 }
 
+/**
+ * The app's other builds pushed to the same repository as `image` (for `brr render
+ * --cnf-testsuite`'s test tags), from the local store's push records.
+ */
+export async function otherPushedBuilds(
+  ctx: Context,
+  app: string,
+  registry: string,
+  image: string,
+): Promise<Array<{ digest: string; createdAt: string }>> {
+  const repo = image.slice(0, image.lastIndexOf('@'));
+  const out: Array<{ digest: string; createdAt: string }> = [];
+  for (const b of await listBuilds(ctx.paths)) {
+    const ref = pushedReference(b.pushed ?? [], registry, app, b.digest);
+    if (ref && ref.slice(0, ref.lastIndexOf('@')) === repo && !out.some((o) => o.digest === b.digest))
+      out.push({ digest: b.digest, createdAt: b.createdAt });
+  }
+  return out;
+}
+
+/** Where `brr render --cnf-testsuite --out DIR` puts the manifests, relative to DIR. */
+export const CNF_MANIFEST_DIR = 'manifests';
+
 export interface RenderOptions {
   release?: string;
   namespace?: string;
   registry?: string;
   includeSecrets?: boolean;
+  /** Also make the CNTi test suite's cnf-testsuite.yml (manifests in `manifests/` beside it). */
+  cnfTestsuite?: boolean;
 }
 
 /** `brr render`: a release (default the newest) as objects, for the app's target or the flags given. */
@@ -137,7 +163,7 @@ export async function renderForApp(
   deps: KubernetesDeps,
   app: string,
   opts: RenderOptions,
-): Promise<RenderResult & { release: string }> {
+): Promise<RenderResult & { release: string; cnfTestsuite?: string }> {
   const target = await appTarget(ctx, app);
   const namespace = opts.namespace ?? (target.target === 'kubernetes' ? target.namespace : undefined);
   const registry = opts.registry ?? (target.target === 'kubernetes' ? target.registry : undefined);
@@ -155,13 +181,24 @@ export async function renderForApp(
       `app ${app} has no release ${opts.release ?? 'yet'}`,
       `list them with \`brr releases --app ${app}\``,
     );
-  const result = renderRelease(
-    await renderInputFor(
-      deps,
-      rel,
-      { namespace, registry: registry.replace(/\/+$/, '') },
-      opts.includeSecrets ?? false,
-    ),
-  );
-  return { ...result, release: rel.id };
+  const reg = registry.replace(/\/+$/, '');
+  const input = await renderInputFor(deps, rel, { namespace, registry: reg }, opts.includeSecrets ?? false);
+  const result = renderRelease(input);
+  if (!opts.cnfTestsuite) return { ...result, release: rel.id };
+  const others = await otherPushedBuilds(ctx, app, reg, input.image);
+  const current = (await listBuilds(ctx.paths)).find((b) => b.digest === rel.build.digest);
+  const config = cnfTestsuiteConfig({
+    app,
+    namespace,
+    manifestDirectory: CNF_MANIFEST_DIR,
+    objects: result.objects,
+    current: { digest: rel.build.digest, createdAt: current?.createdAt ?? rel.createdAt },
+    others,
+  });
+  const warnings = [...result.warnings];
+  if (others.filter((o) => o.digest !== rel.build.digest).length === 0)
+    warnings.push(
+      `no other build of ${app} is pushed to ${input.image.slice(0, input.image.lastIndexOf('@'))}: the CNTi rolling_update, rolling_downgrade, rolling_version_change and rollback tests get no tags and skip; push another build there`,
+    );
+  return { ...result, warnings, release: rel.id, cnfTestsuite: cnfTestsuiteYaml(config) };
 }

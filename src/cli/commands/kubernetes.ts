@@ -2,7 +2,8 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { listAppTargets, planTarget, setAppTarget, type TargetFlags } from '../../app/app-target.js';
-import { defaultKubernetesDeps, renderForApp } from '../../app/kubernetes-render.js';
+import { CNF_MANIFEST_DIR, defaultKubernetesDeps, renderForApp } from '../../app/kubernetes-render.js';
+import { invalidInput } from '../../core/errors.js';
 import { parseReleaseId } from '../../release/plan.js';
 import type { AppTarget } from '../../run/kubernetes/types.js';
 import { objectFileName, objectYaml, yamlStream } from '../../run/kubernetes/yaml.js';
@@ -63,18 +64,35 @@ export function registerKubernetesCommands(program: Command): void {
     )
     .option('--namespace <ns>', "namespace (default: the app's Kubernetes target)")
     .option('--registry <host/path>', "registry (default: the app's Kubernetes target)")
+    .option(
+      '--cnf-testsuite',
+      'with --out: the manifests go to DIR/manifests and the CNTi test suite config to DIR/cnf-testsuite.yml',
+    )
     .action(
       async (
         id: string | undefined,
-        opts: CommonOpts & { out?: string; includeSecrets?: boolean; namespace?: string; registry?: string },
+        opts: CommonOpts & {
+          out?: string;
+          includeSecrets?: boolean;
+          namespace?: string;
+          registry?: string;
+          cnfTestsuite?: boolean;
+        },
       ) => {
         const app = appOf(opts);
+        if (opts.cnfTestsuite && !opts.out)
+          throw invalidInput(
+            'render_out_missing',
+            '--cnf-testsuite writes a directory: give --out DIR',
+            `brr render --cnf-testsuite --out ${app}-cnf`,
+          );
         const r = await withContext(opts, (ctx) =>
           renderForApp(ctx, defaultKubernetesDeps(ctx), app, {
             release: id === undefined ? undefined : parseReleaseId(id),
             namespace: opts.namespace,
             registry: opts.registry,
             includeSecrets: opts.includeSecrets,
+            cnfTestsuite: opts.cnfTestsuite,
           }),
         );
         for (const w of r.warnings) warn(w);
@@ -83,14 +101,20 @@ export function registerKubernetesCommands(program: Command): void {
           process.stdout.write(yamlStream(r.objects));
           return;
         }
-        mkdirSync(opts.out, { recursive: true });
+        const dir = r.cnfTestsuite ? path.join(opts.out, CNF_MANIFEST_DIR) : opts.out;
+        mkdirSync(dir, { recursive: true });
         const files = r.objects.map((o, i) => {
-          const file = path.join(opts.out as string, objectFileName(o, i));
+          const file = path.join(dir, objectFileName(o, i));
           writeFileSync(file, objectYaml(o));
           // A Secret with its values is as sensitive as the key that sealed them.
           if (o.kind === 'Secret') chmodSync(file, 0o600);
           return file;
         });
+        if (r.cnfTestsuite) {
+          const file = path.join(opts.out, 'cnf-testsuite.yml');
+          writeFileSync(file, r.cnfTestsuite);
+          files.push(file);
+        }
         if (opts.json) return printJson({ app, release: r.release, files, warnings: r.warnings });
         for (const f of files) out(f);
       },
