@@ -93,7 +93,9 @@ describe('render', () => {
     ]);
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
     expect(c.startupProbe).toMatchObject({ failureThreshold: 15, periodSeconds: 1 });
-    expect(nf.spec.template.spec.terminationGracePeriodSeconds).toBe(5);
+    // grace 5s: a 3s preStop drain (kube-proxy catches up, UDP flows move), then the full 5s after SIGTERM.
+    expect(c.lifecycle).toEqual({ preStop: { sleep: { seconds: 3 } } });
+    expect(nf.spec.template.spec.terminationGracePeriodSeconds).toBe(8);
     const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'upf-nf') as unknown as {
       spec: { ports: Array<{ protocol: string }> };
     };
