@@ -80,6 +80,7 @@ describe.skipIf(!!skip)('PID 1 under podman: the rendered init forwards SIGTERM 
     const built = await buildImage({ paths: home, repo });
     const record = await findBuild(home, built.digest);
     expect(record.init).toBe('/usr/local/bin/tini-static');
+    expect(built.record).toEqual(record);
     // Same commit, same init binary: the same image.
     expect((await buildImage({ paths: tempHome(), repo })).digest).toBe(built.digest);
     const pushed = await pushBuild({ paths: home, build: built.digest, to: `${reg.host}/nf:1` });
