@@ -176,6 +176,9 @@ export function runChecks(objects: readonly KubeObject[], facts: CheckFacts): Ch
     .filter((l) => l.type === 'Container')
     .map((l) => asObj(l.default));
   const none = (check: CheckName, why: string) => add(check, '-', why, 'skip');
+  // A Job's container runs to completion: CNTi's probe, init and process checks look at
+  // long-running workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Pod) only.
+  const serving = containers.filter(({ o }) => o.kind !== 'Job');
 
   for (const { c, at } of allContainers) {
     const image = String(c.image ?? '');
@@ -206,8 +209,6 @@ export function runChecks(objects: readonly KubeObject[], facts: CheckFacts): Ch
     );
   }
 
-  // A Job's container runs to completion: probes do not apply (CNTi checks long-running workloads).
-  const serving = containers.filter(({ o }) => o.kind !== 'Job');
   for (const probe of ['liveness', 'readiness'] as const) {
     for (const { c, at } of serving) add(probe, at, c[`${probe}Probe`] ? null : `no ${probe}Probe`);
     if (serving.length === 0) none(probe, 'no long-running containers');
@@ -226,7 +227,7 @@ export function runChecks(objects: readonly KubeObject[], facts: CheckFacts): Ch
     if (containers.length === 0) none(check, 'no containers');
   }
 
-  for (const { c, at } of containers) {
+  for (const { c, at } of serving) {
     const argv = asList(c.command) as unknown as string[];
     const pid1 = typeof argv[0] === 'string' ? argv[0] : null;
     const ok = pid1 !== null && (initKind(pid1) !== null || base(pid1).includes('s6-svscan'));
@@ -236,7 +237,7 @@ export function runChecks(objects: readonly KubeObject[], facts: CheckFacts): Ch
       ok ? null : `PID 1 is ${pid1 ?? "the image's entrypoint"}, not tini, dumb-init or s6-svscan`,
     );
   }
-  if (containers.length === 0) none('specialized_init_system', 'no containers');
+  if (serving.length === 0) none('specialized_init_system', 'no long-running containers');
 
   const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
   for (const o of configMaps) add('immutable_configmap', id(o), o.immutable === true ? null : 'not immutable');
@@ -293,13 +294,13 @@ export function runChecks(objects: readonly KubeObject[], facts: CheckFacts): Ch
   }
   if (images.length === 0) none('reasonable_image_size', 'no containers');
 
-  for (const { c, at } of containers) {
+  for (const { c, at } of serving) {
     const argv = asList(c.command) as unknown as string[];
     const rest = argv[0] && initKind(argv[0]) ? argv.slice(argv.indexOf('--') + 1) : argv;
     const shell = rest[0] !== undefined && SHELLS.has(base(rest[0])) && rest[1] === '-c';
     add('single_process_type', at, shell ? `runs \`${rest.join(' ')}\`: a shell and its children` : null);
   }
-  if (containers.length === 0) none('single_process_type', 'no containers');
+  if (serving.length === 0) none('single_process_type', 'no long-running containers');
   return rows;
 }
 

@@ -110,6 +110,29 @@ describe('brr check (CNTi static checks)', () => {
     expect(essentialFailures(rows)).toEqual([]);
   });
 
+  it('a release Job (runs to completion) is held to limits and tags, not to probes, init or single process', () => {
+    const objects = renderRelease(
+      renderInput({ releasePhase: { command: 'node migrate.mjs && node seed.mjs' } }),
+    ).objects;
+    expect(runChecks(objects, facts).filter((r) => r.result !== 'pass')).toEqual([]);
+    const rows = runChecks(objects, facts).filter((r) => r.object.startsWith('Job/'));
+    expect([...new Set(rows.map((r) => r.check))].sort()).toEqual(
+      [
+        'cpu_limits',
+        'hardcoded_ip_addresses_in_k8s_runtime_configuration',
+        'hostnetwork',
+        'hostport_not_used',
+        'latest_tag',
+        'memory_limits',
+        'non_root_containers',
+        'privileged',
+        'require_labels',
+        'secrets_used',
+        'versioned_tag',
+      ].sort(),
+    );
+  });
+
   it("follows CNTi's IP rule: CIDRs, 127.0.0.1 and 0.0.0.0 are allowed", () => {
     expect(hardcodedIps('10.0.0.0/8 127.0.0.1 0.0.0.0:8080 192.0.2.1 v1.2.3.4.5')).toEqual(['192.0.2.1']);
   });
