@@ -1,4 +1,4 @@
-import { BrrError, invalidInput } from '../core/errors.js';
+import { BrrError } from '../core/errors.js';
 import type { EventType, Release } from '../core/types.js';
 import type { KubeApi } from '../run/kubernetes/client.js';
 import { cleanUp } from '../run/kubernetes/cleanup.js';
@@ -9,7 +9,7 @@ import type { KubeObject, KubernetesTarget } from '../run/kubernetes/types.js';
 import { DEFAULT_KEEP, previousHealthyId } from '../release/retention.js';
 import { readAppState, type AppState } from './app-state.js';
 import type { Context } from './context.js';
-import { defaultKubernetesDeps, renderInputFor, type KubernetesDeps } from './kubernetes-render.js';
+import { defaultKubernetesDeps, ensurePushed, renderInputFor, type KubernetesDeps } from './kubernetes-render.js';
 
 /**
  * `brr run` on a Kubernetes app: render, server-side apply in order, watch the rollout, record
@@ -53,14 +53,7 @@ export async function runOnKubernetes(
   const timings = { renderMs: 0, applyMs: 0, waitMs: 0, cleanupMs: 0 };
   const record = (type: EventType, release: string, detail: Record<string, unknown>) =>
     ctx.ledger.appendEvent(app, { type, release, detail, actor: ctx.actor, createdAt: ctx.clock.now().toISOString() });
-  const build = await deps.buildOf(rel.build.digest);
-  if (build.release) {
-    throw invalidInput(
-      'release_phase_unsupported',
-      `${app} ${rel.id}: its build declares a release phase, which the Kubernetes target does not run yet`,
-      'run the release command as a Kubernetes Job yourself before `brr run`, or remove `release:` from brr.yaml',
-    );
-  }
+  await ensurePushed(deps, rel, target.registry, onProgress);
   const api = await deps.api(target);
   // The last release that served, other than this one: the way back if this rollout fails.
   const fallback = previousHealthyId((opts.state ?? (await readAppState(ctx, app))).events, rel.id);
@@ -108,7 +101,9 @@ export async function runOnKubernetes(
     );
   }
   onProgress(`${rel.id} failed: ${outcome.reason}; re-applying ${prev.id} with its own ConfigMap and Secret`);
-  const back = renderRelease(await renderInputFor(deps, prev, target, true, ctx.settings));
+  // Never the earlier release's Job again: its release phase ran when it was deployed.
+  const rendered = renderRelease(await renderInputFor(deps, prev, target, true, ctx.settings));
+  const back = { ...rendered, objects: rendered.objects.filter((o) => o.kind !== 'Job') };
   const restored = await applyAndWatch(
     api,
     back.objects,
@@ -150,19 +145,54 @@ async function applyAndWatch(
 ): Promise<Outcome> {
   let t = performance.now();
   let applied = 0;
-  try {
-    for (const o of objects) {
-      watch.signal?.throwIfAborted();
-      await api.apply(o);
-      applied++;
+  // The release Job (if any) splits the apply: config and the Job first, then wait for the Job,
+  // then the rest. New config objects change nothing that runs, so a failed Job leaves the
+  // running release as it was (changed: false, no rollback).
+  const job = objects.findIndex((o) => o.kind === 'Job');
+  const first = job < 0 ? [] : objects.slice(0, job + 1);
+  const rest = job < 0 ? objects : objects.slice(job + 1);
+  type Failed = Extract<Outcome, { ok: false }>;
+  const applyAll = async (list: readonly KubeObject[], counts: boolean): Promise<Failed | null> => {
+    try {
+      for (const o of list) {
+        watch.signal?.throwIfAborted();
+        await api.apply(o);
+        if (counts) applied++;
+      }
+      return null;
+    } catch (e) {
+      if (watch.signal?.aborted) throw e;
+      const error = e instanceof BrrError ? e : new BrrError('kube_api_error', String(e));
+      return { ok: false, reason: error.message, changed: applied > 0, error };
+    } finally {
+      timings.applyMs += performance.now() - t;
     }
-  } catch (e) {
-    if (watch.signal?.aborted) throw e;
-    const error = e instanceof BrrError ? e : new BrrError('kube_api_error', String(e));
-    return { ok: false, reason: error.message, changed: applied > 0, error };
-  } finally {
-    timings.applyMs += performance.now() - t;
+  };
+  if (job >= 0) {
+    const refused = await applyAll(first, false);
+    if (refused) return refused;
+    t = performance.now();
+    const ran = await watchRollout(api, [objects[job]!], watch);
+    timings.waitMs += performance.now() - t;
+    if (!ran.ok) {
+      const ns = objects[job]!.metadata.namespace ?? '';
+      const pods = await api
+        .list('v1', 'Pod', ns, `job-name=${objects[job]!.metadata.name}`)
+        .catch(() => [] as KubeObject[]);
+      const why = podProblems(pods);
+      return {
+        ok: false,
+        reason: `release phase: ${ran.reason}${why.length ? `; pods: ${why.join(', ')}` : ''}`,
+        changed: false,
+        error: new BrrError('release_phase_failed', `release phase of ${id}: ${ran.reason}`, {
+          hint: `see its output: \`kubectl -n ${ns} logs job/${objects[job]!.metadata.name}\`; the running release was not touched. Fix the command and release again (a release's Job runs once: delete it to retry the same release)`,
+        }),
+      };
+    }
+    t = performance.now();
   }
+  const refused = await applyAll(rest, true);
+  if (refused) return refused;
   t = performance.now();
   const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind));
   const result = await watchRollout(api, workloads, watch);

@@ -123,6 +123,8 @@ export function composeContainerConfig(
 
 export interface ComposeInput {
   base: BaseImage | null;
+  /** build.image.init's layer: above the base, below the app, not annotated as an app layer. */
+  init?: AppLayer | null;
   layers: AppLayer[];
   labels: Record<string, string>;
   spec: ImageSpec | null;
@@ -140,17 +142,22 @@ export async function composeImage(layout: OciLayout, input: ComposeInput): Prom
   config.config = composeContainerConfig(base?.config.config, labels, input.spec);
   config.rootfs = {
     type: 'layers',
-    diff_ids: [...(base?.config.rootfs?.diff_ids ?? []), ...layers.map((l) => l.diffId)],
+    diff_ids: [
+      ...(base?.config.rootfs?.diff_ids ?? []),
+      ...(input.init ? [input.init.diffId] : []),
+      ...layers.map((l) => l.diffId),
+    ],
   };
   // History must list one entry per non-empty layer when present; a base without it gets none.
   if (base && Array.isArray(base.config.history)) {
     config.history = [
       ...base.config.history,
+      ...(input.init ? [{ created, created_by: 'brr build (build.image.init)' }] : []),
       ...layers.map((l) => ({ created, created_by: `brr build (${l.name === 'app' ? '/app' : `/app/${l.name}`})` })),
     ];
   }
   const configDesc = await layout.putBlob(canonicalJson(config), MEDIA_TYPES.config);
-  const multi = layers.length + (base?.layers.length ?? 0) > 1;
+  const multi = layers.length + (base?.layers.length ?? 0) + (input.init ? 1 : 0) > 1;
   const ours = layers.map((l) =>
     multi ? { ...l.descriptor, annotations: { [LAYER_ANNOTATION]: l.name } } : l.descriptor,
   );
@@ -164,7 +171,7 @@ export async function composeImage(layout: OciLayout, input: ComposeInput): Prom
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.manifest,
     config: configDesc,
-    layers: [...theirs, ...ours],
+    layers: [...theirs, ...(input.init ? [input.init.descriptor] : []), ...ours],
   };
   if (base)
     manifest.annotations = {
@@ -172,7 +179,7 @@ export async function composeImage(layout: OciLayout, input: ComposeInput): Prom
       'org.opencontainers.image.base.name': base.name,
     };
   const manifestDesc = await layout.putBlob(canonicalJson(manifest), MEDIA_TYPES.manifest);
-  const all = [...theirs, ...ours];
+  const all = [...theirs, ...(input.init ? [input.init.descriptor] : []), ...ours];
   return {
     manifest: manifestDesc,
     config: configDesc,

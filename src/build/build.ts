@@ -273,6 +273,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     stage = 'recording the image';
     await layout.addImage(desc);
     progress(`image ${desc.digest}`);
+    // As the store will read it back: present only when the image has an init.
+    const init = (await readConfig(layout, await readManifest(layout, desc.digest))).config?.Labels?.[
+      IMAGE_LABELS.init
+    ];
     const record: BuildRecord = {
       digest: desc.digest,
       commit,
@@ -285,6 +289,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       release: manifest.release,
       ref: desc.annotations![ANNOTATIONS.refName]!,
       base: base?.pinned ?? null,
+      ...(init ? { init } : {}),
       pushed: [],
     };
     return { digest: desc.digest, commit, cached: false, dirty, record };

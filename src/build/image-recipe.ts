@@ -1,10 +1,11 @@
 import path from 'node:path';
 import type { Manifest } from '../core/types.js';
-import { imageLabels, writeImage, type ImageInput, type ImageResult } from '../store/image.js';
+import { IMAGE_LABELS, imageLabels, writeImage, type ImageInput, type ImageResult } from '../store/image.js';
 import type { OciLayout } from '../store/oci-layout.js';
 import { resolveBase, composeImage, type BaseImage } from './base-image.js';
 import { runGit } from './checkout.js';
 import { buildDockerfile } from './dockerfile.js';
+import { findInit, writeInitLayer } from './init-layer.js';
 import { DEFAULT_SPLIT, presentSplitDirs, writeAppLayers } from './layers.js';
 
 /**
@@ -69,11 +70,17 @@ export async function writeBuildImage(input: BuildImageInput): Promise<ImageResu
   }
   const split = await presentSplitDirs(image.outputDir, manifest.build.layers ?? DEFAULT_SPLIT);
   if (!input.base && !manifest.build.image && split.length === 0) return writeImage(layout, image);
+  // Before the app layers: writing them moves split directories out of the output.
+  const spec = manifest.build.image;
+  const init = spec?.init ? await writeInitLayer(layout, spec.init, input.src, input.work) : null;
+  const initPath = init?.path ?? (input.base ? await findInit(layout, input.base.layers) : null);
+  if (initPath) input.progress(`init ${initPath}${init ? ' (build.image.init)' : ' (from the base)'}`);
   const layers = await writeAppLayers(layout, image.outputDir, image.commitTime, split, input.work, input.progress);
   return composeImage(layout, {
     base: input.base,
+    init: init?.layer ?? null,
     layers,
-    labels: imageLabels(image),
+    labels: initPath ? { ...imageLabels(image), [IMAGE_LABELS.init]: initPath } : imageLabels(image),
     spec: manifest.build.image ?? null,
     commitTime: image.commitTime,
   });

@@ -13,6 +13,7 @@ import { registerLockCommands } from './commands/lock.js';
 import { registerGcCommands } from './commands/gc.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerRegistryCommands } from './commands/registry.js';
+import { registerCheckCommands } from './commands/check.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. */
 export async function main(argv: string[]): Promise<number> {
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   registerGcCommands(program);
   registerAuditCommands(program);
   registerRegistryCommands(program);
+  registerCheckCommands(program);
   program.commands.forEach((c) => c.exitOverride());
   try {
     await program.parseAsync(argv);

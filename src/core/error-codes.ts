@@ -85,6 +85,11 @@ export const ERROR_CODES = {
     exitCode: 2,
     meaning: 'A build reference is neither a digest nor a long enough hex prefix.',
   },
+  check_failed: {
+    category: 'kubernetes',
+    exitCode: 1,
+    meaning: '`brr check`: at least one essential CNTi check failed; each failed row says what to change.',
+  },
   config_assignment_invalid: { category: 'release', exitCode: 2, meaning: 'A config assignment is not KEY=VALUE.' },
   config_key_conflict: {
     category: 'release',
@@ -164,6 +169,11 @@ export const ERROR_CODES = {
     meaning:
       'An image or manifest has a form brr does not support (media type, nested index, mismatched layers, no app layer).',
   },
+  init_invalid: {
+    category: 'manifest',
+    exitCode: 2,
+    meaning: '`build.image.init` is not a statically linked tini or dumb-init executable.',
+  },
   internal: {
     category: 'internal',
     exitCode: 1,
@@ -202,6 +212,12 @@ export const ERROR_CODES = {
   },
   kube_unreachable: { category: 'kubernetes', exitCode: 1, meaning: 'The Kubernetes API server cannot be reached.' },
   kubeconfig_invalid: { category: 'kubernetes', exitCode: 2, meaning: 'The kubeconfig cannot be loaded.' },
+  kubernetes_image_not_pushed: {
+    category: 'kubernetes',
+    exitCode: 2,
+    meaning:
+      "The release's build was not pushed where the app's registry says, so no render can name its image; push it (`brr run` pushes by itself).",
+  },
   kubernetes_image_unpinned: {
     category: 'kubernetes',
     exitCode: 2,
@@ -454,15 +470,15 @@ export const ERROR_CODES = {
     meaning:
       'The release-phase command failed; the release was not switched to. Message: exit code, last lines, log path.',
   },
-  release_phase_unsupported: {
-    category: 'kubernetes',
-    exitCode: 2,
-    meaning: 'The build declares a release phase, which the Kubernetes target does not run yet.',
-  },
   release_untrusted: {
     category: 'release',
     exitCode: 1,
     meaning: 'A release is not signed by a key the app trusts; it is refused.',
+  },
+  render_out_missing: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: '`brr render --cnf-testsuite` writes a directory: it needs --out DIR.',
   },
   render_target_missing: {
     category: 'usage',

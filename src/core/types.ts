@@ -58,6 +58,17 @@ export interface ProcessSpec {
    * the new ones (apps bound to a fixed port). Absent means `overlap`, never recorded.
    */
   switch?: SwitchStrategy;
+  /**
+   * brr.yaml `resources`: Kubernetes quantities, set as both request and limit of every container
+   * of the type. Absent (never empty) when not given, so images without it keep their digests.
+   */
+  resources?: ResourceSpec;
+}
+
+/** CPU and memory of one container, as Kubernetes quantities (`500m`, `2`, `256Mi`); at least one is set. */
+export interface ResourceSpec {
+  cpu?: string;
+  memory?: string;
 }
 
 export type SwitchStrategy = 'overlap' | 'stop-first';
@@ -86,6 +97,11 @@ export interface ImageSpec {
   /** `8080/tcp`, `2152/udp`, `38412/sctp`. */
   ports: string[];
   env: Record<string, string>;
+  /**
+   * A static tini or dumb-init on the build host (absolute, or relative to the built directory),
+   * added as a layer of its own at /usr/local/bin/<name> to be PID 1 on Kubernetes; absent when unset.
+   */
+  init?: string;
 }
 
 /** brr.yaml `build`. The optional keys are absent (not null) when brr.yaml does not set them. */
@@ -134,6 +150,8 @@ export interface BuildRecord {
   ref: string;
   /** The base image pinned by digest (`registry/repo@sha256:…`, label `dev.brr.base`), or null. */
   base?: string | null;
+  /** Path of the image's init (tini/dumb-init, label `dev.brr.init`), PID 1 on Kubernetes; absent or null when none. */
+  init?: string | null;
   /** Where the build was pushed (`registry/repo[:tag]@sha256:…`), oldest first. */
   pushed?: string[];
 }

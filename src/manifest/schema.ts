@@ -8,6 +8,7 @@ import type {
   PortSpec,
   ProcessSpec,
   ReleasePhaseSpec,
+  ResourceSpec,
   RestartPolicy,
 } from '../core/types.js';
 import { durationTooLong, parseDuration } from './duration.js';
@@ -41,6 +42,10 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
     "map of environment variables baked into the image (not deploy config: use `brr config` for that), added to the base's",
   ],
   [
+    'build.image.init',
+    "path of a static tini or dumb-init on the build host (absolute, or relative to the built directory; Debian's `tini` package has /usr/bin/tini-static), added as a layer of its own at /usr/local/bin/<name> and run as PID 1 on Kubernetes; default the tini/dumb-init the base has, if any",
+  ],
+  [
     'build.dockerfile',
     'path of a Dockerfile (relative to the built directory): build with podman, buildah or docker on the clean checkout, with SOURCE_DATE_EPOCH, instead of build.command/output/image',
   ],
@@ -71,6 +76,10 @@ export const MANIFEST_DOC: Array<[path: string, doc: string]> = [
   [
     'processes.T.stateful',
     '`true` runs the process type as a StatefulSet on Kubernetes (stable names, ordered updates); default false',
+  ],
+  [
+    'processes.T.resources',
+    '`{ cpu, memory }` as Kubernetes quantities (`500m`, `2`, `256Mi`, `1Gi`), each both request and limit of every container of the type (Guaranteed QoS); without them a namespace LimitRange gives defaults (cpu 500m limit / 100m request, memory 512Mi limit / 128Mi request) and `brr check` warns; the local supervisor ignores them',
   ],
   [
     'release.command',
@@ -210,7 +219,17 @@ function checkPortsDistinct(c: Ctx, processes: Record<string, ProcessSpec>): voi
 }
 
 function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
-  const d = c.obj(def, path, ['command', 'scale', 'ports', 'health', 'grace', 'restart', 'stateful', 'switch']);
+  const d = c.obj(def, path, [
+    'command',
+    'scale',
+    'ports',
+    'health',
+    'grace',
+    'restart',
+    'stateful',
+    'switch',
+    'resources',
+  ]);
   const command = c.str(d.command, `${path}.command`);
   const scale = d.scale === undefined ? 1 : c.int(d.scale, `${path}.scale`, 0, 1000);
   const ports: PortSpec[] = [];
@@ -246,7 +265,40 @@ function validateProcess(c: Ctx, def: unknown, path: string): ProcessSpec {
   const spec: ProcessSpec = { command, scale, ports, health, graceMs, restart };
   if (d.stateful === true) spec.stateful = true;
   if (sw === 'stop-first') spec.switch = 'stop-first';
+  if (d.resources !== undefined) spec.resources = validateResources(c, d.resources, `${path}.resources`);
   return spec;
+}
+
+/**
+ * A Kubernetes quantity: a decimal number with an SI suffix (`m`, `k`, `M`, `G`…), a binary one
+ * (`Ki`, `Mi`, `Gi`…) or an exponent (`1e3`). The API server would refuse anything else halfway
+ * through an apply; here the error names the key.
+ */
+const QUANTITY_RE = /^(?:\d+(?:\.\d*)?|\.\d+)(?:Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
+
+/** True for a Kubernetes quantity greater than zero (see QUANTITY_RE). */
+export function isPositiveQuantity(q: string): boolean {
+  return QUANTITY_RE.test(q) && /[1-9]/.test(q.replace(/[eE][+-]?\d+$/, ''));
+}
+
+function validateResources(c: Ctx, raw: unknown, path: string): ResourceSpec {
+  const r = c.obj(raw, path, ['cpu', 'memory']);
+  const out: ResourceSpec = {};
+  for (const key of ['cpu', 'memory'] as const) {
+    const v = r[key];
+    if (v === undefined) continue;
+    const q = typeof v === 'number' ? String(v) : c.str(v, `${path}.${key}`).trim();
+    if (!isPositiveQuantity(q))
+      c.fail(
+        `${path}.${key}`,
+        `"${String(v)}" is not a Kubernetes quantity above zero (e.g. ${key === 'cpu' ? '500m or 2' : '256Mi or 1Gi'})`,
+      );
+    if (key === 'memory' && /[num]$/.test(q))
+      c.fail(`${path}.memory`, `"${q}" is a fraction of a byte; use Mi or Gi (e.g. 256Mi)`);
+    out[key] = q;
+  }
+  if (out.cpu === undefined && out.memory === undefined) c.fail(path, 'expected cpu, memory or both');
+  return out;
 }
 
 function validateHealth(c: Ctx, raw: unknown, path: string, ports: PortSpec[]): HealthSpec {
@@ -305,7 +357,7 @@ function validateBuildImage(c: Ctx, b: Obj, build: BuildSpec): void {
     if (new Set(build.layers).size !== build.layers.length) c.fail('build.layers', 'lists a directory twice');
   }
   if (b.image !== undefined) {
-    const o = c.obj(b.image, 'build.image', ['base', 'platform', 'entrypoint', 'cmd', 'user', 'ports', 'env']);
+    const o = c.obj(b.image, 'build.image', ['base', 'platform', 'entrypoint', 'cmd', 'user', 'ports', 'env', 'init']);
     const img: ImageSpec = { base: null, platform: null, entrypoint: null, cmd: null, user: null, ports: [], env: {} };
     if (o.base !== undefined) img.base = c.str(o.base, 'build.image.base').trim();
     if (o.platform !== undefined) {
@@ -331,6 +383,11 @@ function validateBuildImage(c: Ctx, b: Obj, build: BuildSpec): void {
           c.fail(`build.image.env.${k}`, 'expected a string');
         img.env[k] = String(v);
       }
+    }
+    if (o.init !== undefined) {
+      img.init = c.str(o.init, 'build.image.init').trim();
+      if (!/tini|dumb-init/.test(img.init.split('/').pop() ?? ''))
+        c.fail('build.image.init', 'expected the path of a tini or dumb-init binary (its file name says which)');
     }
     build.image = img;
   }

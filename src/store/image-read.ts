@@ -57,6 +57,7 @@ export async function buildRecordOf(layout: OciLayout, d: Descriptor): Promise<B
   let processes: Record<string, ProcessSpec> = {};
   let release: ReleasePhaseSpec | null = null;
   let base: string | null = null;
+  let init: string | null = null;
   let size = d.size;
   try {
     const m = await readManifest(layout, d.digest);
@@ -64,6 +65,7 @@ export async function buildRecordOf(layout: OciLayout, d: Descriptor): Promise<B
     const c = await readConfig(layout, m);
     const label = c.config?.Labels?.[IMAGE_LABELS.manifest];
     base = c.config?.Labels?.[IMAGE_LABELS.base] ?? null;
+    init = c.config?.Labels?.[IMAGE_LABELS.init] ?? null;
     // Release phase first: an image whose release label is unreadable gets no processes either,
     // so it is never run without its migrations.
     release = releasePhaseOf(c.config?.Labels?.[IMAGE_LABELS.release]);
@@ -83,6 +85,8 @@ export async function buildRecordOf(layout: OciLayout, d: Descriptor): Promise<B
     release,
     ref: a[ANNOTATIONS.refName] ?? '',
     base,
+    // Only present with an init, so records of images without one read as they always did.
+    ...(init ? { init } : {}),
     pushed: pushedOf(a[PUSHED_ANNOTATION]),
   };
 }

@@ -20,6 +20,8 @@ export const IMAGE_LABELS = {
   release: 'dev.brr.release',
   /** The base image pinned by digest (`registry/repo@sha256:…`), only for images built on a base. */
   base: 'dev.brr.base',
+  /** Path of the image's tini/dumb-init (found in the base or added by build.image.init), only when there is one. */
+  init: 'dev.brr.init',
 } as const;
 
 /**

@@ -31,6 +31,7 @@ describe('brr run on Kubernetes, against the FAKE API server', () => {
     const r = await w.run(v1);
     expect(r.release).toBe('v1');
     expect(w.fake.patches.map((p) => p.path.split('/').slice(-2).join('/'))).toEqual([
+      'limitranges/upf-defaults',
       'configmaps/upf-v1-config',
       'secrets/upf-v1-secret',
       'services/upf-nf',
@@ -90,7 +91,7 @@ describe('brr run on Kubernetes, against the FAKE API server', () => {
       'upf-worker',
     ]);
     expect(w.live()).toEqual({
-      envFrom: ['upf-v1-config', 'upf-v1-secret'],
+      refs: ['upf-v1-config', 'upf-v1-secret'],
       image: `registry.example.com/nf/upf@${DIGEST_1}`,
       version: 'v1',
     });
@@ -135,7 +136,7 @@ describe('brr run on Kubernetes, against the FAKE API server', () => {
       }),
     );
     await w.run(v3);
-    expect(w.live().envFrom).toEqual(['upf-v3-config', 'upf-v3-secret']);
+    expect(w.live().refs).toEqual(['upf-v3-config', 'upf-v3-secret']);
     expect(w.fake.get('ConfigMap', 'upf-v3-config', 'upf')!.data).toEqual({ GREETING: 'one' });
     expect(Buffer.from(w.fake.get('Secret', 'upf-v3-secret', 'upf')!.data.API_TOKEN, 'base64').toString()).toBe(
       SECRET_VALUE,
@@ -181,5 +182,53 @@ describe('brr run on Kubernetes, against the FAKE API server', () => {
     expect(w.names('Deployment')).toEqual(['upf-nf']);
     expect(w.names('PodDisruptionBudget')).toEqual(['upf-nf']);
     expect(w.lines.join('\n')).toContain('clean-up: deleted Deployment/upf-worker');
+  });
+
+  it('release phase (fake): a Job per release with its own config, image and init, waited for before the rollout', async () => {
+    w.releasePhases.set(DIGEST_1, { command: 'node migrate.mjs' });
+    const v1 = await w.release();
+    await w.run(v1);
+    const order = w.fake.patches.map((p) => p.path.split('/').slice(-2).join('/'));
+    expect(order.indexOf('jobs/upf-v1-release')).toBeGreaterThan(order.indexOf('secrets/upf-v1-secret'));
+    expect(order.indexOf('jobs/upf-v1-release')).toBeLessThan(order.indexOf('deployments/upf-nf'));
+    const job = w.fake.get('Job', 'upf-v1-release', 'upf')!;
+    const c = job.spec.template.spec.containers[0];
+    expect(c.image).toBe(`registry.example.com/nf/upf@${DIGEST_1}`);
+    expect(c.command).toEqual(['node', 'migrate.mjs']);
+    expect(c.env).toContainEqual({
+      name: 'GREETING',
+      valueFrom: { configMapKeyRef: { key: 'GREETING', name: 'upf-v1-config' } },
+    });
+    expect(c.env).toContainEqual({
+      name: 'API_TOKEN',
+      valueFrom: { secretKeyRef: { key: 'API_TOKEN', name: 'upf-v1-secret' } },
+    });
+    expect(job.spec).toMatchObject({ backoffLimit: 0, template: { spec: { restartPolicy: 'Never' } } });
+    expect(w.lines).toContain('upf-v1-release: release command succeeded');
+    expect(await w.events()).toEqual(['switch-started v1', 'activated v1']);
+    // The next healthy release's clean-up deletes the earlier Job; its own stays.
+    w.releasePhases.set(DIGEST_2, { command: 'node migrate.mjs' });
+    await w.run(await w.release(DIGEST_2));
+    expect(w.names('Job')).toEqual(['upf-v2-release']);
+    expect(w.fake.jobs).toEqual(['upf-v1-release', 'upf-v2-release']);
+  });
+
+  it('release phase (fake): a failed Job fails the deploy and leaves the running release untouched', async () => {
+    await w.run(await w.release());
+    w.releasePhases.set(DIGEST_2, { command: 'node migrate.mjs' });
+    w.fake.setJobScript(() => 'failed');
+    const v2 = await w.release(DIGEST_2);
+    const e = await failure(w.run(v2));
+    expect(e.code).toBe('release_phase_failed');
+    expect(e.message).toContain('release phase of v2: Job upf-v2-release failed (BackoffLimitExceeded');
+    expect(e.hint).toContain('kubectl -n upf logs job/upf-v2-release');
+    expect(await w.events()).toEqual(['switch-started v1', 'activated v1', 'switch-started v2', 'failed v2']);
+    // No workload was touched: v1 still runs, with its own config; nothing was rolled back.
+    expect(w.live()).toMatchObject({ version: 'v1', image: `registry.example.com/nf/upf@${DIGEST_1}` });
+    expect(
+      w.fake.patches.some(
+        (p) => p.path.endsWith('deployments/upf-nf') && p.body.metadata.labels['app.kubernetes.io/version'] === 'v2',
+      ),
+    ).toBe(false);
   });
 });

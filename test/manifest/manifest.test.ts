@@ -129,6 +129,29 @@ describe('brr.yaml', () => {
     expect(e.hint).toBeTruthy();
   });
 
+  it('reads processes.T.resources as Kubernetes quantities; absent when not given (digests unchanged)', () => {
+    const m = parseManifest(
+      'processes:\n  a: { command: x, resources: { cpu: 500m, memory: 256Mi } }\n  b: { command: x, resources: { cpu: 2 } }\n  c: { command: x }\n',
+    );
+    expect(m.processes.a!.resources).toEqual({ cpu: '500m', memory: '256Mi' });
+    expect(m.processes.b!.resources).toEqual({ cpu: '2' });
+    expect('resources' in m.processes.c!).toBe(false);
+  });
+
+  it.each([
+    ['{ cpu: lots }', 'processes.web.resources.cpu: "lots" is not a Kubernetes quantity'],
+    ['{ cpu: 0 }', 'processes.web.resources.cpu: "0" is not a Kubernetes quantity above zero'],
+    ['{ memory: 256MB }', 'processes.web.resources.memory: "256MB" is not a Kubernetes quantity'],
+    ['{ memory: 100m }', 'processes.web.resources.memory: "100m" is a fraction of a byte'],
+    ['{ gpu: 1 }', 'processes.web.resources.gpu: unknown key'],
+    ['{}', 'processes.web.resources: expected cpu, memory or both'],
+  ])('refuses resources %s, naming the key', (r, msg) => {
+    const e = brrErrorOf(() => parseManifest(`processes:\n  web:\n    command: x\n    resources: ${r}\n`));
+    expect(e.code).toBe('manifest_invalid');
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain(msg);
+  });
+
   it('reports YAML syntax errors with the line', () => {
     const e = errorOf(() => parseManifest('app: x\nprocesses: [\n'));
     expect(e.code).toBe('manifest_invalid');

@@ -1,12 +1,8 @@
 /** `brr apps`, `brr apps set` and `brr render`: flags and output only; the verbs are app/app-target.ts and app/kubernetes-render.ts. */
 import type { Command } from 'commander';
 import { listAppTargets, planTarget, setAppTarget, type AppTarget, type TargetFlags } from '../../app/app-target.js';
-import {
-  defaultKubernetesDeps,
-  renderedYaml,
-  renderForApp,
-  writeRenderedObjects,
-} from '../../app/kubernetes-render.js';
+import { defaultKubernetesDeps, renderedYaml, renderForApp, writeRender } from '../../app/kubernetes-render.js';
+import { invalidInput } from '../../core/errors.js';
 import { appOf, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, out, printJson, table, warn } from '../output.js';
 
@@ -64,18 +60,35 @@ export function registerKubernetesCommands(program: Command): void {
     )
     .option('--namespace <ns>', "namespace (default: the app's Kubernetes target)")
     .option('--registry <host/path>', "registry (default: the app's Kubernetes target)")
+    .option(
+      '--cnf-testsuite',
+      'with --out: the manifests go to DIR/manifests and the CNTi test suite config to DIR/cnf-testsuite.yml',
+    )
     .action(
       async (
         id: string | undefined,
-        opts: CommonOpts & { out?: string; includeSecrets?: boolean; namespace?: string; registry?: string },
+        opts: CommonOpts & {
+          out?: string;
+          includeSecrets?: boolean;
+          namespace?: string;
+          registry?: string;
+          cnfTestsuite?: boolean;
+        },
       ) => {
         const app = appOf(opts);
+        if (opts.cnfTestsuite && !opts.out)
+          throw invalidInput(
+            'render_out_missing',
+            '--cnf-testsuite writes a directory: give --out DIR',
+            `brr render --cnf-testsuite --out ${app}-cnf`,
+          );
         const r = await withContext(opts, (ctx) =>
           renderForApp(ctx, defaultKubernetesDeps(ctx), app, {
             release: id,
             namespace: opts.namespace,
             registry: opts.registry,
             includeSecrets: opts.includeSecrets,
+            cnfTestsuite: opts.cnfTestsuite,
           }),
         );
         for (const w of r.warnings) warn(w);
@@ -84,7 +97,7 @@ export function registerKubernetesCommands(program: Command): void {
           process.stdout.write(renderedYaml(r.objects));
           return;
         }
-        const files = writeRenderedObjects(r.objects, opts.out);
+        const files = writeRender(r, opts.out);
         if (opts.json) return printJson({ app, release: r.release, files, warnings: r.warnings });
         for (const f of files) out(f);
       },

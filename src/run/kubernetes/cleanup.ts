@@ -7,7 +7,7 @@ import type { KubeObject } from './types.js';
  * and workloads of process types the running release no longer has. Clean-up that deletes what
  * a retained release needs is the bug users of other tools report most, so every rule keeps
  * when in doubt: an object stays if a retained release owns it OR any live ReplicaSet,
- * Deployment, StatefulSet or ControllerRevision mentions its name anywhere (envFrom, env,
+ * Deployment, StatefulSet or ControllerRevision mentions its name anywhere (env key refs, envFrom,
  * volumes): `kubectl rollout undo` brings such a template back, and it must still find its config.
  */
 
@@ -78,10 +78,14 @@ export function planConfigCleanup(
   return plan;
 }
 
-/** Pure: live Deployments, StatefulSets, Services and PDBs of the app that `desired` no longer has. */
+/**
+ * Pure: live Deployments, StatefulSets, Services, PDBs, the LimitRange and release Jobs of the app
+ * that `desired` no longer has (a LimitRange only acts when a pod is admitted, so deleting it touches
+ * no running pod; an earlier release's Job has done its work once its successor is healthy).
+ */
 export function planPrune(desired: readonly KubeObject[], live: readonly KubeObject[]): Ref[] {
   const want = new Set(desired.map((o) => `${o.kind}/${o.metadata.name}`));
-  const order = ['Deployment', 'StatefulSet', 'PodDisruptionBudget', 'Service'];
+  const order = ['Deployment', 'StatefulSet', 'PodDisruptionBudget', 'Service', 'LimitRange', 'Job'];
   return live
     .filter(
       (o) =>
@@ -103,6 +107,8 @@ export const API_VERSIONS: Record<string, string> = {
   ReplicaSet: 'apps/v1',
   ControllerRevision: 'apps/v1',
   PodDisruptionBudget: 'policy/v1',
+  LimitRange: 'v1',
+  Job: 'batch/v1',
 };
 
 export interface CleanupResult {
@@ -121,7 +127,9 @@ export async function cleanUp(
   const list = (kind: string, selector: string) => api.list(API_VERSIONS[kind] as string, kind, namespace, selector);
   const owned = (
     await Promise.all(
-      ['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget'].map((k) => list(k, appSelector(app))),
+      ['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget', 'LimitRange', 'Job'].map((k) =>
+        list(k, appSelector(app)),
+      ),
     )
   ).flat();
   const deleted: string[] = [];

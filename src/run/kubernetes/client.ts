@@ -79,7 +79,15 @@ export function createKubeApi(kc: KubeConfig): KubeApi {
     },
     async remove(apiVersion, kind, namespace, name) {
       try {
-        await api.delete(header(apiVersion, kind, namespace, name));
+        // Background: a deleted Job's pods go with it (the REST default for Jobs orphans them).
+        await api.delete(
+          header(apiVersion, kind, namespace, name),
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          'Background',
+        );
         return true;
       } catch (e) {
         if (e instanceof ApiException && e.code === 404) return false;

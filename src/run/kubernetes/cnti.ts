@@ -1,3 +1,4 @@
+import { hardcodedIps } from './check.js';
 import { LABELS } from './names.js';
 import type { KubeObject } from './types.js';
 
@@ -19,11 +20,12 @@ export interface CntiFinding {
   problem: string;
 }
 
-const IPV4 = /(?<![\d.])(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}(?![\d.])(?!\/\d)/;
-
-/** True when the text holds an IPv4 address that is not written as a CIDR (`10.0.0.0/8` is fine). */
+/**
+ * True when the text holds an IPv4 address CNTi's rule flags: not a CIDR (`10.0.0.0/8` is fine),
+ * not 127.0.0.1 and not 0.0.0.0 (see check.ts, which `brr check` uses).
+ */
 export function hardCodedIpv4(text: string): boolean {
-  return IPV4.test(text);
+  return hardcodedIps(text).length > 0;
 }
 
 const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Pod', 'Job']);

@@ -46,6 +46,26 @@ export function secretName(app: string, release: string): string {
   return `${app}-${release}-secret`;
 }
 
+/**
+ * The release phase's Job of a release: `<app>-<id>-release`. Its pods get a `job-name` label,
+ * which holds at most 63 characters, so longer names are refused here.
+ */
+export function releaseJobName(app: string, release: string): string {
+  const name = `${app}-${release}-release`;
+  if (name.length > 63)
+    throw invalidInput(
+      'kubernetes_name_invalid',
+      `app ${app}: the release Job name "${name}" is longer than 63 characters`,
+      'use a shorter app name',
+    );
+  return name;
+}
+
+/** The app's namespace LimitRange, rendered while some process type lacks `resources`: `<app>-defaults`. */
+export function limitRangeName(app: string): string {
+  return `${app}-defaults`;
+}
+
 const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /**

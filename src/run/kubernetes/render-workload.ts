@@ -8,6 +8,7 @@ import {
   secretName,
   workloadName,
 } from './names.js';
+import { pid1Argv } from './pid1.js';
 import type { KubeObject, RenderInput } from './types.js';
 
 /**
@@ -61,39 +62,96 @@ export function probesFor(spec: ProcessSpec): Probes {
   };
 }
 
-function container(input: RenderInput, type: string, spec: ProcessSpec): Record<string, unknown> {
-  const probes = probesFor(spec);
-  const env = [
+/**
+ * The process's `resources` as both request and limit (Guaranteed QoS: an NF is neither throttled
+ * below what it asked for nor evicted first). What is not given comes from the LimitRange.
+ */
+export function resourcesFor(spec: ProcessSpec): Record<string, unknown> | undefined {
+  const r = spec.resources;
+  if (!r) return undefined;
+  const q: Record<string, string> = {};
+  if (r.cpu) q.cpu = r.cpu;
+  if (r.memory) q.memory = r.memory;
+  return { limits: { ...q }, requests: { ...q } };
+}
+
+/**
+ * The container's environment: brr's own variables, then one entry per config key read from the
+ * release's immutable ConfigMap (`configMapKeyRef`) or Secret (`secretKeyRef`). Per key rather
+ * than `envFrom`: the CNTi checks immutable_configmap and secrets_used only look at key refs and
+ * volumes. brr's variables and PORT win over config, as explicit `env` won over `envFrom` before.
+ */
+export function envFor(input: RenderInput, type: string, spec: ProcessSpec): Array<Record<string, unknown>> {
+  const env: Array<Record<string, unknown>> = [
     { name: 'BRR_APP', value: input.app },
     { name: 'BRR_PROCESS_TYPE', value: type },
     { name: 'BRR_RELEASE', value: input.release.id },
   ];
-  // Explicit env wins over envFrom, so PORT is only set when config does not set it.
+  const own = new Set(env.map((e) => e.name as string));
   const tcp = spec.ports.find((p) => p.protocol === 'tcp');
   if (tcp && !('PORT' in input.config) && !('PORT' in input.secrets))
     env.push({ name: 'PORT', value: String(tcp.port) });
+  const cm = configMapName(input.app, input.release.id);
+  const secret = secretName(input.app, input.release.id);
+  const keys = [...Object.keys(input.config), ...Object.keys(input.secrets)].filter((k) => !own.has(k)).sort();
+  for (const key of keys) {
+    env.push(
+      key in input.secrets
+        ? { name: key, valueFrom: { secretKeyRef: { key, name: secret } } }
+        : { name: key, valueFrom: { configMapKeyRef: { key, name: cm } } },
+    );
+  }
+  return env;
+}
+
+/** The container hardening every brr pod shares (workloads and the release Job). */
+export function containerSecurity(): Record<string, unknown> {
   return {
-    command: ['/bin/sh', '-c', spec.command],
-    env,
-    envFrom: [
-      { configMapRef: { name: configMapName(input.app, input.release.id) } },
-      { secretRef: { name: secretName(input.app, input.release.id) } },
-    ],
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+  };
+}
+
+/** The pod-level settings every brr pod shares. */
+export function podSecurity(): Record<string, unknown> {
+  return {
+    fsGroup: RUN_AS,
+    runAsGroup: RUN_AS,
+    runAsNonRoot: true,
+    runAsUser: RUN_AS,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/**
+ * The preStop drain: seconds a terminating pod keeps running after it left the Service's
+ * endpoints, so every node's kube-proxy stops sending it new flows (and UDP conntrack entries
+ * move to a live pod) before SIGTERM. Half the process's grace, from 1 to 5 seconds; the pod's
+ * termination grace is the drain plus the full `grace`, so the process still gets all of it.
+ * The `sleep` action (Kubernetes 1.30+) needs nothing in the image.
+ */
+export function drainSeconds(spec: ProcessSpec): number {
+  return Math.min(5, Math.max(1, Math.ceil(spec.graceMs / 2000)));
+}
+
+function container(input: RenderInput, type: string, spec: ProcessSpec): Record<string, unknown> {
+  const probes = probesFor(spec);
+  return {
+    command: pid1Argv(input.init, spec.command),
+    env: envFor(input, type, spec),
     image: input.image,
     imagePullPolicy: 'IfNotPresent',
+    lifecycle: { preStop: { sleep: { seconds: drainSeconds(spec) } } },
     livenessProbe: probes.liveness,
     name: type.toLowerCase().replace(/_/g, '-'),
     ports: spec.ports.length
       ? spec.ports.map((p) => ({ containerPort: p.port, name: p.name, protocol: p.protocol.toUpperCase() }))
       : undefined,
     readinessProbe: probes.readiness,
-    resources: { limits: { memory: '512Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-    },
+    resources: resourcesFor(spec),
+    securityContext: containerSecurity(),
     startupProbe: probes.startup,
     volumeMounts: [{ mountPath: '/tmp', name: 'tmp' }],
   };
@@ -118,14 +176,8 @@ export function renderWorkload(input: RenderInput, type: string, spec: ProcessSp
       automountServiceAccountToken: false,
       containers: [container(input, type, spec)],
       enableServiceLinks: false,
-      securityContext: {
-        fsGroup: RUN_AS,
-        runAsGroup: RUN_AS,
-        runAsNonRoot: true,
-        runAsUser: RUN_AS,
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
-      terminationGracePeriodSeconds: Math.ceil(spec.graceMs / 1000),
+      securityContext: podSecurity(),
+      terminationGracePeriodSeconds: drainSeconds(spec) + Math.ceil(spec.graceMs / 1000),
       volumes: [{ emptyDir: {}, name: 'tmp' }],
     },
   };

@@ -7,11 +7,13 @@ import {
   configMapName,
   headlessServiceName,
   imageDigest,
+  limitRangeName,
   secretName,
   workloadName,
 } from './names.js';
 import { probeAction, renderWorkload, selectorLabels } from './render-workload.js';
 import { hardCodedIpv4 } from './cnti.js';
+import { renderReleaseJob } from './render-job.js';
 import type { KubeObject, RenderInput, RenderResult } from './types.js';
 
 /**
@@ -57,8 +59,17 @@ export function renderRelease(input: RenderInput): RenderResult {
     pdbs.push(renderPdb(input, type));
     workloads.push(renderWorkload(input, type, spec));
   }
+  const limits = renderLimitRange(input);
   return {
-    objects: [renderConfigMap(input), renderSecret(input), ...services, ...pdbs, ...workloads],
+    objects: [
+      ...(limits ? [limits] : []),
+      renderConfigMap(input),
+      renderSecret(input),
+      ...(input.releasePhase ? [renderReleaseJob(input, input.releasePhase)] : []),
+      ...services,
+      ...pdbs,
+      ...workloads,
+    ],
     warnings: warningsFor(input),
   };
 }
@@ -71,6 +82,36 @@ const releaseMeta = (input: RenderInput, name: string, extra: Record<string, str
   ...meta(input, name, { [LABELS.version]: input.release.id }),
   annotations: { [ANNOTATIONS.release]: input.release.id, [ANNOTATIONS.releaseHash]: input.release.hash, ...extra },
 });
+
+/**
+ * Defaults for containers without `resources` (documented in the brr.yaml reference): limits
+ * make the CNTi checks cpu_limits and memory_limits pass on the admitted pods, requests keep the
+ * scheduler honest. Only rendered while some process type lacks cpu or memory; applied first, as
+ * a LimitRange acts when a pod is admitted. It covers the whole namespace: give each app its own.
+ */
+export const LIMIT_DEFAULTS = {
+  default: { cpu: '500m', memory: '512Mi' },
+  defaultRequest: { cpu: '100m', memory: '128Mi' },
+} as const;
+
+export function renderLimitRange(input: RenderInput): KubeObject | null {
+  const specs = Object.values(input.processes);
+  if (specs.every((s) => s.resources?.cpu && s.resources.memory)) return null;
+  return {
+    apiVersion: 'v1',
+    kind: 'LimitRange',
+    metadata: meta(input, limitRangeName(input.app)),
+    spec: {
+      limits: [
+        {
+          default: { ...LIMIT_DEFAULTS.default },
+          defaultRequest: { ...LIMIT_DEFAULTS.defaultRequest },
+          type: 'Container',
+        },
+      ],
+    },
+  };
+}
 
 /** Plain config, immutable: a release's config can never change under its pods. */
 export function renderConfigMap(input: RenderInput): KubeObject {
@@ -166,6 +207,10 @@ function warningsFor(input: RenderInput): string[] {
     out.push(
       'namespace "default": the CNTi check default_namespace fails; use a namespace of its own (brr apps set --namespace)',
     );
+  if (!input.init)
+    out.push(
+      "the image has no tini or dumb-init, so each process is PID 1 itself: the CNTi checks specialized_init_system, sig_term_handled and zombie_handled fail; set build.image.init (e.g. /usr/bin/tini-static from Debian's tini) and build again",
+    );
   for (const type of Object.keys(input.processes).sort()) {
     const spec = input.processes[type] as ProcessSpec;
     if (!probeAction(spec)) {
@@ -173,6 +218,10 @@ function warningsFor(input: RenderInput): string[] {
         `processes.${type}: no health check and no TCP port, so no liveness or readiness probe: the CNTi checks liveness and readiness fail; add health: { exec: "..." }`,
       );
     }
+    if (!spec.resources?.cpu || !spec.resources.memory)
+      out.push(
+        `processes.${type}: no resources (cpu and memory), so the namespace LimitRange ${limitRangeName(input.app)} gives defaults: the CNTi checks cpu_limits and memory_limits read the pod template and may fail; add resources: { cpu: 500m, memory: 512Mi }`,
+      );
     if (spec.restart !== 'always')
       out.push(
         `processes.${type}: restart: ${spec.restart} cannot be expressed by a ${spec.stateful ? 'StatefulSet' : 'Deployment'} (pods always restart)`,

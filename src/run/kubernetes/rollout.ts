@@ -60,7 +60,28 @@ export function statefulSetStatus(s: KubeObject): RolloutStatus {
   return { done: true, failed: null, message: `${ready} of ${want} pods ready at the new revision` };
 }
 
+/** The release phase's Job: done when Complete, failed when Failed (backoffLimit 0: one try). */
+export function jobStatus(j: KubeObject): RolloutStatus {
+  const st = obj(j.status);
+  const conditions = Array.isArray(st.conditions) ? (st.conditions as Obj[]) : [];
+  const is = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
+  const failed = is('Failed');
+  if (failed)
+    return {
+      done: false,
+      failed: `failed (${String(failed.reason ?? 'Failed')}${failed.message ? `: ${String(failed.message)}` : ''})`,
+      message: 'release command failed',
+    };
+  if (is('Complete')) return { done: true, failed: null, message: 'release command succeeded' };
+  return {
+    done: false,
+    failed: null,
+    message: num(st.active) > 0 ? 'release command running' : 'release command starting',
+  };
+}
+
 export function workloadStatus(o: KubeObject): RolloutStatus {
+  if (o.kind === 'Job') return jobStatus(o);
   return o.kind === 'StatefulSet' ? statefulSetStatus(o) : deploymentStatus(o);
 }
 

@@ -1,4 +1,4 @@
-import type { Digest, Formation, ProcessSpec } from '../../core/types.js';
+import type { Digest, Formation, ProcessSpec, ReleasePhaseSpec } from '../../core/types.js';
 
 /**
  * The shapes the Kubernetes target speaks. Objects are plain JSON, exactly as they go to the API
@@ -53,6 +53,10 @@ export interface RenderInput {
   /** Full image reference, pinned: `<repo>@sha256:…`. */
   image: string;
   processes: Record<string, ProcessSpec>;
+  /** The build's release phase (a Job per release, run before the rollout); null or absent when none. */
+  releasePhase?: ReleasePhaseSpec | null;
+  /** The image's tini/dumb-init (its `dev.brr.init` label), PID 1 of every container; null when it has none. */
+  init: string | null;
   formation: Formation;
   /** Plain config (goes into the ConfigMap). */
   config: Record<string, string>;
@@ -64,7 +68,7 @@ export interface RenderInput {
 }
 
 export interface RenderResult {
-  /** In apply order: ConfigMap, Secret, Services, PodDisruptionBudgets, workloads. */
+  /** In apply order: LimitRange, ConfigMap, Secret, the release Job, Services, PodDisruptionBudgets, workloads. */
   objects: KubeObject[];
   /** Things the user should know (a missing probe, an IP address in config), each naming the CNTi check. */
   warnings: string[];

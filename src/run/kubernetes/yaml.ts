@@ -22,7 +22,7 @@ export function sortKeys<T>(value: T): T {
 const PLACEHOLDER_NOTE = [
   ' brr: secret values omitted (render with --include-secrets to write them).',
   ' Fill in the data (base64) before applying, e.g. from sealed-secrets or external-secrets;',
-  ' the pods of this release read it through envFrom.',
+  ' the pods of this release read each key through secretKeyRef.',
 ].join('\n');
 
 /** One object as a YAML document (without the `---` separator). */

@@ -17,6 +17,7 @@ const RESOURCES: Record<string, Array<{ name: string; kind: string; namespaced: 
     { name: 'secrets', kind: 'Secret', namespaced: true },
     { name: 'services', kind: 'Service', namespaced: true },
     { name: 'pods', kind: 'Pod', namespaced: true },
+    { name: 'limitranges', kind: 'LimitRange', namespaced: true },
     { name: 'namespaces', kind: 'Namespace', namespaced: false },
   ],
   'apps/v1': [
@@ -26,7 +27,11 @@ const RESOURCES: Record<string, Array<{ name: string; kind: string; namespaced: 
     { name: 'controllerrevisions', kind: 'ControllerRevision', namespaced: true },
   ],
   'policy/v1': [{ name: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true }],
+  'batch/v1': [{ name: 'jobs', kind: 'Job', namespaced: true }],
 };
+
+/** How a Job goes, as the Job controller would report it on the next read. */
+export type JobScript = 'complete' | 'failed' | 'running';
 
 export interface RecordedPatch {
   path: string;
@@ -45,6 +50,9 @@ export interface FakeApiServer {
   requests: Array<{ method: string; path: string; authorized: boolean }>;
   /** How the rollout of an applied workload goes (default: instant). */
   setScript(fn: (workload: Obj) => RolloutScript): void;
+  /** How an applied Job goes (default: it completes); every Job ever applied is in `jobs`. */
+  setJobScript(fn: (job: Obj) => JobScript): void;
+  jobs: string[];
   get(kind: string, name: string, namespace?: string): Obj | undefined;
   list(kind: string, namespace?: string): Obj[];
   put(o: Obj): void;
@@ -88,6 +96,8 @@ export async function startFakeApiServer(opts: { namespaces?: string[] } = {}): 
     delete: (kind, ns, name) => objects.delete(key(kind, ns, name)),
   };
   const player = new RolloutPlayer(store);
+  let jobScript: (job: Obj) => JobScript = () => 'complete';
+  const jobs: string[] = [];
   const patches: RecordedPatch[] = [];
   const requests: FakeApiServer['requests'] = [];
   let rv = 1;
@@ -133,6 +143,13 @@ export async function startFakeApiServer(opts: { namespaces?: string[] } = {}): 
         const o = store.get(kind, ns, name);
         if (!o) return send(404, status(404, 'NotFound', `${kind.toLowerCase()}s "${name}" not found`));
         if (kind === 'Deployment' || kind === 'StatefulSet') player.advance(o);
+        if (kind === 'Job' && !o.status?.conditions) {
+          const how = jobScript(o);
+          const cond = (type: string, reason: string) => [{ type, status: 'True', reason, message: reason }];
+          if (how === 'complete') o.status = { succeeded: 1, conditions: cond('Complete', 'Completed') };
+          else if (how === 'failed') o.status = { failed: 1, conditions: cond('Failed', 'BackoffLimitExceeded') };
+          else o.status = { active: 1 };
+        }
         return send(200, o);
       }
       if (req.method === 'GET') {
@@ -210,6 +227,10 @@ export async function startFakeApiServer(opts: { namespaces?: string[] } = {}): 
       );
     }
     const specChanged = !old || JSON.stringify(old.spec) !== JSON.stringify(body.spec);
+    // A Job's pod template cannot change once created (the real API server says 422 too).
+    if (kind === 'Job' && old && specChanged)
+      return send(422, status(422, 'Invalid', `Job.batch "${name}" is invalid: spec.template: field is immutable`));
+    if (kind === 'Job' && !old) jobs.push(name);
     const generation = old ? (old.metadata.generation as number) + (specChanged ? 1 : 0) : 1;
     const stored: Obj = {
       ...body,
@@ -243,6 +264,8 @@ export async function startFakeApiServer(opts: { namespaces?: string[] } = {}): 
     patches,
     requests,
     setScript: (fn) => void (player.script = fn),
+    setJobScript: (fn) => void (jobScript = fn),
+    jobs,
     get: (kind, name, ns = 'default') => store.get(kind, ns, name),
     list: (kind, ns = 'default') => store.list(kind, ns),
     put: (o) => store.put(o),

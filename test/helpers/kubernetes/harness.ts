@@ -7,7 +7,7 @@ import { changeConfig } from '../../../src/app/change-config.js';
 import { openContext, type Context } from '../../../src/app/context.js';
 import type { KubernetesDeps } from '../../../src/app/kubernetes-render.js';
 import { runOnKubernetes, type KubernetesRunResult } from '../../../src/app/kubernetes-run.js';
-import type { ProcessSpec, Release } from '../../../src/core/types.js';
+import type { ProcessSpec, Release, ReleasePhaseSpec } from '../../../src/core/types.js';
 import { planRelease } from '../../../src/release/plan.js';
 import { createKubeApi } from '../../../src/run/kubernetes/client.js';
 import type { KubernetesTarget } from '../../../src/run/kubernetes/types.js';
@@ -58,6 +58,8 @@ export class KubeWorld {
     [DIGEST_1, { nf: NF, worker: WORKER }],
     [DIGEST_2, { nf: NF }],
   ]);
+  /** Release phases of builds (digest → command), none unless a test sets one. */
+  releasePhases = new Map<string, ReleasePhaseSpec>();
   readonly deps: KubernetesDeps;
   private constructor(
     readonly fake: FakeApiServer,
@@ -67,7 +69,10 @@ export class KubeWorld {
     const kc = new KubeConfig();
     kc.loadFromOptions(fake.kubeconfigOptions());
     this.deps = {
-      buildOf: async (digest) => ({ processes: this.builds.get(digest) ?? {} }),
+      buildOf: async (digest) => ({
+        processes: this.builds.get(digest) ?? {},
+        release: this.releasePhases.get(digest) ?? null,
+      }),
       api: () => createKubeApi(kc),
       imageFor: (registry, app, digest) => `${registry}/${app}@${digest}`,
       pollMs: 1,
@@ -114,15 +119,17 @@ export class KubeWorld {
       .map((e) => `${e.type} ${e.release ?? '-'}`);
   }
 
-  /** The live Deployment's envFrom names and image. */
-  live(name = 'upf-nf'): { envFrom: string[]; image: string; version: string } {
+  /** The live Deployment's image and the ConfigMap and Secret its env reads (ConfigMap first). */
+  live(name = 'upf-nf'): { refs: string[]; image: string; version: string } {
     const d = this.fake.get('Deployment', name, 'upf');
     const c = d?.spec.template.spec.containers[0];
+    type Ref = { valueFrom?: { configMapKeyRef?: { name: string }; secretKeyRef?: { name: string } } };
+    const env: Ref[] = c?.env ?? [];
+    const names = (k: 'configMapKeyRef' | 'secretKeyRef') => [
+      ...new Set(env.map((e) => e.valueFrom?.[k]?.name).filter((n): n is string => !!n)),
+    ];
     return {
-      envFrom: (c?.envFrom ?? []).map(
-        (e: { configMapRef?: { name: string }; secretRef?: { name: string } }) =>
-          e.configMapRef?.name ?? e.secretRef?.name,
-      ),
+      refs: [...names('configMapKeyRef'), ...names('secretKeyRef')],
       image: c?.image,
       version: d?.spec.template.metadata.labels['app.kubernetes.io/version'],
     };

@@ -1,5 +1,5 @@
 import type { ProcessSpec } from '../../../src/core/types.js';
-import type { RenderInput } from '../../../src/run/kubernetes/types.js';
+import type { KubeObject, RenderInput } from '../../../src/run/kubernetes/types.js';
 
 /** Deterministic inputs for render tests: a UPF-like NF with HTTP, UDP and SCTP, a worker and a stateful store. */
 export const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -24,6 +24,7 @@ export const PROCESSES: Record<string, ProcessSpec> = {
     health: health({ kind: 'http', path: '/healthz', port: 'http' }, 15_000),
     graceMs: 5_000,
     restart: 'always',
+    resources: { cpu: '2', memory: '1Gi' },
   },
   queue_worker: {
     command: 'node worker.mjs',
@@ -32,6 +33,7 @@ export const PROCESSES: Record<string, ProcessSpec> = {
     health: health({ kind: 'exec', command: 'test -f /tmp/alive' }),
     graceMs: 30_000,
     restart: 'always',
+    resources: { cpu: '250m', memory: '256Mi' },
   },
   store: {
     command: 'node store.mjs',
@@ -41,6 +43,7 @@ export const PROCESSES: Record<string, ProcessSpec> = {
     graceMs: 10_000,
     restart: 'always',
     stateful: true,
+    resources: { cpu: '500m', memory: '512Mi' },
   },
 };
 
@@ -51,9 +54,16 @@ export function renderInput(over: Partial<RenderInput> = {}): RenderInput {
     release: { id: 'v3', hash: 'f'.repeat(64), commit: COMMIT, digest: DIGEST, cause: 'deploy 1a2b3c4' },
     image: `registry.example.com/nf/upf@${DIGEST}`,
     processes: PROCESSES,
+    init: '/usr/bin/tini',
     formation: { nf: 2, queue_worker: 1, store: 3 },
     config: { LOG_LEVEL: 'info', SMF_URL: 'http://smf.upf-staging.svc:8805', ALLOWED_NET: '10.0.0.0/8' },
     secrets: { API_TOKEN: 's3cr3t-token' },
     ...over,
   };
+}
+
+/** PID 1's argv as the kubelet starts it: `command` of the container (brr always sets it). */
+export function pid1Of(o: KubeObject): string[][] {
+  const spec = (o.spec as { template: { spec: { containers: Array<{ command: string[] }> } } }).template.spec;
+  return spec.containers.map((c) => c.command);
 }

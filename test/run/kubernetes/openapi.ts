@@ -1,7 +1,9 @@
 import * as k8s from '@kubernetes/client-node';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { Job } from 'kubernetes-models/batch/v1';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { LimitRange } from 'kubernetes-models/v1/LimitRange';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import type { KubeObject } from '../../../src/run/kubernetes/types.js';
@@ -20,6 +22,8 @@ import type { KubeObject } from '../../../src/run/kubernetes/types.js';
 type ModelClass = new (data: any) => { validate(): void };
 const MODELS: Record<string, { model: ModelClass; type: string }> = {
   'v1/ConfigMap': { model: ConfigMap as unknown as ModelClass, type: 'V1ConfigMap' },
+  'v1/LimitRange': { model: LimitRange as unknown as ModelClass, type: 'V1LimitRange' },
+  'batch/v1/Job': { model: Job as unknown as ModelClass, type: 'V1Job' },
   'v1/Secret': { model: Secret as unknown as ModelClass, type: 'V1Secret' },
   'v1/Service': { model: Service as unknown as ModelClass, type: 'V1Service' },
   'apps/v1/Deployment': { model: Deployment as unknown as ModelClass, type: 'V1Deployment' },

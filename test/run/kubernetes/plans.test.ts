@@ -79,11 +79,13 @@ describe('planConfigCleanup (pure)', () => {
       mk('PodDisruptionBudget', 'upf-worker'),
       mk('Deployment', 'upf-worker'),
       mk('Deployment', 'hand-made', {}),
+      mk('LimitRange', 'upf-defaults'),
     ];
     expect(planPrune(desired, live)).toEqual([
       { kind: 'Deployment', name: 'upf-worker' },
       { kind: 'PodDisruptionBudget', name: 'upf-worker' },
       { kind: 'Service', name: 'upf-worker' },
+      { kind: 'LimitRange', name: 'upf-defaults' },
     ]);
   });
 });

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { BrrError } from '../../../src/core/errors.js';
+import { runChecks } from '../../../src/run/kubernetes/check.js';
 import { checkCnti } from '../../../src/run/kubernetes/cnti.js';
-import { renderRelease } from '../../../src/run/kubernetes/render.js';
+import { LIMIT_DEFAULTS, renderRelease } from '../../../src/run/kubernetes/render.js';
 import { objectFileName, yamlStream } from '../../../src/run/kubernetes/yaml.js';
 import { DIGEST, PROCESSES, renderInput } from './fixtures.js';
 import { openApiProblems } from './openapi.js';
@@ -79,10 +80,22 @@ describe('render', () => {
     };
     const c = nf.spec.template.spec.containers[0]!;
     expect(c.image).toBe(`registry.example.com/nf/upf@${DIGEST}`);
-    expect(c.envFrom).toEqual([{ configMapRef: { name: 'upf-v3-config' } }, { secretRef: { name: 'upf-v3-secret' } }]);
+    expect(c.envFrom).toBeUndefined();
+    expect(c.env).toEqual([
+      { name: 'BRR_APP', value: 'upf' },
+      { name: 'BRR_PROCESS_TYPE', value: 'nf' },
+      { name: 'BRR_RELEASE', value: 'v3' },
+      { name: 'PORT', value: '8080' },
+      { name: 'ALLOWED_NET', valueFrom: { configMapKeyRef: { key: 'ALLOWED_NET', name: 'upf-v3-config' } } },
+      { name: 'API_TOKEN', valueFrom: { secretKeyRef: { key: 'API_TOKEN', name: 'upf-v3-secret' } } },
+      { name: 'LOG_LEVEL', valueFrom: { configMapKeyRef: { key: 'LOG_LEVEL', name: 'upf-v3-config' } } },
+      { name: 'SMF_URL', valueFrom: { configMapKeyRef: { key: 'SMF_URL', name: 'upf-v3-config' } } },
+    ]);
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
     expect(c.startupProbe).toMatchObject({ failureThreshold: 15, periodSeconds: 1 });
-    expect(nf.spec.template.spec.terminationGracePeriodSeconds).toBe(5);
+    // grace 5s: a 3s preStop drain (kube-proxy catches up, UDP flows move), then the full 5s after SIGTERM.
+    expect(c.lifecycle).toEqual({ preStop: { sleep: { seconds: 3 } } });
+    expect(nf.spec.template.spec.terminationGracePeriodSeconds).toBe(8);
     const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'upf-nf') as unknown as {
       spec: { ports: Array<{ protocol: string }> };
     };
@@ -126,6 +139,68 @@ describe('render', () => {
     );
     const relay = r.objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { minReadySeconds: number } };
     expect(relay.spec.minReadySeconds).toBe(1);
+  });
+
+  it('reads every config key from the release objects, per key; brr variables and PORT still win over config', () => {
+    const r = renderRelease(renderInput({ config: { BRR_APP: 'spoof', PORT: '9999' }, secrets: { Z_KEY: null } }));
+    const nf = r.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'upf-nf') as unknown as {
+      spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
+    };
+    const env = nf.spec.template.spec.containers[0]!.env;
+    expect(env.filter((e) => e.name === 'BRR_APP')).toEqual([{ name: 'BRR_APP', value: 'upf' }]);
+    expect(env.filter((e) => e.name === 'PORT')).toEqual([
+      { name: 'PORT', valueFrom: { configMapKeyRef: { key: 'PORT', name: 'upf-v3-config' } } },
+    ]);
+    expect(env.map((e) => e.name)).toContain('Z_KEY');
+  });
+
+  it("sets each process's resources as request and limit; no LimitRange when every type has both", () => {
+    const nf = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'upf-nf') as unknown as {
+      spec: { template: { spec: { containers: Array<{ resources: unknown }> } } };
+    };
+    expect(nf.spec.template.spec.containers[0]!.resources).toEqual({
+      limits: { cpu: '2', memory: '1Gi' },
+      requests: { cpu: '2', memory: '1Gi' },
+    });
+    expect(objects.some((o) => o.kind === 'LimitRange')).toBe(false);
+  });
+
+  it('renders a namespace LimitRange first, with the documented defaults, when a type lacks resources', () => {
+    const { resources: _, ...bare } = PROCESSES.queue_worker!;
+    const r = renderRelease(renderInput({ processes: { ...PROCESSES, queue_worker: bare } }));
+    expect(r.objects[0]).toMatchObject({
+      kind: 'LimitRange',
+      metadata: { name: 'upf-defaults', namespace: 'upf-staging' },
+      spec: { limits: [{ type: 'Container', default: LIMIT_DEFAULTS.default }] },
+    });
+    expect(r.objects.flatMap(openApiProblems)).toEqual([]);
+    const worker = r.objects.find((o) => o.metadata.name === 'upf-queue-worker' && o.kind === 'Deployment')!;
+    expect(JSON.stringify(worker)).not.toContain('"resources"');
+    expect(r.warnings.join('\n')).toMatch(/queue_worker: no resources[\s\S]*cpu_limits and memory_limits/);
+    expect(LIMIT_DEFAULTS).toEqual({
+      default: { cpu: '500m', memory: '512Mi' },
+      defaultRequest: { cpu: '100m', memory: '128Mi' },
+    });
+  });
+
+  it('renders the release phase as a Job after the config objects, same image, init and config; valid; passes brr check', () => {
+    const r = renderRelease(renderInput({ releasePhase: { command: 'node migrate.mjs --up' } }));
+    expect(r.objects.map((o) => `${o.kind}/${o.metadata.name}`).slice(0, 4)).toEqual([
+      'ConfigMap/upf-v3-config',
+      'Secret/upf-v3-secret',
+      'Job/upf-v3-release',
+      'Service/upf-nf',
+    ]);
+    const job = r.objects[2]!;
+    expectGolden('upf-v3-release-job.yaml', yamlStream([job]));
+    expect(openApiProblems(job)).toEqual([]);
+    const c = (job.spec as { template: { spec: { containers: Array<Record<string, unknown>> } } }).template.spec
+      .containers[0]!;
+    expect(c.command).toEqual(['/usr/bin/tini', '-g', '--', 'node', 'migrate.mjs', '--up']);
+    expect(c.image).toBe(`registry.example.com/nf/upf@${DIGEST}`);
+    expect(runChecks(r.objects, { imageSizes: { [c.image as string]: 1 } }).filter((x) => x.result !== 'pass')).toEqual(
+      [],
+    );
   });
 
   it('refuses an image that is not pinned to the release digest, and names Kubernetes cannot take', () => {
