@@ -5,7 +5,8 @@ import type { OciLayout } from '../store/oci-layout.js';
 import { resolveBase, composeImage, type BaseImage } from './base-image.js';
 import { runGit } from './checkout.js';
 import { buildDockerfile } from './dockerfile.js';
-import { DEFAULT_SPLIT, presentSplitDirs, writeAppLayers } from './layers.js';
+import { recordLayer, type DependencyPlan } from './layer-cache.js';
+import { DEFAULT_SPLIT, presentSplitDirs, writeAppLayers, type AppLayer } from './layers.js';
 
 /**
  * Which of brr's three ways turns a build output into an image: the plain one-layer image (the
@@ -32,8 +33,11 @@ export async function resolveBuildBase(opts: {
   subdir: string;
   insecure?: boolean;
   progress?: (l: string) => void;
+  /** brr.yaml at the commit when the caller has read it already (undefined: read it here). */
+  manifest?: Manifest | null;
 }): Promise<BaseImage | null> {
-  const manifest = await manifestAtCommit(opts.repo, opts.commit, opts.subdir);
+  const manifest =
+    opts.manifest !== undefined ? opts.manifest : await manifestAtCommit(opts.repo, opts.commit, opts.subdir);
   if (!manifest?.build.image?.base || manifest.build.dockerfile) return null;
   return resolveBase(opts.layout, manifest.build.image, { insecure: opts.insecure, progress: opts.progress });
 }
@@ -50,6 +54,8 @@ export interface BuildImageInput {
   work: string;
   logFile: string;
   progress: (line: string) => void;
+  /** Dependency layers keyed on their git tree (src/build/layer-cache.ts); none when absent. */
+  deps?: DependencyPlan;
 }
 
 export async function writeBuildImage(input: BuildImageInput): Promise<ImageResult> {
@@ -67,9 +73,26 @@ export async function writeBuildImage(input: BuildImageInput): Promise<ImageResu
       progress: input.progress,
     });
   }
-  const split = await presentSplitDirs(image.outputDir, manifest.build.layers ?? DEFAULT_SPLIT);
+  const stored = new Map<string, AppLayer>();
+  for (const c of input.deps?.candidates ?? []) if (c.stored) stored.set(c.dir, c.stored);
+  const wanted = manifest.build.layers ?? DEFAULT_SPLIT;
+  const present = new Set(await presentSplitDirs(image.outputDir, wanted));
+  // A reused directory may have been left out of the checkout: it still gets its layer, in order.
+  const split = wanted.filter((d) => present.has(d) || stored.has(d));
   if (!input.base && !manifest.build.image && split.length === 0) return writeImage(layout, image);
-  const layers = await writeAppLayers(layout, image.outputDir, image.commitTime, split, input.work, input.progress);
+  const layers = await writeAppLayers(
+    layout,
+    image.outputDir,
+    image.commitTime,
+    split,
+    input.work,
+    input.progress,
+    stored,
+  );
+  for (const c of input.deps?.candidates ?? []) {
+    const written = c.stored ? null : layers.find((l) => l.name === c.dir);
+    if (written) await recordLayer(layout, c.key, written);
+  }
   return composeImage(layout, {
     base: input.base,
     layers,

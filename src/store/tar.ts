@@ -162,8 +162,10 @@ export async function* tarStream(dir: string, opts: LayerOptions): AsyncGenerato
  * match-finding hash on other CPUs): the diff_id is the platform-independent identity of the
  * content, the blob digest is reproducible for one Node build.
  */
+export const GZIP_SETTINGS = { level: 6, windowBits: 15, memLevel: 8, strategy: z.Z_DEFAULT_STRATEGY } as const;
+
 export function deterministicGzip() {
-  return createGzip({ level: 6, windowBits: 15, memLevel: 8, strategy: z.Z_DEFAULT_STRATEGY });
+  return createGzip({ ...GZIP_SETTINGS });
 }
 
 /**
