@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Manifest } from '../core/types.js';
 import { brrVersion } from '../core/version.js';
 import { MEDIA_TYPES, type OciLayout } from '../store/oci-layout.js';
-import { GZIP_SETTINGS } from '../store/tar.js';
+import { GZIP_PIECE, GZIP_SETTINGS } from '../store/tar.js';
 import { runGit } from './checkout.js';
 import { APP_DIR } from '../store/image.js';
 import { DEFAULT_SPLIT, DEPENDENCY_MTIME, type AppLayer } from './layers.js';
@@ -121,7 +121,7 @@ export function layerKey(input: { tree: string; prefix: string; archive: string 
     tree: input.tree,
     prefix: input.prefix,
     mtime: DEPENDENCY_MTIME,
-    gzip: GZIP_SETTINGS,
+    gzip: { ...GZIP_SETTINGS, piece: GZIP_PIECE },
     zlib: process.versions.zlib,
     arch: process.arch,
     platform: process.platform,
