@@ -17,7 +17,7 @@ import { DEFAULT_SPLIT, DEPENDENCY_MTIME, type AppLayer } from './layers.js';
  * keyed on the git tree id of its directory plus everything else that decides the layer's
  * bytes, and the stored blob is reused without opening it.
  *
- * When the tree id is a sound key (the choice, see docs/benchmarks.md "Code-only rebuild"):
+ * When the tree id is a sound key (the choice; docs/registries.md "Dependency layers" says it for users):
  * - the directory is a tree in the commit at `subdir/output/dir` (not created by the build, not
  *   behind a symlink), and no split directory listed before it lies inside it (that one would be
  *   moved out of this layer first);
