@@ -2,16 +2,16 @@ import path from 'node:path';
 import type { Manifest } from '../core/types.js';
 import { imageLabels, writeImage, type ImageInput, type ImageResult } from '../store/image.js';
 import type { OciLayout } from '../store/oci-layout.js';
-import { resolveBase, composeImage, type BaseImage } from './base-image.js';
+import type { BaseImage } from './base-image.js';
 import { runGit } from './checkout.js';
-import { buildDockerfile } from './dockerfile.js';
 import { recordLayer, type DependencyPlan } from './layer-cache.js';
 import { DEFAULT_SPLIT, presentSplitDirs, writeAppLayers, type AppLayer } from './layers.js';
 
 /**
  * Which of brr's three ways turns a build output into an image: the plain one-layer image (the
  * original format, digests unchanged), layers appended onto a base and/or split by directory,
- * or a Dockerfile run by a container engine.
+ * or a Dockerfile run by a container engine. The registry client (base images) and the engine
+ * runner are imported only by the builds that use them: a cache hit loads neither.
  */
 
 /** brr.yaml of `commit` read straight from git (no checkout), or null when there is none. */
@@ -39,6 +39,7 @@ export async function resolveBuildBase(opts: {
   const manifest =
     opts.manifest !== undefined ? opts.manifest : await manifestAtCommit(opts.repo, opts.commit, opts.subdir);
   if (!manifest?.build.image?.base || manifest.build.dockerfile) return null;
+  const { resolveBase } = await import('./base-image.js');
   return resolveBase(opts.layout, manifest.build.image, { insecure: opts.insecure, progress: opts.progress });
 }
 
@@ -61,6 +62,7 @@ export interface BuildImageInput {
 export async function writeBuildImage(input: BuildImageInput): Promise<ImageResult> {
   const { layout, manifest, image } = input;
   if (manifest.build.dockerfile) {
+    const { buildDockerfile } = await import('./dockerfile.js');
     return buildDockerfile({
       layout,
       context: input.src,
@@ -93,6 +95,7 @@ export async function writeBuildImage(input: BuildImageInput): Promise<ImageResu
     const written = c.stored ? null : layers.find((l) => l.name === c.dir);
     if (written) await recordLayer(layout, c.key, written);
   }
+  const { composeImage } = await import('./base-image.js');
   return composeImage(layout, {
     base: input.base,
     layers,
