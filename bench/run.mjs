@@ -15,6 +15,8 @@ const benches = [
   'switch-bench.mjs',
   'render-bench.mjs',
   'push-bench.mjs',
+  'alternatives-bench.mjs',
+  'import-cost-bench.mjs',
 ];
 const only = process.argv.slice(2);
 const sections = [];
