@@ -196,10 +196,20 @@ else {
         `oci:${oci}:${refOf(digest)}`,
         `docker://${to}`,
       ]);
+    // The push's own work, without the CLI's start-up: brr's code called in this process.
+    const { pushBuild } = await import('../dist/registry/push-build.js');
+    const { homePaths } = await import('../dist/core/home.js');
+    const inProcess = async (digest, to) => {
+      const t0 = process.hrtime.bigint();
+      await pushBuild({ paths: homePaths(warm), build: digest, to });
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    };
     const bFirst = [];
     const sFirst = [];
     const bCode = [];
     const sCode = [];
+    const iFirst = [];
+    const iCode = [];
     for (let i = 0; i < RUNS; i++) {
       const before = builds()[0].digest;
       codeOnlyCommit();
@@ -210,12 +220,22 @@ else {
       sFirst.push(timed(() => skopeo(before, `${host}/skopeo-${i}/app:v0`)).ms);
       bCode.push(timed(() => brr(warm, ['push', after, '--to', `${host}/brr-${i}/app:v1`])).ms);
       sCode.push(timed(() => skopeo(after, `${host}/skopeo-${i}/app:v1`)).ms);
+      iFirst.push(await inProcess(before, `${host}/in-${i}/app:v0`));
+      iCode.push(await inProcess(after, `${host}/in-${i}/app:v1`));
     }
     log(
       `push first ${fmt(median(bFirst))} vs ${fmt(median(sFirst))}, code-only ${fmt(median(bCode))} vs ${fmt(median(sCode))}`,
     );
     row('first push (everything)', bFirst, sFirst, '`skopeo copy oci:… docker://…`', '≤ 1.5×');
     row('push after a code-only change', bCode, sCode, '`skopeo copy oci:… docker://…`', '≤ 1.5×');
+    row(
+      'first push, brr in-process (`pushBuild`, no CLI start-up)',
+      iFirst,
+      sFirst,
+      '`skopeo copy` (whole process)',
+      '—',
+    );
+    row('code-only push, brr in-process (`pushBuild`)', iCode, sCode, '`skopeo copy` (whole process)', '—');
   } finally {
     registry.kill('SIGTERM');
   }
