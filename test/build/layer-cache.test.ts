@@ -21,6 +21,8 @@ function depsRepo(build = ''): string {
   git(repo, ['init', '-q']);
   writeFileSync(path.join(repo, 'brr.yaml'), `app: api\n${build}processes:\n  web: { command: "node server.js" }\n`);
   writeFileSync(path.join(repo, 'server.js'), 'console.log("v1");\n');
+  mkdirSync(path.join(repo, 'lib', 'deep'), { recursive: true });
+  writeFileSync(path.join(repo, 'lib', 'deep', 'util.js'), 'module.exports = 2;\n');
   mkdirSync(path.join(repo, 'node_modules', 'dep', 'bin'), { recursive: true });
   const chunks: Buffer[] = [];
   let h = Buffer.from('seed');
