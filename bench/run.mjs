@@ -17,6 +17,8 @@ const benches = [
   'proxy-bench.mjs',
   'render-bench.mjs',
   'push-bench.mjs',
+  'alternatives-bench.mjs',
+  'import-cost-bench.mjs',
 ];
 const only = process.argv.slice(2);
 const sections = [];

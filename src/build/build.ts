@@ -14,7 +14,8 @@ import { removeTree } from '../store/remove-tree.js';
 import { buildWorkPrefix, removeDeadBuildScratch } from './build-scratch.js';
 import { commitTime, exportTree, isDirty, publicOrigin, resolveCommit } from './checkout.js';
 import { diskFullError, isDiskFull } from './disk-full.js';
-import { resolveBuildBase, writeBuildImage } from './image-recipe.js';
+import { manifestAtCommit, resolveBuildBase, writeBuildImage } from './image-recipe.js';
+import { confirmAfter, planDependencyLayers, snapshotBefore } from './layer-cache.js';
 import { runRecipe } from './recipe.js';
 
 /**
@@ -178,7 +179,16 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const hit = await fromCache(layout, key, opts.app, repo, now);
     if (hit) return { digest: hit.digest, commit, cached: true, dirty, record: hit };
   }
-  const base = await resolveBuildBase({ layout, repo, commit, subdir, insecure: opts.insecure, progress });
+  const atCommit = await manifestAtCommit(repo, commit, subdir);
+  const base = await resolveBuildBase({
+    layout,
+    repo,
+    commit,
+    subdir,
+    insecure: opts.insecure,
+    progress,
+    manifest: atCommit,
+  });
   if (base) {
     key = cacheKey(commit, subdir, base.digest);
     const hit = opts.noCache ? null : await fromCache(layout, key, opts.app, repo, now);
@@ -224,7 +234,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     await mkdir(src);
     const time = await commitTime(repo, commit);
     progress(`checkout ${commit.slice(0, 12)}${subdir ? ` (${subdir})` : ''} from ${repo}`);
-    await exportTree(repo, commit, subdir, src, time);
+    const deps = await planDependencyLayers({ layout, repo, commit, subdir, manifest: atCommit, reuse: !opts.noCache });
+    await exportTree(repo, commit, subdir, src, time, deps.excluded);
     // Loaded here, not at the top: the YAML parser costs ~40 ms of start-up the cache hit avoids.
     const { loadManifest } = await import('../manifest/load.js');
     const manifest = loadManifest(src);
@@ -233,7 +244,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`,
     );
     stage = 'running the build command';
+    let before: Map<string, string> | null = null;
     if (manifest.build.command.length > 0) {
+      before = await snapshotBefore(deps, path.join(src, manifest.build.output));
       await runRecipe({
         dir: src,
         commands: manifest.build.command,
@@ -244,6 +257,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       });
     }
     out = await outputDir(src, manifest.build.output);
+    if (before) await confirmAfter(deps, out, before, progress);
     stage = 'packaging the image';
     // No source URL inside the image: two clones of one commit (different remotes, or none)
     // must give the same digest. Where it came from is recorded in the index annotation.
@@ -256,7 +270,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       processes: manifest.processes,
       release: manifest.release,
     };
-    const image = await writeBuildImage({ layout, manifest, src, image: input, base, work, logFile, progress });
+    const image = await writeBuildImage({ layout, manifest, src, image: input, base, work, logFile, progress, deps });
     const app = opts.app ?? manifest.app ?? null;
     const desc: Descriptor = {
       ...image.manifest,

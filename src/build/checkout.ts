@@ -46,13 +46,15 @@ export const originUrlArgv = (repo: string): Argv => ['git', '-C', repo, 'config
  * (which can embed relative dates) and the commit-id pax header, so the bytes depend only on
  * the tree.
  */
-export const archiveArgv = (repo: string, commit: string, subdir: string): Argv => [
+export const archiveArgv = (repo: string, commit: string, subdir: string, exclude: readonly string[] = []): Argv => [
   'git',
   '-C',
   repo,
   'archive',
   '--format=tar',
   `${commit}:${subdir}`,
+  // Directories whose layer is reused as stored (src/build/layer-cache.ts) need no checkout.
+  ...(exclude.length > 0 ? ['--', '.', ...exclude.map((d) => `:(exclude,literal)${d}`)] : []),
 ];
 
 /** Every entry of the tree `COMMIT:SUBDIR`, recursively, NUL-separated: `MODE TYPE OID\tPATH`. */
@@ -192,7 +194,7 @@ export async function publicOrigin(repo: string): Promise<string | null> {
 
 /**
  * Writes exactly the tree of `commit` (or of `subdir` in it) into `dest`, a fresh empty
- * directory. Every file gets mtime `mtime` (the commit time), so builds that look at mtimes
+ * directory, minus the `exclude` directories (relative to `subdir`). Every file gets mtime `mtime` (the commit time), so builds that look at mtimes
  * stay reproducible.
  */
 export async function exportTree(
@@ -201,6 +203,7 @@ export async function exportTree(
   subdir: string,
   dest: string,
   mtime: number,
+  exclude: readonly string[] = [],
 ): Promise<void> {
   if (subdir) {
     const t = await runGit(objectTypeArgv(repo, commit, subdir));
@@ -212,7 +215,7 @@ export async function exportTree(
       );
     }
   }
-  const argv = archiveArgv(repo, commit, subdir);
+  const argv = archiveArgv(repo, commit, subdir, exclude);
   const child = spawn(argv[0]!, argv.slice(1), { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const err: Buffer[] = [];
   child.stderr.on('data', (c: Buffer) => err.push(c));

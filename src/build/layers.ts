@@ -67,7 +67,9 @@ export async function presentSplitDirs(outputDir: string, dirs: readonly string[
  * Writes the split directories, then the rest, as layers (bottom first). A split directory is
  * moved out of the output into `scratch` (same filesystem) so the app layer does not hold it too;
  * the output is a throw-away checkout, so nothing is put back. A directory with symlinks out of
- * itself cannot be a layer of its own and stays in the app layer.
+ * itself cannot be a layer of its own and stays in the app layer. A directory in `stored` (the
+ * dependency-layer cache, src/build/layer-cache.ts) is taken as stored, its blob never opened;
+ * it may be absent from the output (left out of the checkout).
  */
 export async function writeAppLayers(
   layout: OciLayout,
@@ -76,10 +78,19 @@ export async function writeAppLayers(
   dirs: readonly string[],
   scratch: string,
   progress: (l: string) => void = () => {},
+  stored: ReadonlyMap<string, AppLayer> = new Map(),
 ): Promise<AppLayer[]> {
   const layers: AppLayer[] = [];
-  for (const [i, d] of (await presentSplitDirs(outputDir, dirs)).entries()) {
+  for (const [i, d] of dirs.entries()) {
     const from = path.join(outputDir, d);
+    const reuse = stored.get(d);
+    if (reuse) {
+      // Still moved out, so the app layer does not hold it; absent when it was never checked out.
+      if ((await lstat(from).catch(() => null))?.isDirectory()) await rename(from, path.join(scratch, `split-${i}`));
+      progress(`${d}: layer ${reuse.descriptor.digest.slice(7, 19)} reused (same git tree)`);
+      layers.push(reuse);
+      continue;
+    }
     if (!(await lstat(from).catch(() => null))?.isDirectory()) continue; // inside one split before
     const moved = path.join(scratch, `split-${i}`);
     await rename(from, moved);

@@ -1,13 +1,18 @@
 import { invalidInput } from '../core/errors.js';
 import type { Ledger } from './ledger.js';
-import { redactUrl } from './postgres/errors.js';
-import { openPostgresLedger } from './postgres/ledger.js';
+import { redactUrl } from './redact-url.js';
 import { openSqliteLedger } from './sqlite/ledger.js';
 
 /**
  * Which ledger a command uses: the SQLite file in the brr home (the embedded default), or a
- * team's PostgreSQL ledger named by `--ledger postgres://…` or BRR_LEDGER_URL.
+ * team's PostgreSQL ledger named by `--ledger postgres://…` or BRR_LEDGER_URL. The PostgreSQL
+ * driver (and `pg`) is imported only when a URL names it: SQLite commands never load it.
  */
+
+async function openPostgresLedger(url: string): Promise<Ledger> {
+  const { openPostgresLedger: open } = await import('./postgres/ledger.js');
+  return open(url);
+}
 export interface LedgerSpec {
   /** The embedded ledger file, used when no URL is given. */
   sqliteFile: string;

@@ -2,21 +2,32 @@ import { invalidInput, notFound } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import type { BuildRecord } from '../core/types.js';
 import { buildRecordOf, isBrrEntry, PUSHED_ANNOTATION, pushedOf } from './image-read.js';
-import { OciLayout } from './oci-layout.js';
+import { ANNOTATIONS, OciLayout, type Descriptor } from './oci-layout.js';
 
 /**
  * The builds in the local store, read from the OCI index. One image built for two apps has two
  * index entries (two refs, one digest), so it is listed once per app.
  */
 
+/**
+ * brr's index entries, newest first (by the time stored), from index.json alone: app, digest
+ * and time are annotations, so picking one build reads the blobs of that build only.
+ */
+async function entriesNewestFirst(layout: OciLayout): Promise<Descriptor[]> {
+  const created = (d: Descriptor) => d.annotations?.[ANNOTATIONS.created] ?? '';
+  // Reverse first so that among equal times the entry added last comes first (sort is stable).
+  return (await layout.listImages())
+    .filter(isBrrEntry)
+    .reverse()
+    .sort((a, b) => (created(a) < created(b) ? 1 : created(a) > created(b) ? -1 : 0));
+}
+
 /** Every build, newest first (by the time it was stored). */
 export async function listBuilds(paths: HomePaths): Promise<BuildRecord[]> {
   const layout = new OciLayout(paths.oci);
-  const entries = (await layout.listImages()).filter(isBrrEntry);
   const records: BuildRecord[] = [];
-  for (const d of entries) records.push(await buildRecordOf(layout, d));
-  // Reverse first so that among equal times the entry added last comes first (sort is stable).
-  return records.reverse().sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  for (const d of await entriesNewestFirst(layout)) records.push(await buildRecordOf(layout, d));
+  return records;
 }
 
 const MIN_PREFIX = 7;
@@ -37,7 +48,8 @@ export async function findBuild(paths: HomePaths, digestOrPrefix: string): Promi
       'copy a digest from `brr builds`',
     );
   }
-  const matches = (await listBuilds(paths)).filter((b) => b.digest.slice('sha256:'.length).startsWith(hex));
+  const layout = new OciLayout(paths.oci);
+  const matches = (await entriesNewestFirst(layout)).filter((d) => d.digest.slice('sha256:'.length).startsWith(hex));
   const digests = [...new Set(matches.map((b) => b.digest))];
   if (digests.length === 0)
     throw notFound('build_not_found', `no build ${digestOrPrefix} in the store ${paths.oci}`, 'brr builds');
@@ -49,12 +61,14 @@ export async function findBuild(paths: HomePaths, digestOrPrefix: string): Promi
       { candidates: digests },
     );
   }
-  return matches[0]!;
+  return buildRecordOf(layout, matches[0]!);
 }
 
 /** The newest build recorded for `app`, or null. */
 export async function latestBuild(paths: HomePaths, app: string): Promise<BuildRecord | null> {
-  return (await listBuilds(paths)).find((b) => b.app === app) ?? null;
+  const layout = new OciLayout(paths.oci);
+  const d = (await entriesNewestFirst(layout)).find((e) => (e.annotations?.[ANNOTATIONS.app] || null) === app);
+  return d ? buildRecordOf(layout, d) : null;
 }
 
 /**

@@ -4,7 +4,7 @@ import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants as z, createGzip } from 'node:zlib';
+import { constants as z, crc32, createGzip, deflateRaw } from 'node:zlib';
 import { BrrError } from '../core/errors.js';
 import { blockPadding, encodeHeader, endOfArchive, linkStaysInside, type TarType } from './tar-header.js';
 
@@ -162,8 +162,87 @@ export async function* tarStream(dir: string, opts: LayerOptions): AsyncGenerato
  * match-finding hash on other CPUs): the diff_id is the platform-independent identity of the
  * content, the blob digest is reproducible for one Node build.
  */
+export const GZIP_SETTINGS = { level: 6, windowBits: 15, memLevel: 8, strategy: z.Z_DEFAULT_STRATEGY } as const;
+
 export function deterministicGzip() {
-  return createGzip({ level: 6, windowBits: 15, memLevel: 8, strategy: z.Z_DEFAULT_STRATEGY });
+  return createGzip({ ...GZIP_SETTINGS });
+}
+
+/**
+ * Input bytes per independently compressed piece. Part of the blob's bytes: a layer of at most
+ * one piece is exactly what `deterministicGzip` writes; a larger one differs from it (and is as
+ * reproducible), so this number must never change without bumping LAYER_CACHE_VERSION.
+ */
+export const GZIP_PIECE = 1024 * 1024;
+const DICTIONARY = 32 * 1024;
+/** Pieces compressed at once: libuv's default thread pool size. */
+const PIECES_IN_FLIGHT = 4;
+
+function deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    deflateRaw(
+      data,
+      { ...GZIP_SETTINGS, ...(dictionary ? { dictionary } : {}), finishFlush: last ? z.Z_FINISH : z.Z_SYNC_FLUSH },
+      (err, out) => (err ? reject(err) : resolve(out)),
+    ),
+  );
+}
+
+/**
+ * gzip compressed on all cores, the way pigz does it: the input is cut into fixed GZIP_PIECE
+ * pieces, each deflated on the thread pool with the previous piece's last 32 KiB as its
+ * dictionary (so the ratio stays that of one stream) and ended by a sync flush; the final piece
+ * finishes the stream. The result is one ordinary gzip member, and the same bytes every time:
+ * pieces depend only on input offsets, never on timing. Header: no name, mtime 0, OS "unknown".
+ */
+export function parallelGzip(): Transform {
+  const queue: Array<Promise<Buffer>> = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let tail: Buffer | undefined;
+  let crc = 0;
+  let total = 0;
+  let headerSent = false;
+  const dispatch = (piece: Buffer, last: boolean) => {
+    crc = crc32(piece, crc);
+    total += piece.length;
+    const p = deflatePiece(piece, tail, last);
+    p.catch(() => {}); // surfaced in order by drain
+    queue.push(p);
+    tail = piece.length >= DICTIONARY ? piece.subarray(piece.length - DICTIONARY) : Buffer.from(piece);
+  };
+  const drain = async (self: Transform, keep: number) => {
+    if (!headerSent) {
+      self.push(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, GZIP_OS_UNKNOWN]));
+      headerSent = true;
+    }
+    while (queue.length > keep) self.push(await queue.shift()!);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      // Strictly more than a piece: the last piece is only known at the end, and is never empty
+      // unless the whole input is.
+      while (pendingBytes > GZIP_PIECE) {
+        const all = Buffer.concat(pending, pendingBytes);
+        dispatch(all.subarray(0, GZIP_PIECE), false);
+        pending = [all.subarray(GZIP_PIECE)];
+        pendingBytes -= GZIP_PIECE;
+      }
+      drain(this, PIECES_IN_FLIGHT - 1).then(() => cb(), cb);
+    },
+    flush(cb) {
+      dispatch(Buffer.concat(pending, pendingBytes), true);
+      pending = [];
+      drain(this, 0).then(() => {
+        const trailer = Buffer.alloc(8);
+        trailer.writeUInt32LE(crc >>> 0, 0);
+        trailer.writeUInt32LE(total % 2 ** 32, 4);
+        cb(null, trailer);
+      }, cb);
+    },
+  });
 }
 
 /**
@@ -188,6 +267,6 @@ export async function writeLayer(dir: string, destFile: string, opts: LayerOptio
       cb(null, chunk);
     },
   });
-  await pipeline(Readable.from(hashed()), deterministicGzip(), pinOs, createWriteStream(destFile, { flags: 'wx' }));
+  await pipeline(Readable.from(hashed()), parallelGzip(), pinOs, createWriteStream(destFile, { flags: 'wx' }));
   return { digest: `sha256:${blob.digest('hex')}`, diffId: `sha256:${diff.digest('hex')}`, size };
 }

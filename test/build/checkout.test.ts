@@ -33,6 +33,10 @@ describe('git command lines (commands as data)', () => {
     [statusArgv('/r'), ['git', '-C', '/r', 'status', '--porcelain']],
     [archiveArgv('/r', 'abc', ''), ['git', '-C', '/r', 'archive', '--format=tar', 'abc:']],
     [archiveArgv('/r', 'abc', 'svc/a'), ['git', '-C', '/r', 'archive', '--format=tar', 'abc:svc/a']],
+    [
+      archiveArgv('/r', 'abc', '', ['node_modules']),
+      ['git', '-C', '/r', 'archive', '--format=tar', 'abc:', '--', '.', ':(exclude,literal)node_modules'],
+    ],
   ])('%j', (argv, expected) => expect(argv).toEqual(expected));
 
   it('normalizes --path and keys the cache on commit, path and brr version', () => {

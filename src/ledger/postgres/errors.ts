@@ -10,18 +10,7 @@ import { BrrError, conflict, invalidInput } from '../../core/errors.js';
 /** The SQLSTATE our append-only triggers raise (a custom code, so nothing else can be mistaken for it). */
 export const APPEND_ONLY_SQLSTATE = 'BRR01';
 
-/** The URL with any password (userinfo or `password=` parameter) replaced by `***`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    for (const key of [...u.searchParams.keys()]) if (/pass|secret|key/i.test(key)) u.searchParams.set(key, '***');
-    return u.toString().replace(/%2A%2A%2A/g, '***');
-  } catch {
-    // Not parseable: show only the scheme, as the rest might be anything.
-    return `${url.split(':')[0] ?? 'postgres'}://(unparseable URL)`;
-  }
-}
+export { redactUrl } from '../redact-url.js';
 
 /** The secrets of a URL (password, raw and decoded), to scrub from foreign messages. */
 export function urlSecrets(url: string): string[] {
