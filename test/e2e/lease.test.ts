@@ -196,7 +196,10 @@ describe('deploy leases', () => {
     const holder = startBrr(sb, ['config', 'set', 'HOLD=61'], { BRR_LEASE_TTL: '1s' });
     await inReleasePhase(sb, holder.child.pid!, 'v7');
     const dir = path.join(sb.home, 'releases', APP, 'v7');
-    expect(pidsWithHome(sb.home).some((p) => safeCwd(p) === dir)).toBe(true);
+    // The event is recorded just before the command is spawned: wait for the process itself.
+    await waitFor('the release command to start', async () =>
+      pidsWithHome(sb.home).some((p) => safeCwd(p) === dir) ? true : undefined,
+    );
     holder.child.kill('SIGINT');
     const r = await holder.done;
     expect(r.code).toBe(130);
