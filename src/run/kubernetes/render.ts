@@ -12,7 +12,7 @@ import {
   workloadName,
 } from './names.js';
 import { probeAction, renderWorkload, selectorLabels } from './render-workload.js';
-import { hardCodedIpv4 } from './cnti.js';
+import { hardcodedIps } from './check.js';
 import { renderReleaseJob } from './render-job.js';
 import type { KubeObject, RenderInput, RenderResult } from './types.js';
 
@@ -228,7 +228,7 @@ function warningsFor(input: RenderInput): string[] {
       );
   }
   for (const key of Object.keys(input.config).sort()) {
-    if (hardCodedIpv4(input.config[key] as string))
+    if (hardcodedIps(input.config[key] as string).length > 0)
       out.push(
         `config ${key} holds an IPv4 address: the CNTi check hardcoded_ip_addresses_in_k8s_runtime_configuration fails; use a DNS name (a Service) instead`,
       );

@@ -4,7 +4,6 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { BrrError } from '../../../src/core/errors.js';
 import { runChecks } from '../../../src/run/kubernetes/check.js';
-import { checkCnti } from '../../../src/run/kubernetes/cnti.js';
 import { LIMIT_DEFAULTS, renderRelease } from '../../../src/run/kubernetes/render.js';
 import { objectFileName, yamlStream } from '../../../src/run/kubernetes/yaml.js';
 import { DIGEST, PROCESSES, renderInput } from './fixtures.js';
@@ -68,7 +67,7 @@ describe('render', () => {
   });
 
   it('passes the CNTi static checks, with no warnings for this release', () => {
-    expect(checkCnti(objects)).toEqual([]);
+    expect(runChecks(objects, { imageSizes: {} }).filter((r) => r.result === 'fail')).toEqual([]);
     expect(warnings).toEqual([]);
   });
 
@@ -133,7 +132,9 @@ describe('render', () => {
     expect(r.warnings.join('\n')).toMatch(
       /default_namespace[\s\S]*relay: no health check and no TCP port[\s\S]*liveness and readiness[\s\S]*restart: never[\s\S]*N3_ADDR[\s\S]*hardcoded_ip_addresses/,
     );
-    const findings = checkCnti(r.objects).map((f) => f.check);
+    const findings = runChecks(r.objects, { imageSizes: {} })
+      .filter((f) => f.result === 'fail')
+      .map((f) => f.check);
     expect(findings).toEqual(
       expect.arrayContaining(['liveness', 'readiness', 'hardcoded_ip_addresses_in_k8s_runtime_configuration']),
     );
