@@ -2,14 +2,15 @@ import type { Command } from 'commander';
 import { runRelease } from '../../app/run-release.js';
 import { openContext } from '../../app/context.js';
 import { supervisorDeps } from '../../app/supervisor-deps.js';
-import { appStatus } from '../../app/status.js';
+import { appStatus, describeWriteFaults, supervisorProblems } from '../../app/status.js';
 import { renderSystemdUnit } from '../../app/systemd-unit.js';
 import { BrrError } from '../../core/errors.js';
 import { homePaths, resolveHome } from '../../core/home.js';
 import { parseReleaseId } from '../../release/plan.js';
 import { connectSupervisor } from '../../run/local/client.js';
 import { followLogs, tailLogs } from '../../run/local/log-reader.js';
-import { runSupervisor } from '../../run/local/supervisor.js';
+import { runSupervisor, type SupervisorProblems } from '../../run/local/supervisor.js';
+import { fdLineLogger, WriteFaults } from '../../run/local/write-faults.js';
 import type { ProcessInfo } from '../../run/types.js';
 import { appOf, timeoutFlag, withCommon, withContext, type CommonOpts } from '../common.js';
 import { dim, green, humanDuration, info, out, printJson, red, table } from '../output.js';
@@ -49,12 +50,18 @@ export function registerRunCommands(program: Command): void {
         return out('the supervisor is not running: start it with `brr run` or `brr supervise`');
       }
       let rows: ProcessInfo[];
+      let problems: SupervisorProblems | null;
       try {
         rows = (await client.request('ps', opts.app ? { app: opts.app } : {})) as ProcessInfo[];
+        problems = await supervisorProblems(client);
       } finally {
         client.close();
       }
+      const strays = (problems?.strays ?? []).filter((s) => !opts.app || s.app === opts.app);
       if (opts.json) return printJson(rows);
+      for (const w of describeWriteFaults(problems)) info(red(`warning: ${w}`));
+      for (const s of strays)
+        info(red(`stray: pid ${s.pid} of ${s.app ?? '?'} ${s.release ?? '?'} is not supervised (found by ${s.via})`));
       if (rows.length === 0) return out('no processes');
       const exit = (p: ProcessInfo) => (p.lastExit ? (p.lastExit.signal ?? `exit ${p.lastExit.code}`) : '-');
       const data = rows.map((p) => [
@@ -108,6 +115,7 @@ export function registerRunCommands(program: Command): void {
         r.inSync ? green('in sync', process.stdout) : red(r.problem ?? 'drift', process.stdout),
       ]);
       table(['APP', 'LEDGER', 'RUNNING', 'STATE'], data).forEach((l) => out(l));
+      for (const w of new Set(rows.flatMap((r) => r.warnings ?? []))) info(red(`warning: ${w}`));
     }
     if (rows.some((r) => !r.inSync)) {
       throw new BrrError('status_drift', 'what runs differs from the ledger', {
@@ -141,8 +149,10 @@ export function registerRunCommands(program: Command): void {
         );
       const ctx = openContext({ home: opts.home, ledger: opts.ledger });
       try {
-        const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-        await runSupervisor(supervisorDeps(ctx.paths, ctx.ledger, ctx.clock, ctx.actor, log));
+        // stderr is usually supervisor.log: a full disk must cost log lines, never the supervisor.
+        const writeFaults = new WriteFaults();
+        const log = fdLineLogger(2, writeFaults, 'supervisor log (stderr)');
+        await runSupervisor(supervisorDeps(ctx.paths, ctx.ledger, ctx.clock, ctx.actor, log), { writeFaults });
       } finally {
         await ctx.close();
       }

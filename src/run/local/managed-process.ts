@@ -3,6 +3,8 @@
  * group with its sockets, pipes its output to its log, restarts it by policy with back-off,
  * and stops it with SIGTERM, grace, SIGKILL. Every incarnation gets a fresh private health
  * socket: one a previous incarnation listened on would accept connections for nobody.
+ * Every incarnation is also an "instance" (containment.ts): its cgroup or marker reaches the
+ * descendants that left the process group (setsid, double fork), so they stop with it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +13,15 @@ import type { HomePaths } from '../../core/home.js';
 import type { ProcessInfo, ProcessState, RunSpec } from '../types.js';
 import { nextCrashCount, restartDelayMs, shouldRestart, type BackoffOptions, type ExitStatus } from './backoff.js';
 import type { ChildrenFile } from './children-file.js';
+import {
+  createInstanceCgroup,
+  INSTANCE_VAR,
+  joinCgroupScript,
+  newInstanceId,
+  reapInstance,
+  signalInstance,
+  type Containment,
+} from './containment.js';
 import { waitHealthy } from './health.js';
 import { childEnv, processLogPath, shellScript, startMarker } from './launch-plan.js';
 import { readProcStat, signalGroup } from './proc.js';
@@ -28,6 +39,8 @@ export interface ProcessContext {
   backoff: BackoffOptions;
   /** Upper bound on a process's grace period (tests shorten it). */
   stopGraceCapMs: number;
+  /** How descendants are kept track of (cgroup or environment marker). */
+  containment: Containment;
   log(line: string): void;
 }
 
@@ -46,6 +59,8 @@ export class ManagedProcess {
   private restartTimer: NodeJS.Timeout | null = null;
   private healthSocket: HeldSocket | null = null;
   private healthAbort: AbortController | null = null;
+  private instance: string | null = null;
+  private cgroup: string | null = null;
   private readonly exitWaiters: Array<() => void> = [];
   private readonly log: ProcessLog;
 
@@ -66,6 +81,11 @@ export class ManagedProcess {
 
   isAlive(): boolean {
     return this.child !== null;
+  }
+
+  /** The current incarnation's instance id (null before the first spawn). */
+  instanceId(): string | null {
+    return this.instance;
   }
 
   /**
@@ -103,19 +123,26 @@ export class ManagedProcess {
     this.healthAbort?.abort();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = null;
+    const instance = this.instance;
+    const cgroup = this.cgroup;
     if (this.child && this.pid !== null) {
       const pgid = this.pid;
       this.state = 'stopping';
       const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
       signalGroup(pgid, 'SIGTERM');
+      // Descendants that left the group (setsid) get the same signal and the same grace.
+      if (instance) signalInstance(instance, cgroup, 'SIGTERM');
       const grace = Math.min(this.slot.spec.graceMs, this.ctx.stopGraceCapMs);
       const killer = setTimeout(() => {
         this.log.marker(`${this.slot.type}.${this.slot.index} did not stop within ${grace} ms; sending SIGKILL`);
         signalGroup(pgid, 'SIGKILL');
+        if (instance) signalInstance(instance, cgroup, 'SIGKILL');
       }, grace);
       await exited;
       clearTimeout(killer);
     }
+    // The leader's exit SIGKILLed what it left behind; wait until those are gone too (they may hold the ports).
+    if (instance) await this.reap(instance, cgroup);
     this.state = 'exited';
     this.closeHealthSocket();
     this.log.release();
@@ -167,8 +194,12 @@ export class ManagedProcess {
     } catch (e) {
       return this.failedSpawn(e);
     }
-    const env = { ...this.execEnv(), ...listenFdsEnv(sockets) };
-    const { script } = shellScript(this.slot.spec.command);
+    const instance = newInstanceId(this.run.app, this.run.release, this.slot.type, this.slot.index);
+    const cgroup = createInstanceCgroup(this.ctx.containment, instance);
+    this.instance = instance;
+    this.cgroup = cgroup;
+    const env = { ...this.execEnv(), ...listenFdsEnv(sockets), [INSTANCE_VAR]: instance };
+    const script = joinCgroupScript(cgroup) + shellScript(this.slot.spec.command).script;
     let child: ChildProcess;
     try {
       // detached: its own process group (setsid), so stop and orphan clean-up reach what it forks.
@@ -200,6 +231,9 @@ export class ManagedProcess {
       pgid: pid,
       startTime: readProcStat(pid)?.startTime ?? 0,
       graceMs: this.slot.spec.graceMs,
+      instance,
+      cgroup,
+      healthPort: this.healthSocket?.port ?? null,
     });
     this.log.marker(
       startMarker({
@@ -233,6 +267,12 @@ export class ManagedProcess {
       this.ctx.children.remove(pid);
       // The group outlives its leader if the app forked: those would keep the shared sockets.
       signalGroup(pid, 'SIGKILL');
+    }
+    // So do descendants that left the group; the next incarnation is a new instance.
+    const instance = this.instance;
+    if (instance) {
+      signalInstance(instance, this.cgroup, 'SIGKILL');
+      if (!this.stopping) void this.reap(instance, this.cgroup);
     }
     this.log.flush();
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
@@ -280,6 +320,14 @@ export class ManagedProcess {
       // A zero timeout would otherwise spin without ever yielding to the event loop.
       await new Promise((r) => setTimeout(r, Math.max(this.slot.spec.health.intervalMs, 100)));
     }
+  }
+
+  private async reap(instance: string, cgroup: string | null): Promise<void> {
+    const killed = await reapInstance(instance, cgroup, 0);
+    if (killed.length > 0)
+      this.log.marker(
+        `${this.slot.type}.${this.slot.index}: stopped ${killed.length} descendant(s) it left behind (pids ${killed.join(', ')})`,
+      );
   }
 
   private closeHealthSocket(): void {

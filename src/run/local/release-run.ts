@@ -102,6 +102,11 @@ export class ReleaseRun {
     return this.procs.map((p) => p.info());
   }
 
+  /** Instance ids of the processes' current incarnations. */
+  instances(): string[] {
+    return this.procs.map((p) => p.instanceId()).filter((id): id is string => id !== null);
+  }
+
   get size(): number {
     return this.procs.length;
   }

@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { brrVersion } from '../../core/version.js';
 import type { SupervisorDeps } from '../types.js';
 import { AppTable } from './app-table.js';
+import { listInstanceCgroups, openContainment, reapInstance, removeCgroup, type Containment } from './containment.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { ChildrenFile, childrenFilePath, readChildren } from './children-file.js';
 import { tokenPath, writeToken, type ControlOp } from './control-protocol.js';
@@ -17,7 +18,9 @@ import { killOrphans } from './orphans.js';
 import { PortPool } from './port-pool.js';
 import { LogFiles } from './process-log.js';
 import { acquireSupervisorLock } from './supervisor-lock.js';
+import { findStrays, killStrays } from './strays.js';
 import { switchRelease, type SwitchEnv } from './switch-release.js';
+import { WriteFaults } from './write-faults.js';
 
 export interface SupervisorOptions {
   /** Back-off before the second restart in a row (default 200 ms); doubles after that. */
@@ -30,6 +33,16 @@ export interface SupervisorOptions {
   stopGraceCapMs?: number;
   /** Shut down gracefully on SIGTERM and SIGINT (default true; tests running in-process turn it off). */
   handleSignals?: boolean;
+  /** Where failed writes are reported; pass the one the log function reports to (see fdLineLogger). */
+  writeFaults?: WriteFaults;
+}
+
+/** The answer of the `problems` op: what `brr ps`/`brr status` report beside the processes. */
+export interface SupervisorProblems {
+  /** How descendants are contained: `cgroup` or `marker` (environment scan). */
+  containment: Containment['mechanism'];
+  writeFaults: ReturnType<WriteFaults['list']>;
+  strays: ReturnType<typeof findStrays>;
 }
 
 /**
@@ -42,20 +55,33 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
   const lock = await acquireSupervisorLock(home);
   const shutdown = new AbortController();
   try {
-    mkdirSync(home.logs, { recursive: true });
+    const faults = opts.writeFaults ?? new WriteFaults();
+    try {
+      mkdirSync(home.logs, { recursive: true });
+    } catch (e) {
+      faults.failed('log', home.logs, e);
+    }
     const stopGraceCapMs = opts.stopGraceCapMs ?? Number.MAX_SAFE_INTEGER;
+    const containment = openContainment(home.root);
+    deps.log(
+      containment.mechanism === 'cgroup'
+        ? `containing processes in cgroups under ${containment.cgroupRoot}`
+        : `containing processes by environment marker only (${containment.reason})`,
+    );
     // Before any bind: orphans of a killed predecessor still hold the shared sockets.
     const childrenPath = childrenFilePath(home.run);
     await killOrphans(readChildren(childrenPath), `${HOME_MARKER_VAR}=${home.root}`, {
       graceCapMs: Math.min(stopGraceCapMs, 3_000),
       log: deps.log,
     });
-    const children = new ChildrenFile(childrenPath);
+    // Descendants that left their process group are not found by group: sweep the cgroups too.
+    await Promise.all([...listInstanceCgroups(containment)].map(([id, dir]) => reapInstance(id, dir, 0)));
+    const children = new ChildrenFile(childrenPath, faults, deps.log);
     children.clear();
 
     const apps = new AppTable();
     const pool = new PortPool();
-    const logs = new LogFiles();
+    const logs = new LogFiles(faults, deps.log);
     const ctx: ProcessContext = {
       home,
       clock: deps.clock,
@@ -63,6 +89,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       logs,
       children,
       stopGraceCapMs,
+      containment,
       log: deps.log,
       backoff: {
         baseMs: opts.backoffBaseMs ?? DEFAULT_BACKOFF.baseMs,
@@ -78,7 +105,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     let resumed: Promise<void> = Promise.resolve();
     let stopping: Promise<void> | null = null;
     const stopAll = (): Promise<void> =>
-      (stopping ??= stopEverything(deps, apps, shutdown, resumed, pool, logs, children));
+      (stopping ??= stopEverything(deps, apps, shutdown, resumed, pool, logs, children, containment));
 
     let finish: () => void = () => {};
     const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -94,6 +121,14 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
           return apps.ps(optionalStringArg(args, 'app'));
         case 'status':
           return apps.status(optionalStringArg(args, 'app'));
+        case 'problems': {
+          const problems: SupervisorProblems = {
+            containment: containment.mechanism,
+            writeFaults: faults.list(),
+            strays: findStrays(home.root, apps.instances(), containment),
+          };
+          return problems;
+        }
         case 'switch': {
           const app = stringArg(args, 'app');
           const release = stringArg(args, 'release');
@@ -161,6 +196,7 @@ async function stopEverything(
   pool: PortPool,
   logs: LogFiles,
   children: ChildrenFile,
+  containment: Containment,
 ): Promise<void> {
   shutdown.abort();
   // Switches in flight stop their own new processes when their gate is aborted.
@@ -168,8 +204,17 @@ async function stopEverything(
   await Promise.all(apps.all().map((s) => s.switching?.done));
   await Promise.all(apps.all().flatMap((s) => [s.current?.stop(), ...[...s.draining].map((r) => r.stop())]));
   for (const s of apps.all()) s.current = null;
+  // Whatever still carries this home's marker or sits in its cgroups escaped its release: stop it too.
+  const strays = findStrays(deps.home.root, new Set(), containment);
+  if (strays.length > 0) {
+    deps.log(`stopping ${strays.length} stray process(es): ${strays.map((s) => s.pid).join(', ')}`);
+    killStrays(strays);
+  }
+  await Promise.all([...listInstanceCgroups(containment)].map(([id, dir]) => reapInstance(id, dir, 0)));
+  removeCgroup(containment.cgroupRoot);
   pool.closeAll();
   logs.closeAll();
   children.clear();
+  children.dispose();
   deps.log('every process stopped');
 }
