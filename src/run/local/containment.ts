@@ -109,8 +109,17 @@ export function instanceMembers(instance: string, cgroupDir: string | null | und
   return [...pids].filter((p) => isLive(readProcStat(p)));
 }
 
-/** Sends `signal` to every member of the instance (cgroup.kill for SIGKILL where there is one). */
-export function signalInstance(instance: string, cgroupDir: string | null | undefined, signal: NodeJS.Signals): number {
+/**
+ * Sends `signal` to every member of the instance (cgroup.kill for SIGKILL where there is one).
+ * Members of `exceptGroup` are skipped: they got it through their process group already, and a
+ * second SIGTERM would run an app's drain handler twice (the sample app then exits at once).
+ */
+export function signalInstance(
+  instance: string,
+  cgroupDir: string | null | undefined,
+  signal: NodeJS.Signals,
+  exceptGroup?: number,
+): number {
   if (signal === 'SIGKILL' && cgroupDir && existsSync(path.join(cgroupDir, 'cgroup.kill'))) {
     try {
       writeFileSync(path.join(cgroupDir, 'cgroup.kill'), '1');
@@ -118,7 +127,9 @@ export function signalInstance(instance: string, cgroupDir: string | null | unde
       // Fall through to per-pid signals.
     }
   }
-  const members = instanceMembers(instance, cgroupDir);
+  const members = instanceMembers(instance, cgroupDir).filter(
+    (pid) => exceptGroup === undefined || readProcStat(pid)?.pgrp !== exceptGroup,
+  );
   for (const pid of members) {
     try {
       process.kill(pid, signal);

@@ -7,12 +7,15 @@
  * descendants that left the process group (setsid, double fork), so they stop with it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../core/clock.js';
 import type { HomePaths } from '../../core/home.js';
 import type { ProcessInfo, ProcessState, RunSpec } from '../types.js';
 import { nextCrashCount, restartDelayMs, shouldRestart, type BackoffOptions, type ExitStatus } from './backoff.js';
-import type { ChildrenFile } from './children-file.js';
+import { outputKey } from './adoption.js';
+import type { ChildEntry, ChildrenFile } from './children-file.js';
 import {
   createInstanceCgroup,
   INSTANCE_VAR,
@@ -24,7 +27,8 @@ import {
 } from './containment.js';
 import { waitHealthy } from './health.js';
 import { childEnv, processLogPath, shellScript, startMarker } from './launch-plan.js';
-import { readProcStat, signalGroup } from './proc.js';
+import type { HeldFds, NativeHandle } from './fd-holder.js';
+import { isLive, readProcStat, signalGroup } from './proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
 import { bindPrivateTcp, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
 import type { ProcessSlot } from './switch-plan.js';
@@ -41,13 +45,47 @@ export interface ProcessContext {
   stopGraceCapMs: number;
   /** How descendants are kept track of (cgroup or environment marker). */
   containment: Containment;
+  /** Descriptors copied to the fd holder, so a successor supervisor can adopt the processes. */
+  fds?: HeldFds;
   log(line: string): void;
+}
+
+/** A process a killed predecessor started, taken over by pid, with its output pipes from the fd holder. */
+export interface AdoptInput {
+  entry: ChildEntry;
+  stdout: NativeHandle | null;
+  stderr: NativeHandle | null;
+}
+
+/**
+ * Stands in for the ChildProcess of an adopted process: it is not our child, so there is no
+ * exit event from the kernel; /proc is polled instead (pid and start time, so a reused pid is
+ * not mistaken for it). The exit status of a non-child is not knowable.
+ */
+class AdoptedChild extends EventEmitter {
+  private readonly timer: NodeJS.Timeout;
+  constructor(
+    readonly pid: number,
+    startTime: number,
+  ) {
+    super();
+    this.timer = setInterval(() => {
+      const st = readProcStat(pid);
+      if (isLive(st) && st.startTime === startTime) return;
+      clearInterval(this.timer);
+      this.emit('exit', null, null);
+    }, 100);
+    this.timer.unref();
+  }
 }
 
 export class ManagedProcess {
   readonly name: string;
   private state: ProcessState = 'starting';
-  private child: ChildProcess | null = null;
+  private child: EventEmitter | null = null;
+  /** The health port of an adopted process (its socket is the process's; we only connect to it). */
+  private adoptedHealthPort: number | null = null;
+  private outKeys: string[] = [];
   private pid: number | null = null;
   private startedAt = 0;
   private restarts = 0;
@@ -77,6 +115,42 @@ export class ManagedProcess {
   /** Spawns the first incarnation. Restarts stay off until `supervise()`. */
   start(): void {
     this.spawnOnce();
+  }
+
+  /**
+   * Takes over a running process instead of spawning one: same pid, no health wait (it passed
+   * its gate under the predecessor). Restarts go by policy once `supervise()` is called.
+   */
+  adopt(a: AdoptInput): void {
+    const { entry } = a;
+    const child = new AdoptedChild(entry.pid, entry.startTime);
+    this.child = child;
+    this.pid = entry.pid;
+    this.instance = entry.instance ?? null;
+    this.cgroup = entry.cgroup ?? null;
+    this.adoptedHealthPort = entry.healthPort ?? null;
+    this.startedAt = performance.now();
+    this.state = 'healthy';
+    this.ctx.children.add(entry);
+    this.log.marker(
+      `${this.slot.type}.${this.slot.index} ${this.run.release} pid ${entry.pid} adopted by supervisor pid ${process.pid}`,
+    );
+    this.pipeOutput(a.stdout, 'stdout');
+    this.pipeOutput(a.stderr, 'stderr');
+    child.once('exit', (code: number | null, signal: NodeJS.Signals | null) =>
+      this.onExit(child, entry.pid, { code, signal }),
+    );
+  }
+
+  private pipeOutput(handle: NativeHandle | null, stream: 'stdout' | 'stderr'): void {
+    if (!handle || !this.instance) return;
+    const key = outputKey(this.instance, stream);
+    this.ctx.fds?.hold(key, {}, handle);
+    this.outKeys.push(key);
+    // `handle` is an undocumented but long-standing net.Socket option: wrap a native pipe handle.
+    const sock = new net.Socket({ handle, readable: true, writable: false } as unknown as net.SocketConstructorOpts);
+    sock.on('data', (d: Buffer) => this.log.write(d, stream));
+    sock.on('error', () => {});
   }
 
   isAlive(): boolean {
@@ -131,7 +205,7 @@ export class ManagedProcess {
       const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
       signalGroup(pgid, 'SIGTERM');
       // Descendants that left the group (setsid) get the same signal and the same grace.
-      if (instance) signalInstance(instance, cgroup, 'SIGTERM');
+      if (instance) signalInstance(instance, cgroup, 'SIGTERM', pgid);
       const grace = Math.min(this.slot.spec.graceMs, this.ctx.stopGraceCapMs);
       const killer = setTimeout(() => {
         this.log.marker(`${this.slot.type}.${this.slot.index} did not stop within ${grace} ms; sending SIGKILL`);
@@ -164,7 +238,11 @@ export class ManagedProcess {
   }
 
   private healthTarget() {
-    return { healthPort: this.healthSocket?.port ?? null, cwd: this.run.dir, env: this.execEnv() };
+    return {
+      healthPort: this.healthSocket?.port ?? this.adoptedHealthPort,
+      cwd: this.run.dir,
+      env: this.execEnv(),
+    };
   }
 
   private execEnv(): Record<string, string> {
@@ -184,6 +262,7 @@ export class ManagedProcess {
   private spawnOnce(): void {
     this.restartTimer = null;
     this.closeHealthSocket();
+    this.adoptedHealthPort = null;
     const kind = this.slot.spec.health.check?.kind;
     let sockets = this.sockets;
     try {
@@ -247,6 +326,17 @@ export class ManagedProcess {
     );
     child.stdout?.on('data', (d: Buffer) => this.log.write(d, 'stdout'));
     child.stderr?.on('data', (d: Buffer) => this.log.write(d, 'stderr'));
+    // A copy of each read end in the fd holder: a successor adopts this process with its output.
+    for (const [stream, s] of [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+    ] as const) {
+      const handle = (s as unknown as { _handle?: unknown } | null)?._handle;
+      if (!handle) continue;
+      const key = outputKey(instance, stream);
+      this.ctx.fds?.hold(key, {}, handle);
+      this.outKeys.push(key);
+    }
     child.on('error', () => {}); // kill() errors on a dead group; the exit event tells the rest
     child.once('exit', (code, signal) => this.onExit(child, pid, { code, signal }));
   }
@@ -260,9 +350,10 @@ export class ManagedProcess {
     this.onExit(null, null, { code: 127, signal: null });
   }
 
-  private onExit(child: ChildProcess | null, pid: number | null, exit: ExitStatus): void {
+  private onExit(child: EventEmitter | null, pid: number | null, exit: ExitStatus): void {
     if (child && this.child !== child) return;
     this.child = null;
+    for (const key of this.outKeys.splice(0)) this.ctx.fds?.drop(key);
     if (pid !== null) {
       this.ctx.children.remove(pid);
       // The group outlives its leader if the app forked: those would keep the shared sockets.

@@ -4,7 +4,7 @@
  * own, so an old and a new run of the same app share sockets and each lets go independently.
  */
 import type { ProcessInfo, RunSpec } from '../types.js';
-import { ManagedProcess, type ProcessContext } from './managed-process.js';
+import { ManagedProcess, type AdoptInput, type ProcessContext } from './managed-process.js';
 import type { PortPool } from './port-pool.js';
 import type { ProcessSlot } from './switch-plan.js';
 
@@ -20,13 +20,15 @@ export class ReleaseRun {
 
   /**
    * Claims the ports and spawns every process. Throws (BrrError `port_in_use`, …) before
-   * spawning anything when a port cannot be held.
+   * spawning anything when a port cannot be held. With `adopt` (keyed `type.index`), the
+   * processes of a killed predecessor are taken over instead of spawned.
    */
   constructor(
     readonly spec: RunSpec,
     slots: ProcessSlot[],
     private readonly pool: PortPool,
     ctx: ProcessContext,
+    adopt?: Map<string, AdoptInput>,
   ) {
     this.owner = `${spec.app}@${spec.release}#${++runSeq}`;
     const socketsByType = new Map<string, ReturnType<PortPool['acquire']>>();
@@ -42,7 +44,11 @@ export class ReleaseRun {
       pool.releaseOwner(this.owner);
       throw e;
     }
-    for (const p of this.procs) p.start();
+    for (const p of this.procs) {
+      const a = adopt?.get(`${p.slot.type}.${p.slot.index}`);
+      if (a) p.adopt(a);
+      else p.start();
+    }
   }
 
   get release(): string {

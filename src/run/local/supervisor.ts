@@ -5,20 +5,33 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { brrVersion } from '../../core/version.js';
-import type { SupervisorDeps } from '../types.js';
+import type { PortSpec } from '../../core/types.js';
+import type { RunSpec, SupervisorDeps } from '../types.js';
+import { planAdoption, socketKey, verifyEntries } from './adoption.js';
 import { AppTable } from './app-table.js';
-import { listInstanceCgroups, openContainment, reapInstance, removeCgroup, type Containment } from './containment.js';
+import {
+  instanceMembers,
+  listInstanceCgroups,
+  openContainment,
+  reapInstance,
+  removeCgroup,
+  type Containment,
+} from './containment.js';
+import { FdHolder, HeldFds, takeFromHolder, type HeldItem, type NativeHandle } from './fd-holder.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { ChildrenFile, childrenFilePath, readChildren } from './children-file.js';
 import { tokenPath, writeToken, type ControlOp } from './control-protocol.js';
 import { optionalStringArg, startControlServer, stringArg } from './control-server.js';
 import { HOME_MARKER_VAR } from './launch-plan.js';
-import type { ProcessContext } from './managed-process.js';
+import type { AdoptInput, ProcessContext } from './managed-process.js';
 import { killOrphans } from './orphans.js';
 import { PortPool } from './port-pool.js';
 import { LogFiles } from './process-log.js';
+import { ReleaseRun } from './release-run.js';
+import { bindHeldSocket, type HeldSocket } from './sockets.js';
 import { acquireSupervisorLock } from './supervisor-lock.js';
 import { findStrays, killStrays } from './strays.js';
+import { planSlots } from './switch-plan.js';
 import { switchRelease, type SwitchEnv } from './switch-release.js';
 import { WriteFaults } from './write-faults.js';
 
@@ -68,19 +81,45 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
         ? `containing processes in cgroups under ${containment.cgroupRoot}`
         : `containing processes by environment marker only (${containment.reason})`,
     );
-    // Before any bind: orphans of a killed predecessor still hold the shared sockets.
     const childrenPath = childrenFilePath(home.run);
-    await killOrphans(readChildren(childrenPath), `${HOME_MARKER_VAR}=${home.root}`, {
+    const entries = readChildren(childrenPath);
+    // What each app should run decides which of a killed predecessor's processes are adopted.
+    // Read early only when there is something to adopt: preparing releases delays the control socket.
+    let specs: RunSpec[] | null | undefined;
+    if (entries.length > 0) specs = await desiredOrNull(deps);
+    // Always asked: a holder left without a children file would otherwise keep the ports bound.
+    const taken = await takeFromHolder(home.run);
+    const plan = planAdoption(
+      entries,
+      specs ?? [],
+      verifyEntries(entries, home.root),
+      new Set(taken.map((t) => t.key)),
+    );
+    for (const r of plan.refused) deps.log(`not adopting ${r}: restarting it`);
+    const keep = new Set<number>();
+    for (const a of plan.adopt)
+      for (const e of a.bySlot.values())
+        for (const pid of [e.pid, ...instanceMembers(e.instance ?? '', e.cgroup)]) keep.add(pid);
+    const adoptedInstances = new Set(plan.adopt.flatMap((a) => [...a.bySlot.values()].map((e) => e.instance)));
+    // Before any bind: orphans of a killed predecessor still hold the shared sockets.
+    await killOrphans(plan.rest, `${HOME_MARKER_VAR}=${home.root}`, {
       graceCapMs: Math.min(stopGraceCapMs, 3_000),
       log: deps.log,
+      keep,
     });
     // Descendants that left their process group are not found by group: sweep the cgroups too.
-    await Promise.all([...listInstanceCgroups(containment)].map(([id, dir]) => reapInstance(id, dir, 0)));
+    await Promise.all(
+      [...listInstanceCgroups(containment)]
+        .filter(([id]) => !adoptedInstances.has(id))
+        .map(([id, dir]) => reapInstance(id, dir, 0)),
+    );
     const children = new ChildrenFile(childrenPath, faults, deps.log);
     children.clear();
 
     const apps = new AppTable();
-    const pool = new PortPool();
+    const fds = new HeldFds();
+    const takenByKey = new Map(taken.map((t) => [t.key, t]));
+    const pool = new PortPool((spec) => holdSocket(spec, takenByKey, fds));
     const logs = new LogFiles(faults, deps.log);
     const ctx: ProcessContext = {
       home,
@@ -90,6 +129,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       children,
       stopGraceCapMs,
       containment,
+      fds,
       log: deps.log,
       backoff: {
         baseMs: opts.backoffBaseMs ?? DEFAULT_BACKOFF.baseMs,
@@ -98,6 +138,27 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       },
     };
     const env: SwitchEnv = { deps, pool, ctx, shutdown: shutdown.signal };
+    for (const a of plan.adopt) {
+      const inputs = new Map<string, AdoptInput>();
+      for (const [slot, entry] of a.bySlot) {
+        const pipe = (stream: string) => takePipe(takenByKey, `out:${entry.instance}:${stream}`);
+        inputs.set(slot, { entry, stdout: pipe('stdout'), stderr: pipe('stderr') });
+      }
+      try {
+        const run = new ReleaseRun(a.spec, planSlots(a.spec), pool, ctx, inputs);
+        apps.get(a.spec.app).current = run;
+        run.supervise();
+        deps.log(`${a.spec.app}: adopted ${a.bySlot.size} running process(es) of ${a.spec.release}`);
+      } catch (e) {
+        deps.log(
+          `${a.spec.app}: adoption failed (${e instanceof Error ? e.message : String(e)}); it will be restarted`,
+        );
+      }
+    }
+    // Descriptors of processes that were not adopted (stopped above) are of no use.
+    for (const t of takenByKey.values()) t.handle.close();
+    takenByKey.clear();
+    fds.attach(await FdHolder.start(home.run, home.root, deps.log));
     const startedAt = deps.clock.now().toISOString();
     const token = writeToken(home.run);
 
@@ -105,7 +166,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     let resumed: Promise<void> = Promise.resolve();
     let stopping: Promise<void> | null = null;
     const stopAll = (): Promise<void> =>
-      (stopping ??= stopEverything(deps, apps, shutdown, resumed, pool, logs, children, containment));
+      (stopping ??= stopEverything(deps, apps, shutdown, resumed, pool, logs, children, containment, fds));
 
     let finish: () => void = () => {};
     const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -144,7 +205,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       }
     };
     const server = await startControlServer(home.socket, token, handle, deps.log);
-    resumed = resume(deps, apps, env);
+    resumed = resume(deps, apps, env, specs);
     deps.log(`supervisor ${brrVersion()} pid ${process.pid} serving ${home.socket}`);
 
     const onSignal = (sig: NodeJS.Signals) => {
@@ -167,15 +228,68 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
   }
 }
 
-/** Brings every app to its desired release, in parallel; no events are recorded. */
-async function resume(deps: SupervisorDeps, apps: AppTable, env: SwitchEnv): Promise<void> {
-  let specs;
+/**
+ * Binds a declared port, or takes the socket a predecessor's fd holder handed over, and keeps a
+ * copy in the current fd holder for as long as the pool holds it.
+ */
+function holdSocket(spec: PortSpec, taken: Map<string, HeldItem>, fds: HeldFds): HeldSocket {
+  const key = socketKey(spec);
+  const t = taken.get(key);
+  let sock: HeldSocket;
+  if (t) {
+    taken.delete(key);
+    let open = true;
+    sock = {
+      name: spec.name,
+      protocol: spec.protocol,
+      address: spec.address,
+      port: spec.port,
+      fd: t.handle.fd,
+      nativeHandle: t.handle,
+      close: () => {
+        if (open) t.handle.close();
+        open = false;
+      },
+    };
+  } else {
+    sock = bindHeldSocket(spec);
+  }
+  fds.hold(key, { name: spec.name }, sock.nativeHandle);
+  const close = sock.close;
+  return {
+    ...sock,
+    close: () => {
+      fds.drop(key);
+      close();
+    },
+  };
+}
+
+function takePipe(taken: Map<string, HeldItem>, key: string): NativeHandle | null {
+  const t = taken.get(key);
+  if (!t) return null;
+  taken.delete(key);
+  return t.handle;
+}
+
+async function desiredOrNull(deps: SupervisorDeps): Promise<RunSpec[] | null> {
   try {
-    specs = await deps.desired();
+    return await deps.desired();
   } catch (e) {
     deps.log(`cannot read the desired releases; nothing resumed: ${e instanceof Error ? e.message : String(e)}`);
-    return;
+    return null;
   }
+}
+
+/** Brings every app to its desired release, in parallel; no events are recorded. */
+async function resume(
+  deps: SupervisorDeps,
+  apps: AppTable,
+  env: SwitchEnv,
+  given: RunSpec[] | null | undefined,
+): Promise<void> {
+  const specs = given === undefined ? await desiredOrNull(deps) : given;
+  if (!specs) return;
   await Promise.all(
     specs.map(async (spec) => {
       try {
@@ -197,6 +311,7 @@ async function stopEverything(
   logs: LogFiles,
   children: ChildrenFile,
   containment: Containment,
+  fds: HeldFds,
 ): Promise<void> {
   shutdown.abort();
   // Switches in flight stop their own new processes when their gate is aborted.
@@ -213,6 +328,7 @@ async function stopEverything(
   await Promise.all([...listInstanceCgroups(containment)].map(([id, dir]) => reapInstance(id, dir, 0)));
   removeCgroup(containment.cgroupRoot);
   pool.closeAll();
+  fds.stop(deps.home.run);
   logs.closeAll();
   children.clear();
   children.dispose();
