@@ -109,9 +109,14 @@ process.send && process.send({ op: 'ready' });
 /** The supervisor's end of a running holder: feeds it descriptors as they come and go. */
 export class FdHolder {
   private alive = true;
+  /** Called when the holder exits on its own (killed): the supervisor starts another. */
+  onExit: (() => void) | null = null;
 
   private constructor(private readonly child: ChildProcess) {
-    child.once('exit', () => (this.alive = false));
+    child.once('exit', () => {
+      this.alive = false;
+      this.onExit?.();
+    });
     child.on('error', () => {});
     // A send to a holder that died must not throw at the supervisor.
     child.channel?.on?.('error', () => {});
@@ -185,6 +190,7 @@ export class FdHolder {
 
   /** Stops the holder (supervisor shutdown: nothing is left to adopt). */
   stop(runDir: string): void {
+    this.onExit = null;
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     rmSync(holderSocketPath(runDir), { force: true });
   }
@@ -327,6 +333,8 @@ function killQuietly(pid: number): void {
 export class HeldFds {
   private readonly items = new Map<string, { meta: Record<string, unknown>; handle: unknown }>();
   private holder: FdHolder | null = null;
+  private stopped = false;
+  private restarts = 0;
 
   hold(key: string, meta: Record<string, unknown>, handle: unknown): void {
     if (!handle) return;
@@ -343,11 +351,35 @@ export class HeldFds {
     if (holder) for (const [key, v] of this.items) holder.hold(key, v.meta, v.handle);
   }
 
+  /**
+   * Starts a holder and keeps one running: if it is killed while this supervisor lives, another
+   * is started and fed everything (at most 20 times: a holder that keeps dying is logged and
+   * given up, and a later supervisor restart restarts the apps instead of adopting them).
+   */
+  async keepHolder(runDir: string, homeRoot: string, log: (l: string) => void): Promise<void> {
+    if (this.stopped) return;
+    const h = await FdHolder.start(runDir, homeRoot, log);
+    if (this.stopped) {
+      h?.stop(runDir);
+      return;
+    }
+    this.attach(h);
+    if (!h) return;
+    h.onExit = () => {
+      if (this.stopped || this.holder !== h) return;
+      this.holder = null;
+      if (++this.restarts > 20) return log('fd holder keeps exiting; not starting it again');
+      log('fd holder exited; starting another');
+      void this.keepHolder(runDir, homeRoot, log);
+    };
+  }
+
   holderAlive(): boolean {
     return this.holder?.isAlive() ?? false;
   }
 
   stop(runDir: string): void {
+    this.stopped = true;
     this.holder?.stop(runDir);
     this.holder = null;
     this.items.clear();

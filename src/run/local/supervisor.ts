@@ -17,7 +17,7 @@ import {
   removeCgroup,
   type Containment,
 } from './containment.js';
-import { FdHolder, HeldFds, takeFromHolder, type HeldItem, type NativeHandle } from './fd-holder.js';
+import { HeldFds, takeFromHolder, type HeldItem, type NativeHandle } from './fd-holder.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { ChildrenFile, childrenFilePath, readChildren } from './children-file.js';
 import { tokenPath, writeToken, type ControlOp } from './control-protocol.js';
@@ -54,6 +54,8 @@ export interface SupervisorOptions {
 export interface SupervisorProblems {
   /** How descendants are contained: `cgroup` or `marker` (environment scan). */
   containment: Containment['mechanism'];
+  /** Whether the fd holder runs (without it a supervisor restart restarts the apps). */
+  fdHolder: boolean;
   writeFaults: ReturnType<WriteFaults['list']>;
   strays: ReturnType<typeof findStrays>;
 }
@@ -158,7 +160,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     // Descriptors of processes that were not adopted (stopped above) are of no use.
     for (const t of takenByKey.values()) t.handle.close();
     takenByKey.clear();
-    fds.attach(await FdHolder.start(home.run, home.root, deps.log));
+    await fds.keepHolder(home.run, home.root, deps.log);
     const startedAt = deps.clock.now().toISOString();
     const token = writeToken(home.run);
 
@@ -185,6 +187,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
         case 'problems': {
           const problems: SupervisorProblems = {
             containment: containment.mechanism,
+            fdHolder: fds.holderAlive(),
             writeFaults: faults.list(),
             strays: findStrays(home.root, apps.instances(), containment),
           };
