@@ -270,7 +270,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         await inject;
         if (stopped !== null) {
           await sleep(300);
-          process.kill(stopped, 'SIGCONT');
+          // It may have been stopped for good meanwhile (a switch SIGKILLs what ignores SIGTERM).
+          try {
+            process.kill(stopped, 'SIGCONT');
+          } catch {
+            // Gone.
+          }
           stopped = null;
         }
         if (r.code === 0 && step[0] === 'run') {
