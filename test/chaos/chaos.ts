@@ -240,8 +240,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           if (fault === 'process-stop') {
             const p = appProcesses(sb.home)[0];
             if (p) {
+              // Frozen for 300 ms: requests it had accepted wait, new ones go to the queue's other takers.
               process.kill(p.pid, 'SIGSTOP');
               stopped = p.pid;
+              setTimeout(() => {
+                try {
+                  process.kill(p.pid, 'SIGCONT');
+                } catch {
+                  // Gone meanwhile.
+                }
+              }, 300);
             }
           }
         });
@@ -269,7 +277,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         const r = await c.done;
         await inject;
         if (stopped !== null) {
-          await sleep(300);
+          await sleep(350);
           // It may have been stopped for good meanwhile (a switch SIGKILLs what ignores SIGTERM).
           try {
             process.kill(stopped, 'SIGCONT');
