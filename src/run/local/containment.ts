@@ -100,11 +100,15 @@ export function joinCgroupScript(cgroupDir: string | null): string {
   return `echo $$ > '${cgroupDir.replace(/'/g, `'\\''`)}/cgroup.procs' 2>/dev/null;`;
 }
 
-/** Live pids of an instance: the cgroup's members, plus (always) the carriers of its marker. */
+/**
+ * Live pids of an instance: its cgroup's members when it has a cgroup (nothing it starts can be
+ * outside), else the carriers of its marker (a scan of every process's environment: slower).
+ */
 export function instanceMembers(instance: string, cgroupDir: string | null | undefined): number[] {
   const pids = new Set<number>();
-  if (cgroupDir) for (const pid of cgroupProcs(cgroupDir)) pids.add(pid);
-  for (const pid of markedPids(`${INSTANCE_VAR}=${instance}`)) pids.add(pid);
+  if (cgroupDir && existsSync(path.join(cgroupDir, 'cgroup.procs')))
+    for (const pid of cgroupProcs(cgroupDir)) pids.add(pid);
+  else for (const pid of markedPids(`${INSTANCE_VAR}=${instance}`)) pids.add(pid);
   pids.delete(process.pid);
   return [...pids].filter((p) => isLive(readProcStat(p)));
 }
@@ -123,6 +127,7 @@ export function signalInstance(
   if (signal === 'SIGKILL' && cgroupDir && existsSync(path.join(cgroupDir, 'cgroup.kill'))) {
     try {
       writeFileSync(path.join(cgroupDir, 'cgroup.kill'), '1');
+      return cgroupProcs(cgroupDir).length;
     } catch {
       // Fall through to per-pid signals.
     }

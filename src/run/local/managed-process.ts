@@ -361,9 +361,16 @@ export class ManagedProcess {
     }
     // So do descendants that left the group; the next incarnation is a new instance.
     const instance = this.instance;
+    const cgroup = this.cgroup;
     if (instance) {
-      signalInstance(instance, this.cgroup, 'SIGKILL');
-      if (!this.stopping) void this.reap(instance, this.cgroup);
+      if (this.stopping) signalInstance(instance, cgroup, 'SIGKILL');
+      // After the restart is scheduled: finding them may mean a scan of /proc, and they only
+      // share the sockets with the next incarnation, they do not block it.
+      else
+        setImmediate(() => {
+          signalInstance(instance, cgroup, 'SIGKILL');
+          void this.reap(instance, cgroup);
+        });
     }
     this.log.flush();
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
