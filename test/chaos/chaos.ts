@@ -338,7 +338,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       };
       if (lock.lease && lock.holderAlive === false) problems.push('lease held by a dead pid');
       const ids = new Set(
-        (JSON.parse((await sb.brr(['releases', '--json'])).stdout || '[]') as { id: string }[]).map((r) => r.id),
+        (
+          JSON.parse((await sb.brr(['releases', '--json', '--limit', '1000000'])).stdout || '[]') as { id: string }[]
+        ).map((r) => r.id),
       );
       for (const a of acked) if (!ids.has(a)) problems.push(`acknowledged ${a} missing from the ledger`);
       // Requests may fail only while a supervisor restarts (and for an fds app not even then).
