@@ -11,6 +11,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BRR, Sandbox, TEST_SECRETS_KEY } from '../e2e/harness.js';
 import { httpGet } from '../run/helpers/fixture.js';
@@ -322,8 +323,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         row.maxConvergeMs = Math.max(row.maxConvergeMs, convergeMs);
       }
       if ((await sb.brr(['verify'])).code !== 0) problems.push('brr verify failed');
-      const status = JSON.parse((await sb.brr(['status', '--json'])).stdout || '[]') as { ledger: string | null }[];
+      const st = await sb.brr(['status', '--json']);
+      // On drift the CLI prints the rows and then the error object: read the first JSON value only.
+      const rowsText = st.stdout.slice(0, st.stdout.indexOf('\n]') + 2);
+      const status = (rowsText.length > 2 ? JSON.parse(rowsText) : []) as {
+        ledger: string | null;
+        problem: string | null;
+      }[];
       const current = status[0]?.ledger ?? null;
+      if (st.code !== 0) problems.push(`status drifted after converging: ${status[0]?.problem ?? st.stderr.trim()}`);
+      if (!supervisorPid(sb.home)) problems.push('the supervisor is not running');
       // Old processes may still be draining for their grace period: give them that long.
       let strays: { pid: number; release: string }[] = [];
       for (let k = 0; k < 80; k++) {
@@ -349,6 +358,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         problems.push(`${failed.length} HTTP request(s) failed: ${failed.slice(0, 3).join('; ')}`);
 
       if (problems.length > 0) {
+        // Keep the supervisor's log: the home is a tmpfs that goes away at the end.
+        try {
+          const keep = path.join(tmpdir(), `brr-chaos-${opts.seed}-${i}-supervisor.log`);
+          writeFileSync(keep, readFileSync(path.join(sb.home, 'logs', 'supervisor.log')));
+          problems.push(`supervisor log kept in ${keep}`);
+        } catch {
+          // No log to keep.
+        }
         row.violations++;
         violations.push(`#${i} ${fault} during ${op}: ${problems.join('; ')}`);
       }
