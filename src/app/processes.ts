@@ -5,19 +5,32 @@
  */
 import type { HomePaths } from '../core/home.js';
 import { connectSupervisor } from '../run/local/client.js';
-import { runSupervisor } from '../run/local/supervisor.js';
+import { runSupervisor, type SupervisorProblems } from '../run/local/supervisor.js';
+import { fdLineLogger, WriteFaults } from '../run/local/write-faults.js';
 import type { ProcessInfo } from '../run/types.js';
 import type { Context } from './context.js';
+import { supervisorProblems } from './status.js';
 import { supervisorDeps } from './supervisor-deps.js';
 
 export type { ProcessInfo, ProcessState } from '../run/types.js';
 
 /** `brr ps`: processes under the supervisor (only `app`'s when given), or null when it is not running. */
 export async function listProcesses(paths: HomePaths, app?: string): Promise<ProcessInfo[] | null> {
+  return (await listProcessesAndProblems(paths, app))?.rows ?? null;
+}
+
+/** `brr ps` with what the supervisor reports beside the processes: failing writes and strays (of `app`, when given). */
+export async function listProcessesAndProblems(
+  paths: HomePaths,
+  app?: string,
+): Promise<{ rows: ProcessInfo[]; problems: SupervisorProblems | null; strays: SupervisorProblems['strays'] } | null> {
   const client = await connectSupervisor(paths);
   if (!client) return null;
   try {
-    return (await client.request('ps', app ? { app } : {})) as ProcessInfo[];
+    const rows = (await client.request('ps', app ? { app } : {})) as ProcessInfo[];
+    const problems = await supervisorProblems(client);
+    const strays = (problems?.strays ?? []).filter((s) => !app || s.app === app);
+    return { rows, problems, strays };
   } finally {
     client.close();
   }
@@ -36,6 +49,13 @@ export async function stopSupervisor(paths: HomePaths): Promise<boolean> {
 }
 
 /** `brr supervise`: runs the supervisor for the context's home until it is shut down. */
-export async function superviseHome(ctx: Context, log: (line: string) => void): Promise<void> {
-  await runSupervisor(supervisorDeps(ctx, log));
+/**
+ * `brr supervise`: runs the supervisor in the foreground until it is shut down. Its log goes to
+ * file descriptor `logFd` (stderr: usually supervisor.log) through a writer that never throws: a
+ * full disk must cost log lines, never the supervisor.
+ */
+export async function superviseHome(ctx: Context, logFd = 2): Promise<void> {
+  const writeFaults = new WriteFaults();
+  const log = fdLineLogger(logFd, writeFaults, 'supervisor log (stderr)');
+  await runSupervisor(supervisorDeps(ctx, log), { writeFaults });
 }

@@ -1,5 +1,6 @@
 import { currentReleaseId } from '../release/state.js';
-import { connectSupervisor } from '../run/local/client.js';
+import { connectSupervisor, type SupervisorClient } from '../run/local/client.js';
+import type { SupervisorProblems } from '../run/local/supervisor.js';
 import { currentTarget } from './app-target.js';
 import { WitnessedLedger } from '../ledger/witnessed-ledger.js';
 import type { Context } from './context.js';
@@ -24,6 +25,24 @@ export interface AppStatus {
   running: string | null;
   inSync: boolean;
   problem: string | null;
+  /** Supervisor-wide conditions that do not change what runs (a write failing: disk full). */
+  warnings?: string[];
+}
+
+/** The supervisor's `problems` answer; an older supervisor without the op reports none. */
+export async function supervisorProblems(client: SupervisorClient): Promise<SupervisorProblems | null> {
+  try {
+    return await client.request<SupervisorProblems>('problems', {});
+  } catch {
+    return null;
+  }
+}
+
+/** One line per failing write, for `brr ps` and `brr status`. */
+export function describeWriteFaults(p: SupervisorProblems | null): string[] {
+  return (p?.writeFaults ?? []).map(
+    (f) => `supervisor cannot write ${f.path} (${f.code} since ${f.since}, ${f.failures} failure(s)); retrying`,
+  );
 }
 
 /** Pure: compare the record with reality. */
@@ -50,9 +69,11 @@ export function compareStatus(
 export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStatus[]> {
   const client = await connectSupervisor(ctx.paths);
   let running: RunningApp[] = [];
+  let problems: SupervisorProblems | null = null;
   if (client) {
     try {
       running = (await client.request('status', {})) as RunningApp[];
+      problems = await supervisorProblems(client);
     } finally {
       client.close();
     }
@@ -83,15 +104,22 @@ export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStat
     }
     const id = currentReleaseId(events);
     const rel = id ? await ctx.ledger.getRelease(app, id) : null;
-    rows.push(
-      compareStatus(
-        app,
-        id,
-        rel?.hash ?? null,
-        running.find((r) => r.app === app),
-        client !== null,
-      ),
+    const row = compareStatus(
+      app,
+      id,
+      rel?.hash ?? null,
+      running.find((r) => r.app === app),
+      client !== null,
     );
+    // A stray still serves (or holds a port) with code the ledger no longer names.
+    const strays = (problems?.strays ?? []).filter((s) => s.app === app);
+    if (strays.length > 0 && row.inSync)
+      Object.assign(row, {
+        inSync: false,
+        problem: `${strays.length} stray process(es) (pid ${strays.map((s) => `${s.pid} of ${s.release ?? '?'}`).join(', ')})`,
+      });
+    const warnings = describeWriteFaults(problems);
+    rows.push(warnings.length > 0 ? { ...row, warnings } : row);
   }
   return rows;
 }

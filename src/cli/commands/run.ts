@@ -4,9 +4,9 @@
  */
 import type { Command } from 'commander';
 import { followAppLogs, readAppLogs } from '../../app/logs.js';
-import { listProcesses, stopSupervisor, superviseHome, type ProcessInfo } from '../../app/processes.js';
+import { listProcessesAndProblems, stopSupervisor, superviseHome, type ProcessInfo } from '../../app/processes.js';
 import { runApp } from '../../app/run-release.js';
-import { appStatus } from '../../app/status.js';
+import { appStatus, describeWriteFaults } from '../../app/status.js';
 import { renderSystemdUnit } from '../../app/systemd-unit.js';
 import { BrrError } from '../../core/errors.js';
 import {
@@ -22,7 +22,7 @@ import {
   type CommonOpts,
   type LeaseOpts,
 } from '../common.js';
-import { dim, green, humanDuration, out, printJson, red, table } from '../output.js';
+import { dim, green, humanDuration, info, out, printJson, red, table } from '../output.js';
 
 export function registerRunCommands(program: Command): void {
   timeoutFlag(
@@ -45,12 +45,16 @@ export function registerRunCommands(program: Command): void {
 
   withCommon(program.command('ps').description('processes of each app under the supervisor')).action(
     async (opts: CommonOpts) => {
-      const rows = await listProcesses(homeOf(opts), opts.app);
-      if (!rows) {
+      const listed = await listProcessesAndProblems(homeOf(opts), opts.app);
+      if (!listed) {
         if (opts.json) return printJson([]);
         return out('the supervisor is not running: start it with `brr run` or `brr supervise`');
       }
+      const { rows, problems, strays } = listed;
       if (opts.json) return printJson(rows);
+      for (const w of describeWriteFaults(problems)) info(red(`warning: ${w}`));
+      for (const s of strays)
+        info(red(`stray: pid ${s.pid} of ${s.app ?? '?'} ${s.release ?? '?'} is not supervised (found by ${s.via})`));
       if (rows.length === 0) return out('no processes');
       const exit = (p: ProcessInfo) => (p.lastExit ? (p.lastExit.signal ?? `exit ${p.lastExit.code}`) : '-');
       const data = rows.map((p) => [
@@ -109,6 +113,7 @@ export function registerRunCommands(program: Command): void {
         r.inSync ? green('in sync', process.stdout) : red(r.problem ?? 'drift', process.stdout),
       ]);
       table(['APP', 'LEDGER', 'RUNNING', 'STATE'], data).forEach((l) => out(l));
+      for (const w of new Set(rows.flatMap((r) => r.warnings ?? []))) info(red(`warning: ${w}`));
     }
     if (rows.some((r) => !r.inSync)) {
       throw new BrrError('status_drift', 'what runs differs from the ledger', {
@@ -134,8 +139,7 @@ export function registerRunCommands(program: Command): void {
         return out(
           renderSystemdUnit({ home: settingsOf(opts).home, node: process.execPath, user: process.env.USER ?? 'root' }),
         );
-      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      await withContext(opts, (ctx) => superviseHome(ctx, log));
+      await withContext(opts, (ctx) => superviseHome(ctx));
       // Children, sockets and timers are gone; nothing must keep a supervisor-less process alive.
       process.exit(0);
     });

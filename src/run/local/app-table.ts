@@ -47,6 +47,14 @@ export class AppTable {
     return [...this.apps.values()].sort((a, b) => a.app.localeCompare(b.app));
   }
 
+  /** Instance ids of every process the supervisor runs now (current, starting, draining). */
+  instances(): Set<string> {
+    const out = new Set<string>();
+    for (const s of this.all())
+      for (const r of [s.current, s.starting, ...s.draining]) for (const id of r?.instances() ?? []) out.add(id);
+    return out;
+  }
+
   /** Every process of one app or all apps: current, starting, then draining. */
   ps(app?: string): ProcessInfo[] {
     const out: ProcessInfo[] = [];

@@ -9,8 +9,8 @@ import { openSync, readFileSync, renameSync, writeSync, closeSync } from 'node:f
 import path from 'node:path';
 import { BrrError, isBrrError, type ErrorCode } from '../../core/errors.js';
 
-export type ControlOp = 'ping' | 'ps' | 'status' | 'switch' | 'shutdown';
-export const CONTROL_OPS: readonly ControlOp[] = ['ping', 'ps', 'status', 'switch', 'shutdown'];
+export type ControlOp = 'ping' | 'ps' | 'status' | 'switch' | 'shutdown' | 'problems';
+export const CONTROL_OPS: readonly ControlOp[] = ['ping', 'ps', 'status', 'switch', 'shutdown', 'problems'];
 
 export interface ControlRequest {
   token: string;

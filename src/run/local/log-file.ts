@@ -3,6 +3,9 @@
  * (older ones shift to `.2` … `.<keep>`, the oldest is dropped) and a new `web.1.log` begins.
  * Output is kept raw. Rotation happens only between lines, so a reader never sees a line split
  * across two files (except a single line longer than `maxBytes`, which is cut).
+ *
+ * With `onError` set, a failed write (disk full) drops that output instead of throwing: a
+ * process's log must never take the supervisor down. The file is reopened on the next write.
  */
 import {
   closeSync,
@@ -31,20 +34,56 @@ export class RotatingLog {
   // Bytes of the unfinished last line in the current file.
   private lineBytes = 0;
 
+  private failing = false;
+  private readonly onError: ((e: unknown) => void) | undefined;
+  private readonly onRecover: (() => void) | undefined;
+
   constructor(
     private readonly file: string,
-    opts: { maxBytes?: number; keep?: number } = {},
+    opts: { maxBytes?: number; keep?: number; onError?: (e: unknown) => void; onRecover?: () => void } = {},
   ) {
     this.maxBytes = Math.max(1, opts.maxBytes ?? DEFAULT_MAX_BYTES);
     this.keep = Math.max(0, Math.floor(opts.keep ?? DEFAULT_KEEP));
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.openFile();
+    this.onError = opts.onError;
+    this.onRecover = opts.onRecover;
+    this.guarded(() => {
+      mkdirSync(path.dirname(file), { recursive: true });
+      this.openFile();
+    });
   }
 
   /** Appends raw output (synchronously). */
   write(chunk: Buffer | string): void {
+    this.guarded(() => this.writeUnguarded(chunk));
+  }
+
+  private guarded(fn: () => void): void {
+    if (!this.onError) return fn();
+    try {
+      fn();
+    } catch (e) {
+      this.failing = true;
+      // Reopen on the next write: the size and line state are read back from the file then.
+      try {
+        this.close();
+      } catch {
+        this.fd = null;
+      }
+      this.onError(e);
+      return;
+    }
+    if (this.failing) {
+      this.failing = false;
+      this.onRecover?.();
+    }
+  }
+
+  private writeUnguarded(chunk: Buffer | string): void {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (this.fd === null) this.openFile();
+    if (this.fd === null) {
+      mkdirSync(path.dirname(this.file), { recursive: true });
+      this.openFile();
+    }
     while (buf.length > 0) {
       const room = this.maxBytes - this.size;
       if (buf.length <= room) {

@@ -5,18 +5,33 @@
  * port per slot, kept across restarts so the proxy's backend stays valid. With `handoff: fds`,
  * every incarnation gets a fresh private health socket: one a previous incarnation listened on
  * would accept connections for nobody.
+ * Every incarnation is also an "instance" (containment.ts): its cgroup or marker reaches the
+ * descendants that left the process group (setsid, double fork), so they stop with it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../../core/clock.js';
 import type { HomePaths } from '../../core/home.js';
 import type { ProcessInfo, ProcessState, RunSpec } from '../types.js';
 import { nextCrashCount, restartDelayMs, shouldRestart, type BackoffOptions, type ExitStatus } from './backoff.js';
-import type { ChildrenFile } from './children-file.js';
+import { outputKey } from './adoption.js';
+import type { ChildEntry, ChildrenFile } from './children-file.js';
+import {
+  createInstanceCgroup,
+  INSTANCE_VAR,
+  joinCgroupScript,
+  newInstanceId,
+  reapInstance,
+  signalInstance,
+  type Containment,
+} from './containment.js';
 import { waitHealthy } from './health.js';
 import { childEnv, planHealth, processLogPath, shellScript, startMarker } from './launch-plan.js';
 import type { AcquiredPort } from './port-pool.js';
-import { readProcStat, signalGroup } from '../../core/proc.js';
+import type { HeldFds, NativeHandle } from './fd-holder.js';
+import { isLive, readProcStat, signalGroup } from '../../core/proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
 import type { Backend } from './proxy-tcp.js';
 import { bindPrivateTcp, freePrivatePort, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
@@ -33,10 +48,43 @@ export interface ProcessContext {
   backoff: BackoffOptions;
   /** Upper bound on a process's grace period (tests shorten it). */
   stopGraceCapMs: number;
+  /** How descendants are kept track of (cgroup or environment marker). */
+  containment: Containment;
+  /** Descriptors copied to the fd holder, so a successor supervisor can adopt the processes. */
+  fds?: HeldFds;
   log(line: string): void;
 }
 
 let procSeq = 0;
+
+/** A process a killed predecessor started, taken over by pid, with its output pipes from the fd holder. */
+export interface AdoptInput {
+  entry: ChildEntry;
+  stdout: NativeHandle | null;
+  stderr: NativeHandle | null;
+}
+
+/**
+ * Stands in for the ChildProcess of an adopted process: it is not our child, so there is no
+ * exit event from the kernel; /proc is polled instead (pid and start time, so a reused pid is
+ * not mistaken for it). The exit status of a non-child is not knowable.
+ */
+class AdoptedChild extends EventEmitter {
+  private readonly timer: NodeJS.Timeout;
+  constructor(
+    readonly pid: number,
+    startTime: number,
+  ) {
+    super();
+    this.timer = setInterval(() => {
+      const st = readProcStat(pid);
+      if (isLive(st) && st.startTime === startTime) return;
+      clearInterval(this.timer);
+      this.emit('exit', null, null);
+    }, 100);
+    this.timer.unref();
+  }
+}
 
 export class ManagedProcess {
   readonly name: string;
@@ -46,7 +94,10 @@ export class ManagedProcess {
   readonly privatePorts: Record<string, number> = {};
   private readonly sockets: HeldSocket[];
   private state: ProcessState = 'starting';
-  private child: ChildProcess | null = null;
+  private child: EventEmitter | null = null;
+  /** The health port of an adopted process (its socket is the process's; we only connect to it). */
+  private adoptedHealthPort: number | null = null;
+  private outKeys: string[] = [];
   private pid: number | null = null;
   private startedAt = 0;
   private restarts = 0;
@@ -58,6 +109,8 @@ export class ManagedProcess {
   private restartTimer: NodeJS.Timeout | null = null;
   private healthSocket: HeldSocket | null = null;
   private healthAbort: AbortController | null = null;
+  private instance: string | null = null;
+  private cgroup: string | null = null;
   private readonly exitWaiters: Array<() => void> = [];
   private readonly log: ProcessLog;
 
@@ -82,6 +135,44 @@ export class ManagedProcess {
     this.spawnOnce();
   }
 
+  /**
+   * Takes over a running process instead of spawning one: same pid, no health wait (it passed
+   * its gate under the predecessor). Restarts go by policy once `supervise()` is called.
+   */
+  adopt(a: AdoptInput): void {
+    const { entry } = a;
+    const child = new AdoptedChild(entry.pid, entry.startTime);
+    this.child = child;
+    this.pid = entry.pid;
+    this.instance = entry.instance ?? null;
+    this.cgroup = entry.cgroup ?? null;
+    this.adoptedHealthPort = entry.healthPort ?? null;
+    // The proxies' backends are the ports the adopted process really listens on.
+    Object.assign(this.privatePorts, entry.privatePorts ?? {});
+    this.startedAt = performance.now();
+    this.state = 'healthy';
+    this.ctx.children.add(entry);
+    this.log.marker(
+      `${this.slot.type}.${this.slot.index} ${this.run.release} pid ${entry.pid} adopted by supervisor pid ${process.pid}`,
+    );
+    this.pipeOutput(a.stdout, 'stdout');
+    this.pipeOutput(a.stderr, 'stderr');
+    child.once('exit', (code: number | null, signal: NodeJS.Signals | null) =>
+      this.onExit(child, entry.pid, { code, signal }),
+    );
+  }
+
+  private pipeOutput(handle: NativeHandle | null, stream: 'stdout' | 'stderr'): void {
+    if (!handle || !this.instance) return;
+    const key = outputKey(this.instance, stream);
+    this.ctx.fds?.hold(key, {}, handle);
+    this.outKeys.push(key);
+    // `handle` is an undocumented but long-standing net.Socket option: wrap a native pipe handle.
+    const sock = new net.Socket({ handle, readable: true, writable: false } as unknown as net.SocketConstructorOpts);
+    sock.on('data', (d: Buffer) => this.log.write(d, stream));
+    sock.on('error', () => {});
+  }
+
   isAlive(): boolean {
     return this.child !== null;
   }
@@ -91,6 +182,11 @@ export class ManagedProcess {
     const port = this.privatePorts[name];
     if (port === undefined) return null;
     return { id: this.id, port, available: () => this.child !== null && !this.stopping };
+  }
+
+  /** The current incarnation's instance id (null before the first spawn). */
+  instanceId(): string | null {
+    return this.instance;
   }
 
   /**
@@ -104,7 +200,7 @@ export class ManagedProcess {
       plan.target.kind === 'private'
         ? plan.target.port
         : plan.target.kind === 'health-socket'
-          ? (this.healthSocket?.port ?? null)
+          ? (this.healthSocket?.port ?? this.adoptedHealthPort)
           : null;
     const r = await waitHealthy(plan.spec, this.healthTarget(port), {
       isAlive: () => this.child === child && child !== null,
@@ -136,19 +232,26 @@ export class ManagedProcess {
     this.healthAbort?.abort();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = null;
+    const instance = this.instance;
+    const cgroup = this.cgroup;
     if (this.child && this.pid !== null) {
       const pgid = this.pid;
       this.state = 'stopping';
       const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
       signalGroup(pgid, 'SIGTERM');
+      // Descendants that left the group (setsid) get the same signal and the same grace.
+      if (instance) signalInstance(instance, cgroup, 'SIGTERM', pgid);
       const grace = Math.min(this.slot.spec.graceMs, this.ctx.stopGraceCapMs);
       const killer = setTimeout(() => {
         this.log.marker(`${this.slot.type}.${this.slot.index} did not stop within ${grace} ms; sending SIGKILL`);
         signalGroup(pgid, 'SIGKILL');
+        if (instance) signalInstance(instance, cgroup, 'SIGKILL');
       }, grace);
       await exited;
       clearTimeout(killer);
     }
+    // The leader's exit SIGKILLed what it left behind; wait until those are gone too (they may hold the ports).
+    if (instance) await this.reap(instance, cgroup);
     this.state = 'exited';
     this.closeHealthSocket();
     this.log.release();
@@ -191,6 +294,7 @@ export class ManagedProcess {
   private spawnOnce(): void {
     this.restartTimer = null;
     this.closeHealthSocket();
+    this.adoptedHealthPort = null;
     const plan = planHealth(this.slot.spec.health, this.slot.spec.ports, this.privatePorts, this.sockets.length);
     let sockets = this.sockets;
     try {
@@ -201,8 +305,12 @@ export class ManagedProcess {
     } catch (e) {
       return this.failedSpawn(e);
     }
-    const env = { ...this.execEnv(), ...listenFdsEnv(sockets) };
-    const { script } = shellScript(this.slot.spec.command);
+    const instance = newInstanceId(this.run.app, this.run.release, this.slot.type, this.slot.index);
+    const cgroup = createInstanceCgroup(this.ctx.containment, instance);
+    this.instance = instance;
+    this.cgroup = cgroup;
+    const env = { ...this.execEnv(), ...listenFdsEnv(sockets), [INSTANCE_VAR]: instance };
+    const script = joinCgroupScript(cgroup) + shellScript(this.slot.spec.command).script;
     let child: ChildProcess;
     try {
       // detached: its own process group (setsid), so stop and orphan clean-up reach what it forks.
@@ -235,6 +343,9 @@ export class ManagedProcess {
       startTime: readProcStat(pid)?.startTime ?? 0,
       graceMs: this.slot.spec.graceMs,
       privatePorts: this.privatePorts,
+      instance,
+      cgroup,
+      healthPort: this.healthSocket?.port ?? null,
     });
     this.log.marker(
       startMarker({
@@ -248,6 +359,17 @@ export class ManagedProcess {
     );
     child.stdout?.on('data', (d: Buffer) => this.log.write(d, 'stdout'));
     child.stderr?.on('data', (d: Buffer) => this.log.write(d, 'stderr'));
+    // A copy of each read end in the fd holder: a successor adopts this process with its output.
+    for (const [stream, s] of [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+    ] as const) {
+      const handle = (s as unknown as { _handle?: unknown } | null)?._handle;
+      if (!handle) continue;
+      const key = outputKey(instance, stream);
+      this.ctx.fds?.hold(key, {}, handle);
+      this.outKeys.push(key);
+    }
     child.on('error', () => {}); // kill() errors on a dead group; the exit event tells the rest
     child.once('exit', (code, signal) => this.onExit(child, pid, { code, signal }));
   }
@@ -261,13 +383,27 @@ export class ManagedProcess {
     this.onExit(null, null, { code: 127, signal: null });
   }
 
-  private onExit(child: ChildProcess | null, pid: number | null, exit: ExitStatus): void {
+  private onExit(child: EventEmitter | null, pid: number | null, exit: ExitStatus): void {
     if (child && this.child !== child) return;
     this.child = null;
+    for (const key of this.outKeys.splice(0)) this.ctx.fds?.drop(key);
     if (pid !== null) {
       this.ctx.children.remove(pid);
       // The group outlives its leader if the app forked: those would keep the shared sockets.
       signalGroup(pid, 'SIGKILL');
+    }
+    // So do descendants that left the group; the next incarnation is a new instance.
+    const instance = this.instance;
+    const cgroup = this.cgroup;
+    if (instance) {
+      if (this.stopping) signalInstance(instance, cgroup, 'SIGKILL');
+      // After the restart is scheduled: finding them may mean a scan of /proc, and they only
+      // share the sockets with the next incarnation, they do not block it.
+      else
+        setImmediate(() => {
+          signalInstance(instance, cgroup, 'SIGKILL');
+          void this.reap(instance, cgroup);
+        });
     }
     this.log.flush();
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
@@ -316,6 +452,14 @@ export class ManagedProcess {
       // Bounded like every timer: an image built before durations were checked may say 600h.
       await new Promise((r) => setTimeout(r, Math.min(MAX_TIMER_MS, Math.max(this.slot.spec.health.intervalMs, 100))));
     }
+  }
+
+  private async reap(instance: string, cgroup: string | null): Promise<void> {
+    const killed = await reapInstance(instance, cgroup, 0);
+    if (killed.length > 0)
+      this.log.marker(
+        `${this.slot.type}.${this.slot.index}: stopped ${killed.length} descendant(s) it left behind (pids ${killed.join(', ')})`,
+      );
   }
 
   private closeHealthSocket(): void {

@@ -29,11 +29,13 @@ export function planOrphanGroups(
   procs: ProcStat[],
   marked: number[],
   self: { pid: number; pgrp: number },
+  keep: Set<number> = new Set(),
 ): OrphanGroup[] {
   const byPid = new Map(procs.map((p) => [p.pid, p]));
   const groups = new Map<number, OrphanGroup>();
   const add = (g: OrphanGroup): void => {
-    if (g.pgid <= 1 || g.pgid === self.pgrp || g.pgid === self.pid) return;
+    // `keep`: processes (and the groups they lead) adopted by this supervisor.
+    if (g.pgid <= 1 || g.pgid === self.pgrp || g.pgid === self.pid || keep.has(g.pgid)) return;
     if (!groups.has(g.pgid)) groups.set(g.pgid, g);
   };
   for (const e of entries) {
@@ -45,6 +47,7 @@ export function planOrphanGroups(
     add({ pgid: e.pgid, graceMs: e.graceMs, source: 'children-file' });
   }
   for (const pid of marked) {
+    if (keep.has(pid)) continue;
     const p = byPid.get(pid);
     if (p && isLive(p) && p.pid !== self.pid) add({ pgid: p.pgrp, graceMs: MARKER_GRACE_MS, source: 'marker' });
   }
@@ -55,6 +58,8 @@ export interface KillOrphansOptions {
   /** Longest wait after SIGTERM before SIGKILL, whatever the recorded grace. */
   graceCapMs: number;
   log(line: string): void;
+  /** Pids adopted by the new supervisor (with their descendants): never stopped here. */
+  keep?: Set<number>;
 }
 
 /**
@@ -72,7 +77,7 @@ export async function killOrphans(
     .filter((p) => p.pid !== process.pid && isLive(p) && hasEnvEntry(p.pid, markerEntry))
     .map((p) => p.pid);
   const self = { pid: process.pid, pgrp: procs.find((p) => p.pid === process.pid)?.pgrp ?? process.pid };
-  const groups = planOrphanGroups(entries, procs, marked, self);
+  const groups = planOrphanGroups(entries, procs, marked, self, opts.keep);
   if (groups.length === 0) return [];
   opts.log(
     `stopping ${groups.length} orphaned process group(s) left by a previous supervisor: ${groups.map((g) => g.pgid).join(', ')}`,

@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { RotatingLog } from './log-file.js';
+import { errnoOf, type WriteFaults } from './write-faults.js';
 
 interface Shared {
   log: RotatingLog;
@@ -18,11 +19,27 @@ interface Shared {
 export class LogFiles {
   private readonly open = new Map<string, Shared>();
 
+  /** With `faults`, a log that cannot be written (disk full) drops output and is reported there. */
+  constructor(
+    private readonly faults?: WriteFaults,
+    private readonly diag: (line: string) => void = () => {},
+  ) {}
+
   acquire(file: string): ProcessLog {
     let s = this.open.get(file);
     if (!s) {
-      mkdirSync(path.dirname(file), { recursive: true });
-      s = { log: new RotatingLog(file), users: 0 };
+      const faults = this.faults;
+      if (!faults) mkdirSync(path.dirname(file), { recursive: true });
+      const opts = faults && {
+        onError: (e: unknown) => {
+          if (faults.failed('log', file, e))
+            this.diag(`cannot write ${file} (${errnoOf(e)}); its output is dropped until it can`);
+        },
+        onRecover: () => {
+          if (faults.ok('log', file)) this.diag(`${file} written again`);
+        },
+      };
+      s = { log: new RotatingLog(file, opts), users: 0 };
       this.open.set(file, s);
     }
     s.users++;

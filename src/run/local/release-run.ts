@@ -6,7 +6,7 @@
  * waits for its connections and flows to end before its processes stop (`stop({ drain })`).
  */
 import type { ProcessInfo, RunSpec } from '../types.js';
-import { ManagedProcess, type ProcessContext } from './managed-process.js';
+import { ManagedProcess, type AdoptInput, type ProcessContext } from './managed-process.js';
 import type { AcquiredPort, PortPool } from './port-pool.js';
 import type { PortProxy } from './proxy-port.js';
 import type { Backend } from './proxy-tcp.js';
@@ -26,13 +26,15 @@ export class ReleaseRun {
 
   /**
    * Claims the ports and spawns every process. Throws (BrrError `port_in_use`, …) before
-   * spawning anything when a port cannot be held.
+   * spawning anything when a port cannot be held. With `adopt` (keyed `type.index`), the
+   * processes of a killed predecessor are taken over instead of spawned.
    */
   constructor(
     readonly spec: RunSpec,
     slots: ProcessSlot[],
     private readonly pool: PortPool,
     private readonly ctx: ProcessContext,
+    adopt?: Map<string, AdoptInput>,
   ) {
     this.owner = `${spec.app}@${spec.release}#${++runSeq}`;
     const socketsByType = new Map<string, AcquiredPort[]>();
@@ -41,24 +43,28 @@ export class ReleaseRun {
         if (!socketsByType.has(slot.type))
           socketsByType.set(slot.type, pool.acquire(spec.app, this.owner, slot.spec.ports));
       }
-      for (const slot of slots) {
-        const ports = socketsByType.get(slot.type) ?? [];
-        const proc = new ManagedProcess(spec, slot, ports, ctx);
-        this.procs.push(proc);
-        for (const p of ports) {
-          if (p.handoff !== 'proxy') continue;
-          const entry = this.proxied.get(p.key) ?? { proxy: p.proxy, backends: [] };
-          const b = proc.backend(p.spec.name);
-          if (b) entry.backends.push(b);
-          this.proxied.set(p.key, entry);
-        }
-      }
+      for (const slot of slots)
+        this.procs.push(new ManagedProcess(spec, slot, socketsByType.get(slot.type) ?? [], ctx));
     } catch (e) {
       for (const p of this.procs) void p.stop();
       pool.releaseOwner(this.owner);
       throw e;
     }
-    for (const p of this.procs) p.start();
+    for (const p of this.procs) {
+      const a = adopt?.get(`${p.slot.type}.${p.slot.index}`);
+      if (a) p.adopt(a);
+      else p.start();
+    }
+    // After adopt(): an adopted process's backends are the private ports it really listens on.
+    for (const proc of this.procs) {
+      for (const p of socketsByType.get(proc.slot.type) ?? []) {
+        if (p.handoff !== 'proxy') continue;
+        const entry = this.proxied.get(p.key) ?? { proxy: p.proxy, backends: [] };
+        const b = proc.backend(p.spec.name);
+        if (b) entry.backends.push(b);
+        this.proxied.set(p.key, entry);
+      }
+    }
   }
 
   get release(): string {
@@ -144,6 +150,11 @@ export class ReleaseRun {
 
   info(): ProcessInfo[] {
     return this.procs.map((p) => p.info());
+  }
+
+  /** Instance ids of the processes' current incarnations. */
+  instances(): string[] {
+    return this.procs.map((p) => p.instanceId()).filter((id): id is string => id !== null);
   }
 
   get size(): number {

@@ -24,6 +24,8 @@ export interface HeldSocket {
   fd: number;
   /** Closes the supervisor's copy; children keep theirs. Idempotent. */
   close(): void;
+  /** Node's native handle of the socket (what the fd holder is sent); absent on pool copies. */
+  nativeHandle?: unknown;
 }
 
 // The few methods of Node's internal handles used here. Return values are 0 or a negative errno.
@@ -164,6 +166,7 @@ function bindSocket(name: string, protocol: Protocol, address: string, port: num
     address,
     port: b.port,
     fd: handle.fd,
+    nativeHandle: handle,
     close() {
       if (!open) return;
       open = false;

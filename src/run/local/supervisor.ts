@@ -5,21 +5,37 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { brrVersion } from '../../core/version.js';
+import type { PortSpec } from '../../core/types.js';
 import { MAX_TIMER_MS } from '../../manifest/duration.js';
-import type { SupervisorDeps } from '../types.js';
+import type { RunSpec, SupervisorDeps } from '../types.js';
+import { planAdoption, socketKey, verifyEntries } from './adoption.js';
 import { AppTable } from './app-table.js';
+import {
+  instanceMembers,
+  listInstanceCgroups,
+  openContainment,
+  reapInstance,
+  removeCgroup,
+  type Containment,
+} from './containment.js';
+import { HeldFds, takeFromHolder, type HeldItem, type NativeHandle } from './fd-holder.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { ChildrenFile, childrenFilePath, readChildren } from './children-file.js';
 import { tokenPath, writeToken, type ControlOp } from './control-protocol.js';
 import { optionalStringArg, startControlServer, stringArg } from './control-server.js';
 import { HOME_MARKER_VAR } from './launch-plan.js';
-import type { ProcessContext } from './managed-process.js';
+import type { AdoptInput, ProcessContext } from './managed-process.js';
 import { killOrphans } from './orphans.js';
 import { PortPool } from './port-pool.js';
 import { DEFAULT_FLOW_IDLE_MS } from './proxy-udp.js';
 import { LogFiles } from './process-log.js';
+import { ReleaseRun } from './release-run.js';
+import { bindHeldSocket, type HeldSocket } from './sockets.js';
 import { acquireSupervisorLock } from './supervisor-lock.js';
+import { findStrays, killStrays } from './strays.js';
+import { planSlots } from './switch-plan.js';
 import { switchRelease, type SwitchEnv } from './switch-release.js';
+import { WriteFaults } from './write-faults.js';
 
 export interface SupervisorOptions {
   /** Back-off before the second restart in a row (default 200 ms); doubles after that. */
@@ -34,6 +50,18 @@ export interface SupervisorOptions {
   udpFlowIdleMs?: number;
   /** Shut down gracefully on SIGTERM and SIGINT (default true; tests running in-process turn it off). */
   handleSignals?: boolean;
+  /** Where failed writes are reported; pass the one the log function reports to (see fdLineLogger). */
+  writeFaults?: WriteFaults;
+}
+
+/** The answer of the `problems` op: what `brr ps`/`brr status` report beside the processes. */
+export interface SupervisorProblems {
+  /** How descendants are contained: `cgroup` or `marker` (environment scan). */
+  containment: Containment['mechanism'];
+  /** Whether the fd holder runs (without it a supervisor restart restarts the apps). */
+  fdHolder: boolean;
+  writeFaults: ReturnType<WriteFaults['list']>;
+  strays: ReturnType<typeof findStrays>;
 }
 
 /**
@@ -46,24 +74,65 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
   const lock = await acquireSupervisorLock(home);
   const shutdown = new AbortController();
   try {
-    mkdirSync(home.logs, { recursive: true });
+    const faults = opts.writeFaults ?? new WriteFaults();
+    try {
+      mkdirSync(home.logs, { recursive: true });
+    } catch (e) {
+      faults.failed('log', home.logs, e);
+    }
     // A grace recorded before durations were bounded (e.g. 600h) must not overflow the kill timer.
     const stopGraceCapMs = Math.min(opts.stopGraceCapMs ?? MAX_TIMER_MS, MAX_TIMER_MS);
-    // Before any bind: orphans of a killed predecessor still hold the shared sockets.
+    const containment = openContainment(home.root);
+    deps.log(
+      containment.mechanism === 'cgroup'
+        ? `containing processes in cgroups under ${containment.cgroupRoot}`
+        : `containing processes by environment marker only (${containment.reason})`,
+    );
     const childrenPath = childrenFilePath(home.run);
-    await killOrphans(readChildren(childrenPath), `${HOME_MARKER_VAR}=${home.root}`, {
+    const entries = readChildren(childrenPath);
+    // What each app should run decides which of a killed predecessor's processes are adopted.
+    // Read early only when there is something to adopt: preparing releases delays the control socket.
+    let specs: RunSpec[] | null | undefined;
+    if (entries.length > 0) specs = await desiredOrNull(deps);
+    // Always asked: a holder left without a children file would otherwise keep the ports bound.
+    const taken = await takeFromHolder(home.run);
+    const plan = planAdoption(
+      entries,
+      specs ?? [],
+      verifyEntries(entries, home.root),
+      new Set(taken.map((t) => t.key)),
+    );
+    for (const r of plan.refused) deps.log(`not adopting ${r}: restarting it`);
+    const keep = new Set<number>();
+    for (const a of plan.adopt)
+      for (const e of a.bySlot.values())
+        for (const pid of [e.pid, ...instanceMembers(e.instance ?? '', e.cgroup)]) keep.add(pid);
+    const adoptedInstances = new Set(plan.adopt.flatMap((a) => [...a.bySlot.values()].map((e) => e.instance)));
+    // Before any bind: orphans of a killed predecessor still hold the shared sockets.
+    await killOrphans(plan.rest, `${HOME_MARKER_VAR}=${home.root}`, {
       graceCapMs: Math.min(stopGraceCapMs, 3_000),
       log: deps.log,
+      keep,
     });
-    const children = new ChildrenFile(childrenPath);
+    // Descendants that left their process group are not found by group: sweep the cgroups too.
+    await Promise.all(
+      [...listInstanceCgroups(containment)]
+        .filter(([id]) => !adoptedInstances.has(id))
+        .map(([id, dir]) => reapInstance(id, dir, 0)),
+    );
+    const children = new ChildrenFile(childrenPath, faults, deps.log);
     children.clear();
 
     const apps = new AppTable();
-    const pool = new PortPool(undefined, {
+    const fds = new HeldFds();
+    const takenByKey = new Map(taken.map((t) => [t.key, t]));
+    // fds ports go through the fd holder (a restarted supervisor takes them back); proxied ports
+    // are the supervisor's own listeners and are bound again by the next one.
+    const pool = new PortPool((spec) => holdSocket(spec, takenByKey, fds), {
       udpFlowIdleMs: opts.udpFlowIdleMs ?? DEFAULT_FLOW_IDLE_MS,
       log: (line) => deps.log(`proxy ${line}`),
     });
-    const logs = new LogFiles();
+    const logs = new LogFiles(faults, deps.log);
     const ctx: ProcessContext = {
       home,
       clock: deps.clock,
@@ -71,6 +140,8 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       logs,
       children,
       stopGraceCapMs,
+      containment,
+      fds,
       log: deps.log,
       backoff: {
         baseMs: opts.backoffBaseMs ?? DEFAULT_BACKOFF.baseMs,
@@ -79,6 +150,33 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       },
     };
     const env: SwitchEnv = { deps, pool, ctx, shutdown: shutdown.signal };
+    for (const a of plan.adopt) {
+      const inputs = new Map<string, AdoptInput>();
+      for (const [slot, entry] of a.bySlot) {
+        const pipe = (stream: string) => takePipe(takenByKey, `out:${entry.instance}:${stream}`);
+        inputs.set(slot, { entry, stdout: pipe('stdout'), stderr: pipe('stderr') });
+      }
+      let run: ReleaseRun | null = null;
+      try {
+        run = new ReleaseRun(a.spec, planSlots(a.spec), pool, ctx, inputs);
+        // Proxied ports died with the predecessor's proxy: bound again above, they forward to the
+        // adopted processes' recorded private ports from here on.
+        await run.ready();
+        run.activate();
+        apps.get(a.spec.app).current = run;
+        run.supervise();
+        deps.log(`${a.spec.app}: adopted ${a.bySlot.size} running process(es) of ${a.spec.release}`);
+      } catch (e) {
+        await run?.stop().catch(() => {});
+        deps.log(
+          `${a.spec.app}: adoption failed (${e instanceof Error ? e.message : String(e)}); it will be restarted`,
+        );
+      }
+    }
+    // Descriptors of processes that were not adopted (stopped above) are of no use.
+    for (const t of takenByKey.values()) t.handle.close();
+    takenByKey.clear();
+    await fds.keepHolder(home.run, home.root, deps.log);
     const startedAt = deps.clock.now().toISOString();
     const token = writeToken(home.run);
 
@@ -86,7 +184,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     let resumed: Promise<void> = Promise.resolve();
     let stopping: Promise<void> | null = null;
     const stopAll = (): Promise<void> =>
-      (stopping ??= stopEverything(deps, apps, shutdown, resumed, pool, logs, children));
+      (stopping ??= stopEverything(deps, apps, shutdown, resumed, pool, logs, children, containment, fds));
 
     let finish: () => void = () => {};
     const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -102,6 +200,15 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
           return apps.ps(optionalStringArg(args, 'app'));
         case 'status':
           return apps.status(optionalStringArg(args, 'app'));
+        case 'problems': {
+          const problems: SupervisorProblems = {
+            containment: containment.mechanism,
+            fdHolder: fds.holderAlive(),
+            writeFaults: faults.list(),
+            strays: findStrays(home.root, apps.instances(), containment),
+          };
+          return problems;
+        }
         case 'switch': {
           const app = stringArg(args, 'app');
           const release = stringArg(args, 'release');
@@ -117,7 +224,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       }
     };
     const server = await startControlServer(home.socket, token, handle, deps.log);
-    resumed = resume(deps, apps, env);
+    resumed = resume(deps, apps, env, specs);
     deps.log(`supervisor ${brrVersion()} pid ${process.pid} serving ${home.socket}`);
 
     const onSignal = (sig: NodeJS.Signals) => {
@@ -140,15 +247,68 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
   }
 }
 
-/** Brings every app to its desired release, in parallel; no events are recorded. */
-async function resume(deps: SupervisorDeps, apps: AppTable, env: SwitchEnv): Promise<void> {
-  let specs;
+/**
+ * Binds a declared port, or takes the socket a predecessor's fd holder handed over, and keeps a
+ * copy in the current fd holder for as long as the pool holds it.
+ */
+function holdSocket(spec: PortSpec, taken: Map<string, HeldItem>, fds: HeldFds): HeldSocket {
+  const key = socketKey(spec);
+  const t = taken.get(key);
+  let sock: HeldSocket;
+  if (t) {
+    taken.delete(key);
+    let open = true;
+    sock = {
+      name: spec.name,
+      protocol: spec.protocol,
+      address: spec.address,
+      port: spec.port,
+      fd: t.handle.fd,
+      nativeHandle: t.handle,
+      close: () => {
+        if (open) t.handle.close();
+        open = false;
+      },
+    };
+  } else {
+    sock = bindHeldSocket(spec);
+  }
+  fds.hold(key, { name: spec.name }, sock.nativeHandle);
+  const close = sock.close;
+  return {
+    ...sock,
+    close: () => {
+      fds.drop(key);
+      close();
+    },
+  };
+}
+
+function takePipe(taken: Map<string, HeldItem>, key: string): NativeHandle | null {
+  const t = taken.get(key);
+  if (!t) return null;
+  taken.delete(key);
+  return t.handle;
+}
+
+async function desiredOrNull(deps: SupervisorDeps): Promise<RunSpec[] | null> {
   try {
-    specs = await deps.desired();
+    return await deps.desired();
   } catch (e) {
     deps.log(`cannot read the desired releases; nothing resumed: ${e instanceof Error ? e.message : String(e)}`);
-    return;
+    return null;
   }
+}
+
+/** Brings every app to its desired release, in parallel; no events are recorded. */
+async function resume(
+  deps: SupervisorDeps,
+  apps: AppTable,
+  env: SwitchEnv,
+  given: RunSpec[] | null | undefined,
+): Promise<void> {
+  const specs = given === undefined ? await desiredOrNull(deps) : given;
+  if (!specs) return;
   await Promise.all(
     specs.map(async (spec) => {
       try {
@@ -169,6 +329,8 @@ async function stopEverything(
   pool: PortPool,
   logs: LogFiles,
   children: ChildrenFile,
+  containment: Containment,
+  fds: HeldFds,
 ): Promise<void> {
   shutdown.abort();
   // Switches in flight stop their own new processes when their gate is aborted.
@@ -176,8 +338,18 @@ async function stopEverything(
   await Promise.all(apps.all().map((s) => s.switching?.done));
   await Promise.all(apps.all().flatMap((s) => [s.current?.stop(), ...[...s.draining].map((r) => r.stop())]));
   for (const s of apps.all()) s.current = null;
+  // Whatever still carries this home's marker or sits in its cgroups escaped its release: stop it too.
+  const strays = findStrays(deps.home.root, new Set(), containment);
+  if (strays.length > 0) {
+    deps.log(`stopping ${strays.length} stray process(es): ${strays.map((s) => s.pid).join(', ')}`);
+    killStrays(strays);
+  }
+  await Promise.all([...listInstanceCgroups(containment)].map(([id, dir]) => reapInstance(id, dir, 0)));
+  removeCgroup(containment.cgroupRoot);
   pool.closeAll();
+  fds.stop(deps.home.run);
   logs.closeAll();
   children.clear();
+  children.dispose();
   deps.log('every process stopped');
 }

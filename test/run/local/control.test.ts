@@ -116,6 +116,8 @@ describe('control socket', () => {
     );
     const expected = [
       'BRR_APP',
+      // The containment id descendants inherit (issue 10).
+      'BRR_INSTANCE',
       'BRR_PROCESS_INDEX',
       'BRR_PROCESS_TYPE',
       'BRR_RELEASE',

@@ -134,11 +134,11 @@ export async function startInProcess(
   return { client, done };
 }
 
-/** Live processes carrying this home's marker: every child of its supervisors, orphaned or not. */
+/** Live processes carrying this home's marker: every child of its supervisors, orphaned or not (not the fd holder). */
 export function liveMarkedPids(home: HomePaths): number[] {
   const entry = `${HOME_MARKER_VAR}=${home.root}`;
   return listProcesses()
-    .filter((p) => isLive(p) && hasEnvEntry(p.pid, entry))
+    .filter((p) => isLive(p) && hasEnvEntry(p.pid, entry) && !hasEnvEntry(p.pid, 'BRR_ROLE=fd-holder'))
     .map((p) => p.pid)
     .sort((a, b) => a - b);
 }
