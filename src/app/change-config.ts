@@ -6,7 +6,7 @@ import { sealConfigChange } from '../release/secrets.js';
 import { currentReleaseId, stagedConfig } from '../release/state.js';
 import { withDeployLease, type VerbOptions } from './lease.js';
 import { loadSecretsKey } from './settings.js';
-import { runRelease, type RunResult } from './run-release.js';
+import type { RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
 
 export interface ConfigChangeResult {
@@ -110,7 +110,9 @@ async function changeConfigAndRun(
     const r = await changeConfig(fenced, app, change);
     const run =
       r.release && r.wasRunning && opts.run !== false
-        ? await runRelease(fenced, app, r.release.id, opts.onProgress ?? (() => {}), { signal })
+        ? await (
+            await import('./run-release.js')
+          ).runRelease(fenced, app, r.release.id, opts.onProgress ?? (() => {}), { signal })
         : null;
     return { ...r, run };
   });

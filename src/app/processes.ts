@@ -5,10 +5,8 @@
  */
 import type { HomePaths } from '../core/home.js';
 import { connectSupervisor } from '../run/local/client.js';
-import { runSupervisor } from '../run/local/supervisor.js';
 import type { ProcessInfo } from '../run/types.js';
 import type { Context } from './context.js';
-import { supervisorDeps } from './supervisor-deps.js';
 
 export type { ProcessInfo, ProcessState } from '../run/types.js';
 
@@ -37,5 +35,10 @@ export async function stopSupervisor(paths: HomePaths): Promise<boolean> {
 
 /** `brr supervise`: runs the supervisor for the context's home until it is shut down. */
 export async function superviseHome(ctx: Context, log: (line: string) => void): Promise<void> {
+  // The supervisor's code is loaded only to supervise: `brr ps` and `brr shutdown` are clients.
+  const [{ runSupervisor }, { supervisorDeps }] = await Promise.all([
+    import('../run/local/supervisor.js'),
+    import('./supervisor-deps.js'),
+  ]);
   await runSupervisor(supervisorDeps(ctx, log));
 }

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { BrrError } from '../../core/errors.js';
 import { releaseApp } from '../../app/create-release.js';
 import { diffAppReleases, listAppReleases, showRelease } from '../../app/releases.js';
-import { rollbackApp } from '../../app/rollback.js';
 import { verifyLedger } from '../../app/verify-ledger.js';
 import {
   appOf,
@@ -117,6 +116,7 @@ export function registerReleaseCommands(program: Command): void {
     ),
   ).action(async (id: string | undefined, opts: LeaseOpts) => {
     const app = appOf(opts);
+    const { rollbackApp } = await import('../../app/rollback.js'); // the run machinery, only here
     const { release: rel, run } = await withContext(opts, (ctx) =>
       rollbackApp(ctx, app, id, { ...verbOptions(opts, app), timeoutMs: opts.timeout }),
     );
