@@ -3,7 +3,7 @@
  * being run, so `brr releases` never loads the build, registry or Kubernetes code that other
  * commands need (start-up near `node -e 0`, issue 13). `brr --help`, `brr help` and unknown
  * commands load every module in this order, so the listing and suggestions stay exactly as
- * commander prints them. A new command file must be added here (test/cli/command-table.test.ts
+ * commander prints them. A new command file must be added here (test/cli/startup-modules.test.ts
  * checks the names against what each module registers).
  */
 import type { Command } from 'commander';
