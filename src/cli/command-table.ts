@@ -61,10 +61,18 @@ export function commandNameOf(args: readonly string[]): string | undefined {
 
 /**
  * The register functions for a command line: the one module that owns the named command, or
- * every module (in table order) when no known command is named — help, `help CMD`, typos.
+ * every module (in table order) when no known command is named — help, `help CMD`, typos —
+ * and none for `brr --version`.
  */
 export async function registersFor(args: readonly string[]): Promise<((program: Command) => void)[]> {
   const name = commandNameOf(args);
+  // `brr --version` needs no command at all.
+  if (
+    name === undefined &&
+    args.some((a) => a === '-V' || a === '--version') &&
+    !args.some((a) => a === '-h' || a === '--help')
+  )
+    return [];
   const owner = name === undefined ? undefined : commandTable.find((m) => m.names.includes(name));
   return Promise.all((owner ? [owner] : commandTable).map((m) => m.load()));
 }
