@@ -77,6 +77,9 @@ describe('read-only commands load only what they use', () => {
   ]) {
     it(`brr ${args.join(' ')}`, () => expectLean(args));
   }
+  it('brr ps (no ledger) loads no SQLite driver', () => {
+    expect([...loaded(['ps']).packages]).not.toContain('better-sqlite3');
+  });
   it('a plain brr.yaml names the app without the YAML parser', () => {
     const repo = path.join(dir, 'repo');
     rmSync(repo, { recursive: true, force: true });
