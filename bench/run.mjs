@@ -14,11 +14,13 @@ const benches = [
   'run-bench.mjs',
   'materialize-bench.mjs',
   'switch-bench.mjs',
+  'switch-latency-bench.mjs',
   'proxy-bench.mjs',
   'render-bench.mjs',
   'push-bench.mjs',
   'alternatives-bench.mjs',
   'import-cost-bench.mjs',
+  'cli-startup-bench.mjs',
 ];
 const only = process.argv.slice(2);
 const sections = [];

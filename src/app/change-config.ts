@@ -4,10 +4,9 @@ import { parseAssignments, redactConfig, validateConfigKey } from '../release/co
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
 import { sealConfigChange } from '../release/secrets.js';
 import { currentReleaseId, stagedConfig } from '../release/state.js';
-import { withDeployLease, type VerbOptions } from './lease.js';
+import type { VerbOptions } from './lease.js';
 import { loadSecretsKey } from './settings.js';
-import { runRelease, type RunResult } from './run-release.js';
-import { configuredSigner, signRelease } from './sign-release.js';
+import type { RunResult } from './run-release.js';
 
 export interface ConfigChangeResult {
   /** The new release, when the app already had one and something changed. */
@@ -45,6 +44,8 @@ export async function changeConfig(
   // sticky), so the planners only ever see ciphertext and "same value again" stays no change.
   const secret = change.secret ?? false;
   const secretsKey = loadSecretsKey(ctx.settings);
+  // Signing and the lease are loaded by the changing verbs only: `brr config` (show) needs neither.
+  const { configuredSigner, signRelease } = await import('./sign-release.js');
   const signer = configuredSigner(ctx.settings);
   const latest = await ctx.ledger.latestRelease(app);
   const events = await ctx.ledger.listEvents(app);
@@ -106,11 +107,14 @@ async function changeConfigAndRun(
   change: { set?: string[]; unset?: string[]; secret?: boolean },
   opts: ConfigVerbOptions,
 ): Promise<ConfigChangeResult & { run: RunResult | null }> {
+  const { withDeployLease } = await import('./lease.js');
   return withDeployLease(ctx, app, opts.lease, async (fenced, { signal }) => {
     const r = await changeConfig(fenced, app, change);
     const run =
       r.release && r.wasRunning && opts.run !== false
-        ? await runRelease(fenced, app, r.release.id, opts.onProgress ?? (() => {}), { signal })
+        ? await (
+            await import('./run-release.js')
+          ).runRelease(fenced, app, r.release.id, opts.onProgress ?? (() => {}), { signal })
         : null;
     return { ...r, run };
   });

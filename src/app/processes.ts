@@ -5,12 +5,10 @@
  */
 import type { HomePaths } from '../core/home.js';
 import { connectSupervisor } from '../run/local/client.js';
-import { runSupervisor, type SupervisorProblems } from '../run/local/supervisor.js';
-import { fdLineLogger, WriteFaults } from '../run/local/write-faults.js';
+import type { SupervisorProblems } from '../run/local/supervisor.js';
 import type { ProcessInfo } from '../run/types.js';
 import type { Context } from './context.js';
 import { supervisorProblems } from './status.js';
-import { supervisorDeps } from './supervisor-deps.js';
 
 export type { ProcessInfo, ProcessState } from '../run/types.js';
 
@@ -48,13 +46,18 @@ export async function stopSupervisor(paths: HomePaths): Promise<boolean> {
   return true;
 }
 
-/** `brr supervise`: runs the supervisor for the context's home until it is shut down. */
 /**
  * `brr supervise`: runs the supervisor in the foreground until it is shut down. Its log goes to
  * file descriptor `logFd` (stderr: usually supervisor.log) through a writer that never throws: a
  * full disk must cost log lines, never the supervisor.
  */
 export async function superviseHome(ctx: Context, logFd = 2): Promise<void> {
+  // The supervisor's code is loaded only to supervise: `brr ps` and `brr shutdown` are clients.
+  const [{ runSupervisor }, { supervisorDeps }, { fdLineLogger, WriteFaults }] = await Promise.all([
+    import('../run/local/supervisor.js'),
+    import('./supervisor-deps.js'),
+    import('../run/local/write-faults.js'),
+  ]);
   const writeFaults = new WriteFaults();
   const log = fdLineLogger(logFd, writeFaults, 'supervisor log (stderr)');
   await runSupervisor(supervisorDeps(ctx, log), { writeFaults });

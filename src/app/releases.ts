@@ -10,8 +10,8 @@ import { parseReleaseId } from '../release/plan.js';
 import { currentReleaseId } from '../release/state.js';
 import { filterReleases, parseSince } from './audit.js';
 import type { Context } from './context.js';
-import { buildStatus } from './preflight.js';
-import { findRelease } from './run-release.js';
+import type { buildStatus } from './preflight.js';
+import { findRelease } from './find-release.js';
 
 export type PublicRelease = Omit<Release, 'config'> & {
   config: Record<string, string>;
@@ -62,7 +62,10 @@ export async function showRelease(
 ): Promise<{ release: PublicRelease; build: Awaited<ReturnType<typeof buildStatus>> }> {
   const rel = await findRelease(ctx, app, parseReleaseId(id));
   const current = currentReleaseId(await ctx.ledger.listEvents(app));
-  return { release: publicRelease(rel, current), build: await buildStatus(ctx.paths, rel) };
+  return {
+    release: publicRelease(rel, current),
+    build: await (await import('./preflight.js')).buildStatus(ctx.paths, rel),
+  };
 }
 
 /** `brr diff vA vB`: what changed (secret values never shown), and the same as text lines. */

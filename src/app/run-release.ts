@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isBrrError, notFound } from '../core/errors.js';
-import type { Release } from '../core/types.js';
+import { isBrrError } from '../core/errors.js';
 import { parseReleaseId } from '../release/plan.js';
 import { assertReleaseTrusted } from '../release/trust.js';
 import { checkBuildPresent } from './preflight.js';
@@ -12,6 +11,9 @@ import { runOnKubernetes } from './kubernetes-run.js';
 import { supervisorArgv } from './launch.js';
 import { withDeployLease, type VerbOptions } from './lease.js';
 import { runReleasePhase, type ReleasePhaseOutcome } from './release-phase.js';
+import { findRelease } from './find-release.js';
+
+export { findRelease };
 
 export interface RunResult {
   app: string;
@@ -19,17 +21,6 @@ export interface RunResult {
   durationMs: number;
   /** What the release phase did: ran now, was skipped (already succeeded), or none declared. */
   releasePhase: ReleasePhaseOutcome['status'];
-}
-
-/** Looks a release up by id, or the newest one when no id is given. */
-export async function findRelease(ctx: Context, app: string, id?: string): Promise<Release> {
-  const rel = id ? await ctx.ledger.getRelease(app, id) : await ctx.ledger.latestRelease(app);
-  if (!rel) {
-    throw id
-      ? notFound('release_not_found', `app ${app} has no release ${id}`, `list them with \`brr releases --app ${app}\``)
-      : notFound('no_release', `app ${app} has no release yet`, 'run `brr release` (or `brr deploy`) first');
-  }
-  return rel;
 }
 
 /**

@@ -20,7 +20,7 @@ import type { SecretsKey } from '../release/secrets.js';
 import { secretsKeyFromEnv } from '../release/secrets.js';
 import { defaultActor } from '../release/actor.js';
 import { resolveHome } from '../core/home.js';
-import { resolveLedgerUrl } from '../ledger/open.js';
+import { resolveLedgerUrl } from '../ledger/ledger-url.js';
 import path from 'node:path';
 
 export interface Settings {

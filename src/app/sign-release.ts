@@ -7,7 +7,7 @@ import { parseReleaseId } from '../release/plan.js';
 import { releaseSignatures } from '../release/trust.js';
 import type { Context } from './context.js';
 import type { Settings } from './settings.js';
-import { findRelease } from './run-release.js';
+import { findRelease } from './find-release.js';
 
 /**
  * Signing releases with the configured key (Settings.signingKeyFile: `--signing-key`, else

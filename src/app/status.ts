@@ -4,7 +4,6 @@ import type { SupervisorProblems } from '../run/local/supervisor.js';
 import { currentTarget } from './app-target.js';
 import { WitnessedLedger } from '../ledger/witnessed-ledger.js';
 import type { Context } from './context.js';
-import { kubernetesStatus } from './kubernetes-status.js';
 
 /** What the supervisor reports for one app (its `status` op). */
 export interface RunningApp {
@@ -99,6 +98,8 @@ export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStat
     const target = currentTarget(events);
     // Kubernetes apps: compare with the live pods, not the supervisor.
     if (target.target === 'kubernetes') {
+      // Loaded only here: the Kubernetes code is not paid for by local apps (issue 13).
+      const { kubernetesStatus } = await import('./kubernetes-status.js');
       rows.push(await kubernetesStatus(ctx, app, target));
       continue;
     }

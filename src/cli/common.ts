@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { BrrError } from '../core/errors.js';
 import { parseDurationInput } from '../manifest/duration.js';
-import { openContext, type Context } from '../app/context.js';
+import type { Context } from '../app/context.js';
 import { resolveSettings, type Settings } from '../app/settings.js';
 import { homePaths, type HomePaths } from '../core/home.js';
 import type { VerbOptions } from '../app/lease.js';
@@ -49,6 +49,8 @@ export function withCommon(cmd: Command, json = true): Command {
 
 /** Opens the context for a command and always closes it. */
 export async function withContext<T>(opts: CommonOpts, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  // Loaded here, not at the top: commands without a ledger (ps, logs, keys, build) never load it.
+  const { openContext } = await import('../app/context.js');
   const ctx = openContext({ settings: settingsOf(opts) });
   try {
     return await fn(ctx);

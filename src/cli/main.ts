@@ -1,19 +1,13 @@
+/**
+ * The CLI's entry: the root command, the exit-code mapping, and the signal handlers. Command
+ * modules are loaded lazily through cli/command-table.ts so a command pays only for its own
+ * imports (issue 13: read-only commands start near `node -e 0`).
+ */
 import { Command, CommanderError } from 'commander';
 import { holdsLeases, interruptMessage, releaseOnInterrupt } from '../app/interrupt.js';
 import { brrVersion } from '../core/version.js';
 import { reportError } from './output.js';
-import { registerBuildCommands } from './commands/build.js';
-import { registerReleaseCommands } from './commands/release.js';
-import { registerConfigCommands } from './commands/config.js';
-import { registerRunCommands } from './commands/run.js';
-import { registerKeyCommands } from './commands/keys.js';
-import { registerKubernetesCommands } from './commands/kubernetes.js';
-import { registerLedgerCommands } from './commands/ledger.js';
-import { registerLockCommands } from './commands/lock.js';
-import { registerGcCommands } from './commands/gc.js';
-import { registerAuditCommands } from './commands/audit.js';
-import { registerRegistryCommands } from './commands/registry.js';
-import { registerCheckCommands } from './commands/check.js';
+import { registersFor } from './command-table.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. */
 export async function main(argv: string[]): Promise<number> {
@@ -22,18 +16,18 @@ export async function main(argv: string[]): Promise<number> {
     .version(brrVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerBuildCommands(program);
-  registerReleaseCommands(program);
-  registerConfigCommands(program);
-  registerRunCommands(program);
-  registerKeyCommands(program);
-  registerKubernetesCommands(program);
-  registerLedgerCommands(program);
-  registerLockCommands(program);
-  registerGcCommands(program);
-  registerAuditCommands(program);
-  registerRegistryCommands(program);
-  registerCheckCommands(program);
+  // Global: any command that creates releases signs them with this key. The hook copies it onto
+  // the command's own options, where settingsOf() resolves it above BRR_SIGNING_KEY.
+  program.option(
+    '--signing-key <file>',
+    'sign every release this command creates with this Ed25519 key (default $BRR_SIGNING_KEY)',
+  );
+  program.hook('preAction', (root, action) => {
+    const file = (root.opts() as { signingKey?: string }).signingKey;
+    if (file && action !== root) action.setOptionValue('signingKey', file);
+  });
+  // Only the module of the command being run is loaded (cli/command-table.ts).
+  for (const register of await registersFor(argv.slice(2))) register(program);
   program.commands.forEach((c) => c.exitOverride());
   try {
     await program.parseAsync(argv);

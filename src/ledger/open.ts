@@ -20,11 +20,7 @@ export interface LedgerSpec {
   url?: string;
 }
 
-/** The flag wins over BRR_LEDGER_URL; an empty value means the embedded ledger. */
-export function resolveLedgerUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  const url = flag ?? env.BRR_LEDGER_URL;
-  return url === undefined || url.trim() === '' ? undefined : url.trim();
-}
+export { resolveLedgerUrl } from './ledger-url.js';
 
 /** Where the ledger lives, safe to print (the password redacted). */
 export function describeLedger(spec: LedgerSpec): string {

@@ -8,19 +8,10 @@ import { dim, out, printJson, table } from '../output.js';
 
 /**
  * `brr keys generate|list`, `brr sign vN`, `brr trust add|remove|list`, and the global
- * `--signing-key FILE` (any command that creates releases signs them with it; the hook copies
- * it onto the command's own options, where settingsOf() resolves it above BRR_SIGNING_KEY).
+ * `--signing-key FILE` (declared in cli/main.ts so every command has it without loading this
+ * module; the hook there copies it onto the command's own options).
  */
 export function registerKeyCommands(program: Command): void {
-  program.option(
-    '--signing-key <file>',
-    'sign every release this command creates with this Ed25519 key (default $BRR_SIGNING_KEY)',
-  );
-  program.hook('preAction', (root, action) => {
-    const file = (root.opts() as { signingKey?: string }).signingKey;
-    if (file && action !== root) action.setOptionValue('signingKey', file);
-  });
-
   const keys = program.command('keys').description('Ed25519 signing keys for releases');
   keys
     .command('generate')

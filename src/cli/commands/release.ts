@@ -4,10 +4,7 @@
  */
 import type { Command } from 'commander';
 import { BrrError } from '../../core/errors.js';
-import { releaseApp } from '../../app/create-release.js';
 import { diffAppReleases, listAppReleases, showRelease } from '../../app/releases.js';
-import { rollbackApp } from '../../app/rollback.js';
-import { verifyLedger } from '../../app/verify-ledger.js';
 import {
   appOf,
   leaseFlag,
@@ -31,6 +28,7 @@ export function registerReleaseCommands(program: Command): void {
     .option('-m, --message <text>', 'note recorded with the release')
     .action(async (opts: LeaseOpts & { build?: string; message?: string }) => {
       const app = appOf(opts);
+      const { releaseApp } = await import('../../app/create-release.js'); // store and lease code, only here
       const rel = await withContext(opts, (ctx) =>
         releaseApp(ctx, app, { build: opts.build, message: opts.message, lease: verbOptions(opts, app).lease }),
       );
@@ -117,6 +115,7 @@ export function registerReleaseCommands(program: Command): void {
     ),
   ).action(async (id: string | undefined, opts: LeaseOpts) => {
     const app = appOf(opts);
+    const { rollbackApp } = await import('../../app/rollback.js'); // the run machinery, only here
     const { release: rel, run } = await withContext(opts, (ctx) =>
       rollbackApp(ctx, app, id, { ...verbOptions(opts, app), timeoutMs: opts.timeout }),
     );
@@ -139,6 +138,7 @@ export function registerReleaseCommands(program: Command): void {
         "recompute the ledger's hash chains and check signatures; name each release's signer; exit 1 naming bad entries",
       ),
   ).action(async (opts: CommonOpts) => {
+    const { verifyLedger } = await import('../../app/verify-ledger.js');
     const result = await withContext(opts, (ctx) => verifyLedger(ctx, opts.app));
     if (opts.json) printJson(result);
     else {

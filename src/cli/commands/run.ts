@@ -5,7 +5,6 @@
 import type { Command } from 'commander';
 import { followAppLogs, readAppLogs } from '../../app/logs.js';
 import { listProcessesAndProblems, stopSupervisor, superviseHome, type ProcessInfo } from '../../app/processes.js';
-import { runApp } from '../../app/run-release.js';
 import { appStatus, describeWriteFaults } from '../../app/status.js';
 import { renderSystemdUnit } from '../../app/systemd-unit.js';
 import { BrrError } from '../../core/errors.js';
@@ -36,6 +35,7 @@ export function registerRunCommands(program: Command): void {
     ),
   ).action(async (id: string | undefined, opts: LeaseOpts) => {
     const app = appOf(opts);
+    const { runApp } = await import('../../app/run-release.js'); // the run machinery, only here
     const r = await withContext(opts, (ctx) =>
       runApp(ctx, app, id, { ...verbOptions(opts, app), timeoutMs: opts.timeout }),
     );
