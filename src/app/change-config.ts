@@ -1,10 +1,13 @@
-import type { Config, Release } from '../core/types.js';
+import type { Config, LedgerEvent, Release } from '../core/types.js';
 import type { Context } from './context.js';
 import { parseAssignments, redactConfig, validateConfigKey } from '../release/config.js';
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
 import { sealConfigChange } from '../release/secrets.js';
 import { currentReleaseId, stagedConfig } from '../release/state.js';
+import { BrrError } from '../core/errors.js';
+import { readAppState } from './app-state.js';
 import { withDeployLease, type VerbOptions } from './lease.js';
+import { supervisorSecretsKeyId } from './processes.js';
 import { loadSecretsKey } from './settings.js';
 import { runRelease, type RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
@@ -18,10 +21,25 @@ export interface ConfigChangeResult {
   wasRunning: boolean;
 }
 
-/** The app's current config: the newest release's, or what is staged before the first release. */
+/**
+ * The release a config change builds on and `brr config` shows: the one that runs (the ledger's
+ * current release, which the supervisor or cluster serves), else the newest one. A change made
+ * while v2 runs must not carry v6's build along with it.
+ */
+async function baseRelease(ctx: Context, app: string, events: readonly LedgerEvent[]): Promise<Release | null> {
+  const current = currentReleaseId(events);
+  if (current) {
+    const running = await ctx.ledger.getRelease(app, current);
+    if (running) return running;
+  }
+  return ctx.ledger.latestRelease(app);
+}
+
+/** The app's current config: the running release's (else the newest's), or what is staged before the first release. */
 export async function currentConfig(ctx: Context, app: string): Promise<Config> {
-  const latest = await ctx.ledger.latestRelease(app);
-  return latest ? latest.config : stagedConfig(await ctx.ledger.listEvents(app));
+  const events = await ctx.ledger.listEvents(app);
+  const base = await baseRelease(ctx, app, events);
+  return base ? base.config : stagedConfig(events);
 }
 
 /** `brr config show`: the current config with secret values redacted. */
@@ -29,9 +47,36 @@ export async function showConfig(ctx: Context, app: string): Promise<Record<stri
   return redactConfig(await currentConfig(ctx, app));
 }
 
+export interface ConfigView {
+  /** The shown config, secrets redacted. */
+  config: Record<string, string>;
+  /** The release whose config this is (null: staged before the first release). */
+  release: string | null;
+  /** Whether that release runs now. */
+  running: boolean;
+  /** The newest release when it is not the shown one (it does not run). */
+  newerNotRunning: string | null;
+}
+
+/** `brr config show` with where the config comes from: the running release, and any newer one that does not run. */
+export async function viewConfig(ctx: Context, app: string): Promise<ConfigView> {
+  const events = await ctx.ledger.listEvents(app);
+  const base = await baseRelease(ctx, app, events);
+  if (!base)
+    return { config: redactConfig(stagedConfig(events)), release: null, running: false, newerNotRunning: null };
+  const latest = await ctx.ledger.latestRelease(app);
+  const running = currentReleaseId(events) === base.id;
+  return {
+    config: redactConfig(base.config),
+    release: base.id,
+    running,
+    newerNotRunning: latest && latest.id !== base.id ? latest.id : null,
+  };
+}
+
 /**
- * `brr config set/unset`: with a release, append a new one with the build of the newest release
- * and the changed config (nothing when nothing changes); before the first release, stage it.
+ * `brr config set/unset`: with a release, append a new one with the build, formation and config
+ * of the release that runs (the newest one when none runs), changed (nothing when nothing changes); before the first release, stage it.
  */
 export async function changeConfig(
   ctx: Context,
@@ -46,9 +91,10 @@ export async function changeConfig(
   const secret = change.secret ?? false;
   const secretsKey = loadSecretsKey(ctx.settings);
   const signer = configuredSigner(ctx.settings);
-  const latest = await ctx.ledger.latestRelease(app);
   const events = await ctx.ledger.listEvents(app);
   const wasRunning = currentReleaseId(events) !== null;
+  // Under the deploy lease nothing else activates a release, so the running one stays the base.
+  const latest = await baseRelease(ctx, app, events);
   if (!latest) {
     const staged = stagedConfig(events);
     const event = planStagedConfig({
@@ -65,9 +111,10 @@ export async function changeConfig(
   let changed = true;
   const release = await ctx.ledger
     .appendRelease(app, (newest) => {
+      const base = wasRunning ? latest : newest!;
       const draft = planConfigChange({
-        latest: newest!,
-        set: sealConfigChange(newest!.config, set, secret, secretsKey),
+        latest: base,
+        set: sealConfigChange(base.config, set, secret, secretsKey),
         unset,
         secret,
         actor: ctx.actor,
@@ -107,6 +154,7 @@ async function changeConfigAndRun(
   opts: ConfigVerbOptions,
 ): Promise<ConfigChangeResult & { run: RunResult | null }> {
   return withDeployLease(ctx, app, opts.lease, async (fenced, { signal }) => {
+    if (opts.run !== false) await assertSupervisorCanOpenSecrets(fenced, app, change.secret ?? false);
     const r = await changeConfig(fenced, app, change);
     const run =
       r.release && r.wasRunning && opts.run !== false
@@ -114,6 +162,32 @@ async function changeConfigAndRun(
         : null;
     return { ...r, run };
   });
+}
+
+/**
+ * Before anything is appended: a secret config change of a running local app is run by the
+ * supervisor, which opens secrets with its own key (its environment). One started without this
+ * command's key would fail the switch with a pointer to process logs, after the release was
+ * already recorded; refuse instead and say how to give it the key.
+ */
+async function assertSupervisorCanOpenSecrets(ctx: Context, app: string, secret: boolean): Promise<void> {
+  const state = await readAppState(ctx, app);
+  if (state.currentId === null || state.target.target !== 'local') return;
+  const running = await ctx.ledger.getRelease(app, state.currentId);
+  const hasSecrets = secret || Object.values(running?.config ?? {}).some((v) => v.secret);
+  const ours = hasSecrets ? loadSecretsKey(ctx.settings) : null;
+  if (!ours) return; // sealing refuses on its own when --secret has no key here
+  const theirs = await supervisorSecretsKeyId(ctx.paths);
+  if (theirs === undefined || theirs === ours.id) return;
+  const restart =
+    'restart it with the key: `brr shutdown`, then run this command again with BRR_SECRETS_KEY (or BRR_SECRETS_KEY_FILE) set, which starts the supervisor with it; under systemd, put the variable in its unit (`brr supervise --systemd-unit`)';
+  throw new BrrError(
+    theirs === null ? 'secret_key_missing' : 'secret_key_mismatch',
+    theirs === null
+      ? `the running supervisor has no secrets key, so it could not run ${app}'s new release; nothing was recorded`
+      : `the running supervisor opens secrets with key ${theirs}, not this command's ${ours.id}; nothing was recorded`,
+    { exitCode: 2, hint: `${restart}; or pass --no-run to only record the release` },
+  );
 }
 
 /** `brr config set KEY=VALUE…` as a verb (see changeConfigAndRun). */

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { holdsLeases, interruptMessage, releaseOnInterrupt } from '../app/interrupt.js';
 import { brrVersion } from '../core/version.js';
-import { reportError } from './output.js';
+import { exitQuietlyOnBrokenPipe, reportError } from './output.js';
 import { registerBuildCommands } from './commands/build.js';
 import { registerReleaseCommands } from './commands/release.js';
 import { registerConfigCommands } from './commands/config.js';
@@ -65,6 +65,7 @@ function onSignal(exitCode: number, othersHandle: boolean): void {
     })
     .finally(() => process.exit(exitCode));
 }
+exitQuietlyOnBrokenPipe();
 process.on('SIGINT', () => onSignal(130, false));
 process.on('SIGTERM', () => onSignal(143, process.listenerCount('SIGTERM') > 1));
 main(process.argv).then(

@@ -13,7 +13,7 @@ import {
   type CommonOpts,
   type LeaseOpts,
 } from '../common.js';
-import { dim, humanBytes, info, out, printJson, shortDigest, table, warn } from '../output.js';
+import { dim, humanBytes, info, out, printJson, shortDigest, switchNote, table, warn } from '../output.js';
 
 interface BuildOpts extends CommonOpts {
   ref?: string;
@@ -78,7 +78,8 @@ export function registerBuildCommands(program: Command): void {
     leaseFlag(buildFlags(withCommon(program.command('deploy').description('build, release and run in one step')))),
   )
     .option('-m, --message <text>', 'note recorded with the release')
-    .action(async (opts: BuildOpts & LeaseOpts & { message?: string }) => {
+    .option('--force', 'release and run even when this build already runs as the newest release')
+    .action(async (opts: BuildOpts & LeaseOpts & { message?: string; force?: boolean }) => {
       const app = opts.app ?? appOf(opts);
       const { built, release, run } = await withContext(opts, (ctx) =>
         deployApp(ctx, app, {
@@ -86,6 +87,7 @@ export function registerBuildCommands(program: Command): void {
           ...verbOptions(opts, app),
           message: opts.message,
           timeoutMs: opts.timeout,
+          force: opts.force,
         }),
       );
       if (opts.json) {
@@ -95,9 +97,14 @@ export function registerBuildCommands(program: Command): void {
           commit: built.commit,
           cached: built.cached,
           release: release.id,
-          durationMs: run.durationMs,
-          releasePhase: run.releasePhase,
+          durationMs: run?.durationMs ?? 0,
+          releasePhase: run?.releasePhase ?? 'none',
+          unchanged: run === null,
         });
-      } else out(`${app} ${release.id} is running (switch took ${run.durationMs} ms)`);
+      } else if (!run)
+        out(
+          `nothing to deploy: ${app} ${release.id} already runs build ${shortDigest(built.digest)} with this config (\`brr deploy --force\` releases it again)`,
+        );
+      else out(`${app} ${release.id} is running (${switchNote(run)})`);
     });
 }

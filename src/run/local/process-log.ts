@@ -6,6 +6,7 @@
  * the tail of the failing process, not of its neighbour in the file.
  */
 import { mkdirSync } from 'node:fs';
+import { HOME_DIR_MODE } from '../../core/home.js';
 import path from 'node:path';
 import { RotatingLog } from './log-file.js';
 
@@ -21,7 +22,7 @@ export class LogFiles {
   acquire(file: string): ProcessLog {
     let s = this.open.get(file);
     if (!s) {
-      mkdirSync(path.dirname(file), { recursive: true });
+      mkdirSync(path.dirname(file), { recursive: true, mode: HOME_DIR_MODE });
       s = { log: new RotatingLog(file), users: 0 };
       this.open.set(file, s);
     }

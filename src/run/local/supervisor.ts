@@ -3,7 +3,8 @@
  * resumes every app's current release, then serves the control socket (ps, status, switch,
  * shutdown) until asked to stop.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { ensureHome } from '../../core/home.js';
 import { brrVersion } from '../../core/version.js';
 import { MAX_TIMER_MS } from '../../manifest/duration.js';
 import type { SupervisorDeps } from '../types.js';
@@ -46,7 +47,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
   const lock = await acquireSupervisorLock(home);
   const shutdown = new AbortController();
   try {
-    mkdirSync(home.logs, { recursive: true });
+    ensureHome(home.root, home.logs);
     // A grace recorded before durations were bounded (e.g. 600h) must not overflow the kill timer.
     const stopGraceCapMs = Math.min(opts.stopGraceCapMs ?? MAX_TIMER_MS, MAX_TIMER_MS);
     // Before any bind: orphans of a killed predecessor still hold the shared sockets.
@@ -97,7 +98,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     ): Promise<unknown> => {
       switch (op) {
         case 'ping':
-          return { pid: process.pid, version: brrVersion(), startedAt };
+          return { pid: process.pid, version: brrVersion(), startedAt, secretsKeyId: deps.secretsKeyId?.() ?? null };
         case 'ps':
           return apps.ps(optionalStringArg(args, 'app'));
         case 'status':
