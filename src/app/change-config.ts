@@ -22,24 +22,42 @@ export interface ConfigChangeResult {
 }
 
 /**
- * The release a config change builds on and `brr config` shows: the one that runs (the ledger's
- * current release, which the supervisor or cluster serves), else the newest one. A change made
- * while v2 runs must not carry v6's build along with it.
+ * The release a config change builds on. The newest one, unless it already ran and the operator
+ * then ran an older one (`brr run v2` after v6): v6 was left on purpose, so a change builds on
+ * v2, which runs, instead of bringing v6's build back. A newest release that never ran (its
+ * deploy failed, or it was recorded with --no-run) is pending, so a change builds on it: fixing
+ * a failed deploy's config keeps its build.
  */
-async function baseRelease(ctx: Context, app: string, events: readonly LedgerEvent[]): Promise<Release | null> {
-  const current = currentReleaseId(events);
-  if (current) {
-    const running = await ctx.ledger.getRelease(app, current);
-    if (running) return running;
-  }
-  return ctx.ledger.latestRelease(app);
+function baseOf(events: readonly LedgerEvent[], latest: Release, running: Release | null): Release {
+  if (!running || running.id === latest.id) return latest;
+  const newestRan = events.some((e) => e.type === 'activated' && e.release === latest.id);
+  return newestRan ? running : latest;
 }
 
-/** The app's current config: the running release's (else the newest's), or what is staged before the first release. */
+interface ConfigBases {
+  latest: Release | null;
+  /** The release that runs now (the ledger's current release, which the supervisor serves). */
+  running: Release | null;
+  /** What a change builds on (baseOf); null before the first release. */
+  base: Release | null;
+}
+
+async function configBases(ctx: Context, app: string, events: readonly LedgerEvent[]): Promise<ConfigBases> {
+  const latest = await ctx.ledger.latestRelease(app);
+  const current = currentReleaseId(events);
+  const running = current ? await ctx.ledger.getRelease(app, current) : null;
+  return { latest, running, base: latest ? baseOf(events, latest, running) : null };
+}
+
+/**
+ * The app's current config: the running release's (else the newest's), or what is staged
+ * before the first release.
+ */
 export async function currentConfig(ctx: Context, app: string): Promise<Config> {
   const events = await ctx.ledger.listEvents(app);
-  const base = await baseRelease(ctx, app, events);
-  return base ? base.config : stagedConfig(events);
+  const { running, latest } = await configBases(ctx, app, events);
+  const shown = running ?? latest;
+  return shown ? shown.config : stagedConfig(events);
 }
 
 /** `brr config show`: the current config with secret values redacted. */
@@ -48,7 +66,7 @@ export async function showConfig(ctx: Context, app: string): Promise<Record<stri
 }
 
 export interface ConfigView {
-  /** The shown config, secrets redacted. */
+  /** The shown config, secrets redacted: the running release's, else the newest's. */
   config: Record<string, string>;
   /** The release whose config this is (null: staged before the first release). */
   release: string | null;
@@ -56,27 +74,35 @@ export interface ConfigView {
   running: boolean;
   /** The newest release when it is not the shown one (it does not run). */
   newerNotRunning: string | null;
+  /** The release a config change builds on, when it is not the shown one. */
+  changesBuildOn: string | null;
 }
 
 /** `brr config show` with where the config comes from: the running release, and any newer one that does not run. */
 export async function viewConfig(ctx: Context, app: string): Promise<ConfigView> {
   const events = await ctx.ledger.listEvents(app);
-  const base = await baseRelease(ctx, app, events);
-  if (!base)
-    return { config: redactConfig(stagedConfig(events)), release: null, running: false, newerNotRunning: null };
-  const latest = await ctx.ledger.latestRelease(app);
-  const running = currentReleaseId(events) === base.id;
+  const { latest, running, base } = await configBases(ctx, app, events);
+  const shown = running ?? latest;
+  if (!shown)
+    return {
+      config: redactConfig(stagedConfig(events)),
+      release: null,
+      running: false,
+      newerNotRunning: null,
+      changesBuildOn: null,
+    };
   return {
-    config: redactConfig(base.config),
-    release: base.id,
-    running,
-    newerNotRunning: latest && latest.id !== base.id ? latest.id : null,
+    config: redactConfig(shown.config),
+    release: shown.id,
+    running: running !== null,
+    newerNotRunning: latest && latest.id !== shown.id ? latest.id : null,
+    changesBuildOn: base && base.id !== shown.id ? base.id : null,
   };
 }
 
 /**
  * `brr config set/unset`: with a release, append a new one with the build, formation and config
- * of the release that runs (the newest one when none runs), changed (nothing when nothing changes); before the first release, stage it.
+ * of the release it builds on (baseOf: the one that runs after `brr run vOld`, else the newest), changed (nothing when nothing changes); before the first release, stage it.
  */
 export async function changeConfig(
   ctx: Context,
@@ -93,8 +119,8 @@ export async function changeConfig(
   const signer = configuredSigner(ctx.settings);
   const events = await ctx.ledger.listEvents(app);
   const wasRunning = currentReleaseId(events) !== null;
-  // Under the deploy lease nothing else activates a release, so the running one stays the base.
-  const latest = await baseRelease(ctx, app, events);
+  // Under the deploy lease nothing else activates or appends, so the base read here stays it.
+  const { base: latest } = await configBases(ctx, app, events);
   if (!latest) {
     const staged = stagedConfig(events);
     const event = planStagedConfig({
@@ -111,7 +137,7 @@ export async function changeConfig(
   let changed = true;
   const release = await ctx.ledger
     .appendRelease(app, (newest) => {
-      const base = wasRunning ? latest : newest!;
+      const base = newest && newest.id === latest.id ? newest : latest;
       const draft = planConfigChange({
         latest: base,
         set: sealConfigChange(base.config, set, secret, secretsKey),

@@ -74,8 +74,10 @@ describe('commands that do what they say (issue 11)', () => {
     expect(r.stdout).toContain('v1 is running (it was already running)');
   });
 
-  it('6: `brr config` shows the running release and a config change builds on it, not on the newest', async () => {
-    await sb.ok(['config', 'set', 'OTHER=2', '--no-run']); // v2, not running
+  it('6: after `brr run v1` leaves v2, `brr config` shows v1 and a config change builds on v1', async () => {
+    await sb.ok(['config', 'set', 'OTHER=2']); // v2, runs
+    expect(JSON.parse((await sb.get('/')).body)).toMatchObject({ release: 'v2' });
+    await sb.ok(['run', 'v1']);
     const cfg = await sb.ok(['config']);
     expect(cfg.stdout).not.toContain('OTHER');
     expect(cfg.stderr).toContain('config of v1, which runs; v2 is newer but not running');
@@ -94,6 +96,8 @@ describe('commands that do what they say (issue 11)', () => {
     expect(one.stdout).toContain('current release: v3 (not listed)');
     const two = await sb.ok(['releases', '--limit', '2']);
     expect(two.stdout).toContain('* current release');
+    // v4 never ran: it is pending, and a change would build on it (and `brr config` says so).
+    expect((await sb.ok(['config'])).stderr).toContain('a config change builds on v4, which never ran');
   });
 
   it('7: listings piped into a reader that went away exit quietly', async () => {

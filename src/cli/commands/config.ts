@@ -52,7 +52,7 @@ export function registerConfigCommands(program: Command): void {
     // Where the values come from goes to stderr, so `brr config > .env` stays clean.
     if (view.newerNotRunning)
       info(
-        `config of ${view.release}${view.running ? ', which runs' : ''}; ${view.newerNotRunning} is newer but not running (\`brr show ${view.newerNotRunning}\` shows its config)`,
+        `config of ${view.release}${view.running ? ', which runs' : ''}; ${view.newerNotRunning} is newer but not running (\`brr show ${view.newerNotRunning}\` shows its config)${view.changesBuildOn ? `; a config change builds on ${view.changesBuildOn}, which never ran` : ''}`,
       );
   });
   leaseFlag(
