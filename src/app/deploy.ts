@@ -22,8 +22,7 @@ export interface DeployOptions extends VerbOptions, Omit<BuildAppOptions, 'app' 
 export interface DeployResult {
   built: BuildResult;
   release: Release;
-  /** Null when there was nothing to deploy (see `unchanged`). */
-  run: RunResult | null;
+  run: RunResult;
   /** True when the build and config already run as the newest release: no release was appended. */
   unchanged: boolean;
 }
@@ -35,12 +34,19 @@ export async function deployApp(ctx: Context, app: string, opts: DeployOptions =
     opts.onStep?.(`built ${built.digest}${built.cached ? ' (cached)' : ''}`);
     signal.throwIfAborted();
     // A deploy that changes nothing (a dirty tree rebuilt to the same image, a second deploy of
-    // a commit) must not append an identical release; --force asks for one anyway.
+    // a commit) must not append an identical release; --force asks for one anyway. The release
+    // is still run, which is a no-op when it runs and starts a supervisor that is down.
     if (!opts.force) {
       const latest = await fenced.ledger.latestRelease(app);
       if (latest && latest.build.digest === built.digest) {
         const state = await readAppState(fenced, app);
-        if (state.currentId === latest.id) return { built, release: latest, run: null, unchanged: true };
+        if (state.currentId === latest.id) {
+          const run = await runRelease(fenced, app, latest.id, opts.onProgress ?? (() => {}), {
+            signal,
+            timeoutMs: opts.timeoutMs,
+          });
+          return { built, release: latest, run, unchanged: true };
+        }
       }
     }
     const release = await createRelease(fenced, app, { build: built.digest, message: opts.message });

@@ -134,7 +134,8 @@ describe('commands that do what they say (issue 11)', () => {
     writeFileSync(path.join(sb.repo, 'untracked.txt'), 'dirty tree\n');
     const before = (await sb.json<unknown[]>(['releases'])).length;
     const r = await sb.ok(['deploy']);
-    expect(r.stdout).toContain('nothing to deploy: udp-counter v4 already runs build');
+    expect(r.stdout).toContain('nothing to deploy: udp-counter v4 already has build');
+    expect(r.stdout).toContain('and runs');
     expect((await sb.json<unknown[]>(['releases'])).length).toBe(before);
     const forced = await sb.ok(['deploy', '--force']);
     expect(forced.stdout).toContain('v5 is running');

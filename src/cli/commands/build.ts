@@ -81,7 +81,7 @@ export function registerBuildCommands(program: Command): void {
     .option('--force', 'release and run even when this build already runs as the newest release')
     .action(async (opts: BuildOpts & LeaseOpts & { message?: string; force?: boolean }) => {
       const app = opts.app ?? appOf(opts);
-      const { built, release, run } = await withContext(opts, (ctx) =>
+      const { built, release, run, unchanged } = await withContext(opts, (ctx) =>
         deployApp(ctx, app, {
           ...buildArgs(opts),
           ...verbOptions(opts, app),
@@ -97,13 +97,13 @@ export function registerBuildCommands(program: Command): void {
           commit: built.commit,
           cached: built.cached,
           release: release.id,
-          durationMs: run?.durationMs ?? 0,
-          releasePhase: run?.releasePhase ?? 'none',
-          unchanged: run === null,
+          durationMs: run.durationMs,
+          releasePhase: run.releasePhase,
+          unchanged,
         });
-      } else if (!run)
+      } else if (unchanged)
         out(
-          `nothing to deploy: ${app} ${release.id} already runs build ${shortDigest(built.digest)} with this config (\`brr deploy --force\` releases it again)`,
+          `nothing to deploy: ${app} ${release.id} already has build ${shortDigest(built.digest)} and this config${run.alreadyRunning ? ' and runs' : `; it runs again (${switchNote(run)})`} (\`brr deploy --force\` releases it again)`,
         );
       else out(`${app} ${release.id} is running (${switchNote(run)})`);
     });
