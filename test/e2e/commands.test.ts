@@ -6,7 +6,7 @@
  * unknown process type and app, manifest error path, ledger hint, supervisor without the key).
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BRR, Sandbox, TEST_SECRETS_KEY } from './harness.js';
@@ -44,6 +44,10 @@ describe('commands that do what they say (issue 11)', () => {
     expect(logs.length).toBeGreaterThan(0);
     for (const f of logs) expect(mode(path.join(sb.home, 'build-logs', f))).toBe(0o600);
     expect(mode(path.join(sb.home, 'build-logs'))).toBe(0o700);
+    // A home an older brr left 0755 is tightened by the next command.
+    chmodSync(sb.home, 0o755);
+    await sb.ok(['releases']);
+    expect(mode(sb.home)).toBe(0o700);
   });
 
   it('8: a newline or an ANSI escape in a value is printed escaped by `config` and `show`', async () => {
