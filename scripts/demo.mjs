@@ -2,7 +2,8 @@
 // build → release → run → answer → config change (new release) → rollback → verify → history,
 // then an unmodified Heroku-style app (Procfile, listens on $PORT) run behind the supervisor's proxy.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dgram from 'node:dgram';
@@ -15,6 +16,43 @@ const work = mkdtempSync(path.join(tmpdir(), 'brr-demo-'));
 const home = path.join(work, 'home');
 const repo = path.join(work, 'udp-counter');
 const env = { ...process.env, BRR_HOME: home, BRR_APP: 'udp-counter', NO_COLOR: '1' };
+
+// Run twice, the demo would find its ports held by the previous one, which keeps running on
+// purpose. So the last demo's home is remembered, and its supervisor stopped first; a port
+// still held (by something else) is swapped for a free one.
+const lastHomeFile = path.join(tmpdir(), `brr-demo-last-home-${process.getuid?.() ?? 'user'}`);
+if (existsSync(lastHomeFile)) {
+  const last = readFileSync(lastHomeFile, 'utf8').trim();
+  if (last && existsSync(last)) {
+    process.stdout.write(`stopping the previous demo (home ${last})\n`);
+    spawnSync(process.execPath, [brrBin, 'shutdown'], { env: { ...env, BRR_HOME: last }, stdio: 'ignore' });
+  }
+}
+writeFileSync(lastHomeFile, `${home}\n`);
+function tcpFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+function udpFree(port) {
+  return new Promise((resolve) => {
+    const u = dgram.createSocket('udp4');
+    u.once('error', () => resolve(false));
+    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+  });
+}
+async function portOr(preferred, free) {
+  if (await free(preferred)) return preferred;
+  for (;;) {
+    const p = 20000 + Math.floor(Math.random() * 20000);
+    if ((await tcpFree(p)) && (await udpFree(p))) return p;
+  }
+}
+const HTTP = await portOr(18080, tcpFree);
+const UDP = await portOr(12152, udpFree);
+const WEB = await portOr(18090, tcpFree);
 
 function step(title) {
   process.stdout.write(`\n\x1b[1m== ${title}\x1b[0m\n`);
@@ -65,16 +103,22 @@ function udpEcho(msg) {
       s.close();
       resolve(String(m));
     });
-    s.send(msg, 12152, '127.0.0.1');
+    s.send(msg, UDP, '127.0.0.1');
   });
 }
 async function showAnswer() {
-  process.stdout.write(`  http://127.0.0.1:18080/  → ${await httpGet('http://127.0.0.1:18080/')}\n`);
-  process.stdout.write(`  udp 127.0.0.1:12152 'ping' → ${await udpEcho('ping')}\n`);
+  process.stdout.write(`  http://127.0.0.1:${HTTP}/  → ${await httpGet(`http://127.0.0.1:${HTTP}/`)}\n`);
+  process.stdout.write(`  udp 127.0.0.1:${UDP} 'ping' → ${await udpEcho('ping')}\n`);
 }
 
 step('a git repository with the sample network function');
 cpSync(path.join(root, 'examples', 'udp-counter'), repo, { recursive: true });
+writeFileSync(
+  path.join(repo, 'brr.yaml'),
+  readFileSync(path.join(repo, 'brr.yaml'), 'utf8')
+    .replace('port: 18080', `port: ${HTTP}`)
+    .replace('port: 12152', `port: ${UDP}`),
+);
 sh('git', ['init', '-q', '-b', 'main']);
 sh('git', ['add', '-A']);
 sh('git', [
@@ -129,14 +173,14 @@ sh('git', ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', 'com
   cwd: web,
 });
 process.stdout.write(`  ${web}: Procfile "web: node server.js"\n`);
-brrIn(web, 'config', 'set', 'PORT=18090', 'GREETING=hello', '--app', 'hello-web');
+brrIn(web, 'config', 'set', `PORT=${WEB}`, 'GREETING=hello', '--app', 'hello-web');
 brrIn(web, 'deploy', '--app', 'hello-web');
-process.stdout.write(`  http://127.0.0.1:18090/  → ${await httpGet('http://127.0.0.1:18090/')}\n`);
+process.stdout.write(`  http://127.0.0.1:${WEB}/  → ${await httpGet(`http://127.0.0.1:${WEB}/`)}\n`);
 step('change its config twice: each switch overlaps old and new on the public port (the proxy)');
 brrIn(web, 'config', 'set', 'GREETING=bonjour', '--app', 'hello-web');
 brrIn(web, 'config', 'set', 'GREETING=hallo', '--app', 'hello-web');
-process.stdout.write(`  http://127.0.0.1:18090/  → ${await httpGet('http://127.0.0.1:18090/')}\n`);
-process.stdout.write('  (the process listens on a private port; brr config still shows PORT=18090, what was set)\n');
+process.stdout.write(`  http://127.0.0.1:${WEB}/  → ${await httpGet(`http://127.0.0.1:${WEB}/`)}\n`);
+process.stdout.write(`  (the process listens on a private port; brr config still shows PORT=${WEB}, what was set)\n`);
 brrIn(web, 'config', '--app', 'hello-web');
 
 step('it keeps running — look around, then stop it');
@@ -144,6 +188,6 @@ process.stdout.write(`  export BRR_HOME=${home} BRR_APP=udp-counter
   node ${path.relative(process.cwd(), brrBin) || brrBin} ps           # processes, restarts, uptime
   node ${path.relative(process.cwd(), brrBin) || brrBin} logs -f      # output of the network function
   node ${path.relative(process.cwd(), brrBin) || brrBin} status       # ledger vs what runs
-  curl http://127.0.0.1:18080/metrics
+  curl http://127.0.0.1:${HTTP}/metrics
   node ${path.relative(process.cwd(), brrBin) || brrBin} shutdown     # stop the supervisor and its processes
 `);

@@ -13,7 +13,7 @@ export { openContext, type Context } from './app/context.js';
 export { deployApp, type DeployOptions, type DeployResult } from './app/deploy.js';
 export { buildApp, listAppBuilds } from './app/builds.js';
 export { createRelease, releaseApp } from './app/create-release.js';
-export { changeConfig, currentConfig, showConfig, setConfig, unsetConfig } from './app/change-config.js';
+export { changeConfig, currentConfig, showConfig, setConfig, unsetConfig, viewConfig } from './app/change-config.js';
 export { appendRollback, rollbackApp } from './app/rollback.js';
 export { runRelease, runApp, findRelease } from './app/run-release.js';
 export { promoteRelease, promoteApp } from './app/promote.js';

@@ -1,10 +1,13 @@
-import type { Config, Release } from '../core/types.js';
+import type { Config, LedgerEvent, Release } from '../core/types.js';
 import type { Context } from './context.js';
 import { parseAssignments, redactConfig, validateConfigKey } from '../release/config.js';
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
 import { sealConfigChange } from '../release/secrets.js';
 import { currentReleaseId, stagedConfig } from '../release/state.js';
+import { BrrError } from '../core/errors.js';
+import { readAppState } from './app-state.js';
 import type { VerbOptions } from './lease.js';
+import { supervisorSecretsKeyId } from './processes.js';
 import { loadSecretsKey } from './settings.js';
 import type { RunResult } from './run-release.js';
 
@@ -17,10 +20,43 @@ export interface ConfigChangeResult {
   wasRunning: boolean;
 }
 
-/** The app's current config: the newest release's, or what is staged before the first release. */
-export async function currentConfig(ctx: Context, app: string): Promise<Config> {
+/**
+ * The release a config change builds on. The newest one, unless it already ran and the operator
+ * then ran an older one (`brr run v2` after v6): v6 was left on purpose, so a change builds on
+ * v2, which runs, instead of bringing v6's build back. A newest release that never ran (its
+ * deploy failed, or it was recorded with --no-run) is pending, so a change builds on it: fixing
+ * a failed deploy's config keeps its build.
+ */
+function baseOf(events: readonly LedgerEvent[], latest: Release, running: Release | null): Release {
+  if (!running || running.id === latest.id) return latest;
+  const newestRan = events.some((e) => e.type === 'activated' && e.release === latest.id);
+  return newestRan ? running : latest;
+}
+
+interface ConfigBases {
+  latest: Release | null;
+  /** The release that runs now (the ledger's current release, which the supervisor serves). */
+  running: Release | null;
+  /** What a change builds on (baseOf); null before the first release. */
+  base: Release | null;
+}
+
+async function configBases(ctx: Context, app: string, events: readonly LedgerEvent[]): Promise<ConfigBases> {
   const latest = await ctx.ledger.latestRelease(app);
-  return latest ? latest.config : stagedConfig(await ctx.ledger.listEvents(app));
+  const current = currentReleaseId(events);
+  const running = current ? await ctx.ledger.getRelease(app, current) : null;
+  return { latest, running, base: latest ? baseOf(events, latest, running) : null };
+}
+
+/**
+ * The app's current config: the running release's (else the newest's), or what is staged
+ * before the first release.
+ */
+export async function currentConfig(ctx: Context, app: string): Promise<Config> {
+  const events = await ctx.ledger.listEvents(app);
+  const { running, latest } = await configBases(ctx, app, events);
+  const shown = running ?? latest;
+  return shown ? shown.config : stagedConfig(events);
 }
 
 /** `brr config show`: the current config with secret values redacted. */
@@ -28,9 +64,44 @@ export async function showConfig(ctx: Context, app: string): Promise<Record<stri
   return redactConfig(await currentConfig(ctx, app));
 }
 
+export interface ConfigView {
+  /** The shown config, secrets redacted: the running release's, else the newest's. */
+  config: Record<string, string>;
+  /** The release whose config this is (null: staged before the first release). */
+  release: string | null;
+  /** Whether that release runs now. */
+  running: boolean;
+  /** The newest release when it is not the shown one (it does not run). */
+  newerNotRunning: string | null;
+  /** The release a config change builds on, when it is not the shown one. */
+  changesBuildOn: string | null;
+}
+
+/** `brr config show` with where the config comes from: the running release, and any newer one that does not run. */
+export async function viewConfig(ctx: Context, app: string): Promise<ConfigView> {
+  const events = await ctx.ledger.listEvents(app);
+  const { latest, running, base } = await configBases(ctx, app, events);
+  const shown = running ?? latest;
+  if (!shown)
+    return {
+      config: redactConfig(stagedConfig(events)),
+      release: null,
+      running: false,
+      newerNotRunning: null,
+      changesBuildOn: null,
+    };
+  return {
+    config: redactConfig(shown.config),
+    release: shown.id,
+    running: running !== null,
+    newerNotRunning: latest && latest.id !== shown.id ? latest.id : null,
+    changesBuildOn: base && base.id !== shown.id ? base.id : null,
+  };
+}
+
 /**
- * `brr config set/unset`: with a release, append a new one with the build of the newest release
- * and the changed config (nothing when nothing changes); before the first release, stage it.
+ * `brr config set/unset`: with a release, append a new one with the build, formation and config
+ * of the release it builds on (baseOf: the one that runs after `brr run vOld`, else the newest), changed (nothing when nothing changes); before the first release, stage it.
  */
 export async function changeConfig(
   ctx: Context,
@@ -47,9 +118,10 @@ export async function changeConfig(
   // Signing and the lease are loaded by the changing verbs only: `brr config` (show) needs neither.
   const { configuredSigner, signRelease } = await import('./sign-release.js');
   const signer = configuredSigner(ctx.settings);
-  const latest = await ctx.ledger.latestRelease(app);
   const events = await ctx.ledger.listEvents(app);
   const wasRunning = currentReleaseId(events) !== null;
+  // Under the deploy lease nothing else activates or appends, so the base read here stays it.
+  const { base: latest } = await configBases(ctx, app, events);
   if (!latest) {
     const staged = stagedConfig(events);
     const event = planStagedConfig({
@@ -66,9 +138,10 @@ export async function changeConfig(
   let changed = true;
   const release = await ctx.ledger
     .appendRelease(app, (newest) => {
+      const base = newest && newest.id === latest.id ? newest : latest;
       const draft = planConfigChange({
-        latest: newest!,
-        set: sealConfigChange(newest!.config, set, secret, secretsKey),
+        latest: base,
+        set: sealConfigChange(base.config, set, secret, secretsKey),
         unset,
         secret,
         actor: ctx.actor,
@@ -109,6 +182,7 @@ async function changeConfigAndRun(
 ): Promise<ConfigChangeResult & { run: RunResult | null }> {
   const { withDeployLease } = await import('./lease.js');
   return withDeployLease(ctx, app, opts.lease, async (fenced, { signal }) => {
+    if (opts.run !== false) await assertSupervisorCanOpenSecrets(fenced, app, change.secret ?? false);
     const r = await changeConfig(fenced, app, change);
     const run =
       r.release && r.wasRunning && opts.run !== false
@@ -118,6 +192,32 @@ async function changeConfigAndRun(
         : null;
     return { ...r, run };
   });
+}
+
+/**
+ * Before anything is appended: a secret config change of a running local app is run by the
+ * supervisor, which opens secrets with its own key (its environment). One started without this
+ * command's key would fail the switch with a pointer to process logs, after the release was
+ * already recorded; refuse instead and say how to give it the key.
+ */
+async function assertSupervisorCanOpenSecrets(ctx: Context, app: string, secret: boolean): Promise<void> {
+  const state = await readAppState(ctx, app);
+  if (state.currentId === null || state.target.target !== 'local') return;
+  const running = await ctx.ledger.getRelease(app, state.currentId);
+  const hasSecrets = secret || Object.values(running?.config ?? {}).some((v) => v.secret);
+  const ours = hasSecrets ? loadSecretsKey(ctx.settings) : null;
+  if (!ours) return; // sealing refuses on its own when --secret has no key here
+  const theirs = await supervisorSecretsKeyId(ctx.paths);
+  if (theirs === undefined || theirs === ours.id) return;
+  const restart =
+    'restart it with the key: `brr shutdown`, then run this command again with BRR_SECRETS_KEY (or BRR_SECRETS_KEY_FILE) set, which starts the supervisor with it; under systemd, put the variable in its unit (`brr supervise --systemd-unit`)';
+  throw new BrrError(
+    theirs === null ? 'secret_key_missing' : 'secret_key_mismatch',
+    theirs === null
+      ? `the running supervisor has no secrets key, so it could not run ${app}'s new release; nothing was recorded`
+      : `the running supervisor opens secrets with key ${theirs}, not this command's ${ours.id}; nothing was recorded`,
+    { exitCode: 2, hint: `${restart}; or pass --no-run to only record the release` },
+  );
 }
 
 /** `brr config set KEY=VALUE…` as a verb (see changeConfigAndRun). */

@@ -2,10 +2,9 @@
  * The Context every verb gets: where things live, the ledger, the clock, who acts, and the
  * Settings resolved once at the edge. Verbs read settings from here, never from process.env.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
-import { homePaths, type HomePaths } from '../core/home.js';
+import { ensureHome, homePaths, type HomePaths } from '../core/home.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { describeLedger, openLedgerNow } from '../ledger/open.js';
 import { WITNESS_FILE } from '../ledger/witness.js';
@@ -58,7 +57,7 @@ function settingsFor(opts: ContextOptions): Settings {
 export function openContext(opts: ContextOptions = {}): Context {
   const settings = settingsFor(opts);
   const paths = homePaths(settings.home);
-  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  ensureHome(paths.root);
   const spec = { sqliteFile: paths.ledger, url: settings.ledgerUrl };
   // Every write and verify answers to the witness kept in the home, outside the database.
   const ledger = new WitnessedLedger(openLedgerNow(spec), {

@@ -3,6 +3,7 @@
  * `brr supervise` (be it, in the foreground). Only this file and run-release.ts talk to the
  * supervisor's client for the CLI, so the CLI never reaches into run/.
  */
+import { notFound } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import { connectSupervisor } from '../run/local/client.js';
 import type { SupervisorProblems } from '../run/local/supervisor.js';
@@ -29,6 +30,38 @@ export async function listProcessesAndProblems(
     const problems = await supervisorProblems(client);
     const strays = (problems?.strays ?? []).filter((s) => !app || s.app === app);
     return { rows, problems, strays };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * `brr ps --app X` found no process: an app the ledger does not know is a typo and an error
+ * (app_unknown, as for `brr verify --app`, naming the apps it knows); a known app simply runs nothing now.
+ */
+export async function explainNoProcesses(ctx: Context, app: string): Promise<string> {
+  const known = await ctx.ledger.listApps();
+  if (!known.includes(app))
+    throw notFound(
+      'app_unknown',
+      `no app ${JSON.stringify(app)} in the ledger`,
+      known.length > 0
+        ? `apps in this ledger: ${known.join(', ')}`
+        : 'this ledger holds no app yet; check --home / --ledger',
+    );
+  return `${app} runs no processes`;
+}
+
+/**
+ * The secrets key id of the running supervisor: undefined when none runs (the one `brr run`
+ * starts inherits this command's settings) or when it is too old to say; null when it has none.
+ */
+export async function supervisorSecretsKeyId(paths: HomePaths): Promise<string | null | undefined> {
+  const client = await connectSupervisor(paths);
+  if (!client) return undefined;
+  try {
+    const pong = (await client.request('ping')) as { secretsKeyId?: string | null };
+    return pong.secretsKeyId;
   } finally {
     client.close();
   }

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BrrError } from '../core/errors.js';
-import type { HomePaths } from '../core/home.js';
+import { HOME_DIR_MODE, type HomePaths } from '../core/home.js';
 import type { Release } from '../core/types.js';
 import { configEnv, REDACTED } from '../release/config.js';
 import { releasePhaseSucceeded } from '../release/state.js';
@@ -95,7 +95,7 @@ export async function runReleasePhase(
   const { command } = build.release;
   const dir = await materializeRelease(ctx.paths, app, rel.id, rel.build.digest);
   const log = releasePhaseLogPath(ctx.paths, app, rel.id);
-  await mkdir(path.dirname(log), { recursive: true });
+  await mkdir(path.dirname(log), { recursive: true, mode: HOME_DIR_MODE });
   const record = (
     type: 'release-phase-started' | 'release-phase-succeeded' | 'release-phase-failed',
     detail: Record<string, unknown>,

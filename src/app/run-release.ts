@@ -19,6 +19,8 @@ export interface RunResult {
   app: string;
   release: string;
   durationMs: number;
+  /** True when the release was already running: nothing switched (durationMs is only the round trip). */
+  alreadyRunning: boolean;
   /** What the release phase did: ran now, was skipped (already succeeded), or none declared. */
   releasePhase: ReleasePhaseOutcome['status'];
 }
@@ -54,7 +56,7 @@ export async function runRelease(
       timeoutMs: opts.timeoutMs,
       state,
     });
-    return { app, release: r.release, durationMs: r.durationMs, releasePhase: 'none' };
+    return { app, release: r.release, durationMs: r.durationMs, alreadyRunning: false, releasePhase: 'none' };
   }
   await checkBuildPresent(ctx.paths, rel);
   const phase = await runReleasePhase(ctx, rel, { onProgress, signal: opts.signal, state });
@@ -62,7 +64,13 @@ export async function runRelease(
   const client = await ensureSupervisor(ctx.paths, supervisorArgv(ctx.paths));
   try {
     const result = await requestSwitch(client, app, rel.id, onProgress, opts.signal);
-    return { app, release: result.release, durationMs: result.durationMs, releasePhase: phase.status };
+    return {
+      app,
+      release: result.release,
+      durationMs: result.durationMs,
+      alreadyRunning: result.noop === true,
+      releasePhase: phase.status,
+    };
   } finally {
     client.close();
   }
@@ -81,13 +89,17 @@ async function requestSwitch(
   release: string,
   onProgress: (line: string) => void,
   signal?: AbortSignal,
-): Promise<{ release: string; durationMs: number }> {
+): Promise<{ release: string; durationMs: number; noop?: boolean }> {
   let told = false;
   for (;;) {
     // From here the supervisor carries the switch out even if this CLI is interrupted.
     const answered = trackSwitch(app, release);
     try {
-      return (await client.request('switch', { app, release }, onProgress)) as { release: string; durationMs: number };
+      return (await client.request('switch', { app, release }, onProgress)) as {
+        release: string;
+        durationMs: number;
+        noop?: boolean;
+      };
     } catch (e) {
       if (!isBrrError(e) || e.code !== 'switch_in_progress') throw e;
       if (!told) onProgress(`${e.message} (asked for by a command that is gone); waiting for it to end`);

@@ -43,6 +43,13 @@ export function supervisorDeps(ctx: Context, log: (line: string) => void): Super
     home: paths,
     clock,
     log,
+    secretsKeyId() {
+      try {
+        return loadSecretsKey(settings)?.id ?? null;
+      } catch {
+        return null; // an invalid key opens nothing either
+      }
+    },
     prepare: (app, id) => prepare(app, id),
     async desired() {
       const specs: RunSpec[] = [];

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { hashCanonical } from '../core/canonical-json.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { BrrError, invalidInput } from '../core/errors.js';
-import type { HomePaths } from '../core/home.js';
+import { ensureHome, type HomePaths } from '../core/home.js';
 import type { BuildRecord } from '../core/types.js';
 import { brrVersion } from '../core/version.js';
 import { isValidAppName } from '../manifest/schema.js';
@@ -195,8 +195,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     if (hit) return { digest: hit.digest, commit, cached: true, dirty, record: hit };
   }
 
-  await mkdir(paths.tmp, { recursive: true });
-  await mkdir(paths.buildLogs, { recursive: true });
+  ensureHome(paths.root, paths.tmp, paths.buildLogs);
   // What killed builds left behind would otherwise fill the disk, one SIGKILL at a time.
   for (const p of await removeDeadBuildScratch(paths)) progress(`removed ${p} (left by a killed build)`);
   let work: string;
@@ -238,7 +237,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     await exportTree(repo, commit, subdir, src, time, deps.excluded);
     // Loaded here, not at the top: the YAML parser costs ~40 ms of start-up the cache hit avoids.
     const { loadManifest } = await import('../manifest/load.js');
-    const manifest = loadManifest(src);
+    const manifest = loadManifest(src, `${subdir ? `${subdir}/` : ''}brr.yaml at commit ${commit.slice(0, 12)}`);
     const logFile = path.join(
       paths.buildLogs,
       `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`,

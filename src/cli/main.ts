@@ -6,7 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { holdsLeases, interruptMessage, releaseOnInterrupt } from '../app/interrupt.js';
 import { brrVersion } from '../core/version.js';
-import { reportError } from './output.js';
+import { exitQuietlyOnBrokenPipe, reportError } from './output.js';
 import { registersFor } from './command-table.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. */
@@ -59,6 +59,7 @@ function onSignal(exitCode: number, othersHandle: boolean): void {
     })
     .finally(() => process.exit(exitCode));
 }
+exitQuietlyOnBrokenPipe();
 process.on('SIGINT', () => onSignal(130, false));
 process.on('SIGTERM', () => onSignal(143, process.listenerCount('SIGTERM') > 1));
 main(process.argv).then(

@@ -13,6 +13,43 @@ export const red = paint('31');
 export const green = paint('32');
 export const yellow = paint('33');
 
+/**
+ * `brr releases | head -1`: the reader went away, so stop as Unix tools do, quietly and with
+ * success, instead of an EPIPE stack trace. Installed once by the entry point (main.ts).
+ */
+export function exitQuietlyOnBrokenPipe(): void {
+  const onError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') return; // nobody reads the diagnostics any more; results may still be wanted
+    throw e;
+  });
+}
+
+/**
+ * Control characters in data (config values, process output) printed as escapes: a newline in
+ * a value must not fake a second `KEY=value` line, and an ANSI escape must not reach the
+ * terminal. Tab stays; everything else below 0x20, DEL and the C1 range (0x80–0x9f, where the
+ * 8-bit CSI lives) become `\n`, `\r`, `\e` or `\xNN`.
+ */
+export function escapeControl(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\x1b') return '\\e';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** How a run ended, for "… is running (…)": a release that already ran did not switch at all. */
+export function switchNote(run: { durationMs: number; alreadyRunning?: boolean }): string {
+  return run.alreadyRunning ? 'it was already running' : `switch took ${run.durationMs} ms`;
+}
+
 /** Results go to stdout. */
 export function out(line = ''): void {
   process.stdout.write(`${line}\n`);

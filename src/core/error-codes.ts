@@ -389,6 +389,11 @@ export const ERROR_CODES = {
     meaning: 'The supervisor is not allowed to bind the address (e.g. a privileged port).',
   },
   port_in_use: { category: 'run', exitCode: 1, meaning: 'The port is held by another app or process.' },
+  process_type_unknown: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: 'A `--process` type has no processes and no output in the app.',
+  },
   procfile_invalid: { category: 'manifest', exitCode: 2, meaning: 'A Procfile line is not `type: command`.' },
   promote_same_app: { category: 'usage', exitCode: 2, meaning: '`brr promote` was asked to promote an app to itself.' },
   public_key_file_missing: {

@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -44,4 +45,21 @@ export function homePaths(root: string): HomePaths {
     pidFile: path.join(run, 'supervisor.pid'),
     tmp: path.join(root, 'tmp'),
   };
+}
+
+/** Directories of a home: owner only, like the files in them (0600), which may hold config and process output. */
+export const HOME_DIR_MODE = 0o700;
+export const HOME_FILE_MODE = 0o600;
+
+/**
+ * Creates the home (and `dirs` in it) owner-only, whichever command comes first: `brr build`,
+ * `brr run` or the supervisor. A home an older brr made 0755 is tightened when this user owns it,
+ * since its logs and releases are readable through it otherwise.
+ */
+export function ensureHome(root: string, ...dirs: string[]): void {
+  mkdirSync(root, { recursive: true, mode: HOME_DIR_MODE });
+  const st = statSync(root);
+  if ((st.mode & 0o077) !== 0 && typeof process.getuid === 'function' && st.uid === process.getuid())
+    chmodSync(root, HOME_DIR_MODE);
+  for (const d of dirs) mkdirSync(d, { recursive: true, mode: HOME_DIR_MODE });
 }

@@ -80,7 +80,7 @@ const AFTER_EXIT_MS = 2_000;
 export async function runCommand(opts: RunCommandOptions): Promise<RunCommandResult> {
   const log = createWriteStream(opts.logFile, {
     flags: 'a',
-    ...(opts.logMode !== undefined && { mode: opts.logMode }),
+    mode: opts.logMode ?? 0o600, // logs live in the home: owner only
   });
   const logClosed = new Promise<void>((resolve) => log.once('close', () => resolve()));
   log.on('error', () => {}); // a full disk must not hide the command's own result

@@ -49,8 +49,11 @@ export function parseManifest(yamlText: string | null, file = 'brr.yaml', procfi
   return validateManifest(raw, file, procfile);
 }
 
-/** Reads `brr.yaml` (and `Procfile` when brr.yaml has no processes) from a directory. */
-export function loadManifest(dir: string): Manifest {
+/**
+ * Reads `brr.yaml` (and `Procfile` when brr.yaml has no processes) from a directory. `where`
+ * names it for the user: a build reads a temporary checkout whose path means nothing to them.
+ */
+export function loadManifest(dir: string, where = path.join(dir, 'brr.yaml')): Manifest {
   const yml = path.join(dir, 'brr.yaml');
   const proc = path.join(dir, 'Procfile');
   const yamlText = existsSync(yml) ? readFileSync(yml, 'utf8') : null;
@@ -59,7 +62,7 @@ export function loadManifest(dir: string): Manifest {
   if (Object.keys(m.processes).length === 0) {
     throw invalidInput(
       'manifest_no_processes',
-      `${dir}: neither brr.yaml "processes" nor a Procfile declares a process`,
+      `${where}: neither its "processes:" nor a Procfile declares a process`,
       'add a processes: section to brr.yaml or a Procfile',
     );
   }

@@ -30,6 +30,12 @@ export interface SupervisorDeps {
   record(app: string, type: EventType, release: string | null, detail: Record<string, unknown>): Promise<void>;
   /** Progress and diagnostics (goes to the supervisor's own log). */
   log(line: string): void;
+  /**
+   * The id of the secrets key the supervisor opens secrets with now (null: none, or unreadable),
+   * told in its ping answer so a `config set --secret` can refuse before appending a release it
+   * could not run.
+   */
+  secretsKeyId?(): string | null;
 }
 
 export type ProcessState = 'starting' | 'running' | 'healthy' | 'backoff' | 'stopping' | 'exited' | 'failed';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { collectAudit, parseSince } from '../../app/audit.js';
 import { promoteApp } from '../../app/promote.js';
 import { leaseFlag, verbOptions, withContext, type CommonOpts, type LeaseOpts } from '../common.js';
-import { out, printJson, shortDigest, table } from '../output.js';
+import { out, printJson, shortDigest, switchNote, table } from '../output.js';
 
 interface AuditOpts extends CommonOpts {
   since?: string;
@@ -76,7 +76,7 @@ export function registerAuditCommands(program: Command): void {
         });
       }
       out(
-        `${opts.to} ${r.id}: ${r.cause} (${shortDigest(r.build.digest)})${result.run ? ` — running (switch took ${result.run.durationMs} ms)` : `; run it with \`brr run ${r.id} --app ${opts.to}\``}`,
+        `${opts.to} ${r.id}: ${r.cause} (${shortDigest(r.build.digest)})${result.run ? ` — running (${switchNote(result.run)})` : `; run it with \`brr run ${r.id} --app ${opts.to}\``}`,
       );
     });
 }

@@ -13,7 +13,7 @@ import {
   type CommonOpts,
   type LeaseOpts,
 } from '../common.js';
-import { dim, humanBytes, info, out, printJson, shortDigest, table, warn } from '../output.js';
+import { dim, humanBytes, info, out, printJson, shortDigest, switchNote, table, warn } from '../output.js';
 
 interface BuildOpts extends CommonOpts {
   ref?: string;
@@ -78,14 +78,16 @@ export function registerBuildCommands(program: Command): void {
     leaseFlag(buildFlags(withCommon(program.command('deploy').description('build, release and run in one step')))),
   )
     .option('-m, --message <text>', 'note recorded with the release')
-    .action(async (opts: BuildOpts & LeaseOpts & { message?: string }) => {
+    .option('--force', 'release and run even when this build already runs as the newest release')
+    .action(async (opts: BuildOpts & LeaseOpts & { message?: string; force?: boolean }) => {
       const app = opts.app ?? appOf(opts);
-      const { built, release, run } = await withContext(opts, (ctx) =>
+      const { built, release, run, unchanged } = await withContext(opts, (ctx) =>
         deployApp(ctx, app, {
           ...buildArgs(opts),
           ...verbOptions(opts, app),
           message: opts.message,
           timeoutMs: opts.timeout,
+          force: opts.force,
         }),
       );
       if (opts.json) {
@@ -97,7 +99,12 @@ export function registerBuildCommands(program: Command): void {
           release: release.id,
           durationMs: run.durationMs,
           releasePhase: run.releasePhase,
+          unchanged,
         });
-      } else out(`${app} ${release.id} is running (switch took ${run.durationMs} ms)`);
+      } else if (unchanged)
+        out(
+          `nothing to deploy: ${app} ${release.id} already has build ${shortDigest(built.digest)} and this config${run.alreadyRunning ? ' and runs' : `; it runs again (${switchNote(run)})`} (\`brr deploy --force\` releases it again)`,
+        );
+      else out(`${app} ${release.id} is running (${switchNote(run)})`);
     });
 }

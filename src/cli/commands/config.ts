@@ -1,9 +1,9 @@
 /** `brr config show|set|unset`: flags and output only; the verbs are in app/change-config.ts. */
 import type { Command } from 'commander';
-import { setConfig, showConfig, unsetConfig, type ConfigVerbOptions } from '../../app/change-config.js';
+import { setConfig, unsetConfig, viewConfig, type ConfigVerbOptions } from '../../app/change-config.js';
 import type { Context } from '../../app/context.js';
 import { appOf, leaseFlag, verbOptions, withCommon, withContext, type CommonOpts, type LeaseOpts } from '../common.js';
-import { out, printJson } from '../output.js';
+import { escapeControl, info, switchNote, out, printJson } from '../output.js';
 
 interface ChangeOpts extends LeaseOpts {
   secret?: boolean;
@@ -30,7 +30,7 @@ async function applyChange(opts: ChangeOpts, verb: ConfigVerb, args: string[]) {
     out(`no change: ${app}'s config already has these values`);
   } else {
     out(
-      `${app} ${result.release.id}: ${result.release.cause}${result.run ? ` — running (switch took ${result.run.durationMs} ms)` : ''}`,
+      `${app} ${result.release.id}: ${result.release.cause}${result.run ? ` — running (${switchNote(result.run)})` : ''}`,
     );
   }
 }
@@ -43,11 +43,17 @@ export function registerConfigCommands(program: Command): void {
     config.command('show', { isDefault: true }).description('print the current config (secrets redacted)'),
   ).action(async (opts: CommonOpts) => {
     const app = appOf(opts);
-    const cfg = await withContext(opts, (ctx) => showConfig(ctx, app));
+    const view = await withContext(opts, (ctx) => viewConfig(ctx, app));
+    const cfg = view.config;
     if (opts.json) return printJson(cfg);
     const keys = Object.keys(cfg).sort();
     if (keys.length === 0) out(`${app} has no config`);
-    for (const k of keys) out(`${k}=${cfg[k]}`);
+    for (const k of keys) out(`${k}=${escapeControl(cfg[k]!)}`);
+    // Where the values come from goes to stderr, so `brr config > .env` stays clean.
+    if (view.newerNotRunning)
+      info(
+        `config of ${view.release}${view.running ? ', which runs' : ''}; ${view.newerNotRunning} is newer but not running (\`brr show ${view.newerNotRunning}\` shows its config)${view.changesBuildOn ? `; a config change builds on ${view.changesBuildOn}, which never ran` : ''}`,
+      );
   });
   leaseFlag(
     withCommon(config.command('set').argument('<assignments...>', 'KEY=VALUE pairs').description('set config values')),

@@ -16,7 +16,19 @@ import {
   type CommonOpts,
   type LeaseOpts,
 } from '../common.js';
-import { bold, dim, green, out, printJson, red, shortDigest, table, warn } from '../output.js';
+import {
+  bold,
+  dim,
+  escapeControl,
+  switchNote,
+  green,
+  out,
+  printJson,
+  red,
+  shortDigest,
+  table,
+  warn,
+} from '../output.js';
 
 export function registerReleaseCommands(program: Command): void {
   leaseFlag(
@@ -57,7 +69,9 @@ export function registerReleaseCommands(program: Command): void {
         r.createdAt,
       ]);
       table(['ID', 'BUILD', 'COMMIT', 'CAUSE', 'ACTOR', 'CREATED'], rows).forEach((l) => out(l));
-      if (current) out(dim(`* current release (what runs)`, process.stdout));
+      // The footer explains a `*` that is there; a current release left out by --limit/--since is named instead.
+      if (releases.some((r) => r.current)) out(dim(`* current release (what runs)`, process.stdout));
+      else if (current) out(dim(`current release: ${current} (not listed)`, process.stdout));
     });
 
   withCommon(
@@ -72,7 +86,7 @@ export function registerReleaseCommands(program: Command): void {
     out(`${bold(`${app} ${pub.id}`, process.stdout)}${pub.current ? ' (current)' : ''}`);
     out(`  build     ${pub.build.digest}${build.present ? '' : ' (COLLECTED: not in the local store)'}`);
     out(`  commit    ${pub.build.commit}`);
-    out(`  cause     ${pub.cause}${pub.message ? ` — ${pub.message}` : ''}`);
+    out(`  cause     ${escapeControl(pub.cause)}${pub.message ? ` — ${escapeControl(pub.message)}` : ''}`);
     out(`  actor     ${pub.actor}`);
     out(`  created   ${pub.createdAt}`);
     out(
@@ -87,7 +101,7 @@ export function registerReleaseCommands(program: Command): void {
     out('  config');
     const keys = Object.keys(pub.config).sort();
     if (keys.length === 0) out('    (none)');
-    for (const k of keys) out(`    ${k}=${pub.config[k]}`);
+    for (const k of keys) out(`    ${k}=${escapeControl(pub.config[k]!)}`);
     if (!build.present) warn(`${build.message}\n  ${build.hint}`);
   });
 
@@ -128,7 +142,7 @@ export function registerReleaseCommands(program: Command): void {
         hash: rel.hash,
         durationMs: run.durationMs,
       });
-    else out(`${app} ${rel.id} is running: ${rel.cause} (switch took ${run.durationMs} ms)`);
+    else out(`${app} ${rel.id} is running: ${rel.cause} (${switchNote(run)})`);
   });
 
   withCommon(

@@ -4,7 +4,13 @@
  */
 import type { Command } from 'commander';
 import { followAppLogs, readAppLogs } from '../../app/logs.js';
-import { listProcessesAndProblems, stopSupervisor, superviseHome, type ProcessInfo } from '../../app/processes.js';
+import {
+  explainNoProcesses,
+  listProcessesAndProblems,
+  stopSupervisor,
+  superviseHome,
+  type ProcessInfo,
+} from '../../app/processes.js';
 import { appStatus, describeWriteFaults } from '../../app/status.js';
 import { renderSystemdUnit } from '../../app/systemd-unit.js';
 import { BrrError } from '../../core/errors.js';
@@ -21,7 +27,7 @@ import {
   type CommonOpts,
   type LeaseOpts,
 } from '../common.js';
-import { dim, green, humanDuration, info, out, printJson, red, table } from '../output.js';
+import { dim, escapeControl, switchNote, green, humanDuration, info, out, printJson, red, table } from '../output.js';
 
 export function registerRunCommands(program: Command): void {
   timeoutFlag(
@@ -40,7 +46,7 @@ export function registerRunCommands(program: Command): void {
       runApp(ctx, app, id, { ...verbOptions(opts, app), timeoutMs: opts.timeout }),
     );
     if (opts.json) printJson(r);
-    else out(`${app} ${r.release} is running (switch took ${r.durationMs} ms)`);
+    else out(`${app} ${r.release} is running (${switchNote(r)})`);
   });
 
   withCommon(program.command('ps').description('processes of each app under the supervisor')).action(
@@ -55,7 +61,8 @@ export function registerRunCommands(program: Command): void {
       for (const w of describeWriteFaults(problems)) info(red(`warning: ${w}`));
       for (const s of strays)
         info(red(`stray: pid ${s.pid} of ${s.app ?? '?'} ${s.release ?? '?'} is not supervised (found by ${s.via})`));
-      if (rows.length === 0) return out('no processes');
+      if (rows.length === 0)
+        return out(opts.app ? await withContext(opts, (ctx) => explainNoProcesses(ctx, opts.app!)) : 'no processes');
       const exit = (p: ProcessInfo) => (p.lastExit ? (p.lastExit.signal ?? `exit ${p.lastExit.code}`) : '-');
       const data = rows.map((p) => [
         p.app,
@@ -77,10 +84,12 @@ export function registerRunCommands(program: Command): void {
     .option('-f, --follow', 'keep printing new output (across restarts and switches)')
     .option('--process <type>', 'only this process type')
     .option('-n, --lines <n>', 'lines of history per process', (v) => positiveInt(v, '--lines'), 50)
-    .action(async (opts: CommonOpts & { follow?: boolean; process?: string; lines: number }) => {
+    .option('--raw', 'print process output as written, control characters and ANSI escapes included')
+    .action(async (opts: CommonOpts & { follow?: boolean; process?: string; lines: number; raw?: boolean }) => {
       const app = appOf(opts);
       const paths = homeOf(opts);
-      const print = (source: string, line: string) => out(`${dim(source.padEnd(8), process.stdout)} | ${line}`);
+      const print = (source: string, line: string) =>
+        out(`${dim(source.padEnd(8), process.stdout)} | ${opts.raw ? line : escapeControl(line)}`);
       if (!opts.follow) {
         for (const l of await readAppLogs(paths, app, { processType: opts.process, lines: opts.lines }))
           print(l.source, l.line);

@@ -194,7 +194,7 @@ export function translateSqliteError(e: unknown, file: string): unknown {
   }
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new BrrError('ledger_corrupt', `the ledger ${file} is damaged or not a brr ledger (${code})`, {
-      hint: 'restore ledger.db from a backup; `brr ledger verify` checks a restored copy',
+      hint: 'restore ledger.db from a backup; `brr verify` checks a restored copy',
       cause: e,
     });
   }
@@ -204,7 +204,7 @@ export function translateSqliteError(e: unknown, file: string): unknown {
       cause: e,
     });
   return new BrrError('ledger_error', `ledger ${file}: ${e.message} (${code})`, {
-    hint: 'retry; if it persists, run `brr ledger verify`',
+    hint: 'retry; if it persists, run `brr verify`',
     cause: e,
   });
 }

@@ -3,12 +3,12 @@
  * background), send requests, follow their progress.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrrError } from '../../core/errors.js';
-import type { HomePaths } from '../../core/home.js';
+import { ensureHome, HOME_FILE_MODE, type HomePaths } from '../../core/home.js';
 import { withSocketAddress } from './socket-address.js';
 import { fromWireError, LineSplitter, readToken, type ControlOp, type ControlResponse } from './control-protocol.js';
 
@@ -137,9 +137,9 @@ export async function ensureSupervisor(
   }
   const [cmd, ...args] = launchArgv;
   if (!cmd) throw new BrrError('supervisor_unreachable', 'no command to start the supervisor with');
-  mkdirSync(home.logs, { recursive: true });
+  ensureHome(home.root, home.logs);
   const logFile = supervisorLogPath(home);
-  const fd = openSync(logFile, 'a');
+  const fd = openSync(logFile, 'a', HOME_FILE_MODE);
   // Where this supervisor's output starts, so its own last words can be quoted if it dies.
   const logStart = fstatSync(fd).size;
   let exit: string | null = null;

@@ -19,6 +19,7 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import { HOME_DIR_MODE, HOME_FILE_MODE } from '../../core/home.js';
 
 export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_KEEP = 3;
@@ -47,7 +48,7 @@ export class RotatingLog {
     this.onError = opts.onError;
     this.onRecover = opts.onRecover;
     this.guarded(() => {
-      mkdirSync(path.dirname(file), { recursive: true });
+      mkdirSync(path.dirname(file), { recursive: true, mode: HOME_DIR_MODE });
       this.openFile();
     });
   }
@@ -129,7 +130,7 @@ export class RotatingLog {
   }
 
   private openFile(): void {
-    this.fd = openSync(this.file, 'a');
+    this.fd = openSync(this.file, 'a', HOME_FILE_MODE);
     this.size = fstatSync(this.fd).size;
     this.lineBytes = 0;
     this.atLineStart = true;

@@ -6,6 +6,7 @@
  * the tail of the failing process, not of its neighbour in the file.
  */
 import { mkdirSync } from 'node:fs';
+import { HOME_DIR_MODE } from '../../core/home.js';
 import path from 'node:path';
 import { RotatingLog } from './log-file.js';
 import { errnoOf, type WriteFaults } from './write-faults.js';
@@ -29,7 +30,7 @@ export class LogFiles {
     let s = this.open.get(file);
     if (!s) {
       const faults = this.faults;
-      if (!faults) mkdirSync(path.dirname(file), { recursive: true });
+      if (!faults) mkdirSync(path.dirname(file), { recursive: true, mode: HOME_DIR_MODE });
       const opts = faults && {
         onError: (e: unknown) => {
           if (faults.failed('log', file, e))

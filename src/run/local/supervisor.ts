@@ -3,7 +3,8 @@
  * resumes every app's current release, then serves the control socket (ps, status, switch,
  * shutdown) until asked to stop.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { ensureHome } from '../../core/home.js';
 import { brrVersion } from '../../core/version.js';
 import type { PortSpec } from '../../core/types.js';
 import { MAX_TIMER_MS } from '../../manifest/duration.js';
@@ -76,7 +77,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
   try {
     const faults = opts.writeFaults ?? new WriteFaults();
     try {
-      mkdirSync(home.logs, { recursive: true });
+      ensureHome(home.root, home.logs);
     } catch (e) {
       faults.failed('log', home.logs, e);
     }
@@ -195,7 +196,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     ): Promise<unknown> => {
       switch (op) {
         case 'ping':
-          return { pid: process.pid, version: brrVersion(), startedAt };
+          return { pid: process.pid, version: brrVersion(), startedAt, secretsKeyId: deps.secretsKeyId?.() ?? null };
         case 'ps':
           return apps.ps(optionalStringArg(args, 'app'));
         case 'status':

@@ -89,7 +89,11 @@ describe('control socket', () => {
     const token = readFileSync(`${home.run}/token`, 'utf8').trim();
     const good = await raw([JSON.stringify({ token, id: 7, op: 'ping' })], 1);
     expect(good).toEqual([
-      { id: 7, ok: true, result: { pid: process.pid, version: expect.any(String), startedAt: expect.any(String) } },
+      {
+        id: 7,
+        ok: true,
+        result: { pid: process.pid, version: expect.any(String), startedAt: expect.any(String), secretsKeyId: null },
+      },
     ]);
     const bad = await raw([JSON.stringify({ token, id: 8, op: 'rm -rf' }), 'not json'], 2);
     expect(bad.map((r) => (r.error as { code: string }).code)).toEqual(['bad_request', 'bad_request']);
