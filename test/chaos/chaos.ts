@@ -345,7 +345,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         lease: unknown;
         holderAlive: boolean | null;
       };
-      if (lock.lease && lock.holderAlive === false) problems.push('lease held by a dead pid');
+      if (lock.lease && lock.holderAlive === false) {
+        // A killed CLI cannot release its lease; the invariant is that it blocks nobody: the next
+        // command takes it over at once (issue 10 finding 6). Prove it with one that changes nothing.
+        const next = current ? await sb.brr(['run', current, '--wait', '0']) : null;
+        const after = JSON.parse((await sb.brr(['lock', '--json'])).stdout || '{}') as { lease: unknown };
+        if (!next || next.code !== 0 || after.lease)
+          problems.push(
+            `lease held by a dead pid blocks the next command: ${next?.stderr.trim() ?? 'no current release'}`,
+          );
+      }
       const ids = new Set(
         (
           JSON.parse((await sb.brr(['releases', '--json', '--limit', '1000000'])).stdout || '[]') as { id: string }[]

@@ -19,6 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { withSocketAddress } from './socket-address.js';
 import { HOME_MARKER_VAR } from './launch-plan.js';
 import { ROLE_VAR } from './strays.js';
 
@@ -126,13 +127,15 @@ export class FdHolder {
   static async start(runDir: string, homeRoot: string, log: (l: string) => void): Promise<FdHolder | null> {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      BRR_FD_HOLDER_SOCK: holderSocketPath(runDir),
+      // Relative to its working directory (the run directory), so any home path length fits sun_path.
+      BRR_FD_HOLDER_SOCK: path.basename(holderSocketPath(runDir)),
       [HOME_MARKER_VAR]: homeRoot,
       [ROLE_VAR]: 'fd-holder',
     };
     let child: ChildProcess;
     try {
       child = spawn(process.execPath, ['--no-warnings', '-e', HOLDER_SCRIPT], {
+        cwd: runDir,
         detached: true,
         stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
         env,
@@ -254,6 +257,15 @@ function pipeBindings(): PipeBindings {
  * copies). Bounded by `timeoutMs`.
  */
 export function takeFromHolder(runDir: string, timeoutMs = 5_000): Promise<HeldItem[]> {
+  // A long home's socket path does not fit in sun_path: connect through the run directory's fd.
+  return withSocketAddress(
+    holderSocketPath(runDir),
+    (address) => takeFromHolderAt(address, timeoutMs),
+    () => [],
+  ).catch(() => []);
+}
+
+function takeFromHolderAt(address: string, timeoutMs: number): Promise<HeldItem[]> {
   const b = pipeBindings();
   const pipe = new b.Pipe(b.IPC);
   const items: HeldItem[] = [];
@@ -314,7 +326,7 @@ export function takeFromHolder(runDir: string, timeoutMs = 5_000): Promise<HeldI
       };
       if (pipe.readStart() !== 0) finish(false);
     };
-    if (pipe.connect(req, holderSocketPath(runDir)) !== 0) finish(false);
+    if (pipe.connect(req, address) !== 0) finish(false);
   });
 }
 
