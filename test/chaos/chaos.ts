@@ -300,8 +300,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const tEnd = Date.now();
       if (!supervisorPid(sb.home)) {
         supervisorRestarted = true;
+        // Its output is kept: a recovery supervisor that does not come up must say why.
+        const out = openSync(path.join(sb.dir, `recovery-supervise-${i}.log`), 'a');
         spawn(process.execPath, [BRR, 'supervise', '--home', sb.home], {
-          stdio: 'ignore',
+          stdio: ['ignore', out, out],
           detached: true,
           env: { ...process.env, BRR_SECRETS_KEY: TEST_SECRETS_KEY },
         }).unref();
@@ -372,6 +374,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           const keep = path.join(tmpdir(), `brr-chaos-${opts.seed}-${i}-supervisor.log`);
           writeFileSync(keep, readFileSync(path.join(sb.home, 'logs', 'supervisor.log')));
           problems.push(`supervisor log kept in ${keep}`);
+          if (supervisorRestarted) {
+            const rec = path.join(tmpdir(), `brr-chaos-${opts.seed}-${i}-recovery-supervise.log`);
+            writeFileSync(rec, readFileSync(path.join(sb.dir, `recovery-supervise-${i}.log`)));
+            problems.push(`recovery supervise output kept in ${rec}`);
+          }
         } catch {
           // No log to keep.
         }
