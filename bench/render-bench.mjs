@@ -92,7 +92,7 @@ log(`render: ${RENDERS} renders of ${objectCount} objects`);
 // 2. Rollouts against the fake API server (TypeScript test code, transpiled on the fly).
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'brr-k8s-bench-'));
 for (const f of ['fake-apiserver.ts', 'fake-controllers.ts']) {
-  const src = fs.readFileSync(path.join(here, '..', 'test', 'kubernetes', f), 'utf8');
+  const src = fs.readFileSync(path.join(here, '..', 'test', 'helpers', 'kubernetes', f), 'utf8');
   const js = ts.transpileModule(src, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   }).outputText;
