@@ -10,7 +10,12 @@ import tseslint from 'typescript-eslint';
  *                allowed for parseDuration (--wait, --timeout are parsed at the edge); every
  *                read of the ledger, the store, the supervisor or a registry goes through app/.
  *   app        → anything below (the verbs: read state once, plan purely, apply)
- *   build, registry, store, run → anything below except app/ and cli/
+ *   build      → core, manifest, store, registry (base images): never run/, so a build cannot
+ *                know how it will be run
+ *   registry   → core, manifest, store
+ *   store      → core, manifest
+ *   run        → core, manifest and its own run/types.ts: the supervisor and the Kubernetes
+ *                target get what they need from the ledger and the store through app/
  *   ledger     → core, manifest, release (the pure rules it runs inside its transactions);
  *                never app/, cli/, run/, store/, build/, registry/
  *   release    → core, manifest, ledger (types, and trust's reading wrapper); never app/,
@@ -64,5 +69,8 @@ export default tseslint.config(
   restrict(['src/manifest/**'], ['app', 'build', 'cli', 'ledger', 'registry', 'release', 'run', 'store']),
   restrict(['src/release/**'], ['app', 'cli', 'run', 'store', 'build', 'registry']),
   restrict(['src/ledger/**'], ['app', 'cli', 'run', 'store', 'build', 'registry']),
-  restrict(['src/run/**', 'src/store/**', 'src/build/**', 'src/registry/**'], ['app', 'cli']),
+  restrict(['src/run/**'], ['app', 'cli', 'build', 'ledger', 'registry', 'release', 'store']),
+  restrict(['src/store/**'], ['app', 'cli', 'build', 'ledger', 'registry', 'release', 'run']),
+  restrict(['src/registry/**'], ['app', 'cli', 'build', 'ledger', 'release', 'run']),
+  restrict(['src/build/**'], ['app', 'cli', 'ledger', 'release', 'run']),
 );

@@ -6,7 +6,7 @@ import { invalidInput } from '../core/errors.js';
 import { MEDIA_TYPES, type Descriptor, type OciLayout } from '../store/oci-layout.js';
 import { BLOCK, decodeHeader, parsePax } from '../store/tar-header.js';
 import { writeLayer } from '../store/tar.js';
-import { initKind } from '../run/kubernetes/pid1.js';
+import { initKind } from '../core/init-kind.js';
 import { DEPENDENCY_MTIME, type AppLayer } from './layers.js';
 
 /**

@@ -1,5 +1,5 @@
 import { LABELS } from './names.js';
-import { initKind } from './pid1.js';
+import { initKind } from '../../core/init-kind.js';
 import type { KubeObject } from './types.js';
 
 /**

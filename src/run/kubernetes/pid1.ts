@@ -5,6 +5,7 @@
  * without shell syntax runs in exec form (no shell in between to swallow SIGTERM); one with shell
  * syntax runs under `/bin/sh -c` as the init's child, and the init signals the whole process group.
  */
+import { initKind } from '../../core/init-kind.js';
 
 /** Characters that mean nothing to a POSIX shell outside the first word's `=`. */
 const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -16,14 +17,6 @@ export function execArgv(command: string): string[] | null {
   // `VAR=x cmd` is an assignment, and a leading `-` or `=`-word is nothing to exec.
   if (words[0]!.includes('=')) return null;
   return words;
-}
-
-/** Which init a path names, by its file name (`tini`, `tini-static`, `dumb-init`). */
-export function initKind(init: string): 'tini' | 'dumb-init' | null {
-  const base = init.slice(init.lastIndexOf('/') + 1);
-  if (base.includes('dumb-init')) return 'dumb-init';
-  if (base.includes('tini')) return 'tini';
-  return null;
 }
 
 /**
