@@ -5,6 +5,10 @@ import path from 'node:path';
 import { canonicalJson } from '../../src/core/canonical-json.js';
 import { MEDIA_TYPES, OciLayout, type Descriptor } from '../../src/store/oci-layout.js';
 import { writeLayer } from '../../src/store/tar.js';
+import { goArch } from '../../src/store/image.js';
+import { cleanupTempDirs, tempDir } from '../build/git-fixture.js';
+import { startPodman, type TestPodman } from './podman.js';
+import { startRegistry, type TestRegistry } from './registry.js';
 
 /**
  * Base images made in the test from Debian's busybox-static (no internet, no image pulls): an
@@ -86,4 +90,27 @@ export function skopeoPush(dir: string, ref: string, dest: string): void {
     ['copy', '--quiet', '--all', '--dest-tls-verify=false', `oci:${dir}:${ref}`, `docker://${dest}`],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+}
+
+/**
+ * What the tests that run a built image start from: a real registry holding a busybox base at
+ * `<host>/base:1` (its marker file says `marker`), and podman set up to pull from it.
+ */
+export async function startBusyboxBaseRegistry(
+  marker: string,
+): Promise<{ reg: TestRegistry; podman: TestPodman; stop(): Promise<void> }> {
+  const reg = await startRegistry();
+  const podman = startPodman([reg.host]);
+  const dir = tempDir('oci-base');
+  await writeBusyboxImage(dir, 'base', { architecture: goArch(), marker });
+  skopeoPush(dir, 'base', `${reg.host}/base:1`);
+  return {
+    reg,
+    podman,
+    async stop() {
+      podman.cleanup();
+      await reg.stop();
+      cleanupTempDirs();
+    },
+  };
 }

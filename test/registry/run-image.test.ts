@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/build/build.js';
 import { pushBuild } from '../../src/registry/push-build.js';
-import { goArch } from '../../src/store/image.js';
-import { cleanupTempDirs, repoWith, tempDir, tempHome } from '../build/git-fixture.js';
+import { repoWith, tempHome } from '../build/git-fixture.js';
 import { freePort } from '../e2e/harness.js';
-import { podmanUnavailable, startPodman, type TestPodman } from '../helpers/podman.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { podmanUnavailable, type TestPodman } from '../helpers/podman.js';
+import type { TestRegistry } from '../helpers/registry.js';
 import { missingTool } from '../helpers/tools.js';
-import { skopeoPush, writeBusyboxImage } from '../helpers/busybox-base.js';
+import { startBusyboxBaseRegistry } from '../helpers/busybox-base.js';
 
 /**
  * The proof that brr's engine-less images are real images: build an app onto a busybox base,
@@ -33,17 +32,12 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<string> {
 describe.skipIf(!!skip)('running a pushed image', () => {
   let reg: TestRegistry;
   let podman: TestPodman;
+  let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    reg = await startRegistry();
-    podman = startPodman([reg.host]);
-    const dir = tempDir('oci-base');
-    await writeBusyboxImage(dir, 'base', { architecture: goArch(), marker: 'run' });
-    skopeoPush(dir, 'base', `${reg.host}/base:1`);
+    ({ reg, podman, stop } = await startBusyboxBaseRegistry('run'));
   });
   afterAll(async () => {
-    podman?.cleanup();
-    await reg?.stop();
-    cleanupTempDirs();
+    await stop?.();
   });
 
   it('podman runs the pushed image and its port answers on 127.0.0.1', async () => {

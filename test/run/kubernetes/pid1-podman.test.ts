@@ -3,11 +3,10 @@ import { buildImage } from '../../../src/build/build.js';
 import { pushBuild } from '../../../src/registry/push-build.js';
 import { renderRelease } from '../../../src/run/kubernetes/render.js';
 import { findBuild } from '../../../src/store/builds.js';
-import { goArch } from '../../../src/store/image.js';
-import { cleanupTempDirs, repoWith, tempDir, tempHome } from '../../build/git-fixture.js';
-import { skopeoPush, writeBusyboxImage } from '../../helpers/busybox-base.js';
-import { podmanUnavailable, startPodman, type TestPodman } from '../../helpers/podman.js';
-import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import { repoWith, tempHome } from '../../build/git-fixture.js';
+import { startBusyboxBaseRegistry } from '../../helpers/busybox-base.js';
+import { podmanUnavailable, type TestPodman } from '../../helpers/podman.js';
+import type { TestRegistry } from '../../helpers/registry.js';
 import { missingTool } from '../../helpers/tools.js';
 import { pid1Of } from './fixtures.js';
 
@@ -52,17 +51,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!!skip)('PID 1 under podman: the rendered init forwards SIGTERM and reaps zombies', () => {
   let reg: TestRegistry;
   let podman: TestPodman;
+  let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    reg = await startRegistry();
-    podman = startPodman([reg.host]);
-    const dir = tempDir('oci-base');
-    await writeBusyboxImage(dir, 'base', { architecture: goArch(), marker: 'init' });
-    skopeoPush(dir, 'base', `${reg.host}/base:1`);
+    ({ reg, podman, stop } = await startBusyboxBaseRegistry('init'));
   });
   afterAll(async () => {
-    podman?.cleanup();
-    await reg?.stop();
-    cleanupTempDirs();
+    await stop?.();
   });
 
   it('runs the rendered command; SIGTERM reaches the app; the orphan is reaped by tini', async () => {
