@@ -18,7 +18,10 @@ export { findRelease };
 export interface RunResult {
   app: string;
   release: string;
+  /** From the request to the old release stopped (after its connections and flows drained). */
   durationMs: number;
+  /** From the request to the new release serving; absent when nothing switched or on Kubernetes. */
+  activatedMs?: number;
   /** True when the release was already running: nothing switched (durationMs is only the round trip). */
   alreadyRunning: boolean;
   /** What the release phase did: ran now, was skipped (already succeeded), or none declared. */
@@ -68,6 +71,7 @@ export async function runRelease(
       app,
       release: result.release,
       durationMs: result.durationMs,
+      activatedMs: result.activatedMs,
       alreadyRunning: result.noop === true,
       releasePhase: phase.status,
     };
@@ -89,7 +93,7 @@ async function requestSwitch(
   release: string,
   onProgress: (line: string) => void,
   signal?: AbortSignal,
-): Promise<{ release: string; durationMs: number; noop?: boolean }> {
+): Promise<{ release: string; durationMs: number; activatedMs?: number; noop?: boolean }> {
   let told = false;
   for (;;) {
     // From here the supervisor carries the switch out even if this CLI is interrupted.
@@ -98,6 +102,7 @@ async function requestSwitch(
       return (await client.request('switch', { app, release }, onProgress)) as {
         release: string;
         durationMs: number;
+        activatedMs?: number;
         noop?: boolean;
       };
     } catch (e) {

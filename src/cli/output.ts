@@ -46,8 +46,13 @@ export function escapeControl(s: string): string {
 }
 
 /** How a run ended, for "… is running (…)": a release that already ran did not switch at all. */
-export function switchNote(run: { durationMs: number; alreadyRunning?: boolean }): string {
-  return run.alreadyRunning ? 'it was already running' : `switch took ${run.durationMs} ms`;
+export function switchNote(run: { durationMs: number; activatedMs?: number; alreadyRunning?: boolean }): string {
+  if (run.alreadyRunning) return 'it was already running';
+  // The old release keeps its open connections and UDP flows until they end or its grace runs
+  // out: say when the new one took over, not only when the old one was finally stopped.
+  if (run.activatedMs !== undefined && run.durationMs - run.activatedMs >= 1000)
+    return `switch took ${run.activatedMs} ms; the old release drained its connections and flows for ${Math.round((run.durationMs - run.activatedMs) / 100) / 10} s`;
+  return `switch took ${run.durationMs} ms`;
 }
 
 /** Results go to stdout. */

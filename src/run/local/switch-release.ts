@@ -29,6 +29,8 @@ export interface SwitchResult {
   from: string | null;
   /** From the request to the old release drained (or to the no-op answer). */
   durationMs: number;
+  /** From the request to the new release serving (activated); absent for a no-op. */
+  activatedMs?: number;
   /** True when the release was already running. */
   noop: boolean;
 }
@@ -170,6 +172,7 @@ export async function switchRelease(
       await stopBeside(state, fresh);
       return fail(`could not record activation: ${e instanceof Error ? e.message : String(e)}`, [], e);
     }
+    const activatedMs = ms();
     const old = state.current;
     state.current = fresh;
     fresh.activate();
@@ -179,7 +182,7 @@ export async function switchRelease(
       await stopBeside(state, old, { drain: true });
     }
     env.deps.log(`${state.app}: ${release} is running${from ? ` (was ${from})` : ''}, ${ms()} ms`);
-    return { release, from, durationMs: ms(), noop: false };
+    return { release, from, durationMs: ms(), activatedMs, noop: false };
   }
 }
 
