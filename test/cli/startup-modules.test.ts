@@ -23,11 +23,26 @@ const dir = mkdtempSync(path.join(tmpdir(), 'brr-startup-'));
 const home = path.join(dir, 'home');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs brr and returns what it loaded: npm packages and brr's own modules (relative to dist/). */
-function loaded(args: string[], cwd = dir): { packages: Set<string>; own: string[]; status: number | null } {
+/**
+ * Runs brr and returns what it loaded: npm packages and brr's own modules (relative to dist/).
+ * By default the CLI's ES modules in dist/ (BRR_BUNDLE=0), which show module by module what a
+ * command reaches; with `bundled`, what bin/brr.js really runs (dist/brr.cjs: one file of brr's
+ * own, so only its npm packages tell).
+ */
+function loaded(
+  args: string[],
+  cwd = dir,
+  bundled = false,
+): { packages: Set<string>; own: string[]; status: number | null } {
   const log = path.join(dir, `load-${Math.random().toString(36).slice(2)}.log`);
   writeFileSync(log, '');
-  const env: NodeJS.ProcessEnv = { ...process.env, BRR_HOME: home, BRR_LOAD_LOG: log, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BRR_HOME: home,
+    BRR_LOAD_LOG: log,
+    NO_COLOR: '1',
+    BRR_BUNDLE: bundled ? '1' : '0',
+  };
   delete env.BRR_APP;
   delete env.BRR_LEDGER_URL;
   const r = spawnSync(process.execPath, ['--import', HOOK, BRR, ...args], { cwd, env, encoding: 'utf8' });
@@ -86,6 +101,20 @@ describe('read-only commands load only what they use', () => {
     spawnSync('mkdir', ['-p', repo]);
     writeFileSync(path.join(repo, 'brr.yaml'), 'app: demo # the app\nprocesses:\n  web: { command: node web.js }\n');
     expectLean(['releases'], repo);
+  });
+  it('the bundled CLI (what bin/brr.js runs) requires no npm package a read-only command does not use', () => {
+    for (const args of [
+      ['releases', '--app', 'demo'],
+      ['status', '--app', 'demo'],
+      ['config', '--app', 'demo'],
+      ['show', 'v1', '--app', 'demo'],
+      ['config', 'set', '--no-run', 'C=3', '--app', 'demo'],
+    ]) {
+      const { packages } = loaded(args, dir, true);
+      expect([...packages], `brr ${args.join(' ')} (bundled)`).toContain('better-sqlite3');
+      for (const p of NEVER_PACKAGES)
+        expect([...packages], `brr ${args.join(' ')} (bundled) loads ${p}`).not.toContain(p);
+    }
   });
   it('--help still lists every command (all modules are loaded for it)', () => {
     const r = spawnSync(process.execPath, [BRR, '--help'], { encoding: 'utf8' });
