@@ -64,6 +64,12 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: true }],
     },
   },
+  {
+    // bin/ is CommonJS (bin/package.json): the executable starts without Node's ES module loader.
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   restrict(['src/cli/**'], ['build', 'ledger', 'registry', 'release', 'run', 'store']),
   restrict(['src/core/**'], ['app', 'build', 'cli', 'ledger', 'manifest', 'registry', 'release', 'run', 'store']),
   restrict(['src/manifest/**'], ['app', 'build', 'cli', 'ledger', 'registry', 'release', 'run', 'store']),

@@ -7,9 +7,11 @@
 // and times), Node version, architecture and command; V8 itself rejects a cache it cannot use and
 // the file is then rewritten; the newest 64 files are kept.
 // BRR_COMPILE_CACHE=0 turns the cache off; without dist/brr.cjs (tsc run alone), or with
-// BRR_BUNDLE=0, the CLI's ES modules in dist/ are imported as they are.
-import { createHash } from 'node:crypto';
-import {
+// BRR_BUNDLE=0, the CLI's ES modules in dist/ are imported as they are. This file is CommonJS
+// (bin/package.json), so a command does not start Node's ES module loader either.
+'use strict';
+const { createHash } = require('node:crypto');
+const {
   closeSync,
   lstatSync,
   mkdirSync,
@@ -20,15 +22,14 @@ import {
   statSync,
   unlinkSync,
   writeSync,
-} from 'node:fs';
-import module, { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
+} = require('node:fs');
+const module_ = require('node:module');
+const os = require('node:os');
+const path = require('node:path');
+const vm = require('node:vm');
 
-module.enableCompileCache?.();
-const bundle = fileURLToPath(new URL('../dist/brr.cjs', import.meta.url));
+module_.enableCompileCache?.();
+const bundle = path.join(__dirname, '..', 'dist', 'brr.cjs');
 let source = null;
 if (process.env.BRR_BUNDLE !== '0') {
   try {
@@ -37,7 +38,7 @@ if (process.env.BRR_BUNDLE !== '0') {
     if (e.code !== 'ENOENT') throw e;
   }
 }
-if (source === null) await import('../dist/cli/main.js');
+if (source === null) import('../dist/cli/main.js');
 else runBundle(source);
 
 function runBundle(text) {
@@ -48,7 +49,7 @@ function runBundle(text) {
       cachedData = readFileSync(cacheFile);
     } catch {}
   }
-  const script = new vm.Script(module.wrap(text), {
+  const script = new vm.Script(module_.wrap(text), {
     filename: bundle,
     cachedData,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
@@ -57,9 +58,9 @@ function runBundle(text) {
     // Written at exit, so the cache holds every function this command compiled, not only the top level.
     process.once('exit', () => writeCache(cacheFile, script));
   }
-  const require = createRequire(bundle);
-  const mod = { exports: {}, filename: bundle, id: bundle, loaded: false, require };
-  script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
+  const req = module_.createRequire(bundle);
+  const mod = { exports: {}, filename: bundle, id: bundle, loaded: false, require: req };
+  script.runInThisContext()(mod.exports, req, mod, bundle, path.dirname(bundle));
 }
 
 /** Where this bundle's cache lives, or null when there is no private cache directory to use. */
