@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Context } from '../context.js';
 import { hookFiles, writePrivateFile } from './files.js';
-import { chainHeads, type ChainPositions } from './ledger-read.js';
+import { chainHeads, type ChainPositions } from '../ledger-follow.js';
 import type { HookPayload } from './payload.js';
 
 export interface Pending {

@@ -29,7 +29,7 @@ import type { Context } from '../context.js';
 import { appendDelivery, type DeliveryRecord } from './deliveries.js';
 import { ensurePrivateDir, hookFiles } from './files.js';
 import { headsNow, readCursor, writeCursor, type CursorFile, type Pending } from './cursor.js';
-import { readChainAfter } from './ledger-read.js';
+import { readChainAfter } from '../ledger-follow.js';
 import { buildPayload, buildRequest, hookEventOf } from './payload.js';
 import { readHooks, type Hook } from './store.js';
 

@@ -11,7 +11,7 @@
  *  - the events `failed` and `release-phase-failed`            → `failure`
  */
 import { createHmac } from 'node:crypto';
-import type { ChainEntry } from './ledger-read.js';
+import type { ChainEntry } from '../ledger-follow.js';
 import type { HookEvent } from './store.js';
 
 export interface HookPayload {

@@ -12,7 +12,7 @@ import { BrrError, invalidInput, notFound } from '../../core/errors.js';
 import type { Context } from '../context.js';
 import { hookFiles, writePrivateFile } from './files.js';
 import { ensureCursor } from './cursor.js';
-import { chainHeads, type ChainPositions } from './ledger-read.js';
+import { chainHeads, type ChainPositions } from '../ledger-follow.js';
 
 export const HOOK_EVENTS = ['release', 'run', 'rollback', 'failure'] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];

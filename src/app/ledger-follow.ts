@@ -3,8 +3,8 @@
  * `readEntries` (seq > after, ordered): the webhook dispatcher and the metrics both follow the
  * ledger this way, so a scrape or a poll costs what is new, not the whole history.
  */
-import type { EventBody, ReleaseBody } from '../../core/types.js';
-import type { Ledger } from '../../ledger/ledger.js';
+import type { EventBody, ReleaseBody } from '../core/types.js';
+import type { Ledger } from '../ledger/ledger.js';
 
 /** The last seq read (or existing) of an app's two chains. */
 export interface ChainPositions {
