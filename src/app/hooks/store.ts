@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { BrrError, invalidInput, notFound } from '../../core/errors.js';
 import type { Context } from '../context.js';
 import { hookFiles, writePrivateFile } from './files.js';
-import { ensureCursor } from './cursor.js';
+import { ensureCursor, readCursor } from './cursor.js';
 import { chainHeads, type ChainPositions } from '../ledger-follow.js';
 
 export const HOOK_EVENTS = ['release', 'run', 'rollback', 'failure'] as const;
@@ -187,7 +187,9 @@ export async function addHook(ctx: Context, input: AddHookInput): Promise<AddedH
   const home = ctx.paths.root;
   const hooks = readHooks(home);
   const startAfter: Record<string, ChainPositions> = {};
-  for (const app of await ctx.ledger.listApps()) startAfter[app] = await chainHeads(ctx.ledger, app);
+  // Paged from the dispatcher's position when it has one: the heads are at or after it.
+  const cursor = readCursor(hookFiles(home).cursor);
+  for (const app of await ctx.ledger.listApps()) startAfter[app] = await chainHeads(ctx.ledger, app, cursor?.apps[app]);
   const hook: Hook = {
     id: `hook-${randomBytes(4).toString('hex')}`,
     url,
