@@ -35,6 +35,10 @@ export { withLease, withDeployLease, DEFAULT_LEASE_WAIT_MS, type VerbOptions } f
 export { runReleasePhase } from './app/release-phase.js';
 export { preflightRelease } from './app/preflight.js';
 export { verifyLedger } from './app/verify-ledger.js';
+export { addHook, listHooks, removeHook, type Hook, type PublicHook } from './app/hooks/store.js';
+export { readDeliveries, type DeliveryRecord } from './app/hooks/deliveries.js';
+export { deliverOnce, startHookDispatcher } from './app/hooks/dispatch.js';
+export { readMetricsSnapshot, type MetricsSnapshot } from './app/metrics-snapshot.js';
 // The layers below, for callers that compose their own verbs.
 export { buildImage } from './build/build.js';
 export { listBuilds, findBuild } from './store/builds.js';

@@ -93,5 +93,14 @@ export async function superviseHome(ctx: Context, logFd = 2): Promise<void> {
   ]);
   const writeFaults = new WriteFaults();
   const log = fdLineLogger(logFd, writeFaults, 'supervisor log (stderr)');
-  await runSupervisor(supervisorDeps(ctx, log), { writeFaults });
+  // The supervisor always runs on a home that deploys locally: it delivers the webhooks too,
+  // unless `brr serve` already does (one dispatcher per home, by lock). Off the switch path:
+  // a dead receiver costs the dispatcher retries, never a deploy its time.
+  const { startHookDispatcher } = await import('./hooks/dispatch.js');
+  const stopHooks = startHookDispatcher(ctx, log);
+  try {
+    await runSupervisor(supervisorDeps(ctx, log), { writeFaults });
+  } finally {
+    await stopHooks();
+  }
 }

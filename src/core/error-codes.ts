@@ -153,6 +153,27 @@ export const ERROR_CODES = {
     exitCode: 1,
     meaning: "The home's path is too long for a Unix socket and this system has no /proc to reach it another way.",
   },
+  hook_events_invalid: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: '`brr hooks add --events` names no event or one that is not release, run, rollback or failure.',
+  },
+  hook_not_found: { category: 'usage', exitCode: 1, meaning: 'No webhook with that id in the home.' },
+  hook_secret_invalid: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: "A webhook's secret file cannot be read, is empty or is too short.",
+  },
+  hook_url_invalid: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: 'A webhook URL is not an absolute http:// or https:// URL.',
+  },
+  hooks_file_invalid: {
+    category: 'run',
+    exitCode: 1,
+    meaning: "The home's hooks.json cannot be read as a list of webhooks.",
+  },
   image_import_failed: {
     category: 'build',
     exitCode: 1,

@@ -52,4 +52,12 @@ export interface ProcessInfo {
   /** Milliseconds since this incarnation started; null when not running. */
   uptimeMs: number | null;
   lastExit: { code: number | null; signal: string | null; at: string } | null;
+  /**
+   * Failed health tries of this slot (app, type, index) since the supervisor started, over every
+   * incarnation and release; absent from a supervisor too old to count. A refused connection
+   * while the process starts is not counted; a gate that times out on refusals counts once.
+   */
+  healthFailures?: number;
+  /** The last of those failures. */
+  lastHealthFailure?: { at: string; reason: string };
 }

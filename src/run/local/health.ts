@@ -51,6 +51,12 @@ export async function waitHealthy(
     now?: () => number;
     /** Said instead of `connection refused`, when the caller knows what that means for this process. */
     refusedReason?: string;
+    /**
+     * Told of every failed try that counts as a health failure (see below), for `brr ps` and
+     * the metrics. A refused connection is not one: the process does not listen yet, which is
+     * how every start begins; a gate that times out with nothing but refusals counts once.
+     */
+    onFailure?: (reason: string) => void;
   },
 ): Promise<{ ok: boolean; reason: string | null; elapsedMs: number }> {
   const now = opts.now ?? Date.now;
@@ -77,6 +83,7 @@ export async function waitHealthy(
 
   const deadline = start + spec.timeoutMs;
   let last: string | null = null;
+  let counted = false;
   for (;;) {
     const stop = interrupted();
     if (stop) return stop;
@@ -86,6 +93,11 @@ export async function waitHealthy(
     const r = await checkOnce(check, target, left);
     if (r.ok) return done(true, null);
     last = r.refused && opts.refusedReason ? opts.refusedReason : r.reason;
+    // A try cut short by a crash or an abort is not the check's verdict.
+    if (!r.refused && !interrupted()) {
+      counted = true;
+      opts.onFailure?.(r.reason ?? 'health check failed');
+    }
     // Watch for the process dying while waiting for the next try, so a crash is reported at once.
     const next = Math.min(now() + spec.intervalMs, deadline);
     for (let wait = next - now(); wait > 0; wait = next - now()) {
@@ -96,10 +108,9 @@ export async function waitHealthy(
   }
   const stop = interrupted();
   if (stop) return stop;
-  return done(
-    false,
-    `health check ${describeCheck(check)} did not pass within ${formatMs(spec.timeoutMs)}${last ? `: last result: ${last}` : ''}`,
-  );
+  const reason = `health check ${describeCheck(check)} did not pass within ${formatMs(spec.timeoutMs)}${last ? `: last result: ${last}` : ''}`;
+  if (!counted) opts.onFailure?.(reason);
+  return done(false, reason);
 }
 
 /** `http /healthz`, `tcp http`, `exec "pg_isready"`: how a check is named in messages. */

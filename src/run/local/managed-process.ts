@@ -35,6 +35,7 @@ import { isLive, readProcStat, signalGroup } from '../../core/proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
 import type { Backend } from './proxy-tcp.js';
 import { bindPrivateTcp, freePrivatePort, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
+import type { SlotStats } from './slot-stats.js';
 import type { ProcessSlot } from './switch-plan.js';
 import { MAX_TIMER_MS } from '../../manifest/duration.js';
 
@@ -52,6 +53,8 @@ export interface ProcessContext {
   containment: Containment;
   /** Descriptors copied to the fd holder, so a successor supervisor can adopt the processes. */
   fds?: HeldFds;
+  /** Per-slot counters that outlive incarnations and releases (failed health tries). */
+  slotStats?: SlotStats;
   log(line: string): void;
 }
 
@@ -206,6 +209,11 @@ export class ManagedProcess {
       isAlive: () => this.child === child && child !== null,
       signal,
       refusedReason: plan.refusedReason,
+      onFailure: (reason) =>
+        this.ctx.slotStats?.healthFailed(this.run.app, this.slot.type, this.slot.index, {
+          at: this.ctx.clock.now().toISOString(),
+          reason,
+        }),
     });
     if (this.child === child && child !== null) this.state = r.ok ? 'healthy' : 'running';
     return r;
@@ -259,6 +267,7 @@ export class ManagedProcess {
 
   info(): ProcessInfo {
     const running = this.child !== null;
+    const stats = this.ctx.slotStats?.get(this.run.app, this.slot.type, this.slot.index);
     return {
       app: this.run.app,
       release: this.run.release,
@@ -269,6 +278,12 @@ export class ManagedProcess {
       restarts: this.restarts,
       uptimeMs: running ? Math.round(performance.now() - this.startedAt) : null,
       lastExit: this.lastExit,
+      ...(stats
+        ? {
+            healthFailures: stats.healthFailures,
+            ...(stats.lastHealthFailure ? { lastHealthFailure: stats.lastHealthFailure } : {}),
+          }
+        : {}),
     };
   }
 

@@ -31,6 +31,7 @@ import { PortPool } from './port-pool.js';
 import { DEFAULT_FLOW_IDLE_MS } from './proxy-udp.js';
 import { LogFiles } from './process-log.js';
 import { ReleaseRun } from './release-run.js';
+import { SlotStats } from './slot-stats.js';
 import { bindHeldSocket, type HeldSocket } from './sockets.js';
 import { acquireSupervisorLock } from './supervisor-lock.js';
 import { findStrays, killStrays } from './strays.js';
@@ -143,6 +144,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       stopGraceCapMs,
       containment,
       fds,
+      slotStats: new SlotStats(),
       log: deps.log,
       backoff: {
         baseMs: opts.backoffBaseMs ?? DEFAULT_BACKOFF.baseMs,

@@ -157,6 +157,44 @@ describe('waitHealthy', () => {
     expect(r.elapsedMs).toBeLessThan(1500);
   });
 
+  it('reports each failed try as a health failure; refusals while starting are not, a gate lost on refusals counts once', async () => {
+    const failures: string[] = [];
+    healthyAfter = Date.now() + 350;
+    const r = await waitHealthy(
+      spec({ check: { kind: 'http', path: '/later', port: 'http' }, intervalMs: 100 }),
+      target(port),
+      { isAlive: () => true, onFailure: (reason) => failures.push(reason) },
+    );
+    expect(r.ok).toBe(true);
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(failures)).toEqual(new Set(['HTTP 503']));
+
+    const late: string[] = [];
+    const hp = await closedPort();
+    const script = `setTimeout(() => require('http').createServer((q, s) => s.end('ok')).listen(${hp}, '127.0.0.1'), 300)`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+    try {
+      const ok = await waitHealthy(
+        spec({ check: { kind: 'http', path: '/healthz', port: 'http' }, timeoutMs: 10_000, intervalMs: 50 }),
+        target(hp),
+        { isAlive: () => child.exitCode === null, onFailure: (reason) => late.push(reason) },
+      );
+      expect(ok.ok).toBe(true);
+      expect(late).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+
+    const refused: string[] = [];
+    const lost = await waitHealthy(
+      spec({ check: { kind: 'tcp', port: 'http' }, timeoutMs: 400, intervalMs: 50 }),
+      target(await closedPort()),
+      { isAlive: () => true, onFailure: (reason) => refused.push(reason) },
+    );
+    expect(lost.ok).toBe(false);
+    expect(refused).toEqual([lost.reason]);
+  });
+
   it('formats whole seconds', async () => {
     const r = await waitHealthy(
       spec({ check: { kind: 'tcp', port: 'http' }, timeoutMs: 1000, intervalMs: 200 }),
