@@ -98,7 +98,8 @@ export async function acquireSupervisorLock(
       continue;
     }
     if (Date.now() >= deadline) throw running(owner?.pid ?? null, `cannot take over ${home.pidFile}`);
-    takeOverStale(home.pidFile, owner);
+    // Not moved (gone meanwhile, or not ours to move): pause before the next try.
+    if (!takeOverStale(home.pidFile, owner)) await sleep(20);
   }
   // Nothing answers on the socket file, so it is a dead supervisor's: remove it to listen again.
   rmSync(home.socket, { force: true });
@@ -117,12 +118,12 @@ export async function acquireSupervisorLock(
  * then supervise). The file is moved aside atomically and, if what was moved is not the stale
  * claim that was read, put back (link fails if a third claim exists by then).
  */
-function takeOverStale(pidFile: string, stale: { pid: number; startTime: number } | null): void {
+function takeOverStale(pidFile: string, stale: { pid: number; startTime: number } | null): boolean {
   const aside = `${pidFile}.stale-${process.pid}`;
   try {
     renameSync(pidFile, aside);
   } catch {
-    return; // Gone already: another starter took it; the next write decides.
+    return false; // Gone already (another starter took it) or not movable; the next write decides.
   }
   const moved = readOwner(aside);
   if (moved && (moved.pid !== stale?.pid || moved.startTime !== stale.startTime)) {
@@ -133,6 +134,7 @@ function takeOverStale(pidFile: string, stale: { pid: number; startTime: number 
     }
   }
   rmSync(aside, { force: true });
+  return true;
 }
 
 function readOwner(file: string): { pid: number; startTime: number } | null {
