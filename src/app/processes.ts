@@ -7,6 +7,7 @@ import { notFound } from '../core/errors.js';
 import type { HomePaths } from '../core/home.js';
 import { connectSupervisor } from '../run/local/client.js';
 import type { SupervisorProblems } from '../run/local/supervisor.js';
+import type { WriteFaults } from '../run/local/write-faults.js';
 import type { ProcessInfo } from '../run/types.js';
 import type { Context } from './context.js';
 import { supervisorProblems } from './status.js';
@@ -79,20 +80,41 @@ export async function stopSupervisor(paths: HomePaths): Promise<boolean> {
   return true;
 }
 
+/** Where a supervisor logs, and the writes it could not make (reported by `brr ps`). */
+export interface SupervisorLog {
+  log(line: string): void;
+  writeFaults: WriteFaults;
+}
+
 /**
- * `brr supervise`: runs the supervisor in the foreground until it is shut down. Its log goes to
- * file descriptor `logFd` (stderr: usually supervisor.log) through a writer that never throws: a
- * full disk must cost log lines, never the supervisor.
+ * The log of `brr supervise` on file descriptor `logFd` (stderr: usually supervisor.log), through
+ * a writer that never throws: a full disk must cost log lines, never the supervisor. With
+ * `lastWords` (the CLI), every exit of this process says why in it (run/local/last-words.ts);
+ * the handlers are process-wide, so an embedding program leaves it off.
  */
-export async function superviseHome(ctx: Context, logFd = 2): Promise<void> {
-  // The supervisor's code is loaded only to supervise: `brr ps` and `brr shutdown` are clients.
-  const [{ runSupervisor }, { supervisorDeps }, { fdLineLogger, WriteFaults }] = await Promise.all([
-    import('../run/local/supervisor.js'),
-    import('./supervisor-deps.js'),
+export async function openSupervisorLog(logFd = 2, opts: { lastWords?: boolean } = {}): Promise<SupervisorLog> {
+  const [{ fdLineLogger, WriteFaults }, { installLastWords }] = await Promise.all([
     import('../run/local/write-faults.js'),
+    import('../run/local/last-words.js'),
   ]);
   const writeFaults = new WriteFaults();
   const log = fdLineLogger(logFd, writeFaults, 'supervisor log (stderr)');
+  if (opts.lastWords) installLastWords(log);
+  return { log, writeFaults };
+}
+
+/**
+ * `brr supervise`: runs the supervisor in the foreground until it is shut down. It logs to
+ * `logFd` (see openSupervisorLog) or to a log already opened; a failure to start or to run is
+ * logged there before it is thrown.
+ */
+export async function superviseHome(ctx: Context, logTo: number | SupervisorLog = 2): Promise<void> {
+  // The supervisor's code is loaded only to supervise: `brr ps` and `brr shutdown` are clients.
+  const [{ runSupervisor }, { supervisorDeps }] = await Promise.all([
+    import('../run/local/supervisor.js'),
+    import('./supervisor-deps.js'),
+  ]);
+  const { log, writeFaults } = typeof logTo === 'number' ? await openSupervisorLog(logTo) : logTo;
   // The supervisor always runs on a home that deploys locally: it delivers the webhooks too,
   // unless `brr serve` already does (one dispatcher per home, by lock). Off the switch path:
   // a dead receiver costs the dispatcher retries, never a deploy its time.
@@ -100,6 +122,9 @@ export async function superviseHome(ctx: Context, logFd = 2): Promise<void> {
   const stopHooks = startHookDispatcher(ctx, log);
   try {
     await runSupervisor(supervisorDeps(ctx, log), { writeFaults });
+  } catch (e) {
+    log(`supervisor failed: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
   } finally {
     await stopHooks();
   }

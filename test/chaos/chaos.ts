@@ -10,9 +10,21 @@
  * docs/reliability.md; `npm test` runs a few faults of each kind.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isLive, readProcStat } from '../../src/core/proc.js';
 import { BRR, Sandbox, TEST_SECRETS_KEY } from '../e2e/harness.js';
 import { httpGet } from '../run/local/helpers/fixture.js';
 import { startUdpLoad } from '../run/local/helpers/load.js';
@@ -99,17 +111,40 @@ function appProcesses(home: string): { pid: number; release: string }[] {
   return out;
 }
 
-function isAlive(pid: number): boolean {
-  return liveEnv(pid) !== null;
-}
-
-function supervisorPid(home: string): number | null {
+/**
+ * The pid of the home's supervisor when the pid file names a live process with the recorded start
+ * time. The start time matters: with pid_max 32768 and a Node process per CLI call (each thread
+ * takes an id too), a killed supervisor's pid can name another process or thread later on.
+ */
+export function supervisorPid(home: string): number | null {
   try {
-    const pid = Number(readFileSync(path.join(home, 'run', 'supervisor.pid'), 'utf8').split(/\s+/)[0]);
-    return pid > 0 && isAlive(pid) ? pid : null;
+    const [pid, startTime] = readFileSync(path.join(home, 'run', 'supervisor.pid'), 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (!pid || pid <= 0) return null;
+    const stat = readProcStat(pid);
+    return isLive(stat) && stat.startTime === startTime ? pid : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * The supervisor-kill fault: SIGKILL the home's supervisor, then wait until it is really gone (a
+ * zombie or reaped); returns its pid, or null when none ran. kill(2) only queues the signal:
+ * measured here, a busy Node process still reads as running ('R') right after it in 13 of 20
+ * tries, and the recovery check that followed took the dying supervisor for a live one and
+ * started none (the "no supervisor 10 s later" violations). systemd, too, restarts a supervisor
+ * only once its exit is reaped.
+ */
+export async function killSupervisor(home: string): Promise<number | null> {
+  const pid = supervisorPid(home);
+  if (!pid) return null;
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 5_000;
+  while (isLive(readProcStat(pid)) && Date.now() < deadline) await sleep(10);
+  return pid;
 }
 
 function blobFiles(home: string): string[] {
@@ -228,15 +263,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       for (const step of steps) {
         const c = cli(sb, step);
         const delay = Math.floor(rand() * 800);
-        const inject = sleep(delay).then(() => {
+        const inject = sleep(delay).then(async () => {
           if (step !== steps[steps.length - 1]) return;
           if (fault === 'cli-kill' && c.child.exitCode === null) c.child.kill('SIGKILL');
           if (fault === 'supervisor-kill') {
-            const pid = supervisorPid(sb.home);
-            if (pid) {
-              process.kill(pid, 'SIGKILL');
-              supervisorRestarted = true;
-            }
+            if ((await killSupervisor(sb.home)) !== null) supervisorRestarted = true;
           }
           if (fault === 'process-stop') {
             const p = appProcesses(sb.home)[0];
@@ -369,16 +400,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         problems.push(`${failed.length} HTTP request(s) failed: ${failed.slice(0, 3).join('; ')}`);
 
       if (problems.length > 0) {
-        // Keep the supervisor's log: the home is a tmpfs that goes away at the end.
+        // Keep every supervisor's output: the home is a tmpfs that goes away at the end. The CLI's
+        // supervisors append to supervisor.log, the suite's recovery ones each to a file of their
+        // own; each opens with "supervisor pid N starting" and ends saying why it exited.
         try {
-          const keep = path.join(tmpdir(), `brr-chaos-${opts.seed}-${i}-supervisor.log`);
-          writeFileSync(keep, readFileSync(path.join(sb.home, 'logs', 'supervisor.log')));
-          problems.push(`supervisor log kept in ${keep}`);
-          if (supervisorRestarted) {
-            const rec = path.join(tmpdir(), `brr-chaos-${opts.seed}-${i}-recovery-supervise.log`);
-            writeFileSync(rec, readFileSync(path.join(sb.dir, `recovery-supervise-${i}.log`)));
-            problems.push(`recovery supervise output kept in ${rec}`);
-          }
+          const keep = path.join(tmpdir(), `brr-chaos-${opts.seed}-${i}`);
+          mkdirSync(keep, { recursive: true });
+          copyFileSync(path.join(sb.home, 'logs', 'supervisor.log'), path.join(keep, 'supervisor.log'));
+          for (const f of readdirSync(sb.dir).filter((n) => n.startsWith('recovery-supervise-')))
+            copyFileSync(path.join(sb.dir, f), path.join(keep, f));
+          problems.push(`supervisor logs kept in ${keep}`);
         } catch {
           // No log to keep.
         }

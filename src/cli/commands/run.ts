@@ -7,6 +7,7 @@ import { followAppLogs, readAppLogs } from '../../app/logs.js';
 import {
   explainNoProcesses,
   listProcessesAndProblems,
+  openSupervisorLog,
   stopSupervisor,
   superviseHome,
   type ProcessInfo,
@@ -27,7 +28,19 @@ import {
   type CommonOpts,
   type LeaseOpts,
 } from '../common.js';
-import { dim, escapeControl, switchNote, green, humanDuration, info, out, printJson, red, table } from '../output.js';
+import {
+  dim,
+  escapeControl,
+  switchNote,
+  green,
+  humanDuration,
+  info,
+  out,
+  printJson,
+  red,
+  reportError,
+  table,
+} from '../output.js';
 
 export function registerRunCommands(program: Command): void {
   timeoutFlag(
@@ -148,8 +161,14 @@ export function registerRunCommands(program: Command): void {
         return out(
           renderSystemdUnit({ home: settingsOf(opts).home, node: process.execPath, user: process.env.USER ?? 'root' }),
         );
-      await withContext(opts, (ctx) => superviseHome(ctx));
+      // First, before the ledger is opened: from here every exit says why in the supervisor's log.
+      const log = await openSupervisorLog(2, { lastWords: true });
+      try {
+        await withContext(opts, (ctx) => superviseHome(ctx, log));
+      } catch (e) {
+        process.exitCode = reportError(e, false);
+      }
       // Children, sockets and timers are gone; nothing must keep a supervisor-less process alive.
-      process.exit(0);
+      process.exit();
     });
 }

@@ -2,6 +2,8 @@
  * One public port served by the supervisor's proxy (`handoff: proxy`): binds it (bind errors
  * are thrown here, synchronously, like those of held sockets) and starts the TCP or UDP
  * forwarder on it. The port pool keeps one per public port, shared by the releases of one app.
+ * A TCP port's listening socket may come from elsewhere (`tcpListener`: the supervisor's fd
+ * holder, so it outlives a killed supervisor); a UDP port's is always bound here.
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -24,19 +26,30 @@ export interface ProxyOptions {
   /** A UDP flow with no datagram for this long ends (its next datagram may go elsewhere). */
   udpFlowIdleMs: number;
   log(line: string): void;
+  /**
+   * Where a TCP port's listening socket comes from (default: bound here). The supervisor takes
+   * it from a killed predecessor's fd holder, or binds it, and keeps a copy in its own holder
+   * (`release` drops that copy when the proxy closes): connections made while no supervisor
+   * runs then wait in the kernel's accept queue instead of being refused.
+   */
+  tcpListener?: (spec: PortSpec) => { handle: object; release(): void };
 }
 
 export function openPortProxy(spec: PortSpec, opts: ProxyOptions): PortProxy {
   const where = `${spec.address}:${spec.port}/${spec.protocol}`;
   const log = (line: string) => opts.log(`${where}: ${line}`);
   if (spec.protocol === 'tcp') {
-    const proxy = startTcpProxy(bindProxyTcpHandle(spec).handle, log);
+    const listener = opts.tcpListener?.(spec) ?? { handle: bindProxyTcpHandle(spec).handle, release: () => {} };
+    const proxy = startTcpProxy(listener.handle, log);
     return {
       protocol: 'tcp',
       ready: Promise.resolve(),
       setBackends: (b) => proxy.setBackends(b),
       drain: (id, ms) => proxy.drain(id, ms),
-      close: () => proxy.close(),
+      close: () => {
+        listener.release();
+        proxy.close();
+      },
     };
   }
   probeUdpPort(spec); // throws port_in_use, port_denied, … (sctp and bad addresses too)

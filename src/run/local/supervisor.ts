@@ -32,7 +32,7 @@ import { DEFAULT_FLOW_IDLE_MS } from './proxy-udp.js';
 import { LogFiles } from './process-log.js';
 import { ReleaseRun } from './release-run.js';
 import { SlotStats } from './slot-stats.js';
-import { bindHeldSocket, type HeldSocket } from './sockets.js';
+import { bindHeldSocket, bindProxyTcpHandle, type HeldSocket } from './sockets.js';
 import { acquireSupervisorLock } from './supervisor-lock.js';
 import { findStrays, killStrays } from './strays.js';
 import { planSlots } from './switch-plan.js';
@@ -128,11 +128,12 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     const apps = new AppTable();
     const fds = new HeldFds();
     const takenByKey = new Map(taken.map((t) => [t.key, t]));
-    // fds ports go through the fd holder (a restarted supervisor takes them back); proxied ports
-    // are the supervisor's own listeners and are bound again by the next one.
+    // fds ports and the listening sockets of proxied TCP ports go through the fd holder (a
+    // restarted supervisor takes them back); a proxied UDP port is bound again by the next one.
     const pool = new PortPool((spec) => holdSocket(spec, takenByKey, fds), {
       udpFlowIdleMs: opts.udpFlowIdleMs ?? DEFAULT_FLOW_IDLE_MS,
       log: (line) => deps.log(`proxy ${line}`),
+      tcpListener: (spec) => holdProxyListener(spec, takenByKey, fds),
     });
     const logs = new LogFiles(faults, deps.log);
     const ctx: ProcessContext = {
@@ -176,9 +177,16 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
         );
       }
     }
-    // Descriptors of processes that were not adopted (stopped above) are of no use.
-    for (const t of takenByKey.values()) t.handle.close();
-    takenByKey.clear();
+    // Output pipes of processes that were not adopted (stopped above) are of no use. Public TCP
+    // sockets wait for the resume: a restarted app takes its socket, accept queue and all, back.
+    const closeTaken = (which: (key: string) => boolean) => {
+      for (const [key, t] of takenByKey)
+        if (which(key)) {
+          t.handle.close();
+          takenByKey.delete(key);
+        }
+    };
+    closeTaken((key) => !key.startsWith(TCP_SOCKET_KEY));
     await fds.keepHolder(home.run, home.root, deps.log);
     const startedAt = deps.clock.now().toISOString();
     const token = writeToken(home.run);
@@ -227,7 +235,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
       }
     };
     const server = await startControlServer(home.socket, token, handle, deps.log);
-    resumed = resume(deps, apps, env, specs);
+    resumed = resume(deps, apps, env, specs).finally(() => closeTaken(() => true));
     deps.log(`supervisor ${brrVersion()} pid ${process.pid} serving ${home.socket}`);
 
     const onSignal = (sig: NodeJS.Signals) => {
@@ -285,6 +293,26 @@ function holdSocket(spec: PortSpec, taken: Map<string, HeldItem>, fds: HeldFds):
       close();
     },
   };
+}
+
+/** How socketKey's keys of public TCP sockets start. */
+const TCP_SOCKET_KEY = 'sock:tcp/';
+
+/**
+ * The listening socket of a proxied TCP port: taken from a predecessor's fd holder or bound, and
+ * kept in the current holder while the proxy serves it (`release` drops that copy).
+ */
+function holdProxyListener(
+  spec: PortSpec,
+  taken: Map<string, HeldItem>,
+  fds: HeldFds,
+): { handle: object; release(): void } {
+  const key = socketKey(spec);
+  const t = taken.get(key);
+  taken.delete(key);
+  const handle = t?.handle ?? bindProxyTcpHandle(spec).handle;
+  fds.hold(key, { name: spec.name, handoff: 'proxy' }, handle);
+  return { handle, release: () => fds.drop(key) };
 }
 
 function takePipe(taken: Map<string, HeldItem>, key: string): NativeHandle | null {
