@@ -28,10 +28,8 @@ describe('docs/openapi.yaml', () => {
     expect(refs.length).toBeGreaterThan(20);
     for (const r of new Set(refs)) {
       const target = r.slice(8, -1).slice(2).split('/');
-      expect(
-        target.reduce((o: any, k) => o?.[k], doc),
-        r,
-      ).toBeDefined(); // eslint-disable-line @typescript-eslint/no-explicit-any
+      const found = target.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc);
+      expect(found, r).toBeDefined();
     }
   });
 });
