@@ -203,6 +203,21 @@ describe('brr serve: the console API over real HTTP', () => {
     expect(cli.find((r) => r.id === 'v4')!.actor).toBe('deployer-1');
   });
 
+  it('streams a restart when a process dies and the supervisor restarts it', async () => {
+    const events = await openStream(api(`/api/events?app=${APP}`), tok['viewer-1']!);
+    await new Promise((r) => setTimeout(r, 1200)); // the watcher's baseline poll
+    const ps = await request(api(`/api/apps/${APP}/processes`), { token: tok['viewer-1']! });
+    const proc = ps.json.processes.find((p: { release: string; pid: number | null }) => p.release === 'v4' && p.pid);
+    process.kill(proc.pid, 'SIGKILL');
+    const restart = await events.waitFor((e) => e.data.kind === 'restart');
+    expect(restart.data).toMatchObject({
+      app: APP,
+      release: 'v4',
+      detail: { type: 'nf', index: 1, restarts: proc.restarts + 1 },
+    });
+    events.close();
+  });
+
   it('runs a release through the API', async () => {
     const r = await request(api(`/api/apps/${APP}/run`), {
       method: 'POST',
