@@ -29,14 +29,17 @@ export function openSse(req: IncomingMessage, res: ServerResponse, stop?: AbortS
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => (resolveDone = r));
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  const onStop = () => res.end();
   const finish = () => {
     clearInterval(keepalive);
+    stop?.removeEventListener('abort', onStop);
     if (!ac.signal.aborted) ac.abort();
     resolveDone();
   };
   req.on('close', finish);
   res.on('close', finish);
-  stop?.addEventListener('abort', () => res.end(), { once: true });
+  // One listener per open stream on the server's shared signal, removed when the stream ends.
+  stop?.addEventListener('abort', onStop, { once: true });
   // A comment first, so a client sees the stream open before the first event.
   res.write(': stream open\n\n');
   return {

@@ -435,12 +435,17 @@ describe('brr serve: the console API over real HTTP', () => {
       { encoding: 'utf8' },
     );
     expect(made.status, made.stderr).toBe(0);
-    const tls = await startServe(sb.home, ['--tls-cert', cert, '--tls-key', key]);
+    const tls = await startServe(sb.home, ['--tls-cert', cert, '--tls-key', key, '--metrics-public']);
     try {
       expect(tls.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const ca = readFileSync(cert);
       const ok = await request(`${tls.url}/api/apps`, { token: tok['viewer-1']!, ca });
       expect(ok.status).toBe(200);
+      // --metrics-public: /metrics without a token (and the API still needs one).
+      const metrics = await request(`${tls.url}/metrics`, { ca });
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toContain('brr_lease_wait_seconds_count');
+      expect((await request(`${tls.url}/api/apps`, { ca })).status).toBe(401);
       const login = await request(`${tls.url}/api/session`, { method: 'POST', body: { token: tok['viewer-1']! }, ca });
       expect(String(login.headers['set-cookie'])).toMatch(/; Secure$/);
       // A client that does not trust the certificate is refused by TLS itself.
