@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/serve/routes.js';
@@ -373,6 +374,40 @@ describe('brr serve: the console API over real HTTP', () => {
       expect([p, r.status, r.json?.error?.code]).toEqual([p, status, code]);
       expect(typeof r.json.error.message).toBe('string');
     }
+  });
+
+  it('waits for a held deploy lease like the CLI, and counts the wait in /metrics', async () => {
+    const { openContext } = await import('../../src/app/context.js');
+    const other = openContext({ home: sb.home, actor: 'someone-else@test' });
+    try {
+      const lease = await other.ledger.acquireLease(
+        APP,
+        { owner: 'someone-else@test', host: os.hostname(), pid: process.pid },
+        30_000,
+        new Date(),
+      );
+      const started = Date.now();
+      const pending = request(api(`/api/apps/${APP}/config`), {
+        method: 'POST',
+        token: tok['deployer-1']!,
+        body: { set: { WAITED: 'yes' }, run: false },
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      await other.ledger.releaseLease(APP, lease.token);
+      const r = await pending;
+      expect(r.status).toBe(200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+      expect(r.json).toMatchObject({
+        release: { id: 'v5', actor: 'deployer-1', current: false },
+        run: null,
+        staged: false,
+      });
+    } finally {
+      await other.close();
+    }
+    const m = (await request(api('/metrics'), { token: tok['viewer-1']! })).text;
+    expect(m).toMatch(/^brr_lease_wait_seconds_count 1$/m);
+    expect(Number(/^brr_lease_wait_seconds_sum (\S+)$/m.exec(m)![1])).toBeGreaterThanOrEqual(1);
   });
 
   it('serves the dashboard files with a CSP and nosniff, and nothing outside dashboard/', async () => {
