@@ -72,6 +72,11 @@ export class ActivityWatcher {
     };
   }
 
+  /** Resolves once the watcher has its baseline: whatever happens after that is reported. */
+  async ready(): Promise<void> {
+    if (!this.baseline) await this.poll();
+  }
+
   /** Stops polling (the next subscriber starts a new baseline). */
   stop(): void {
     if (this.timer) clearInterval(this.timer);

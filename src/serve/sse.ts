@@ -40,8 +40,10 @@ export function openSse(req: IncomingMessage, res: ServerResponse, stop?: AbortS
   res.on('close', finish);
   // One listener per open stream on the server's shared signal, removed when the stream ends.
   stop?.addEventListener('abort', onStop, { once: true });
+  // A client that went away while the stream was being prepared ends it at once.
+  if (req.socket.destroyed || res.destroyed) finish();
   // A comment first, so a client sees the stream open before the first event.
-  res.write(': stream open\n\n');
+  else res.write(': stream open\n\n');
   return {
     send(event, data, id) {
       if (ac.signal.aborted) return;

@@ -177,7 +177,6 @@ describe('brr serve: the console API over real HTTP', () => {
     const events = await openStream(api(`/api/events?app=${APP}`), tok['viewer-1']!);
     const logs = await openStream(api(`/api/apps/${APP}/logs?n=1&follow=1`), tok['viewer-1']!);
     expect(logs.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1200)); // the watcher's baseline poll
     expect(events.events).toEqual([]);
     const rb = await request(api(`/api/apps/${APP}/rollback`), {
       method: 'POST',
@@ -206,7 +205,6 @@ describe('brr serve: the console API over real HTTP', () => {
 
   it('streams a restart when a process dies and the supervisor restarts it', async () => {
     const events = await openStream(api(`/api/events?app=${APP}`), tok['viewer-1']!);
-    await new Promise((r) => setTimeout(r, 1200)); // the watcher's baseline poll
     const ps = await request(api(`/api/apps/${APP}/processes`), { token: tok['viewer-1']! });
     const proc = ps.json.processes.find((p: { release: string; pid: number | null }) => p.release === 'v4' && p.pid);
     process.kill(proc.pid, 'SIGKILL');
