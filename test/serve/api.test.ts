@@ -239,10 +239,18 @@ describe('brr serve: the console API over real HTTP', () => {
     const p1 = await request(api(`/api/apps/${APP}/releases?limit=2`), { token: v });
     expect(p1.json.releases.map((r: { id: string }) => r.id)).toEqual(['v4', 'v3']);
     expect(p1.json.next).toBe('v3');
+    // Releases recorded by the server are signed with its key; the CLI's were not.
+    expect(
+      p1.json.releases.map((r: { signer: string | null; trusted: boolean | null }) => [r.signer, r.trusted]),
+    ).toEqual([
+      [signingKey.keyId, null],
+      [signingKey.keyId, null],
+    ]);
     const p2 = await request(api(`/api/apps/${APP}/releases?limit=2&before=${p1.json.next}`), { token: v });
     expect(p2.json.releases.map((r: { id: string }) => r.id)).toEqual(['v2', 'v1']);
     expect(p2.json).toMatchObject({ next: null, current: 'v2' });
     expect(p2.json.releases[0].current).toBe(true);
+    expect(p2.json.releases.map((r: { signer: string | null }) => r.signer)).toEqual([null, null]);
     for (const q of ['limit=0', 'limit=501', 'limit=x', 'before=x', 'before=v0']) {
       const r = await request(api(`/api/apps/${APP}/releases?${q}`), { token: v });
       expect([q, r.status]).toEqual([q, 400]);
