@@ -39,6 +39,9 @@ export { addHook, listHooks, removeHook, type Hook, type PublicHook } from './ap
 export { readDeliveries, type DeliveryRecord } from './app/hooks/deliveries.js';
 export { deliverOnce, startHookDispatcher } from './app/hooks/dispatch.js';
 export { readMetricsSnapshot, type MetricsSnapshot } from './app/metrics-snapshot.js';
+export { createToken, listTokens, revokeToken, TokenVerifier, type Role, type TokenInfo } from './app/tokens.js';
+export { ActivityWatcher, type Activity } from './app/activity.js';
+export { appSummaries, pageAppReleases, configView, type AppSummary } from './app/console-views.js';
 // The layers below, for callers that compose their own verbs.
 export { buildImage } from './build/build.js';
 export { listBuilds, findBuild } from './store/builds.js';

@@ -40,6 +40,7 @@ export const commandTable: readonly CommandModule[] = [
   { names: ['push', 'pull'], load: async () => (await import('./commands/registry.js')).registerRegistryCommands },
   { names: ['check'], load: async () => (await import('./commands/check.js')).registerCheckCommands },
   { names: ['hooks'], load: async () => (await import('./commands/hooks.js')).registerHooksCommands },
+  { names: ['tokens', 'serve'], load: async () => (await import('./commands/serve.js')).registerServeCommands },
 ];
 
 /** Root options that take a value (skipped when looking for the command name). */
