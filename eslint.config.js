@@ -64,6 +64,21 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: true }],
     },
   },
+  {
+    // The dashboard runs in the browser (plain ES modules, no build step): browser globals only.
+    files: ['dashboard/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        Node: 'readonly',
+        HTMLElement: 'readonly',
+        EventSource: 'readonly',
+        Intl: 'readonly',
+      },
+    },
+  },
   restrict(['src/cli/**'], ['build', 'ledger', 'registry', 'release', 'run', 'store']),
   restrict(['src/core/**'], ['app', 'build', 'cli', 'ledger', 'manifest', 'registry', 'release', 'run', 'store']),
   restrict(['src/manifest/**'], ['app', 'build', 'cli', 'ledger', 'registry', 'release', 'run', 'store']),
