@@ -6,9 +6,12 @@ import tseslint from 'typescript-eslint';
  * them (`../../run/local/client.js` names run/). Type-only imports count too: a layer that needs
  * a type from above is a layer that knows about it.
  *
- *   cli        → app, core, manifest only: flags in, one verb call, printing out. manifest is
- *                allowed for parseDuration (--wait, --timeout are parsed at the edge); every
- *                read of the ledger, the store, the supervisor or a registry goes through app/.
+ *   cli        → app, core, manifest, serve only: flags in, one verb call, printing out. manifest
+ *                is allowed for parseDuration (--wait, --timeout are parsed at the edge); serve
+ *                for `brr serve`; every read of the ledger, the store, the supervisor or a
+ *                registry goes through app/.
+ *   serve      → app, core only: the HTTP server of the operator console is another edge like
+ *                cli/ (requests in, verb calls, JSON out); it never reaches past app/.
  *   app        → anything below (the verbs: read state once, plan purely, apply)
  *   build      → core, manifest, store, registry (base images): never run/, so a build cannot
  *                know how it will be run
@@ -80,12 +83,17 @@ export default tseslint.config(
     },
   },
   restrict(['src/cli/**'], ['build', 'ledger', 'registry', 'release', 'run', 'store']),
-  restrict(['src/core/**'], ['app', 'build', 'cli', 'ledger', 'manifest', 'registry', 'release', 'run', 'store']),
-  restrict(['src/manifest/**'], ['app', 'build', 'cli', 'ledger', 'registry', 'release', 'run', 'store']),
-  restrict(['src/release/**'], ['app', 'cli', 'run', 'store', 'build', 'registry']),
-  restrict(['src/ledger/**'], ['app', 'cli', 'run', 'store', 'build', 'registry']),
-  restrict(['src/run/**'], ['app', 'cli', 'build', 'ledger', 'registry', 'release', 'store']),
-  restrict(['src/store/**'], ['app', 'cli', 'build', 'ledger', 'registry', 'release', 'run']),
-  restrict(['src/registry/**'], ['app', 'cli', 'build', 'ledger', 'release', 'run']),
-  restrict(['src/build/**'], ['app', 'cli', 'ledger', 'release', 'run']),
+  restrict(['src/app/**'], ['cli', 'serve']),
+  restrict(['src/serve/**'], ['build', 'cli', 'ledger', 'manifest', 'registry', 'release', 'run', 'store']),
+  restrict(
+    ['src/core/**'],
+    ['app', 'build', 'cli', 'ledger', 'manifest', 'registry', 'release', 'run', 'store', 'serve'],
+  ),
+  restrict(['src/manifest/**'], ['app', 'build', 'cli', 'ledger', 'registry', 'release', 'run', 'store', 'serve']),
+  restrict(['src/release/**'], ['app', 'cli', 'run', 'store', 'build', 'registry', 'serve']),
+  restrict(['src/ledger/**'], ['app', 'cli', 'run', 'store', 'build', 'registry', 'serve']),
+  restrict(['src/run/**'], ['app', 'cli', 'build', 'ledger', 'registry', 'release', 'store', 'serve']),
+  restrict(['src/store/**'], ['app', 'cli', 'build', 'ledger', 'registry', 'release', 'run', 'serve']),
+  restrict(['src/registry/**'], ['app', 'cli', 'build', 'ledger', 'release', 'run', 'serve']),
+  restrict(['src/build/**'], ['app', 'cli', 'ledger', 'release', 'run', 'serve']),
 );

@@ -172,9 +172,10 @@ export interface ConfigVerbOptions extends VerbOptions {
 
 /**
  * Under the app's deploy lease: change the config, then (Heroku semantics) run the new release
- * when the app was running, unless `run` is false.
+ * when the app was running, unless `run` is false. The console calls it directly to set and
+ * unset keys in one release.
  */
-async function changeConfigAndRun(
+export async function changeConfigAndRun(
   ctx: Context,
   app: string,
   change: { set?: string[]; unset?: string[]; secret?: boolean },

@@ -46,6 +46,8 @@ export interface LeaseOptions {
   onWait?: (held: Lease) => void;
   /** Called when the lease was taken over from a holder that is gone (recorded as 'lease-taken-over'). */
   onTakeOver?: (gone: Lease) => void;
+  /** Called once the lease is held, with how long acquiring it took (the console measures lease waits with it). */
+  onAcquired?: (lease: Lease, waitedMs: number) => void;
 }
 
 /** What the guarded operation gets besides the fenced context. */
@@ -118,6 +120,7 @@ async function acquire(ctx: Context, app: string, ttlMs: number, opts: LeaseOpti
         holderGone: (held) => holderGone(held),
       });
       if (lease.takenOver) opts.onTakeOver?.(lease.takenOver.lease);
+      opts.onAcquired?.(lease, Date.now() - start);
       return lease;
     } catch (e) {
       if (!isBrrError(e) || e.code !== 'lease_held') throw e;

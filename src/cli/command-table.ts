@@ -39,6 +39,7 @@ export const commandTable: readonly CommandModule[] = [
   { names: ['audit', 'promote'], load: async () => (await import('./commands/audit.js')).registerAuditCommands },
   { names: ['push', 'pull'], load: async () => (await import('./commands/registry.js')).registerRegistryCommands },
   { names: ['check'], load: async () => (await import('./commands/check.js')).registerCheckCommands },
+  { names: ['tokens', 'serve'], load: async () => (await import('./commands/serve.js')).registerServeCommands },
 ];
 
 /** Root options that take a value (skipped when looking for the command name). */

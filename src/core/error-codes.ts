@@ -17,6 +17,7 @@ export const ERROR_CATEGORIES = {
   ledger: 'Errors of the release ledger and deploy leases.',
   run: 'Errors of the local supervisor, its ports and switches.',
   kubernetes: 'Errors of the Kubernetes target.',
+  serve: "Errors of the operator console's HTTP API (`brr serve`) and its tokens.",
   internal: 'Not a BrrError: an unexpected failure, which is a bug in brr.',
 } as const;
 
@@ -118,6 +119,11 @@ export const ERROR_CODES = {
     exitCode: 1,
     meaning: "The supervisor's control socket cannot be created or reached in the home's run directory.",
   },
+  csrf_failed: {
+    category: 'serve',
+    exitCode: 1,
+    meaning: "A cookie-authenticated write lacked the session's `X-CSRF-Token` header, or it did not match.",
+  },
   digest_invalid: { category: 'store', exitCode: 2, meaning: 'A value is not a sha256 digest.' },
   disk_full: {
     category: 'store',
@@ -131,6 +137,11 @@ export const ERROR_CODES = {
     meaning: 'A duration (in brr.yaml, a flag or the environment) is malformed or longer than a timer can hold (596h).',
   },
   event_type_invalid: { category: 'ledger', exitCode: 2, meaning: 'A ledger entry has an unknown event type.' },
+  forbidden: {
+    category: 'serve',
+    exitCode: 1,
+    meaning: "The token's role does not allow this request (viewer < deployer < admin).",
+  },
   formation_invalid: {
     category: 'release',
     exitCode: 2,
@@ -357,6 +368,12 @@ export const ERROR_CODES = {
     meaning: 'SQLite could not switch the ledger file to WAL mode (e.g. on a network file system).',
   },
   limit_invalid: { category: 'usage', exitCode: 2, meaning: 'A listing limit is not a whole number of at least 1.' },
+  listen_insecure: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: '`brr serve` was asked to listen beyond loopback without `--tls-cert`/`--tls-key` or `--insecure-http`.',
+  },
+  listen_invalid: { category: 'usage', exitCode: 2, meaning: '`brr serve --listen` is not HOST:PORT.' },
   manifest_invalid: {
     category: 'manifest',
     exitCode: 2,
@@ -367,6 +384,7 @@ export const ERROR_CODES = {
     exitCode: 2,
     meaning: 'Neither brr.yaml `processes` nor a Procfile declares a process.',
   },
+  method_not_allowed: { category: 'serve', exitCode: 1, meaning: 'The API path exists but not with that HTTP method.' },
   no_build: { category: 'release', exitCode: 1, meaning: 'The app has no build yet.' },
   no_release: { category: 'release', exitCode: 1, meaning: 'The app has no release yet.' },
   not_a_repo: { category: 'build', exitCode: 2, meaning: 'The repository path is not a git repository.' },
@@ -405,6 +423,11 @@ export const ERROR_CODES = {
     category: 'release',
     exitCode: 2,
     meaning: 'A value is not an Ed25519 public key in a supported encoding.',
+  },
+  rate_limited: {
+    category: 'serve',
+    exitCode: 1,
+    meaning: 'Too many failed logins from this client address; retry after the time the answer gives.',
   },
   ref_invalid: { category: 'build', exitCode: 2, meaning: 'A git ref has a form git does not accept.' },
   ref_not_found: { category: 'build', exitCode: 1, meaning: 'A git ref does not name a commit in the repository.' },
@@ -496,6 +519,16 @@ export const ERROR_CODES = {
     meaning:
       "The commit has a symlink pointing outside the repository (absolute or escaping); a build holds only the commit's own files.",
   },
+  request_body_invalid: {
+    category: 'serve',
+    exitCode: 2,
+    meaning: 'A request body is not valid JSON or a field of it has the wrong form.',
+  },
+  request_body_too_large: {
+    category: 'serve',
+    exitCode: 2,
+    meaning: 'A request body is larger than the server accepts.',
+  },
   rollback_failed: {
     category: 'run',
     exitCode: 1,
@@ -511,6 +544,7 @@ export const ERROR_CODES = {
     exitCode: 1,
     meaning: 'A Kubernetes rollout failed; the message says whether the previous release was restored.',
   },
+  route_not_found: { category: 'serve', exitCode: 1, meaning: 'No API route has that path.' },
   sctp_unsupported_locally: {
     category: 'run',
     exitCode: 2,
@@ -626,6 +660,28 @@ export const ERROR_CODES = {
     meaning: 'A namespace is not a valid Kubernetes namespace name.',
   },
   target_registry_invalid: { category: 'usage', exitCode: 2, meaning: 'A target registry is not host[:port][/path].' },
+  tls_invalid: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: 'The TLS certificate or key given to `brr serve` cannot be read or used.',
+  },
+  token_exists: { category: 'serve', exitCode: 1, meaning: 'An API token with that name exists already.' },
+  token_name_invalid: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: 'An API token name is not 1-63 lowercase letters, digits, dots, dashes or underscores.',
+  },
+  token_not_found: { category: 'serve', exitCode: 1, meaning: 'No API token has that name.' },
+  token_role_invalid: {
+    category: 'usage',
+    exitCode: 2,
+    meaning: 'An API token role is not viewer, deployer or admin.',
+  },
+  tokens_file_invalid: {
+    category: 'serve',
+    exitCode: 1,
+    meaning: '`<home>/tokens.json` cannot be read or is not a brr token file.',
+  },
   trust_change_unsigned: {
     category: 'release',
     exitCode: 2,
@@ -635,6 +691,11 @@ export const ERROR_CODES = {
     category: 'release',
     exitCode: 2,
     meaning: 'The key signing a trust change is not trusted by the app at that moment.',
+  },
+  unauthorized: {
+    category: 'serve',
+    exitCode: 1,
+    meaning: 'The request carries no API token or session, or an unknown, revoked or expired one.',
   },
   usage: {
     category: 'usage',

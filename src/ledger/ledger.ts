@@ -21,8 +21,11 @@ export interface Ledger extends LeaseStore {
     opts?: AppendOptions,
   ): Promise<Release>;
   appendEvent(app: string, event: NewEvent, opts?: AppendOptions): Promise<LedgerEvent>;
-  /** Releases of an app, newest first; `limit` caps the count. */
-  listReleases(app: string, opts?: { limit?: number }): Promise<Release[]>;
+  /**
+   * Releases of an app, newest first; `limit` caps the count and `beforeSeq` keeps only releases
+   * with seq < beforeSeq (a page of a long history, read through the (app, seq) index).
+   */
+  listReleases(app: string, opts?: ListReleasesOptions): Promise<Release[]>;
   getRelease(app: string, id: string): Promise<Release | null>;
   latestRelease(app: string): Promise<Release | null>;
   /** Events of an app, oldest first. */
@@ -47,6 +50,13 @@ export interface Ledger extends LeaseStore {
    */
   importEntries(entries: readonly StoredEntry[]): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Paging of Ledger.listReleases. */
+export interface ListReleasesOptions {
+  limit?: number;
+  /** Only releases older than this seq (exclusive); a whole number ≥ 1. */
+  beforeSeq?: number;
 }
 
 /** Who holds a deploy lease. */

@@ -25,6 +25,22 @@ export interface Sealed<T> {
 
 const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>(ALL_EVENT_TYPES);
 
+/** The paging options of Ledger.listReleases, checked the same way by every driver. */
+export function checkListOptions(opts: { limit?: number; beforeSeq?: number }): { limit?: number; beforeSeq?: number } {
+  const { limit, beforeSeq } = opts;
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
+    throw invalidInput('limit_invalid', `limit must be a whole number ≥ 1, got ${String(limit)}`, 'e.g. --limit 20');
+  }
+  if (beforeSeq !== undefined && (!Number.isSafeInteger(beforeSeq) || beforeSeq < 1)) {
+    throw invalidInput(
+      'limit_invalid',
+      `a page must start before a release number ≥ 1, got ${String(beforeSeq)}`,
+      'e.g. before=v120',
+    );
+  }
+  return { limit, beforeSeq };
+}
+
 export function checkApp(app: string): void {
   if (typeof app !== 'string' || app.length === 0) throw invalidInput('app_missing', 'no app given', 'pass --app NAME');
 }

@@ -9,6 +9,7 @@ import type {
   Lease,
   LeaseHolder,
   Ledger,
+  ListReleasesOptions,
   NewEvent,
   ReleaseDraft,
   StoredEntry,
@@ -109,7 +110,7 @@ export class WitnessedLedger implements Ledger {
   }
 
   // Everything else is the inner ledger's.
-  listReleases(app: string, opts?: { limit?: number }): Promise<Release[]> {
+  listReleases(app: string, opts?: ListReleasesOptions): Promise<Release[]> {
     return this.inner.listReleases(app, opts);
   }
   getRelease(app: string, id: string): Promise<Release | null> {

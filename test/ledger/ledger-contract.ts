@@ -101,6 +101,19 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
       await expect(ledger.listReleases('a', { limit: 0 })).rejects.toMatchObject({ code: 'limit_invalid' });
     });
 
+    it('pages releases newest first with beforeSeq', async () => {
+      for (let i = 0; i < 5; i++) await ledger.appendRelease('a', () => draft());
+      await ledger.appendRelease('b', () => draft());
+      expect((await ledger.listReleases('a', { beforeSeq: 4, limit: 2 })).map((r) => r.id)).toEqual(['v3', 'v2']);
+      expect((await ledger.listReleases('a', { beforeSeq: 2, limit: 2 })).map((r) => r.id)).toEqual(['v1']);
+      expect((await ledger.listReleases('a', { beforeSeq: 4 })).map((r) => r.id)).toEqual(['v3', 'v2', 'v1']);
+      expect(await ledger.listReleases('a', { beforeSeq: 1 })).toEqual([]);
+      expect((await ledger.listReleases('a', { beforeSeq: 99, limit: 1 }))[0]?.id).toBe('v5');
+      const page = await ledger.listReleases('a', { beforeSeq: 3, limit: 1 });
+      expect(page[0]).toEqual(await ledger.getRelease('a', 'v2'));
+      await expect(ledger.listReleases('a', { beforeSeq: 0 })).rejects.toMatchObject({ code: 'limit_invalid' });
+    });
+
     it('gives the draft the latest release and the staged config', async () => {
       const seen: Array<[string | null, Config]> = [];
       await ledger.appendEvent(

@@ -8,6 +8,7 @@ import type {
   Lease,
   LeaseHolder,
   Ledger,
+  ListReleasesOptions,
   NewEvent,
   ReleaseDraft,
   StoredEntry,
@@ -17,7 +18,15 @@ import { checkFence, leaseOf, planAcquire, planRenew, takeoverEvent, type LeaseR
 import { Mutex } from '../mutex.js';
 import { importChains, readChainPage, verifyChains } from './chains.js';
 import { PgSession, type PgOpenOptions } from './session.js';
-import { checkApp, checkEventType, eventFromText, releaseFromText, sealEvent, sealRelease } from '../seal.js';
+import {
+  checkListOptions,
+  checkApp,
+  checkEventType,
+  eventFromText,
+  releaseFromText,
+  sealEvent,
+  sealRelease,
+} from '../seal.js';
 import { stagedConfig } from '../../release/state.js';
 
 type Client = pg.PoolClient;
@@ -150,15 +159,17 @@ export class PostgresLedger implements Ledger {
     });
   }
 
-  async listReleases(app: string, opts: { limit?: number } = {}): Promise<Release[]> {
-    const { limit } = opts;
-    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
-      throw invalidInput('limit_invalid', `limit must be a whole number ≥ 1, got ${String(limit)}`, 'e.g. --limit 20');
-    }
+  async listReleases(app: string, opts: ListReleasesOptions = {}): Promise<Release[]> {
+    const { limit, beforeSeq } = checkListOptions(opts);
     return this.db.read(async (c) => {
+      // Two texts rather than one with an "IS NULL OR" test, so the planner always sees a plain
+      // range on the (app, seq) primary key.
       const res = await this.db.q(c, {
-        text: 'SELECT body, hash FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT $2',
-        values: [app, limit ?? null],
+        text:
+          beforeSeq === undefined
+            ? 'SELECT body, hash FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT $2'
+            : 'SELECT body, hash FROM releases WHERE app = $1 AND seq < $3 ORDER BY seq DESC LIMIT $2',
+        values: beforeSeq === undefined ? [app, limit ?? null] : [app, limit ?? null, beforeSeq],
         rowMode: 'array',
       });
       return (res.rows as unknown as [string, string][]).map(([body, hash]) => releaseFromText(body, hash));

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
-import { BrrError, invalidInput } from '../../core/errors.js';
+import { BrrError } from '../../core/errors.js';
 import type { Config, LedgerEvent, Release } from '../../core/types.js';
 import type {
   AcquireOptions,
@@ -9,6 +9,7 @@ import type {
   Lease,
   LeaseHolder,
   Ledger,
+  ListReleasesOptions,
   NewEvent,
   ReleaseDraft,
   StoredEntry,
@@ -19,6 +20,7 @@ import { acquireFileMutex, releaseFileMutex, type Mutex } from '../mutex.js';
 import {
   checkApp,
   checkEventType,
+  checkListOptions,
   eventFromText,
   importTargetNotEmpty,
   releaseFromText,
@@ -61,6 +63,7 @@ export class SqliteLedger implements Ledger {
     | 'latestRelease'
     | 'releasesDesc'
     | 'releasesDescLimit'
+    | 'releasesDescBefore'
     | 'releaseById'
     | 'insertRelease'
     | 'latestEvent'
@@ -91,6 +94,10 @@ export class SqliteLedger implements Ledger {
       // raw() [body, hash] tuples: listing 100,000 releases makes no row objects to collect.
       releasesDesc: p('SELECT body, hash FROM releases WHERE app = ? ORDER BY seq DESC').raw(),
       releasesDescLimit: p('SELECT body, hash FROM releases WHERE app = ? ORDER BY seq DESC LIMIT ?').raw(),
+      // LIMIT -1 is SQLite's "no limit"; the (app, seq) unique index serves both the range and the order.
+      releasesDescBefore: p(
+        'SELECT body, hash FROM releases WHERE app = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      ).raw(),
       releaseById: p(`SELECT ${cols}, id FROM releases WHERE app = ? AND id = ?`),
       insertRelease: p('INSERT INTO releases (app, seq, id, body, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?)'),
       latestEvent: p(`SELECT ${cols}, type, release FROM events WHERE app = ? ORDER BY seq DESC LIMIT 1`),
@@ -210,15 +217,16 @@ export class SqliteLedger implements Ledger {
     });
   }
 
-  async listReleases(app: string, opts: { limit?: number } = {}): Promise<Release[]> {
-    const { limit } = opts;
-    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
-      throw invalidInput('limit_invalid', `limit must be a whole number ≥ 1, got ${String(limit)}`, 'e.g. --limit 20');
-    }
+  async listReleases(app: string, opts: ListReleasesOptions = {}): Promise<Release[]> {
+    const { limit, beforeSeq } = checkListOptions(opts);
     return this.run(() => {
       const out: Release[] = [];
       const rows =
-        limit === undefined ? this.sql.releasesDesc.iterate(app) : this.sql.releasesDescLimit.iterate(app, limit);
+        beforeSeq !== undefined
+          ? this.sql.releasesDescBefore.iterate(app, beforeSeq, limit ?? -1)
+          : limit === undefined
+            ? this.sql.releasesDesc.iterate(app)
+            : this.sql.releasesDescLimit.iterate(app, limit);
       for (const [body, hash] of rows as IterableIterator<[string, string]>) {
         const release = JSON.parse(body) as Release;
         release.hash = hash;
