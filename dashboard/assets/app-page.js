@@ -261,9 +261,9 @@ export function appView(main, app, route) {
       h(
         'td',
         {},
-        signer
-          ? h('code', { title: signer }, signer.length > 20 ? `${signer.slice(0, 20)}…` : signer)
-          : h('span', { class: 'muted' }, '—'),
+        signer ? h('code', {}, signer) : h('span', { class: 'muted' }, 'unsigned'),
+        r.trusted === true ? h('span', { class: 'badge badge-ok tag' }, 'trusted') : null,
+        r.trusted === false ? h('span', { class: 'badge badge-stopped tag' }, 'not trusted') : null,
       ),
       h('td', {}, h('code', { title: r.build?.digest ?? '' }, shortDigest(r.build?.digest))),
       h('td', {}, h('code', { title: r.build?.commit ?? '' }, shortCommit(r.build?.commit))),
@@ -392,8 +392,20 @@ export function appView(main, app, route) {
           h('td', { class: 'muted' }, note ?? ''),
         ),
       );
-    if (diff.build?.changed) change('build', h('code', {}, diff.build.from), h('code', {}, diff.build.to));
-    if (diff.commit?.changed) change('commit', h('code', {}, diff.commit.from), h('code', {}, diff.commit.to));
+    // Short forms here (the full values are in the title and in the text below).
+    const code = (text, short) => h('code', { title: text }, short);
+    if (diff.build?.changed)
+      change(
+        'build',
+        code(diff.build.from, shortDigest(diff.build.from)),
+        code(diff.build.to, shortDigest(diff.build.to)),
+      );
+    if (diff.commit?.changed)
+      change(
+        'commit',
+        code(diff.commit.from, shortCommit(diff.commit.from)),
+        code(diff.commit.to, shortCommit(diff.commit.to)),
+      );
     for (const k of diff.config?.added ?? []) change(`config ${k}`, '—', '(set)', 'added');
     for (const k of diff.config?.removed ?? []) change(`config ${k}`, '(set)', '—', 'removed');
     for (const c of diff.config?.changed ?? []) {

@@ -3,6 +3,7 @@
 // document itself never reloads, so the event stream and the in-memory CSRF value survive.
 import { onUnauthorized, restoreSession } from './api.js';
 import { announce, h, replace } from './dom.js';
+import { relativeTime } from './format.js';
 import { startLive, stopLive, onActivity, describeActivity } from './live.js';
 import { appView } from './app-page.js';
 import { appsView, errorBlock, loadVerify, loginView, notFoundView, renderVerify, renderWho } from './views.js';
@@ -93,6 +94,11 @@ onActivity((a) => {
 });
 
 window.addEventListener('hashchange', route);
+
+// Relative times ("2 minutes ago") age in place.
+setInterval(() => {
+  for (const t of document.querySelectorAll('time[datetime]')) t.textContent = relativeTime(t.getAttribute('datetime'));
+}, 30_000);
 
 (async () => {
   try {

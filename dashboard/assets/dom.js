@@ -50,8 +50,8 @@ export function announce(text) {
   if (toasts) {
     const t = h('div', { class: 'toast' }, text);
     toasts.appendChild(t);
-    setTimeout(() => t.remove(), 6000);
-    while (toasts.children.length > 4) toasts.firstElementChild?.remove();
+    setTimeout(() => t.remove(), 5000);
+    while (toasts.children.length > 3) toasts.firstElementChild?.remove();
   }
 }
 

@@ -75,17 +75,7 @@ export function targetBadge(target) {
   return h('span', { class: `badge badge-target-${target === 'kubernetes' ? 'kube' : 'local'}` }, target ?? 'local');
 }
 
-/**
- * Who signed a release, when the API says: a `signer` string, or `signatures: [{ keyId }]`.
- * (A PublicRelease carries neither today; the column then shows "—".)
- */
+/** Who signed a release: the `signer` key id the releases page carries (null: unsigned). */
 export function signerOf(r) {
-  if (typeof r.signer === 'string' && r.signer && r.signer !== 'unsigned') return r.signer;
-  if (Array.isArray(r.signatures) && r.signatures.length) {
-    return r.signatures
-      .map((s) => s.keyId ?? s.signer)
-      .filter(Boolean)
-      .join(', ');
-  }
-  return null;
+  return typeof r.signer === 'string' && r.signer && r.signer !== 'unsigned' ? r.signer : null;
 }

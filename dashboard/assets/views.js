@@ -100,7 +100,11 @@ export function renderVerify(result) {
       : result.ok === false
         ? h('span', { class: 'badge badge-drift' }, 'ledger verification failed')
         : h('span', { class: 'badge badge-none' }, 'ledger not verified yet');
-  const when = result.checkedAt ? h('span', { class: 'muted' }, ' ', timeEl(result.checkedAt)) : null;
+  const counted =
+    typeof result.releases === 'number' ? `${result.releases} releases, ${result.events ?? 0} events` : null;
+  const when = result.checkedAt
+    ? h('span', { class: 'muted', title: counted ?? '' }, ' ', timeEl(result.checkedAt))
+    : null;
   let button = null;
   if (can('deployer')) {
     button = h('button', { type: 'button', class: 'btn btn-small' }, 'Verify now');
@@ -124,7 +128,13 @@ export function renderVerify(result) {
         h(
           'ul',
           {},
-          problems.map((p) => h('li', {}, typeof p === 'string' ? p : (p.message ?? JSON.stringify(p)))),
+          problems.map((p) =>
+            h(
+              'li',
+              {},
+              typeof p === 'string' ? p : `${p.app ?? ''} ${p.kind ?? ''} #${p.seq ?? '?'}: ${p.problem ?? ''}`,
+            ),
+          ),
         ),
       )
     : null;

@@ -1,8 +1,9 @@
 /**
  * The read side of the operator console (`brr serve`): an app's summary (target, current and
- * running release, drift, newest release), a page of its release history, its processes and its
- * config, in the shapes the HTTP API answers with. Secret-free by construction: releases leave
- * through publicRelease (redacted) and config through configView (secret keys, never values).
+ * running release, drift, newest release), a page of its release history (with each release's
+ * signer), its processes and its config, in the shapes the HTTP API answers with. Secret-free by
+ * construction: releases leave through publicRelease (redacted) and config through configView
+ * (secret keys, never values).
  */
 import { notFound } from '../core/errors.js';
 import { invalidInput } from '../core/errors.js';
@@ -11,6 +12,7 @@ import { listAppTargets } from './app-target.js';
 import { currentConfig } from './change-config.js';
 import { listProcessesAndProblems, type ProcessInfo } from './processes.js';
 import { publicRelease, type PublicRelease } from './releases.js';
+import { releaseSigners, type ReleaseSigner } from './release-signers.js';
 import { appStatus } from './status.js';
 import { currentReleaseId } from '../release/state.js';
 
@@ -78,7 +80,7 @@ export async function pageAppReleases(
   ctx: Context,
   app: string,
   opts: { limit?: number; before?: string } = {},
-): Promise<{ releases: PublicRelease[]; current: string | null; next: string | null }> {
+): Promise<{ releases: (PublicRelease & ReleaseSigner)[]; current: string | null; next: string | null }> {
   const limit = opts.limit ?? DEFAULT_PAGE;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE)
     throw invalidInput('limit_invalid', `limit must be a whole number from 1 to ${MAX_PAGE}`, 'e.g. limit=50');
@@ -95,10 +97,12 @@ export async function pageAppReleases(
   }
   await assertAppKnown(ctx, app);
   const page = await ctx.ledger.listReleases(app, { limit, beforeSeq });
-  const current = currentReleaseId(await ctx.ledger.listEvents(app));
+  const events = await ctx.ledger.listEvents(app);
+  const current = currentReleaseId(events);
+  const signers = releaseSigners(events, page);
   const last = page[page.length - 1];
   return {
-    releases: page.map((r) => publicRelease(r, current)),
+    releases: page.map((r) => ({ ...publicRelease(r, current), ...signers.get(r.id)! })),
     current,
     next: page.length === limit && last && last.seq > 1 ? last.id : null,
   };

@@ -56,11 +56,12 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
   let browser: Browser;
   let page: Page;
   let token = '';
+  let signingKey = { keyId: '', file: '' };
   const releases = new Map<string, ReleaseJson>();
   const problems: string[] = [];
   let loads = 0;
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string, fullPage = true) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
   const rows = () =>
     page.locator('table.timeline tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-release')));
 
@@ -72,7 +73,8 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
     await sb.ok(['config', 'set', 'API_TOKEN=s3cr3t-one', '--secret']);
     await sb.ok(['deploy']);
     sb.commit('src/extra.txt', 'second\n', 'second commit');
-    await sb.ok(['deploy']);
+    signingKey = await sb.json<{ keyId: string; file: string }>(['keys', 'generate']);
+    await sb.ok(['deploy', '--signing-key', signingKey.file]); // v2 is signed
     await sb.ok(['config', 'set', 'API_TOKEN=s3cr3t-two', '--secret']);
     for (const r of await sb.json<ReleaseJson[]>(['releases'])) releases.set(r.id, r);
     expect([...releases.keys()]).toEqual(['v3', 'v2', 'v1']);
@@ -146,6 +148,9 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
       expect(text).toContain(r.build.digest.slice(0, 'sha256:'.length + 12));
     }
     expect(await page.locator('tr[data-release="v3"]').textContent()).toContain('current');
+    // The signer column: v2 names its key, the others are unsigned.
+    expect(await page.locator('tr[data-release="v2"]').textContent()).toContain(signingKey.keyId);
+    expect(await page.locator('tr[data-release="v1"]').textContent()).toContain('unsigned');
     // The live process table: the app's one process runs v3.
     await expect.poll(() => page.locator('table.procs tbody').textContent(), { timeout: 15_000 }).toContain('v3');
     // The log tail follows the app's output (its start-up line).
@@ -180,7 +185,7 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
     const v2 = releases.get('v2')!;
     const sentence = `Roll back udp-counter from v3 to v2: build ${v2.build.digest.slice(0, 19)}… (commit ${v2.build.commit.slice(0, 7)}), config of v2.`;
     expect(await dialog.locator('.what-runs').textContent()).toBe(sentence);
-    await shot('05-rollback-dialog');
+    await shot('05-rollback-dialog', false); // the viewport: the dialog's backdrop covers only that
     // Focus starts on Cancel and Tab stays inside the dialog.
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
     for (let i = 0; i < 3; i++) {
@@ -235,5 +240,25 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
     expect(problems).toEqual([]);
     expect(serve.output()).not.toContain(token);
     expect(serve.output()).not.toMatch(/s3cr3t/);
+  });
+
+  it('a viewer sees the same pages without the write controls', async () => {
+    const viewer = (await sb.json<{ token: string }>(['tokens', 'create', 'ui-viewer', '--role', 'viewer'])).token;
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    try {
+      const p = await context.newPage();
+      await p.goto(`${serve.url}/#/apps/udp-counter`);
+      await p.locator('#token').fill(viewer);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.locator('tr[data-release="v5"]').waitFor();
+      const rollback = p.locator('.actions button');
+      await expect.poll(() => rollback.isDisabled()).toBe(true);
+      expect(await p.locator('.actions').textContent()).toContain('Rolling back needs the deployer role.');
+      expect(await p.locator('table.timeline button').count()).toBe(0);
+      expect(await p.getByRole('button', { name: 'Verify now' }).count()).toBe(0);
+      await p.screenshot({ path: path.join(SHOTS, '08-viewer.png') });
+    } finally {
+      await context.close();
+    }
   });
 });
