@@ -84,12 +84,18 @@ try {
         );
       });
     }
+    // A MutationObserver notes the moment the first app row enters the DOM (exact, unlike polling).
+    await page.addInitScript(() => {
+      const d = globalThis.document;
+      new globalThis.MutationObserver((_, obs) => {
+        if (d.querySelector('table.apps tbody tr[data-app]')) {
+          globalThis.appsListAt = performance.now();
+          obs.disconnect();
+        }
+      }).observe(d, { childList: true, subtree: true });
+    });
     await page.goto(`${serve.url}/`);
-    const at = await page.waitForFunction(
-      () => (globalThis.document.querySelector('table.apps tbody tr[data-app]') ? performance.now() : null),
-      null,
-      { polling: 'mutation', timeout: 20_000 },
-    );
+    const at = await page.waitForFunction(() => globalThis.appsListAt ?? null, null, { timeout: 20_000 });
     const ms = await at.jsonValue();
     await Promise.all(seen);
     if (r > 0) times.push(ms); // the first load warms the server, not the browser
