@@ -529,6 +529,7 @@ export function appView(main, app, route) {
         return;
       }
       pending.push(`${l.source} | ${l.line}`);
+      if (pending.length > MAX_LOG_LINES) pending = pending.slice(-MAX_LOG_LINES);
       if (!logPaused) later('logs', flushLogs, 100);
     });
   }

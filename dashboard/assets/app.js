@@ -4,7 +4,7 @@
 import { onUnauthorized, restoreSession } from './api.js';
 import { announce, h, replace } from './dom.js';
 import { relativeTime } from './format.js';
-import { startLive, stopLive, onActivity, describeActivity } from './live.js';
+import { startLive, stopLive, onActivity, onLiveClosed, describeActivity } from './live.js';
 import { appView } from './app-page.js';
 import { appsView, errorBlock, loadVerify, loginView, notFoundView, renderVerify, renderWho } from './views.js';
 
@@ -85,6 +85,20 @@ onUnauthorized(() => {
   if (!signedIn) return;
   showLogin();
   announce('Your session ended; sign in again.');
+});
+
+// The event stream was refused: a session that ended goes back to sign-in (restoreSession's
+// 401), anything else (a restarting server) is retried a few seconds later.
+onLiveClosed(() => {
+  setTimeout(async () => {
+    if (!signedIn) return;
+    try {
+      if (await restoreSession()) startLive();
+      else showLogin();
+    } catch {
+      if (signedIn) startLive();
+    }
+  }, 3000);
 });
 
 // Announce what matters across the console (on every page): releases and switch outcomes.

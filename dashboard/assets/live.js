@@ -5,7 +5,13 @@
 import { replace } from './dom.js';
 
 let source = null;
+let onClosed = null;
 const listeners = new Set();
+
+/** `fn()` when the stream closed for good (not a reconnect): check the session, then startLive again. */
+export function onLiveClosed(fn) {
+  onClosed = fn;
+}
 
 /** `fn(activity)` for every activity; returns the unsubscribe function. */
 export function onActivity(fn) {
@@ -30,9 +36,16 @@ export function startLive() {
   setState('connecting');
   source = new EventSource('/api/events');
   source.addEventListener('open', () => setState('open'));
-  source.addEventListener('error', () =>
-    setState(source && source.readyState === EventSource.CLOSED ? 'closed' : 'error'),
-  );
+  source.addEventListener('error', () => {
+    if (!source) return;
+    if (source.readyState !== EventSource.CLOSED) return setState('error');
+    // The browser gives up on an answer that is not a stream (401 after the session ended, 5xx):
+    // let the page find out why, then start again.
+    setState('closed');
+    source.close();
+    source = null;
+    onClosed?.();
+  });
   source.addEventListener('activity', (ev) => {
     let activity;
     try {

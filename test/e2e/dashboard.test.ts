@@ -131,6 +131,9 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
     const cookies = await page.context().cookies();
     expect(cookies.find((c) => c.name === 'brr_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
     await page.locator('#verify .badge').filter({ hasText: 'ledger verified' }).waitFor();
+    // A deployer may verify now; the answer replaces the status.
+    await page.getByRole('button', { name: 'Verify now' }).click();
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe('Ledger verified: intact');
     await shot('02-apps');
     // From here on nothing may reload the page: this marker would vanish.
     await page.evaluate(() => ((window as unknown as { brrMarker: string }).brrMarker = 'still here'));
@@ -257,6 +260,12 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
       expect(await p.locator('table.timeline button').count()).toBe(0);
       expect(await p.getByRole('button', { name: 'Verify now' }).count()).toBe(0);
       await p.screenshot({ path: path.join(SHOTS, '08-viewer.png') });
+      // Revoking the token ends the open page's session: the next thing it asks gets 401 and the
+      // sign-in form comes back (a release made by the CLI makes the page ask).
+      await sb.ok(['tokens', 'revoke', 'ui-viewer']);
+      await sb.ok(['config', 'set', 'GREETING=revoked', '--no-run']);
+      await p.locator('#token').waitFor({ timeout: 30_000 });
+      expect(await p.locator('#who').textContent()).toBe('');
     } finally {
       await context.close();
     }
