@@ -6,11 +6,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/serve/routes.js';
 import { BRR, Sandbox } from '../e2e/harness.js';
-import { bodies, openStream, request, startServe, type Served } from './console-harness.js';
+import { bodies, openStream, replies, request, startServe, streamed, type Served } from './console-harness.js';
+import { checkReply, loadOpenApi, templateOf, validate } from './openapi-check.js';
 
 const APP = 'udp-counter';
 const SECRET = 's3cr3t-VALUE-xyz';
@@ -364,8 +366,21 @@ describe('brr serve: the console API over real HTTP', () => {
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.headers['content-security-policy']).toBe("default-src 'self'");
     expect(page.headers['x-content-type-options']).toBe('nosniff');
-    for (const p of ['/assets/missing.js', '/assets/%2e%2e/package.json', '/assets/..%2f..%2fpackage.json', '/nope']) {
+    for (const p of ['/assets/missing.js', '/assets/..%2f..%2fpackage.json', '/assets/.hidden', '/nope']) {
       expect([p, (await request(api(p))).status]).toEqual([p, 404]);
+    }
+    // Dot segments sent as they are (a URL object would have normalized them away).
+    const { port } = new URL(srv.url);
+    for (const raw of ['/assets/../../package.json', '/assets/../index.html', '/assets/%2e%2e/%2e%2e/package.json']) {
+      const status = await new Promise<number>((resolve, reject) =>
+        http
+          .get({ host: '127.0.0.1', port, path: raw, agent: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject),
+      );
+      expect([raw, status]).toEqual([raw, 404]);
     }
   });
 
@@ -449,6 +464,31 @@ describe('brr serve: the console API over real HTTP', () => {
     // The secret is stored (sealed) and reached the process environment: the verb path is real.
     const v3 = JSON.parse((await sb.ok(['show', 'v3', '--json'])).stdout) as { secretKeys: string[] };
     expect(v3.secretKeys).toEqual(['API_KEY']);
+  });
+
+  it('answers as docs/openapi.yaml says, on every route (real answers against its schemas)', () => {
+    const doc = loadOpenApi();
+    // The probes of paths and methods that do not exist (404, 405) are undocumented on purpose.
+    const probes = (r: (typeof replies)[number]) =>
+      (r.status === 404 && templateOf(doc, r.path) === null) || r.status === 405;
+    expect(replies.filter(probes).length).toBeGreaterThan(0);
+    const problems = replies.filter((r) => !probes(r)).flatMap((r) => checkReply(doc, r));
+    expect(problems).toEqual([]);
+    // Every route answered successfully at least once (the dashboard's assets aside: the placeholder has none).
+    for (const route of ROUTES) {
+      if (route.path.startsWith('/assets/')) continue;
+      const t = route.path;
+      const hit = replies.some((r) => r.method === route.method && templateOf(doc, r.path) === t && r.status < 300);
+      const streamedHit = streamed.some((s) => route.method === 'GET' && templateOf(doc, s.path) === t);
+      expect(hit || streamedHit, `${route.method} ${t} never answered 2xx`).toBe(true);
+    }
+    // Stream payloads match their documented event data.
+    expect(streamed.length).toBeGreaterThan(3);
+    for (const s of streamed) {
+      const t = templateOf(doc, s.path)!;
+      const schema = doc.paths[t].get.responses['200'].content['text/event-stream']['x-brr-event-data'];
+      expect(validate(doc, schema, s.data), `${s.path} ${s.event}`).toEqual([]);
+    }
   });
 
   it('stops cleanly on SIGTERM', async () => {

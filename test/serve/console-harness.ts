@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import { BRR, TEST_SECRETS_KEY } from '../e2e/harness.js';
+import type { RecordedReply } from './openapi-check.js';
 
 export interface Served {
   url: string;
@@ -67,8 +68,12 @@ export interface Reply {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-/** Every response body received through `request`, for secret greps. */
+/** Every response body received through `request` and `openStream`, for secret greps. */
 export const bodies: string[] = [];
+/** Every answer received through `request`, for the check against docs/openapi.yaml. */
+export const replies: RecordedReply[] = [];
+/** Every SSE event received, with the path of its stream. */
+export const streamed: Array<{ path: string; event: string; data: unknown }> = [];
 
 export function request(
   url: string,
@@ -101,6 +106,13 @@ export function request(
         try {
           json = text ? JSON.parse(text) : undefined;
         } catch {}
+        replies.push({
+          method: opts.method ?? 'GET',
+          path: u.pathname,
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type'] ?? ''),
+          json,
+        });
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
       });
     });
@@ -150,6 +162,7 @@ export function openStream(
             }
             if (!e.event) continue;
             events.push(e as SseEvent);
+            streamed.push({ path: new URL(url).pathname, event: e.event, data: e.data });
             for (const w of [...waiters]) if (w.pred(e as SseEvent)) w.done(e as SseEvent);
           }
         });
