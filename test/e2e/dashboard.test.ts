@@ -270,4 +270,36 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
       await context.close();
     }
   });
+
+  it('pages the timeline: 50 releases, then "Older releases" loads the rest and focus lands on the first of them', async () => {
+    // 48 more releases through the API itself (Bearer, no run): v7..v54.
+    for (let i = 0; i < 48; i++) {
+      const res = await fetch(`${serve.url}/api/apps/udp-counter/config`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ set: { PAGE_TEST: String(i) }, run: false }),
+      });
+      expect(res.status).toBe(200);
+    }
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    try {
+      const p = await context.newPage();
+      await p.goto(`${serve.url}/#/apps/udp-counter`);
+      await p.locator('#token').fill(token);
+      await p.keyboard.press('Enter');
+      await p.locator('tr[data-release="v54"]').waitFor();
+      const ids = () =>
+        p.locator('table.timeline tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-release')));
+      expect(await ids()).toEqual(Array.from({ length: 50 }, (_, i) => `v${54 - i}`));
+      const older = p.getByRole('button', { name: 'Older releases' });
+      await older.focus();
+      await p.keyboard.press('Enter');
+      await p.locator('tr[data-release="v1"]').waitFor();
+      expect(await ids()).toEqual(Array.from({ length: 54 }, (_, i) => `v${54 - i}`));
+      expect(await older.isHidden()).toBe(true);
+      expect(await p.evaluate(() => document.activeElement?.id)).toBe('pick-v4');
+    } finally {
+      await context.close();
+    }
+  });
 });
