@@ -21,6 +21,7 @@ const benches = [
   'alternatives-bench.mjs',
   'import-cost-bench.mjs',
   'cli-startup-bench.mjs',
+  'api-bench.mjs',
   'dashboard-bench.mjs',
 ];
 const only = process.argv.slice(2);

@@ -35,6 +35,9 @@ export { withLease, withDeployLease, DEFAULT_LEASE_WAIT_MS, type VerbOptions } f
 export { runReleasePhase } from './app/release-phase.js';
 export { preflightRelease } from './app/preflight.js';
 export { verifyLedger } from './app/verify-ledger.js';
+export { createToken, listTokens, revokeToken, TokenVerifier, type Role, type TokenInfo } from './app/tokens.js';
+export { ActivityWatcher, type Activity } from './app/activity.js';
+export { appSummaries, pageAppReleases, configView, type AppSummary } from './app/console-views.js';
 // The layers below, for callers that compose their own verbs.
 export { buildImage } from './build/build.js';
 export { listBuilds, findBuild } from './store/builds.js';

@@ -48,7 +48,7 @@ export class ActivityWatcher {
   private timer: NodeJS.Timeout | null = null;
   private seq = 0;
   private baseline = false;
-  private polling = false;
+  private polling: Promise<void> | null = null;
   private readonly apps = new Map<string, AppCursor>();
   private procs = new Map<string, { restarts: number; healthFailures: number }>();
 
@@ -72,6 +72,11 @@ export class ActivityWatcher {
     };
   }
 
+  /** Resolves once the watcher has its baseline: whatever happens after that is reported. */
+  async ready(): Promise<void> {
+    if (!this.baseline) await this.poll();
+  }
+
   /** Stops polling (the next subscriber starts a new baseline). */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
@@ -90,10 +95,15 @@ export class ActivityWatcher {
     for (const l of this.listeners) l(a);
   }
 
-  /** One poll: ledger chains, leases, processes. Overlapping ticks are skipped. */
-  async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
+  /** One poll: ledger chains, leases, processes. A tick while one runs waits for that one instead. */
+  poll(): Promise<void> {
+    this.polling ??= this.pollOnce().finally(() => {
+      this.polling = null;
+    });
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
     try {
       const { ledger } = this.ctx;
       for (const app of await ledger.listApps()) {
@@ -138,8 +148,6 @@ export class ActivityWatcher {
       this.baseline = true;
     } catch (e) {
       this.opts.onError?.(e);
-    } finally {
-      this.polling = false;
     }
   }
 

@@ -95,8 +95,9 @@ export async function pageAppReleases(
       );
     beforeSeq = Number(m[1]);
   }
-  await assertAppKnown(ctx, app);
   const page = await ctx.ledger.listReleases(app, { limit, beforeSeq });
+  // Only an empty page asks whether the app exists: listing apps scans the ledger, a page does not.
+  if (page.length === 0) await assertAppKnown(ctx, app);
   const events = await ctx.ledger.listEvents(app);
   const current = currentReleaseId(events);
   const signers = releaseSigners(events, page);

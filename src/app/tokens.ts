@@ -173,7 +173,7 @@ export class TokenVerifier {
     let stamp = 'absent';
     try {
       const st = statSync(tokensFile(this.home));
-      stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     } catch {}
     if (stamp !== this.stamp) {
       this.tokens = stamp === 'absent' ? [] : readTokens(this.home);

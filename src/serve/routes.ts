@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BrrError } from '../core/errors.js';
 import type { Context } from '../app/context.js';
-import type { ActivityWatcher } from '../app/activity.js';
+import type { Activity, ActivityWatcher } from '../app/activity.js';
 import {
   appProcesses,
   appSummaries,
@@ -328,15 +328,26 @@ export const ROUTES: readonly Route[] = [
     handler: async (r) => {
       const only = r.query.get('app') || undefined;
       const last = Number(r.req.headers['last-event-id']);
-      const sse = openSse(r.req, r.res, r.deps.stopping);
+      // The stream opens once the watcher has its baseline, so everything after the client saw
+      // the response headers is delivered; what arrives before the stream is open is held.
+      let sse: ReturnType<typeof openSse> | null = null;
+      const held: Activity[] = [];
       const unsubscribe = r.deps.activity.subscribe(
         (a) => {
-          if (!only || a.app === only) sse.send('activity', a, a.seq);
+          if (only && a.app !== only) return;
+          if (sse) sse.send('activity', a, a.seq);
+          else held.push(a);
         },
         Number.isSafeInteger(last) && last >= 0 ? last : undefined,
       );
-      await sse.done;
-      unsubscribe();
+      try {
+        await r.deps.activity.ready();
+        sse = openSse(r.req, r.res, r.deps.stopping);
+        for (const a of held) sse.send('activity', a, a.seq);
+        await sse.done;
+      } finally {
+        unsubscribe();
+      }
     },
   },
   {

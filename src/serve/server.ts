@@ -20,6 +20,7 @@ import { DASHBOARD_DIR } from './static.js';
 import { VerifyKeeper } from './verify-keeper.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+export const BODY_TIMEOUT_MS = 30_000;
 
 export interface ConsoleServerOptions {
   ctx: Context;
@@ -77,6 +78,17 @@ export function readJsonBody(req: IncomingMessage): Promise<Record<string, unkno
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
+    // A body that trickles in is cut off: the server has no overall request timeout (streams).
+    const slow = setTimeout(() => {
+      failed = true;
+      reject(
+        new BrrError('request_body_invalid', `the request body did not arrive within ${BODY_TIMEOUT_MS / 1000} s`, {
+          exitCode: 2,
+        }),
+      );
+      req.destroy();
+    }, BODY_TIMEOUT_MS);
+    req.on('close', () => clearTimeout(slow));
     req.on('data', (c: Buffer) => {
       if (failed) return;
       size += c.length;
@@ -97,6 +109,7 @@ export function readJsonBody(req: IncomingMessage): Promise<Record<string, unkno
       if (!failed) reject(e);
     });
     req.on('end', () => {
+      clearTimeout(slow);
       if (failed) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return resolve({});

@@ -29,16 +29,21 @@ export function openSse(req: IncomingMessage, res: ServerResponse, stop?: AbortS
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => (resolveDone = r));
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  const onStop = () => res.end();
   const finish = () => {
     clearInterval(keepalive);
+    stop?.removeEventListener('abort', onStop);
     if (!ac.signal.aborted) ac.abort();
     resolveDone();
   };
   req.on('close', finish);
   res.on('close', finish);
-  stop?.addEventListener('abort', () => res.end(), { once: true });
+  // One listener per open stream on the server's shared signal, removed when the stream ends.
+  stop?.addEventListener('abort', onStop, { once: true });
+  // A client that went away while the stream was being prepared ends it at once.
+  if (req.socket.destroyed || res.destroyed) finish();
   // A comment first, so a client sees the stream open before the first event.
-  res.write(': stream open\n\n');
+  else res.write(': stream open\n\n');
   return {
     send(event, data, id) {
       if (ac.signal.aborted) return;

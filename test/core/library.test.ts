@@ -26,6 +26,10 @@ describe('brr as a library', () => {
       'listProcesses',
       'readAppLogs',
       'listAppBuilds',
+      // The operator console's verbs (issue 12).
+      'createToken',
+      'revokeToken',
+      'pageAppReleases',
     ]) {
       expect(typeof (brr as Record<string, unknown>)[name], name).toBe('function');
     }

@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/serve/routes.js';
@@ -176,7 +177,6 @@ describe('brr serve: the console API over real HTTP', () => {
     const events = await openStream(api(`/api/events?app=${APP}`), tok['viewer-1']!);
     const logs = await openStream(api(`/api/apps/${APP}/logs?n=1&follow=1`), tok['viewer-1']!);
     expect(logs.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1200)); // the watcher's baseline poll
     expect(events.events).toEqual([]);
     const rb = await request(api(`/api/apps/${APP}/rollback`), {
       method: 'POST',
@@ -203,6 +203,20 @@ describe('brr serve: the console API over real HTTP', () => {
     expect(cli.find((r) => r.id === 'v4')!.actor).toBe('deployer-1');
   });
 
+  it('streams a restart when a process dies and the supervisor restarts it', async () => {
+    const events = await openStream(api(`/api/events?app=${APP}`), tok['viewer-1']!);
+    const ps = await request(api(`/api/apps/${APP}/processes`), { token: tok['viewer-1']! });
+    const proc = ps.json.processes.find((p: { release: string; pid: number | null }) => p.release === 'v4' && p.pid);
+    process.kill(proc.pid, 'SIGKILL');
+    const restart = await events.waitFor((e) => e.data.kind === 'restart');
+    expect(restart.data).toMatchObject({
+      app: APP,
+      release: 'v4',
+      detail: { type: 'nf', index: 1, restarts: proc.restarts + 1 },
+    });
+    events.close();
+  });
+
   it('runs a release through the API', async () => {
     const r = await request(api(`/api/apps/${APP}/run`), {
       method: 'POST',
@@ -225,10 +239,18 @@ describe('brr serve: the console API over real HTTP', () => {
     const p1 = await request(api(`/api/apps/${APP}/releases?limit=2`), { token: v });
     expect(p1.json.releases.map((r: { id: string }) => r.id)).toEqual(['v4', 'v3']);
     expect(p1.json.next).toBe('v3');
+    // Releases recorded by the server are signed with its key; the CLI's were not.
+    expect(
+      p1.json.releases.map((r: { signer: string | null; trusted: boolean | null }) => [r.signer, r.trusted]),
+    ).toEqual([
+      [signingKey.keyId, null],
+      [signingKey.keyId, null],
+    ]);
     const p2 = await request(api(`/api/apps/${APP}/releases?limit=2&before=${p1.json.next}`), { token: v });
     expect(p2.json.releases.map((r: { id: string }) => r.id)).toEqual(['v2', 'v1']);
     expect(p2.json).toMatchObject({ next: null, current: 'v2' });
     expect(p2.json.releases[0].current).toBe(true);
+    expect(p2.json.releases.map((r: { signer: string | null }) => r.signer)).toEqual([null, null]);
     for (const q of ['limit=0', 'limit=501', 'limit=x', 'before=x', 'before=v0']) {
       const r = await request(api(`/api/apps/${APP}/releases?${q}`), { token: v });
       expect([q, r.status]).toEqual([q, 400]);
@@ -360,6 +382,40 @@ describe('brr serve: the console API over real HTTP', () => {
     }
   });
 
+  it('waits for a held deploy lease like the CLI, and counts the wait in /metrics', async () => {
+    const { openContext } = await import('../../src/app/context.js');
+    const other = openContext({ home: sb.home, actor: 'someone-else@test' });
+    try {
+      const lease = await other.ledger.acquireLease(
+        APP,
+        { owner: 'someone-else@test', host: os.hostname(), pid: process.pid },
+        30_000,
+        new Date(),
+      );
+      const started = Date.now();
+      const pending = request(api(`/api/apps/${APP}/config`), {
+        method: 'POST',
+        token: tok['deployer-1']!,
+        body: { set: { WAITED: 'yes' }, run: false },
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      await other.ledger.releaseLease(APP, lease.token);
+      const r = await pending;
+      expect(r.status).toBe(200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+      expect(r.json).toMatchObject({
+        release: { id: 'v5', actor: 'deployer-1', current: false },
+        run: null,
+        staged: false,
+      });
+    } finally {
+      await other.close();
+    }
+    const m = (await request(api('/metrics'), { token: tok['viewer-1']! })).text;
+    expect(m).toMatch(/^brr_lease_wait_seconds_count 1$/m);
+    expect(Number(/^brr_lease_wait_seconds_sum (\S+)$/m.exec(m)![1])).toBeGreaterThanOrEqual(1);
+  });
+
   it('serves the dashboard files with a CSP and nosniff, and nothing outside dashboard/', async () => {
     const page = await request(api('/'));
     expect(page.status).toBe(200);
@@ -420,12 +476,17 @@ describe('brr serve: the console API over real HTTP', () => {
       { encoding: 'utf8' },
     );
     expect(made.status, made.stderr).toBe(0);
-    const tls = await startServe(sb.home, ['--tls-cert', cert, '--tls-key', key]);
+    const tls = await startServe(sb.home, ['--tls-cert', cert, '--tls-key', key, '--metrics-public']);
     try {
       expect(tls.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const ca = readFileSync(cert);
       const ok = await request(`${tls.url}/api/apps`, { token: tok['viewer-1']!, ca });
       expect(ok.status).toBe(200);
+      // --metrics-public: /metrics without a token (and the API still needs one).
+      const metrics = await request(`${tls.url}/metrics`, { ca });
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toContain('brr_lease_wait_seconds_count');
+      expect((await request(`${tls.url}/api/apps`, { ca })).status).toBe(401);
       const login = await request(`${tls.url}/api/session`, { method: 'POST', body: { token: tok['viewer-1']! }, ca });
       expect(String(login.headers['set-cookie'])).toMatch(/; Secure$/);
       // A client that does not trust the certificate is refused by TLS itself.
