@@ -50,8 +50,14 @@ export async function appSummaries(ctx: Context, app?: string): Promise<AppSumma
   return out;
 }
 
-/** `app_unknown` unless the ledger has the app. */
+/**
+ * `app_unknown` unless the ledger has the app. Asked on every request that names an app, so it
+ * reads by the app's index (its newest release, else its events); only a miss lists every app
+ * (a scan of the whole ledger) to name them in the hint.
+ */
 export async function assertAppKnown(ctx: Context, app: string): Promise<void> {
+  if ((await ctx.ledger.latestRelease(app)) !== null) return;
+  if ((await ctx.ledger.listEvents(app)).length > 0) return;
   const known = await ctx.ledger.listApps();
   if (!known.includes(app))
     throw notFound(
@@ -96,7 +102,7 @@ export async function pageAppReleases(
     beforeSeq = Number(m[1]);
   }
   const page = await ctx.ledger.listReleases(app, { limit, beforeSeq });
-  // Only an empty page asks whether the app exists: listing apps scans the ledger, a page does not.
+  // Only an empty page asks whether the app exists.
   if (page.length === 0) await assertAppKnown(ctx, app);
   const events = await ctx.ledger.listEvents(app);
   const current = currentReleaseId(events);
