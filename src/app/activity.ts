@@ -50,11 +50,17 @@ export class ActivityWatcher {
   private baseline = false;
   private polling: Promise<void> | null = null;
   private readonly apps = new Map<string, AppCursor>();
-  private procs = new Map<string, { restarts: number; healthFailures: number }>();
+  private restarts = new Map<string, number>();
+  private health = new Map<string, number>();
 
   constructor(
     private readonly ctx: Context,
-    private readonly opts: { intervalMs?: number; onError?: (e: unknown) => void } = {},
+    private readonly opts: {
+      intervalMs?: number;
+      onError?: (e: unknown) => void;
+      /** The supervisor's `ps` (default: asked over its control socket; null when it does not run). */
+      ps?: () => Promise<ProcessInfo[] | null>;
+    } = {},
   ) {}
 
   /** Starts delivering activities to `fn` (and the activities after `lastSeq`, when still kept); returns the unsubscribe. */
@@ -151,29 +157,44 @@ export class ActivityWatcher {
     }
   }
 
+  /**
+   * Restarts count per process incarnation (a release's process of a slot); failed health tries
+   * per slot (app, type, index) across releases, as the supervisor keeps them, so a switch that
+   * lists the old and the new release of a slot does not count its failures twice.
+   */
   private async pollProcesses(): Promise<void> {
     let rows: ProcessInfo[] | null = null;
     try {
-      rows = await listProcesses(this.ctx.paths);
+      rows = await (this.opts.ps ? this.opts.ps() : listProcesses(this.ctx.paths));
     } catch {
       rows = null;
     }
-    const next = new Map<string, { restarts: number; healthFailures: number }>();
-    for (const p of rows ?? []) {
-      const key = `${p.app}\u0000${p.release}\u0000${p.type}\u0000${p.index}`;
-      const healthFailures = (p as ProcessInfo & { healthFailures?: number }).healthFailures ?? 0;
-      const last = (p as ProcessInfo & { lastHealthFailure?: { reason?: string } }).lastHealthFailure;
-      const before = this.procs.get(key);
-      if (before && p.restarts > before.restarts)
+    type Row = ProcessInfo & { healthFailures?: number; lastHealthFailure?: { reason?: string } };
+    const restarts = new Map<string, number>();
+    const slots = new Map<string, Row>();
+    for (const p of (rows ?? []) as Row[]) {
+      const proc = `${p.app}\u0000${p.release}\u0000${p.type}\u0000${p.index}`;
+      const before = this.restarts.get(proc);
+      if (before !== undefined && p.restarts > before)
         this.emit(p.app, 'restart', p.release, { type: p.type, index: p.index, pid: p.pid, restarts: p.restarts });
-      if (healthFailures > (before?.healthFailures ?? (this.baseline ? 0 : healthFailures)))
+      restarts.set(proc, p.restarts);
+      const slot = `${p.app}\u0000${p.type}\u0000${p.index}`;
+      const seen = slots.get(slot);
+      if (!seen || (p.healthFailures ?? 0) > (seen.healthFailures ?? 0)) slots.set(slot, p);
+    }
+    const health = new Map<string, number>();
+    for (const [slot, p] of slots) {
+      const n = p.healthFailures ?? 0;
+      const before = this.health.get(slot) ?? (this.baseline ? 0 : n);
+      if (n > before)
         this.emit(p.app, 'health-failure', p.release, {
           type: p.type,
           index: p.index,
-          reason: last?.reason ?? null,
+          reason: p.lastHealthFailure?.reason ?? null,
         });
-      next.set(key, { restarts: p.restarts, healthFailures });
+      health.set(slot, n);
     }
-    this.procs = next;
+    this.restarts = restarts;
+    this.health = health;
   }
 }

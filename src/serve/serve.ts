@@ -66,7 +66,11 @@ function readPem(flag: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw invalidInput('tls_invalid', `cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw invalidInput(
+      'tls_invalid',
+      `cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      'check the path and that this user may read it',
+    );
   }
 }
 

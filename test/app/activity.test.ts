@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ActivityWatcher, type Activity } from '../../src/app/activity.js';
 import { openContext, type Context } from '../../src/app/context.js';
 import { leaseHolder } from '../../src/app/lease.js';
+import type { ProcessInfo } from '../../src/app/processes.js';
 import { COMMIT_A, DIGEST_A, NOW } from '../release/fixtures.js';
 
 let dir: string;
@@ -85,5 +86,48 @@ describe('ActivityWatcher', () => {
     expect(w.listening).toBe(1);
     stop();
     expect(w.listening).toBe(0);
+  });
+
+  it('turns growing restart and health-failure counts of ps into activities (missing counts are 0)', async () => {
+    // A fake ps: the real supervisor's answer is covered in test/serve/api.test.ts (a restart);
+    // healthFailures comes from the metrics branch's supervisor, so its growth is fed here.
+    type Row = ProcessInfo & { healthFailures?: number; lastHealthFailure?: { at: string; reason: string } };
+    const row = (over: Partial<Row>): Row => ({
+      app: 'upf',
+      release: 'v1',
+      type: 'web',
+      index: 1,
+      pid: 100,
+      state: 'running',
+      restarts: 0,
+      uptimeMs: 1,
+      lastExit: null,
+      ...over,
+    });
+    let rows: Row[] = [row({ restarts: 2, healthFailures: 3 }), row({ index: 2 })];
+    const w = new ActivityWatcher(ctx, { intervalMs: 60_000, ps: async () => rows });
+    const got: Activity[] = [];
+    const stop = w.subscribe((a) => got.push(a));
+    await w.ready();
+    expect(got).toEqual([]); // counts at the baseline are history
+    rows = [
+      row({ restarts: 3, pid: 101, healthFailures: 3 }),
+      row({ index: 2, healthFailures: 1, lastHealthFailure: { at: NOW.toISOString(), reason: 'GET /healthz: 503' } }),
+      row({ app: 'smf', healthFailures: 1 }), // a new slot that failed already
+    ];
+    await w.poll();
+    await w.poll(); // nothing grew since
+    // A switch: v2's process of slot web.1 appears beside v1's, with the slot's counters (3), then fails once.
+    rows = [...rows, row({ release: 'v2', pid: 200, healthFailures: 3 })];
+    await w.poll();
+    rows = [row({ release: 'v2', pid: 200, restarts: 0, healthFailures: 4 }), ...rows.slice(1, 3)];
+    await w.poll();
+    expect(got.map((a) => [a.app, a.kind, a.release, a.detail])).toEqual([
+      ['upf', 'restart', 'v1', { type: 'web', index: 1, pid: 101, restarts: 3 }],
+      ['upf', 'health-failure', 'v1', { type: 'web', index: 2, reason: 'GET /healthz: 503' }],
+      ['smf', 'health-failure', 'v1', { type: 'web', index: 1, reason: null }],
+      ['upf', 'health-failure', 'v2', { type: 'web', index: 1, reason: null }],
+    ]);
+    stop();
   });
 });

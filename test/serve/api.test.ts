@@ -193,6 +193,13 @@ describe('brr serve: the console API over real HTTP', () => {
     expect(Number(released.id)).toBeLessThan(Number(started.id));
     expect(Number(started.id)).toBeLessThan(Number(activated.id));
     await events.waitFor((e) => e.data.kind === 'lease' && e.data.detail.holder === 'deployer-1');
+    // A client reconnecting with Last-Event-ID gets what came after it, in order.
+    const again = await openStream(api(`/api/events?app=${APP}`), tok['viewer-1']!, { 'last-event-id': released.id! });
+    const replayed = await again.waitFor((e) => e.data.kind === 'activated' && e.data.release === 'v4');
+    expect(again.events[0]!.data.seq).toBe(Number(released.id) + 1);
+    expect(again.events.map((e) => e.data.seq)).toEqual([...again.events.map((e) => e.data.seq)].sort((a, b) => a - b));
+    expect(replayed.id).toBe(activated.id);
+    again.close();
     expect(events.events.every((e) => e.event === 'activity' && e.data.app === APP)).toBe(true);
     const line = await logs.waitFor((e) => e.event === 'log' && /nf v4 pid \d+ serving/.test(e.data.line));
     expect(line.data.source).toBe('nf.1');

@@ -132,6 +132,7 @@ export interface SseEvent {
 export function openStream(
   url: string,
   token: string,
+  headers: Record<string, string> = {},
 ): Promise<{
   events: SseEvent[];
   status: number;
@@ -141,7 +142,7 @@ export function openStream(
   return new Promise((resolve, reject) => {
     const req = http.get(
       url,
-      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: false },
+      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers }, agent: false },
       (res) => {
         const events: SseEvent[] = [];
         const waiters: Array<{ pred: (e: SseEvent) => boolean; done: (e: SseEvent) => void }> = [];
