@@ -73,6 +73,21 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The dashboard runs in the browser (plain ES modules, no build step): browser globals only.
+    files: ['dashboard/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        Node: 'readonly',
+        HTMLElement: 'readonly',
+        EventSource: 'readonly',
+        Intl: 'readonly',
+      },
+    },
+  },
   restrict(['src/cli/**'], ['build', 'ledger', 'registry', 'release', 'run', 'store']),
   restrict(['src/app/**'], ['cli', 'serve']),
   restrict(['src/serve/**'], ['build', 'cli', 'ledger', 'manifest', 'registry', 'release', 'run', 'store']),

@@ -22,6 +22,7 @@ const benches = [
   'import-cost-bench.mjs',
   'cli-startup-bench.mjs',
   'api-bench.mjs',
+  'dashboard-bench.mjs',
 ];
 const only = process.argv.slice(2);
 const sections = [];
