@@ -226,7 +226,8 @@ export function appView(main, app, route) {
   // ── release timeline ──
   function releaseRow(r) {
     const signer = signerOf(r);
-    const isCurrent = r.id === state.current;
+    // The summary is re-read on every switch; the page's `current` only with a new release.
+    const isCurrent = r.id === (state.summary?.current ?? state.current);
     const running = state.summary?.running === r.id;
     const pick = h('input', {
       type: 'checkbox',

@@ -230,6 +230,9 @@ describe.skipIf(!!noBrowser)('the dashboard in headless chromium against brr ser
     await expect.poll(() => page.locator('ol.activity').textContent(), { timeout: 15_000 }).toContain('new release v5');
     await expect.poll(() => page.locator('#announcer').textContent(), { timeout: 15_000 }).toMatch(/v5/);
     await expect.poll(() => page.locator('table.procs tbody').textContent(), { timeout: 30_000 }).toContain('v5');
+    // Once v5 runs, the timeline marks it current (not only the header): no stale tag on v4.
+    await expect.poll(() => page.locator('tr.is-current').getAttribute('data-release'), { timeout: 15_000 }).toBe('v5');
+    expect(await page.locator('tr[data-release="v4"]').textContent()).not.toContain('current');
     expect(await page.evaluate(() => (window as unknown as { brrMarker?: string }).brrMarker)).toBe('still here');
     expect(loads).toBe(1);
     await shot('07-live-release');
