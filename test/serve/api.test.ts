@@ -534,6 +534,23 @@ describe('brr serve: the console API over real HTTP', () => {
     expect(v3.secretKeys).toEqual(['API_KEY']);
   });
 
+  it('streams health-failure from the real supervisor while a release never gets healthy', async () => {
+    const events = await openStream(api(`/api/events?app=${APP}`), tok['viewer-1']!);
+    // HEALTHY=0 makes the sample answer /healthz with 503: the switch fails after its timeout.
+    const change = request(api(`/api/apps/${APP}/config`), {
+      method: 'POST',
+      token: tok['deployer-1']!,
+      body: { set: { HEALTHY: '0' } },
+    });
+    const failure = await events.waitFor((e) => e.data.kind === 'health-failure');
+    expect(failure.data).toMatchObject({ app: APP, detail: { type: 'nf', index: 1 } });
+    expect(String(failure.data.detail.reason)).toContain('503');
+    const r = await change;
+    expect(r.status).not.toBe(200);
+    await events.waitFor((e) => e.data.kind === 'failed');
+    events.close();
+  }, 60_000);
+
   it('answers as docs/openapi.yaml says, on every route (real answers against its schemas)', () => {
     const doc = loadOpenApi();
     // The probes of paths and methods that do not exist (404, 405) are undocumented on purpose.
