@@ -189,5 +189,7 @@ process.stdout.write(`  export BRR_HOME=${home} BRR_APP=udp-counter
   node ${path.relative(process.cwd(), brrBin) || brrBin} logs -f      # output of the network function
   node ${path.relative(process.cwd(), brrBin) || brrBin} status       # ledger vs what runs
   curl http://127.0.0.1:${HTTP}/metrics
+  node ${path.relative(process.cwd(), brrBin) || brrBin} tokens create me --role admin   # then:
+  node ${path.relative(process.cwd(), brrBin) || brrBin} serve        # the console: open http://127.0.0.1:7777, paste the token
   node ${path.relative(process.cwd(), brrBin) || brrBin} shutdown     # stop the supervisor and its processes
 `);
