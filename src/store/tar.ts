@@ -185,12 +185,25 @@ export const GZIP_PIECE = 1024 * 1024;
 const DICTIONARY = 32 * 1024;
 /** Pieces compressed at once: libuv's default thread pool size. */
 const PIECES_IN_FLIGHT = 4;
+/**
+ * zlib's output buffer for one piece: room for all of it (deflate grows incompressible data by
+ * well under 1 %). With the default 16 KiB, a piece went back and forth between the thread pool
+ * and the main thread some 20 times, each time waiting for a busy main thread (~10 % of a full
+ * build). The buffer's size is not part of the bytes: zlib's output depends on the input, the
+ * parameters and the flushes only (test/store/parallel-gzip.test.ts compares with 16 KiB).
+ */
+export const DEFLATE_OUT = GZIP_PIECE + GZIP_PIECE / 8;
 
 function deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     deflateRaw(
       data,
-      { ...GZIP_SETTINGS, ...(dictionary ? { dictionary } : {}), finishFlush: last ? z.Z_FINISH : z.Z_SYNC_FLUSH },
+      {
+        ...GZIP_SETTINGS,
+        ...(dictionary ? { dictionary } : {}),
+        finishFlush: last ? z.Z_FINISH : z.Z_SYNC_FLUSH,
+        chunkSize: DEFLATE_OUT,
+      },
       (err, out) => (err ? reject(err) : resolve(out)),
     ),
   );
