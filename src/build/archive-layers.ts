@@ -363,8 +363,12 @@ function check(
   sinks: ReadonlyMap<string, LayerSink>,
 ): { manifest: Manifest; split: string[] } {
   const { kinds, links } = tree;
+  // A directory left out of the archive is no submodule, should git ever list it bare.
+  const left = new Set(input.exclude);
   for (const [rel, k] of kinds) {
-    if (k === 'dir' && !tree.filled.has(rel)) throw new Unpackable(`"${rel}" is an empty directory (a submodule?)`);
+    if (k === 'dir' && !tree.filled.has(rel) && !left.has(rel)) {
+      throw new Unpackable(`"${rel}" is an empty directory (a submodule?)`);
+    }
   }
   for (const [rel, target] of links) {
     if (!linkStaysInside(rel, target, links)) throw new Unpackable(`symlink "${rel}" resolves outside the tree`);

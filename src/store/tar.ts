@@ -372,8 +372,9 @@ export class TarLayerWriter {
   }
 
   async end(): Promise<LayerResult> {
-    this.pending.push(endOfArchive());
-    this.bytes += 2 * 512;
+    const end = endOfArchive();
+    this.pending.push(end);
+    this.bytes += end.length;
     await this.flush();
     return this.out.end();
   }
