@@ -4,7 +4,7 @@ import { hashCanonical } from '../core/canonical-json.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { BrrError, invalidInput } from '../core/errors.js';
 import { ensureHome, type HomePaths } from '../core/home.js';
-import type { BuildRecord } from '../core/types.js';
+import type { BuildRecord, Manifest } from '../core/types.js';
 import { brrVersion } from '../core/version.js';
 import { isValidAppName } from '../manifest/schema.js';
 import { IMAGE_LABELS } from '../store/image.js';
@@ -12,10 +12,12 @@ import { buildRecordOf, readConfig, readManifest } from '../store/image-read.js'
 import { ANNOTATIONS, MEDIA_TYPES, OciLayout, type Descriptor } from '../store/oci-layout.js';
 import { removeTree } from '../store/remove-tree.js';
 import { buildWorkPrefix, removeDeadBuildScratch } from './build-scratch.js';
+import { checkoutNeeded, packFromArchive } from './archive-layers.js';
 import { commitTime, exportTree, isDirty, publicOrigin, resolveCommit } from './checkout.js';
 import { diskFullError, isDiskFull } from './disk-full.js';
 import { manifestAtCommit, resolveBuildBase, writeBuildImage } from './image-recipe.js';
-import { confirmAfter, planDependencyLayers, snapshotBefore } from './layer-cache.js';
+import { confirmAfter, normalizeRel, planDependencyLayers, snapshotBefore } from './layer-cache.js';
+import type { AppLayer } from './layers.js';
 import { runRecipe } from './recipe.js';
 
 /**
@@ -38,6 +40,11 @@ export interface BuildOptions {
   clock?: Clock;
   /** Allow plain HTTP to a non-loopback registry holding `build.image.base`. */
   insecure?: boolean;
+  /**
+   * Always pack from a checkout on disk, even when the layers could come straight from `git
+   * archive` (src/build/archive-layers.ts): the two must give the same digest, and tests compare them.
+   */
+  viaCheckout?: boolean;
 }
 
 export interface BuildResult {
@@ -230,18 +237,46 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 
   async function buildInWork(work: string): Promise<BuildResult> {
     const src = path.join(work, 'src');
-    await mkdir(src);
     const time = await commitTime(repo, commit);
-    progress(`checkout ${commit.slice(0, 12)}${subdir ? ` (${subdir})` : ''} from ${repo}`);
     const deps = await planDependencyLayers({ layout, repo, commit, subdir, manifest: atCommit, reuse: !opts.noCache });
-    await exportTree(repo, commit, subdir, src, time, deps.excluded);
-    // Loaded here, not at the top: the YAML parser costs ~40 ms of start-up the cache hit avoids.
-    const { loadManifest } = await import('../manifest/load.js');
-    const manifest = loadManifest(src, `${subdir ? `${subdir}/` : ''}brr.yaml at commit ${commit.slice(0, 12)}`);
+    const where = `${subdir ? `${subdir}/` : ''}brr.yaml at commit ${commit.slice(0, 12)}`;
+    const shown = `${commit.slice(0, 12)}${subdir ? ` (${subdir})` : ''} from ${repo}`;
     const logFile = path.join(
       paths.buildLogs,
       `${commit}-${now.toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`,
     );
+    const checkoutWhy = opts.viaCheckout ? 'asked for' : checkoutNeeded(atCommit);
+    if (checkoutWhy === null) {
+      // Nothing needs the files on disk: the layers come straight from the git archive stream.
+      stage = 'packaging the image';
+      progress(`archive ${shown}`);
+      const stored = new Map<string, AppLayer>();
+      for (const c of deps.candidates) if (c.stored) stored.set(c.dir, c.stored);
+      const packed = await packFromArchive({
+        layout,
+        repo,
+        commit,
+        subdir,
+        exclude: deps.excluded,
+        manifest: atCommit!,
+        commitTime: time,
+        stored,
+        where,
+        progress,
+      });
+      if ('reason' in packed) progress(`packing from a checkout: ${packed.reason}`);
+      else {
+        const out = path.join(src, normalizeRel(packed.manifest.build.output) ?? '');
+        return finish(packed.manifest, out, logFile, { split: packed.split, layers: packed.layers });
+      }
+    }
+    stage = 'checking out the commit';
+    await mkdir(src);
+    progress(`checkout ${shown}`);
+    await exportTree(repo, commit, subdir, src, time, deps.excluded);
+    // Loaded here, not at the top: the YAML parser costs ~40 ms of start-up the cache hit avoids.
+    const { loadManifest } = await import('../manifest/load.js');
+    const manifest = loadManifest(src, where);
     stage = 'running the build command';
     let before: Map<string, string> | null = null;
     if (manifest.build.command.length > 0) {
@@ -257,54 +292,74 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     }
     out = await outputDir(src, manifest.build.output);
     if (before) await confirmAfter(deps, out, before, progress);
-    stage = 'packaging the image';
-    // No source URL inside the image: two clones of one commit (different remotes, or none)
-    // must give the same digest. Where it came from is recorded in the index annotation.
-    const input = {
-      outputDir: out,
-      commit,
-      commitTime: time,
-      source: null,
-      app: manifest.app,
-      processes: manifest.processes,
-      release: manifest.release,
-    };
-    const image = await writeBuildImage({ layout, manifest, src, image: input, base, work, logFile, progress, deps });
-    const app = opts.app ?? manifest.app ?? null;
-    const desc: Descriptor = {
-      ...image.manifest,
-      annotations: annotations({
-        app,
+    return finish(manifest, out, logFile);
+
+    async function finish(
+      manifest: Manifest,
+      outDir: string,
+      logFile: string,
+      packed?: { split: string[]; layers: AppLayer[] },
+    ): Promise<BuildResult> {
+      stage = 'packaging the image';
+      // No source URL inside the image: two clones of one commit (different remotes, or none)
+      // must give the same digest. Where it came from is recorded in the index annotation.
+      const input = {
+        outputDir: outDir,
         commit,
-        digest: image.manifest.digest,
-        subdir,
-        source: (await publicOrigin(repo)) ?? repo,
-        created: now.toISOString(),
-        key,
-      }),
-    };
-    stage = 'recording the image';
-    await layout.addImage(desc);
-    progress(`image ${desc.digest}`);
-    // As the store will read it back: present only when the image has an init.
-    const init = (await readConfig(layout, await readManifest(layout, desc.digest))).config?.Labels?.[
-      IMAGE_LABELS.init
-    ];
-    const record: BuildRecord = {
-      digest: desc.digest,
-      commit,
-      app,
-      source: repo,
-      path: subdir,
-      size: image.size,
-      createdAt: now.toISOString(),
-      processes: manifest.processes,
-      release: manifest.release,
-      ref: desc.annotations![ANNOTATIONS.refName]!,
-      base: base?.pinned ?? null,
-      ...(init ? { init } : {}),
-      pushed: [],
-    };
-    return { digest: desc.digest, commit, cached: false, dirty, record };
+        commitTime: time,
+        source: null,
+        app: manifest.app,
+        processes: manifest.processes,
+        release: manifest.release,
+      };
+      const image = await writeBuildImage({
+        layout,
+        manifest,
+        src,
+        image: input,
+        base,
+        work,
+        logFile,
+        progress,
+        deps,
+        packed,
+      });
+      const app = opts.app ?? manifest.app ?? null;
+      const desc: Descriptor = {
+        ...image.manifest,
+        annotations: annotations({
+          app,
+          commit,
+          digest: image.manifest.digest,
+          subdir,
+          source: (await publicOrigin(repo)) ?? repo,
+          created: now.toISOString(),
+          key,
+        }),
+      };
+      stage = 'recording the image';
+      await layout.addImage(desc);
+      progress(`image ${desc.digest}`);
+      // As the store will read it back: present only when the image has an init.
+      const init = (await readConfig(layout, await readManifest(layout, desc.digest))).config?.Labels?.[
+        IMAGE_LABELS.init
+      ];
+      const record: BuildRecord = {
+        digest: desc.digest,
+        commit,
+        app,
+        source: repo,
+        path: subdir,
+        size: image.size,
+        createdAt: now.toISOString(),
+        processes: manifest.processes,
+        release: manifest.release,
+        ref: desc.annotations![ANNOTATIONS.refName]!,
+        base: base?.pinned ?? null,
+        ...(init ? { init } : {}),
+        pushed: [],
+      };
+      return { digest: desc.digest, commit, cached: false, dirty, record };
+    }
   }
 }

@@ -97,7 +97,7 @@ export function symlinkEscape(link: string, target: string): string | null {
 }
 
 /** git's environment: the caller's, minus GIT_* variables (a hook's GIT_DIR would override -C). */
-function gitEnv(): NodeJS.ProcessEnv {
+export function gitEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_')) env[k] = v;
   env.LC_ALL = 'C';

@@ -1,6 +1,13 @@
 import path from 'node:path';
 import type { Manifest } from '../core/types.js';
-import { IMAGE_LABELS, imageLabels, writeImage, type ImageInput, type ImageResult } from '../store/image.js';
+import {
+  IMAGE_LABELS,
+  imageLabels,
+  writeImage,
+  writeImageOfLayer,
+  type ImageInput,
+  type ImageResult,
+} from '../store/image.js';
 import type { OciLayout } from '../store/oci-layout.js';
 import type { BaseImage } from './base-image.js';
 import { runGit } from './checkout.js';
@@ -58,6 +65,11 @@ export interface BuildImageInput {
   progress: (line: string) => void;
   /** Dependency layers keyed on their git tree (src/build/layer-cache.ts); none when absent. */
   deps?: DependencyPlan;
+  /**
+   * The app layers already written straight from `git archive` (src/build/archive-layers.ts):
+   * what presentSplitDirs and writeAppLayers would give. `image.outputDir` is then not read.
+   */
+  packed?: { split: string[]; layers: AppLayer[] };
 }
 
 export async function writeBuildImage(input: BuildImageInput): Promise<ImageResult> {
@@ -79,24 +91,23 @@ export async function writeBuildImage(input: BuildImageInput): Promise<ImageResu
   const stored = new Map<string, AppLayer>();
   for (const c of input.deps?.candidates ?? []) if (c.stored) stored.set(c.dir, c.stored);
   const wanted = manifest.build.layers ?? DEFAULT_SPLIT;
-  const present = new Set(await presentSplitDirs(image.outputDir, wanted));
+  const { packed } = input;
+  const present = packed ? null : new Set(await presentSplitDirs(image.outputDir, wanted));
   // A reused directory may have been left out of the checkout: it still gets its layer, in order.
-  const split = wanted.filter((d) => present.has(d) || stored.has(d));
-  if (!input.base && !manifest.build.image && split.length === 0) return writeImage(layout, image);
+  const split = packed?.split ?? wanted.filter((d) => present!.has(d) || stored.has(d));
+  if (!input.base && !manifest.build.image && split.length === 0) {
+    if (!packed) return writeImage(layout, image);
+    const app = packed.layers[packed.layers.length - 1]!;
+    return writeImageOfLayer(layout, image, app.descriptor, app.diffId);
+  }
   // Before the app layers: writing them moves split directories out of the output.
   const spec = manifest.build.image;
   const init = spec?.init ? await writeInitLayer(layout, spec.init, input.src, input.work) : null;
   const initPath = init?.path ?? (input.base ? await findInit(layout, input.base.layers) : null);
   if (initPath) input.progress(`init ${initPath}${init ? ' (build.image.init)' : ' (from the base)'}`);
-  const layers = await writeAppLayers(
-    layout,
-    image.outputDir,
-    image.commitTime,
-    split,
-    input.work,
-    input.progress,
-    stored,
-  );
+  const layers =
+    packed?.layers ??
+    (await writeAppLayers(layout, image.outputDir, image.commitTime, split, input.work, input.progress, stored));
   for (const c of input.deps?.candidates ?? []) {
     const written = c.stored ? null : layers.find((l) => l.name === c.dir);
     if (written) await recordLayer(layout, c.key, written);

@@ -58,6 +58,14 @@ export function loadManifest(dir: string, where = path.join(dir, 'brr.yaml')): M
   const proc = path.join(dir, 'Procfile');
   const yamlText = existsSync(yml) ? readFileSync(yml, 'utf8') : null;
   const procText = existsSync(proc) ? readFileSync(proc, 'utf8') : null;
+  return manifestOfTexts(yamlText, procText, where);
+}
+
+/**
+ * What loadManifest makes of a directory whose `brr.yaml` and `Procfile` hold these texts (null:
+ * absent); a build packing straight from `git archive` reads them out of the archive.
+ */
+export function manifestOfTexts(yamlText: string | null, procText: string | null, where: string): Manifest {
   const m = parseManifest(yamlText, 'brr.yaml', procText);
   if (Object.keys(m.processes).length === 0) {
     throw invalidInput(

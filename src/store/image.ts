@@ -111,7 +111,19 @@ export async function writeImage(layout: OciLayout, input: ImageInput): Promise<
   } finally {
     await rm(tmp, { force: true });
   }
+  return writeImageOfLayer(layout, input, layer, diffId);
+}
 
+/**
+ * The config and manifest of a one-layer image whose layer is already stored (written by
+ * writeImage, or straight from `git archive` by src/build/archive-layers.ts).
+ */
+export async function writeImageOfLayer(
+  layout: OciLayout,
+  input: Omit<ImageInput, 'outputDir'>,
+  layer: Descriptor,
+  diffId: string,
+): Promise<ImageResult> {
   const created = new Date(input.commitTime * 1000).toISOString();
   const labels = imageLabels(input);
   const config: ImageConfig = {

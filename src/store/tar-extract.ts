@@ -49,8 +49,8 @@ function truncated(): BrrError {
   });
 }
 
-/** Reads exact byte counts out of an async stream of chunks. */
-class ByteReader {
+/** Reads exact byte counts out of an async stream of chunks (also src/build/archive-layers.ts). */
+export class ByteReader {
   private buf: Buffer = Buffer.alloc(0);
   private done = false;
   private readonly it: AsyncIterator<Buffer>;
@@ -95,7 +95,7 @@ class ByteReader {
   }
 }
 
-const padOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
+export const padOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
 const SMALL_FILE = 1 << 20;
 
 /** mkdir -p, remembered, so thousands of files in one directory cost one mkdir. */

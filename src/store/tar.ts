@@ -2,11 +2,19 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { once } from 'node:events';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as z, crc32, createGzip, deflateRaw } from 'node:zlib';
 import { BrrError } from '../core/errors.js';
-import { blockPadding, encodeHeader, endOfArchive, linkStaysInside, type TarType } from './tar-header.js';
+import {
+  blockPadding,
+  encodeHeader,
+  endOfArchive,
+  linkStaysInside,
+  type TarHeader,
+  type TarType,
+} from './tar-header.js';
 
 /**
  * Deterministic layer writer: the same directory contents give the same tar bytes and the same
@@ -177,12 +185,25 @@ export const GZIP_PIECE = 1024 * 1024;
 const DICTIONARY = 32 * 1024;
 /** Pieces compressed at once: libuv's default thread pool size. */
 const PIECES_IN_FLIGHT = 4;
+/**
+ * zlib's output buffer for one piece: room for all of it (deflate grows incompressible data by
+ * well under 1 %). With the default 16 KiB, a piece went back and forth between the thread pool
+ * and the main thread some 20 times, each time waiting for a busy main thread (~10 % of a full
+ * build). The buffer's size is not part of the bytes: zlib's output depends on the input, the
+ * parameters and the flushes only (test/store/parallel-gzip.test.ts compares with 16 KiB).
+ */
+export const DEFLATE_OUT = GZIP_PIECE + GZIP_PIECE / 8;
 
 function deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     deflateRaw(
       data,
-      { ...GZIP_SETTINGS, ...(dictionary ? { dictionary } : {}), finishFlush: last ? z.Z_FINISH : z.Z_SYNC_FLUSH },
+      {
+        ...GZIP_SETTINGS,
+        ...(dictionary ? { dictionary } : {}),
+        finishFlush: last ? z.Z_FINISH : z.Z_SYNC_FLUSH,
+        chunkSize: DEFLATE_OUT,
+      },
       (err, out) => (err ? reject(err) : resolve(out)),
     ),
   );
@@ -246,27 +267,119 @@ export function parallelGzip(): Transform {
 }
 
 /**
+ * Where a layer's uncompressed tar bytes go: compressed (parallelGzip), hashed both before
+ * (diff_id) and after (digest), and written to `destFile` (which must not exist). The tar bytes
+ * may arrive in chunks of any size: the blob depends only on their concatenation.
+ */
+export class LayerFile {
+  private readonly diff = createHash('sha256');
+  private readonly blob = createHash('sha256');
+  private size = 0;
+  private readonly gz = parallelGzip();
+  private readonly done: Promise<void>;
+
+  constructor(destFile: string) {
+    const pinOs = new Transform({
+      transform: (chunk: Buffer, _enc, cb) => {
+        if (this.size <= 9 && this.size + chunk.length > 9) chunk[9 - this.size] = GZIP_OS_UNKNOWN;
+        this.size += chunk.length;
+        this.blob.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    this.done = pipeline(this.gz, pinOs, createWriteStream(destFile, { flags: 'wx' }));
+    this.done.catch(() => {}); // surfaced by write or end
+  }
+
+  /** Takes the next tar bytes; resolves when the compressor can take more. */
+  async write(chunk: Buffer): Promise<void> {
+    this.diff.update(chunk);
+    if (!this.gz.write(chunk)) await Promise.race([once(this.gz, 'drain'), this.done]);
+  }
+
+  /** Ends the stream; resolves once the file is written. */
+  async end(): Promise<LayerResult> {
+    this.gz.end();
+    await this.done;
+    return {
+      digest: `sha256:${this.blob.digest('hex')}`,
+      diffId: `sha256:${this.diff.digest('hex')}`,
+      size: this.size,
+    };
+  }
+
+  /** Gives up (the caller removes the file); never throws. */
+  async abort(): Promise<void> {
+    this.gz.destroy();
+    await this.done.catch(() => {});
+  }
+}
+
+/**
  * Writes `dir` as a gzip'd tar layer to `destFile` (which must not exist), hashing both the tar
  * (diff_id) and the gzip (digest) as the bytes stream through.
  */
 export async function writeLayer(dir: string, destFile: string, opts: LayerOptions): Promise<LayerResult> {
-  const diff = createHash('sha256');
-  const blob = createHash('sha256');
-  let size = 0;
-  async function* hashed() {
-    for await (const c of tarStream(dir, opts)) {
-      diff.update(c);
-      yield c;
-    }
+  const out = new LayerFile(destFile);
+  try {
+    for await (const c of tarStream(dir, opts)) await out.write(c);
+  } catch (e) {
+    await out.abort();
+    throw e;
   }
-  const pinOs = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (size <= 9 && size + chunk.length > 9) chunk[9 - size] = GZIP_OS_UNKNOWN;
-      size += chunk.length;
-      blob.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  await pipeline(Readable.from(hashed()), parallelGzip(), pinOs, createWriteStream(destFile, { flags: 'wx' }));
-  return { digest: `sha256:${blob.digest('hex')}`, diffId: `sha256:${diff.digest('hex')}`, size };
+  return out.end();
+}
+
+/**
+ * A layer written entry by entry, by a caller that already has the entries in archive order
+ * (src/build/archive-layers.ts, straight from `git archive`): the same headers and padding as
+ * tarStream, batched the same way, so the same entries give the same bytes.
+ */
+export class TarLayerWriter {
+  private readonly out: LayerFile;
+  private pending: Buffer[] = [];
+  private bytes = 0;
+
+  constructor(destFile: string) {
+    this.out = new LayerFile(destFile);
+  }
+
+  private async push(b: Buffer): Promise<void> {
+    if (b.length === 0) return;
+    this.pending.push(b);
+    this.bytes += b.length;
+    if (this.bytes >= BATCH) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const b = Buffer.concat(this.pending, this.bytes);
+    this.pending = [];
+    this.bytes = 0;
+    await this.out.write(b);
+  }
+
+  /** The header of the next entry; a file's `size` bytes follow through `data`, then `endFile`. */
+  header(h: TarHeader): Promise<void> {
+    return this.push(encodeHeader(h));
+  }
+
+  data(chunk: Buffer): Promise<void> {
+    return this.push(chunk);
+  }
+
+  endFile(size: number): Promise<void> {
+    return this.push(blockPadding(size));
+  }
+
+  async end(): Promise<LayerResult> {
+    const end = endOfArchive();
+    this.pending.push(end);
+    this.bytes += end.length;
+    await this.flush();
+    return this.out.end();
+  }
+
+  abort(): Promise<void> {
+    return this.out.abort();
+  }
 }

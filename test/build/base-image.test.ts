@@ -111,6 +111,8 @@ describe.skipIf(!!skip)('images on a base image', () => {
     const again = await buildImage({ paths: home, repo, noCache: true });
     expect(again.digest).toBe(first.digest);
     expect((await buildImage({ paths: tempHome(), repo })).digest).toBe(first.digest);
+    // Packed straight from git archive (no build command) or from a checkout: one digest.
+    expect((await buildImage({ paths: tempHome(), repo, viaCheckout: true })).digest).toBe(first.digest);
     expect(first.record.base).toBe(`${reg.host}/moving@${digests['base:2']}`);
 
     execFileSync('skopeo', [

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +57,21 @@ describe('disk full while building', () => {
     // With room for it, the same home builds.
     sb.commit('brr.yaml', bigBuild(300_000), 'smaller build');
     expect((await sb.brr(['build'], { env: { BRR_HOME: home } })).code).toBe(0);
+  });
+
+  it('is the same disk_full error for a build packed straight from git archive (no build command)', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    // Committed, incompressible: the layer needs about as much room as the file.
+    writeFileSync(path.join(sb.repo, 'blob.bin'), randomBytes(2_500_000));
+    sb.commit('brr.yaml', 'app: big\nprocesses:\n  web: { command: node main.js }\n', 'no build command');
+    const r = await sb.brr(['build'], { env: { BRR_HOME: home } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^archive [0-9a-f]{12} from /m);
+    expect(r.stderr).not.toMatch(/^(checkout|packing from a checkout)/m);
+    expect(r.stderr).toContain(`out of disk space while packaging the image: writing to ${path.join(home, 'oci')}`);
+    expect(r.stderr).not.toContain('bug in brr');
+    expect(readdirSync(path.join(home, 'tmp'))).toEqual([]);
+    expect(readdirSync(path.join(home, 'oci', '.brr-tmp'))).toEqual([]);
   });
 });
 
