@@ -11,14 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openSqliteLedger } from '../dist/ledger/sqlite/ledger.js';
-import { BRR } from './lib.mjs';
+import { BRR, numberFlag } from './lib.mjs';
 import { draftFor } from './ledger-workload.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const flag = numberFlag;
 const TOTAL = flag('--releases', 100_000);
 const CLIENTS = flag('--clients', 50);
 const SECONDS = flag('--seconds', 10);

@@ -8,12 +8,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openSqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { draftFor } from './ledger-workload.mjs';
+import { numberFlag } from './lib.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
+const flag = numberFlag;
 const TOTAL = flag('--releases', 100_000);
 const SAMPLES = flag('--samples', 2_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brr-ledger-bench-'));

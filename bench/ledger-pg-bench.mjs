@@ -21,9 +21,9 @@ import { openPostgresLedger } from '../dist/ledger/postgres/ledger.js';
 import { openSqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { draftFor } from './ledger-workload.mjs';
 import { sealRelease } from '../dist/ledger/seal.js';
+import { numberFlag } from './lib.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+const flag = numberFlag;
 const TOTAL = flag('--releases', 100_000);
 const SAMPLES = flag('--samples', 1_000);
 const log = (s) => process.stderr.write(`${s}\n`);

@@ -75,3 +75,9 @@ export function stats(xs) {
 }
 
 export const fmt = (ms) => `${ms.toFixed(1)} ms`;
+
+/** A numeric command-line flag (`--runs 5`), or `dflt` when it is not given. */
+export function numberFlag(name, dflt) {
+  const i = process.argv.indexOf(name, 2);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}

@@ -19,10 +19,10 @@ import { openContext } from '../dist/app/context.js';
 import { changeConfig } from '../dist/app/change-config.js';
 import { runOnKubernetes } from '../dist/app/kubernetes-run.js';
 import { planRelease } from '../dist/release/plan.js';
+import { numberFlag } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const flag = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+const flag = numberFlag;
 const RENDERS = flag('--renders', 2000);
 const ROLLOUTS = flag('--rollouts', 30);
 const log = (s) => process.stderr.write(`${s}\n`);
