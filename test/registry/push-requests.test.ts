@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/build/build.js';
 import { pullImage } from '../../src/registry/pull.js';
 import { RegistryClient } from '../../src/registry/client.js';
+import { httpTransport, type Transport } from '../../src/registry/http.js';
 import { pushBuild } from '../../src/registry/push-build.js';
 import { SMALL_BLOB } from '../../src/registry/push.js';
 import { hostPlatform } from '../../src/registry/media-types.js';
@@ -37,15 +38,23 @@ function appRepo(): string {
   return repo;
 }
 
-function counting(): { fetch: typeof fetch; log: string[] } {
+/** The real transport, each request logged as `METHOD kind` (a mount POST as `POST mount`). */
+function counting(): { transport: Transport; log: string[] } {
   const log: string[] = [];
-  const wrapped = (async (input: URL | RequestInfo, init?: RequestInit) => {
-    const u = new URL(String(input));
-    const kind = u.pathname.includes('/manifests/') ? 'manifest' : u.pathname.includes('/uploads/') ? 'upload' : 'blob';
-    log.push(`${init?.method ?? 'GET'} ${kind}`);
-    return fetch(input, init);
-  }) as typeof fetch;
-  return { fetch: wrapped, log };
+  const real = httpTransport();
+  const transport: Transport = (req) => {
+    const u = req.url;
+    const kind = u.pathname.includes('/manifests/')
+      ? 'manifest'
+      : u.searchParams.has('mount')
+        ? 'mount'
+        : u.pathname.includes('/uploads/')
+          ? 'upload'
+          : 'blob';
+    log.push(`${req.method} ${kind}`);
+    return real(req);
+  };
+  return { transport, log };
 }
 
 describe.skipIf(!!skip)('push requests', () => {
@@ -68,7 +77,7 @@ describe.skipIf(!!skip)('push requests', () => {
     expect(m1.layers[1]!.size).toBeLessThanOrEqual(SMALL_BLOB);
 
     const first = counting();
-    const r1 = await pushBuild({ paths: home, build: one.digest, to: `${reg.host}/api:1`, fetch: first.fetch });
+    const r1 = await pushBuild({ paths: home, build: one.digest, to: `${reg.host}/api:1`, transport: first.transport });
     expect(r1).toMatchObject({ blobsPushed: 3, blobsSkipped: 0 });
     expect(first.log.filter((l) => l === 'HEAD blob')).toHaveLength(1); // only the large layer
     expect(first.log.filter((l) => l === 'POST upload')).toHaveLength(3);
@@ -78,7 +87,7 @@ describe.skipIf(!!skip)('push requests', () => {
 
     // The same manifest again (a new tag): one HEAD, one PUT, no blob traffic.
     const again = counting();
-    const r2 = await pushBuild({ paths: home, build: one.digest, to: `${reg.host}/api:again`, fetch: again.fetch });
+    const r2 = await pushBuild({ paths: home, build: one.digest, to: `${reg.host}/api:again`, transport: again.transport });
     expect(again.log).toEqual(['HEAD manifest', 'PUT manifest']);
     expect(r2).toMatchObject({ blobsPushed: 0, blobsSkipped: 3 });
 
@@ -87,7 +96,7 @@ describe.skipIf(!!skip)('push requests', () => {
     commitAll(repo, 'v2', '2024-05-07T07:08:09Z');
     const two = await buildImage({ paths: home, repo });
     const code = counting();
-    const r3 = await pushBuild({ paths: home, build: two.digest, to: `${reg.host}/api:2`, fetch: code.fetch });
+    const r3 = await pushBuild({ paths: home, build: two.digest, to: `${reg.host}/api:2`, transport: code.transport });
     expect(r3).toMatchObject({ blobsPushed: 2, blobsSkipped: 1 });
     expect(code.log.filter((l) => l === 'HEAD blob')).toHaveLength(1);
 
