@@ -89,12 +89,14 @@ function verifyingReader(file: string, d: Descriptor): { stream: Transform; dama
       cb();
     },
   });
-  createReadStream(file, { highWaterMark: UPLOAD_CHUNK })
-    .once('error', () => {
-      bad = true;
-      tap.destroy(blobDamaged(d.digest));
-    })
-    .pipe(tap);
+  const source = createReadStream(file, { highWaterMark: UPLOAD_CHUNK });
+  source.on('error', () => {
+    bad = true;
+    tap.destroy(blobDamaged(d.digest));
+  });
+  // The file is closed when the request gives up on the body too.
+  tap.once('close', () => source.destroy());
+  source.pipe(tap);
   return { stream: tap, damaged: () => bad };
 }
 

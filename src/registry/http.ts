@@ -60,7 +60,8 @@ export function httpTransport(): HttpTransport {
         agent: useAgent,
         timeout: IDLE_TIMEOUT_MS,
       });
-      r.once('error', reject);
+      // `on`, not `once`: an error after the answer (the body failing late) must not go unhandled.
+      r.on('error', reject);
       r.once('timeout', () => r.destroy(Object.assign(new Error('no answer within 300 s'), { code: 'ETIMEDOUT' })));
       r.once('response', (res) => {
         resolve({
@@ -78,7 +79,11 @@ export function httpTransport(): HttpTransport {
       if (body === undefined) r.end();
       else if (Buffer.isBuffer(body)) r.end(body);
       else {
-        body.once('error', (e) => r.destroy(e));
+        body.on('error', (e) => r.destroy(e));
+        // A request that ends early (refused, reset) releases the body and what it reads.
+        r.once('close', () => {
+          if (!body.readableEnded) body.destroy();
+        });
         body.pipe(r);
       }
     });
