@@ -31,7 +31,8 @@ export async function blobHomes(layout: OciLayout, registry: string): Promise<Ma
   for (const d of entries) {
     if (repos.size >= ENTRIES) break;
     const a = d.annotations ?? {};
-    const source = a[ANNOTATIONS.source];
+    // A built image's source is its git checkout; only a pulled one's names a registry (import.ts).
+    const source = a[ANNOTATIONS.cacheKey]?.startsWith('pulled:') ? a[ANNOTATIONS.source] : undefined;
     const refs = [...pushedOf(a[PUSHED_ANNOTATION]).reverse(), ...(source ? [source] : [])];
     for (const ref of refs) {
       const repo = repositoryOn(registry, ref);

@@ -6,6 +6,7 @@ import { buildImage } from '../../src/build/build.js';
 import { pullImage } from '../../src/registry/pull.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { httpTransport, type Transport } from '../../src/registry/http.js';
+import { importImage } from '../../src/registry/import.js';
 import { pushBuild } from '../../src/registry/push-build.js';
 import { SMALL_BLOB } from '../../src/registry/push.js';
 import { hostPlatform } from '../../src/registry/media-types.js';
@@ -136,6 +137,24 @@ describe.skipIf(!!skip)('push requests', () => {
     expect(r4).toMatchObject({ blobsPushed: 0, blobsSkipped: 3, blobsMounted: 3 });
     expect(r4.bytesSent).toBe(readFileSync(layout.blobPath(two.digest)).length);
     expect(skopeoRaw(`${reg.host}/team/api:2`)).toBe(readFileSync(layout.blobPath(two.digest), 'utf8'));
+  });
+
+  it('a pulled image is pushed to another repository of its registry by mounting its blobs', async () => {
+    const home = tempHome();
+    const one = await buildImage({ paths: home, repo: appRepo() });
+    await pushBuild({ paths: home, build: one.digest, to: `${reg.host}/origin:1` });
+    const other = tempHome();
+    const pulled = await importImage({ paths: other, ref: `${reg.host}/origin:1` });
+    expect(pulled.digest).toBe(one.digest);
+    const log = counting();
+    const r = await pushBuild({
+      paths: other,
+      build: one.digest,
+      to: `${reg.host}/mirror:1`,
+      transport: log.transport,
+    });
+    expect(r).toMatchObject({ blobsPushed: 0, blobsMounted: 3 });
+    expect(log.log).toEqual(['POST mount', 'POST mount', 'POST mount', 'PUT manifest']);
   });
 
   it('uploads a blob the registry cannot mount from the repository recorded for it', async () => {
