@@ -1,6 +1,7 @@
 // Registry push benchmark: bytes sent and time for the first (full) push of a build versus the
 // push after a code-only change, where the dependency layer (node_modules) is already in the
-// registry. Starts its own docker-registry on 127.0.0.1. Run `npm run build` first; prints a
+// registry, and versus pushing the build to another repository of the same registry, where every
+// blob is mounted from the first (brr knows where it pushed them). Starts its own docker-registry on 127.0.0.1. Run `npm run build` first; prints a
 // markdown section to stdout.
 //
 //   node bench/push-bench.mjs [--runs N]
@@ -75,7 +76,6 @@ git(repo, ['init', '-q'], '2024-05-06T07:08:09Z');
 git(repo, ['add', '-A'], '2024-05-06T07:08:09Z');
 git(repo, ['commit', '-q', '-m', 'v0'], '2024-05-06T07:08:09Z');
 
-const home = homePaths(path.join(scratch, 'home'));
 const timed = async (fn) => {
   const t0 = process.hrtime.bigint();
   const r = await fn();
@@ -84,11 +84,16 @@ const timed = async (fn) => {
 
 const full = [];
 const inc = [];
+const mount = [];
+let mountBytes = 0;
+let mountBlobs = '';
 let fullBytes = 0;
 let incBytes = 0;
 let incBlobs = '';
 let fullBlobs = '';
 for (let i = 1; i <= RUNS; i++) {
+  // A fresh store per run: it has no record of earlier pushes, so the first push sends everything.
+  const home = homePaths(path.join(scratch, `home-${i}`));
   const before = await buildImage({ paths: home, repo });
   writeFileSync(path.join(repo, 'server.js'), code(i));
   git(repo, ['commit', '-qam', `v${i}`], `2024-05-06T07:0${i % 10}:10Z`);
@@ -96,8 +101,12 @@ for (let i = 1; i <= RUNS; i++) {
   // A fresh repository per run: the first push of `before` sends everything.
   const f = await timed(() => pushBuild({ paths: home, build: before.digest, to: `${host}/bench/run-${i}:v0` }));
   const c = await timed(() => pushBuild({ paths: home, build: after.digest, to: `${host}/bench/run-${i}:v1` }));
+  const m = await timed(() => pushBuild({ paths: home, build: after.digest, to: `${host}/bench/copy-${i}:v1` }));
   full.push(f.ms);
   inc.push(c.ms);
+  mount.push(m.ms);
+  mountBytes = m.r.bytesSent;
+  mountBlobs = `${m.r.blobsPushed} / ${m.r.blobsSkipped} (${m.r.blobsMounted} mounted)`;
   fullBytes = f.r.bytesSent;
   incBytes = c.r.bytesSent;
   fullBlobs = `${f.r.blobsPushed} / ${f.r.blobsSkipped}`;
@@ -109,6 +118,7 @@ rmSync(scratch, { recursive: true, force: true });
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 const sf = stats(full);
 const si = stats(inc);
+const sm = stats(mount);
 process.stdout.write(`## Registry push
 
 \`node bench/push-bench.mjs --runs ${RUNS}\`: an app with ${DEP_MIB} MiB of incompressible
@@ -116,12 +126,15 @@ process.stdout.write(`## Registry push
 Debian's docker-registry on 127.0.0.1 (plain HTTP, no auth). "Code-only change" pushes the next
 commit, which changed only \`server.js\`, to the same repository: the dependency layer has the
 same digest and the registry already has it, so only the app layer, the config and the manifest
-travel. Bytes are request bodies (blobs + manifest).
+travel. "Another repository" pushes that commit to a new repository of the same registry: every
+blob is mounted from the first one (brr's store records where it pushed), so only the manifest
+travels. Bytes are request bodies (blobs + manifest).
 
 | push | bytes sent | blobs pushed / skipped | median | min | max |
 |---|---|---|---|---|---|
 | first push (everything) | ${kib(fullBytes)} | ${fullBlobs} | ${fmt(sf.median)} | ${fmt(sf.min)} | ${fmt(sf.max)} |
 | after a code-only change | ${kib(incBytes)} | ${incBlobs} | ${fmt(si.median)} | ${fmt(si.min)} | ${fmt(si.max)} |
+| the same build to another repository | ${kib(mountBytes)} | ${mountBlobs} | ${fmt(sm.median)} | ${fmt(sm.min)} | ${fmt(sm.max)} |
 
 A code-only push sends ${((100 * incBytes) / fullBytes).toFixed(2)} % of the bytes of a full push (${RUNS} runs).
 `);

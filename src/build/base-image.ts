@@ -2,6 +2,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { BrrError, isBrrError } from '../core/errors.js';
 import type { ImageSpec } from '../core/types.js';
 import { RegistryClient } from '../registry/client.js';
+import type { Transport } from '../registry/http.js';
 import { hostPlatform, ociLayerType, parsePlatform } from '../registry/media-types.js';
 import { pullImage, readLocalImage, type ImageConfigJson } from '../registry/pull.js';
 import { formatImageRef, parseImageRef } from '../registry/reference.js';
@@ -29,7 +30,7 @@ export interface BaseImage {
 export interface ResolveOptions {
   insecure?: boolean;
   env?: NodeJS.ProcessEnv;
-  fetch?: typeof fetch;
+  transport?: Transport;
   progress?: (line: string) => void;
 }
 
@@ -64,9 +65,13 @@ export async function resolveBase(
         actions: ['pull'],
         insecure: opts.insecure,
         env: opts.env,
-        fetch: opts.fetch,
+        transport: opts.transport,
       });
-      image = await pullImage(client, layout, ref.digest ?? ref.tag ?? 'latest', platform);
+      try {
+        image = await pullImage(client, layout, ref.digest ?? ref.tag ?? 'latest', platform);
+      } finally {
+        client.close();
+      }
     }
     const diffIds = image.config.rootfs?.diff_ids;
     if (!Array.isArray(diffIds) || diffIds.length !== image.manifest.layers.length) {

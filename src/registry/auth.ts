@@ -1,5 +1,6 @@
 import { BrrError } from '../core/errors.js';
 import type { Credentials } from './credentials.js';
+import { discard, readBody, type HttpResponse, type Transport } from './http.js';
 import { isLoopback } from './reference.js';
 
 /**
@@ -47,7 +48,30 @@ export interface TokenRequest {
   credentials: Credentials | null;
   registry: string;
   insecure: boolean;
-  fetch: typeof fetch;
+  transport: Transport;
+}
+
+/** Token answers above this are refused (a JWT is a few KiB). */
+const TOKEN_CAP = 1024 * 1024;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * GET on the realm, following redirects (as fetch's `redirect: 'follow'` did); the
+ * Authorization header goes to the realm's origin only.
+ */
+async function getToken(req: TokenRequest, start: URL, headers: Record<string, string>): Promise<HttpResponse> {
+  let url = start;
+  for (let hop = 0; ; hop++) {
+    const sameOrigin = url.origin === start.origin;
+    const sent = sameOrigin
+      ? headers
+      : Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
+    const res = await req.transport({ method: 'GET', url, headers: sent });
+    const location = res.headers.get('location');
+    if (!REDIRECTS.has(res.status) || !location || hop >= 5) return res;
+    await discard(res);
+    url = new URL(location, url);
+  }
 }
 
 export function unauthorized(registry: string, why: string, file: string | null): BrrError {
@@ -82,9 +106,9 @@ export async function fetchToken(req: TokenRequest, file: string | null): Promis
   for (const s of req.scopes) url.searchParams.append('scope', s);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (req.credentials) headers.authorization = basicHeader(req.credentials);
-  let res: Response;
+  let res: HttpResponse;
   try {
-    res = await req.fetch(url, { headers, redirect: 'follow' });
+    res = await getToken(req, url, headers);
   } catch (e) {
     throw new BrrError(
       'registry_unreachable',
@@ -95,20 +119,22 @@ export async function fetchToken(req: TokenRequest, file: string | null): Promis
     );
   }
   if (res.status === 401 || res.status === 403) {
-    await res.body?.cancel();
+    await discard(res);
     throw unauthorized(
       req.registry,
       `the token service rejected the ${req.credentials ? 'credentials' : 'anonymous request'} (HTTP ${res.status})`,
       file,
     );
   }
-  if (!res.ok) {
-    await res.body?.cancel();
+  if (res.status < 200 || res.status >= 300) {
+    await discard(res);
     throw new BrrError('registry_auth_failed', `the token service of ${req.registry} answered HTTP ${res.status}`, {
       hint: 'retry later; if it persists, tell the registry operator',
     });
   }
-  const body = (await res.json().catch(() => null)) as { token?: unknown; access_token?: unknown } | null;
+  const body = await readBody(res, TOKEN_CAP, () => new Error('token answer too large'))
+    .then((b) => JSON.parse(b.toString('utf8')) as { token?: unknown; access_token?: unknown } | null)
+    .catch(() => null);
   const token =
     typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : null;
   if (!token)

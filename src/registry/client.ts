@@ -1,13 +1,16 @@
+import type { Readable } from 'node:stream';
 import { BrrError } from '../core/errors.js';
 import { basicHeader, fetchToken, parseChallenge, tokenScopes, unauthorized } from './auth.js';
 import { findCredentials, type Credentials } from './credentials.js';
 import { statusError, unreachable } from './http-errors.js';
+import { discard, httpTransport, type HttpResponse, type HttpTransport, type Transport } from './http.js';
 import { apiHost, isLoopback, registryScheme, type ImageRef } from './reference.js';
 
 /**
  * A client for one repository on one registry (OCI distribution API). It owns the auth state:
  * the first 401 tells it which scheme the registry wants, and later requests reuse the Basic
- * header or the Bearer token. Status codes become BrrErrors here, at the boundary.
+ * header or the Bearer token. Status codes become BrrErrors here, at the boundary. Requests go
+ * through one keep-alive transport (http.ts), so a push reuses its connections; close() ends them.
  */
 
 export type Action = 'pull' | 'push';
@@ -19,13 +22,14 @@ export interface ClientOptions {
   /** Given: used as is (null = anonymous). Absent: looked up in the auth files. */
   credentials?: Credentials | null;
   env?: NodeJS.ProcessEnv;
-  fetch?: typeof fetch;
+  /** Default: a keep-alive node:http transport of this client's own (closed by close()). */
+  transport?: Transport;
 }
 
 export interface SendInit {
   headers?: Record<string, string>;
   /** A factory, so a request can be sent again after an auth challenge. */
-  body?: () => BodyInit;
+  body?: () => Buffer | Readable;
   /** Bytes in the body (counted in bytesSent). */
   length?: number;
   /** What the request is about, for error messages: `blob sha256:…`, `manifest v1`. */
@@ -50,7 +54,8 @@ export class RegistryClient {
     private readonly insecure: boolean,
     private readonly credentials: Credentials | null,
     private readonly credentialsFile: string | null,
-    private readonly fetchFn: typeof fetch,
+    private readonly transport: Transport,
+    private readonly ownTransport: HttpTransport | null,
   ) {}
 
   /** Decides the scheme (refusing insecure HTTP before any connection) and finds credentials. */
@@ -65,6 +70,8 @@ export class RegistryClient {
       file = found?.file ?? null;
     }
     const base = `${scheme}://${apiHost(opts.ref.registry)}`;
+    let own: HttpTransport | null = null;
+    const transport = opts.transport ?? (own = httpTransport());
     return new RegistryClient(
       opts.ref.registry,
       opts.ref.repository,
@@ -73,8 +80,14 @@ export class RegistryClient {
       insecure,
       credentials,
       file,
-      opts.fetch ?? fetch,
+      transport,
+      own,
     );
+  }
+
+  /** Closes the connections this client opened (a no-op with a transport given to open()). */
+  close(): void {
+    this.ownTransport?.close();
   }
 
   /** `/v2/<repository>/<suffix>` as a URL. */
@@ -83,15 +96,15 @@ export class RegistryClient {
   }
 
   /** Sends one request, answering auth challenges and following redirects; non-2xx become errors. */
-  async send(method: string, url: URL, init: SendInit): Promise<Response> {
+  async send(method: string, url: URL, init: SendInit): Promise<HttpResponse> {
     for (let round = 0; ; round++) {
       const sentWith = this.auth;
       const res = await this.follow(method, url, init);
       if (res.status !== 401 || round >= 3) {
-        if (res.ok || init.accept?.includes(res.status)) return res;
+        if ((res.status >= 200 && res.status < 300) || init.accept?.includes(res.status)) return res;
         throw await statusError(res, this.registry, this.repository, init.what, this.credentialsFile);
       }
-      await res.body?.cancel();
+      await discard(res);
       // A concurrent request already answered a challenge since this one was sent: retry with that.
       if (this.auth !== sentWith) continue;
       await this.answer(res.headers.get('www-authenticate'));
@@ -127,7 +140,7 @@ export class RegistryClient {
           credentials: this.credentials,
           registry: this.registry,
           insecure: this.insecure,
-          fetch: this.fetchFn,
+          transport: this.transport,
         },
         this.credentialsFile,
       );
@@ -145,30 +158,25 @@ export class RegistryClient {
    * Follows redirects by hand: blob downloads are often redirected to object storage, which
    * must never receive the registry's Authorization header.
    */
-  private async follow(method: string, start: URL, init: SendInit): Promise<Response> {
+  private async follow(method: string, start: URL, init: SendInit): Promise<HttpResponse> {
     let url = start;
     for (let hop = 0; hop < 6; hop++) {
       const sameOrigin = url.origin === new URL(this.baseUrl).origin;
       const headers: Record<string, string> = { ...init.headers };
       if (this.auth && sameOrigin) headers.authorization = this.auth;
       if (init.length !== undefined) headers['content-length'] = String(init.length);
-      let res: Response;
+      let res: HttpResponse;
       try {
-        const body = init.body?.();
-        res = await this.fetchFn(url, {
-          method,
-          headers,
-          body,
-          redirect: 'manual',
-          ...(body ? { duplex: 'half' } : {}),
-        } as RequestInit);
+        res = await this.transport({ method, url, headers, body: init.body?.() });
       } catch (e) {
+        // A BrrError is the body's own (e.g. a blob found damaged while it was being sent).
+        if (e instanceof BrrError) throw e;
         throw unreachable(e, this.registry, url);
       }
       if (init.length !== undefined) this.bytesSent += init.length;
       const location = res.headers.get('location');
       if (!REDIRECTS.has(res.status) || !location || (method !== 'GET' && method !== 'HEAD')) return res;
-      await res.body?.cancel();
+      await discard(res);
       const next = new URL(location, url);
       if (next.protocol === 'http:' && url.protocol === 'https:' && !this.insecure) {
         throw new BrrError('registry_insecure', `${this.registry} redirected to plain HTTP (${next.host}); refusing`, {

@@ -1,5 +1,6 @@
 import { BrrError, notFound } from '../core/errors.js';
 import { unauthorized } from './auth.js';
+import { readBody, type HttpResponse } from './http.js';
 
 /**
  * HTTP answers and network failures become BrrErrors with stable codes here, at the boundary;
@@ -7,16 +8,22 @@ import { unauthorized } from './auth.js';
  * error codes (MANIFEST_UNKNOWN, DENIED …), never request headers, so no credential leaks.
  */
 
-async function registryCodes(res: Response): Promise<string> {
-  const body = (await res.json().catch(() => null)) as { errors?: Array<{ code?: unknown }> } | null;
-  const codes = (body?.errors ?? [])
-    .map((e) => e.code)
+/** Error bodies are small JSON documents; a larger one is not read for codes. */
+const ERROR_BODY_CAP = 64 * 1024;
+
+async function registryCodes(res: HttpResponse): Promise<string> {
+  const body = await readBody(res, ERROR_BODY_CAP, () => new Error('error body too large'))
+    .then((b) => JSON.parse(b.toString('utf8')) as { errors?: Array<{ code?: unknown }> } | null)
+    .catch(() => null);
+  const errors = body?.errors;
+  const codes = (Array.isArray(errors) ? errors : [])
+    .map((e) => e?.code)
     .filter((c): c is string => typeof c === 'string' && /^[A-Z_]{1,40}$/.test(c));
   return codes.length > 0 ? ` (${codes.join(', ')})` : '';
 }
 
 export async function statusError(
-  res: Response,
+  res: HttpResponse,
   registry: string,
   repository: string,
   what: string,
@@ -52,7 +59,7 @@ export async function statusError(
   }
 }
 
-/** A failed connection: DNS, refused, reset, TLS. Node's fetch hides the reason in `cause`. */
+/** A failed connection: DNS, refused, reset, TLS (the reason is the error's own, or its `cause`). */
 export function unreachable(e: unknown, registry: string, url: URL): BrrError {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (e as NodeJS.ErrnoException).code ?? '';

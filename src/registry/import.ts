@@ -7,6 +7,7 @@ import { IMAGE_LABELS } from '../store/image.js';
 import { buildRecordOf } from '../store/image-read.js';
 import { ANNOTATIONS, OciLayout, type Descriptor } from '../store/oci-layout.js';
 import { RegistryClient } from './client.js';
+import type { Transport } from './http.js';
 import { hostPlatform, parsePlatform } from './media-types.js';
 import { pullImage } from './pull.js';
 import { formatImageRef, parseImageRef } from './reference.js';
@@ -25,7 +26,7 @@ export interface ImportOptions {
   platform?: string;
   insecure?: boolean;
   env?: NodeJS.ProcessEnv;
-  fetch?: typeof fetch;
+  transport?: Transport;
   clock?: Clock;
 }
 
@@ -53,11 +54,16 @@ export async function importImage(opts: ImportOptions): Promise<ImportResult> {
     actions: ['pull'],
     insecure: opts.insecure,
     env: opts.env,
-    fetch: opts.fetch,
+    transport: opts.transport,
   });
   const layout = new OciLayout(opts.paths.oci);
   await layout.init();
-  const image = await pullImage(client, layout, ref.digest ?? ref.tag ?? 'latest', platform);
+  let image: Awaited<ReturnType<typeof pullImage>>;
+  try {
+    image = await pullImage(client, layout, ref.digest ?? ref.tag ?? 'latest', platform);
+  } finally {
+    client.close();
+  }
   const labels = (image.config.config?.Labels ?? {}) as Record<string, string>;
   const app = opts.app ?? labels[IMAGE_LABELS.app] ?? null;
   const commit = labels[IMAGE_LABELS.revision] ?? '';

@@ -2,6 +2,7 @@ import { sha256Digest } from '../core/canonical-json.js';
 import { BrrError } from '../core/errors.js';
 import { readCapped } from './blobs.js';
 import type { RegistryClient } from './client.js';
+import { discard } from './http.js';
 import { MANIFEST_ACCEPT, isIndexType, isManifestType } from './media-types.js';
 
 /**
@@ -71,9 +72,9 @@ export async function putManifest(
     what: `manifest ${reference}`,
     headers: { 'content-type': mediaType },
     length: bytes.length,
-    body: () => bytes as unknown as BodyInit,
+    body: () => bytes,
   });
-  await res.body?.cancel();
+  await discard(res);
   const echoed = res.headers.get('docker-content-digest');
   if (echoed && echoed !== digest) {
     throw new BrrError(
@@ -94,6 +95,6 @@ export async function hasManifest(client: RegistryClient, reference: string): Pr
     headers: { accept: MANIFEST_ACCEPT.join(', ') },
     accept: [404],
   });
-  await res.body?.cancel();
+  await discard(res);
   return res.status !== 404;
 }

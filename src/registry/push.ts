@@ -11,8 +11,11 @@ import { formatImageRef } from './reference.js';
  * Pushes one image from the local layout: every blob the registry lacks, then the manifest (its
  * exact bytes, so the remote digest is the local digest). Blobs go first because a registry
  * refuses a manifest whose blobs it does not have. Round trips are what a push on a fast network
- * costs, so each one is earned: one manifest HEAD, a HEAD per large blob, POST + one monolithic
- * PUT per blob sent.
+ * costs, so each one is earned: a manifest HEAD only when the build may be there already; per
+ * blob either a HEAD (large blobs, or ones this repository is known to hold), a cross-repository
+ * mount (one POST, for a blob known to be in another repository of the registry), or nothing
+ * before POST + one monolithic PUT. Blobs are checked against their digest while they are sent
+ * (blobs.ts), not read twice.
  */
 
 export interface PushResult {
@@ -23,7 +26,10 @@ export interface PushResult {
   /** Blob and manifest bytes sent. */
   bytesSent: number;
   blobsPushed: number;
+  /** Blobs not sent: already in the repository, or mounted from another one. */
   blobsSkipped: number;
+  /** Of the skipped, those the registry mounted from another repository. */
+  blobsMounted: number;
 }
 
 export interface PushOptions {
@@ -34,6 +40,16 @@ export interface PushOptions {
   progress?: (line: string) => void;
   /** Blobs uploaded at once. */
   concurrency?: number;
+  /**
+   * Repositories of this registry known (from earlier pushes and pulls) to hold a blob, most
+   * recent first, by blob digest. Only a hint: the registry's answer decides.
+   */
+  homes?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Whether to ask first if the registry has the manifest (default true). Worth a round trip
+   * only when it may: a push that was never made to this repository goes straight to the blobs.
+   */
+  askManifest?: boolean;
 }
 
 /**
@@ -43,31 +59,31 @@ export interface PushOptions {
  */
 export const SMALL_BLOB = 64 * 1024;
 
-function damaged(digest: string, what: string): BrrError {
-  return new BrrError(
-    'store_corrupt',
-    `${what} ${digest} is missing or damaged in the local store; refusing to push it`,
-    {
-      hint: 'rebuild the image (brr build --no-cache) or pull it again',
-    },
-  );
-}
+type BlobOutcome = 'pushed' | 'skipped' | 'mounted';
 
 async function pushBlob(
   client: RegistryClient,
   layout: OciLayout,
   d: Descriptor,
+  homes: readonly string[],
   progress: (l: string) => void,
-): Promise<boolean> {
-  if (d.size > SMALL_BLOB && (await hasRemoteBlob(client, d.digest))) {
-    progress(`skip ${d.digest.slice(7, 19)} (already in ${client.registry}/${client.repository})`);
-    return false;
+): Promise<BlobOutcome> {
+  const short = d.digest.slice(7, 19);
+  const known = homes.includes(client.repository);
+  const from = homes.find((r) => r !== client.repository) ?? null;
+  // A mount answers "already here" too (201), so a blob that can be mounted is not asked about.
+  if ((known || (d.size > SMALL_BLOB && !from)) && (await hasRemoteBlob(client, d.digest))) {
+    progress(`skip ${short} (already in ${client.registry}/${client.repository})`);
+    return 'skipped';
   }
-  // Only blobs that travel are read here; the registry checks the digest of what it receives too.
-  if ((await layout.verifyBlob(d.digest)) !== 'ok') throw damaged(d.digest, 'blob');
-  progress(`push ${d.digest.slice(7, 19)} (${d.size} bytes)`);
-  await uploadBlob(client, layout, d.digest, d.size);
-  return true;
+  if (!from) progress(`push ${short} (${d.size} bytes)`);
+  const how = await uploadBlob(client, layout, d, from);
+  if (how === 'mounted') {
+    progress(`mount ${short} from ${client.registry}/${from}`);
+    return 'mounted';
+  }
+  if (from) progress(`push ${short} (${d.size} bytes; the registry did not mount it from ${from})`);
+  return 'pushed';
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time, results in order. */
@@ -85,11 +101,11 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (t: T) => Prom
 }
 
 /**
- * Pushes the image. The first request asks whether the registry already has this manifest: a
- * registry only accepts a manifest whose blobs it holds, so a yes skips every blob question
- * (re-tagging, promoting the same build again). Otherwise each distinct blob is handled at once
- * (bounded), large ones after a HEAD, and the manifest goes last. The client's keep-alive
- * connections are reused across all of it.
+ * Pushes the image. The first request asks whether the registry already has this manifest
+ * (unless the caller knows it is new there): a registry only accepts a manifest whose blobs it
+ * holds, so a yes skips every blob question (re-tagging, pushing the same build again).
+ * Otherwise each distinct blob is handled at once (bounded), and the manifest goes last. The client's keep-alive connections are reused across
+ * all of it.
  */
 export async function pushImage(opts: PushOptions): Promise<PushResult> {
   const { layout, client, digest } = opts;
@@ -104,16 +120,16 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   const seen = new Set<string>();
   const blobs = [manifest.config, ...manifest.layers].filter((d) => !seen.has(d.digest) && !!seen.add(d.digest));
   const before = client.bytesSent;
-  let pushed = 0;
-  if (await hasManifest(client, digest)) {
+  let outcomes: BlobOutcome[] = [];
+  if ((opts.askManifest ?? true) && (await hasManifest(client, digest))) {
     progress(`skip all blobs (manifest ${digest.slice(7, 19)} already in ${client.registry}/${client.repository})`);
   } else {
     const limit = Math.max(1, opts.concurrency ?? 4);
-    const done = await pool(blobs, limit, (d) => pushBlob(client, layout, d, progress));
-    pushed = done.filter(Boolean).length;
+    outcomes = await pool(blobs, limit, (d) => pushBlob(client, layout, d, opts.homes?.get(d.digest) ?? [], progress));
   }
   const mediaType = manifest.mediaType ?? MEDIA_TYPES.manifest;
   await putManifest(client, opts.tag ?? digest, mediaType, bytes);
+  const pushed = outcomes.filter((o) => o === 'pushed').length;
   return {
     reference: formatImageRef({ registry: client.registry, repository: client.repository, digest }),
     digest,
@@ -121,5 +137,6 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
     bytesSent: client.bytesSent - before,
     blobsPushed: pushed,
     blobsSkipped: blobs.length - pushed,
+    blobsMounted: outcomes.filter((o) => o === 'mounted').length,
   };
 }

@@ -96,6 +96,22 @@ describe.skipIf(!!skip)('registry auth', () => {
     expect(JSON.parse(p.stdout).digest).toBe(digest);
   });
 
+  it('Bearer: a push to another repository mounts the blobs, with a token that may pull from the first', async () => {
+    const env = withAuth(token.host, TEST_PASSWORD);
+    const first = await s.brr(['push', '--to', `${token.host}/nf/src:v1`, '--json'], { env });
+    expect(first.code, first.stderr).toBe(0);
+    const r = await s.brr(['push', '--to', `${token.host}/nf/copy:v1`, '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ digest, blobsPushed: 0, blobsMounted: 2 });
+    expect(tokens.requests.some((q) => q.authenticated && q.scopes.includes('repository:nf/src:pull'))).toBe(true);
+    // (Not skopeo here: a synchronous child would block this process, which serves the tokens.)
+    const p = await s.brr(['pull', `${token.host}/nf/copy:v1`, '--json'], {
+      env: { ...env, BRR_HOME: path.join(dir, 'h3') },
+    });
+    expect(p.code, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout).digest).toBe(digest);
+  });
+
   it('Bearer: wrong credentials are refused by the token service → registry_unauthorized', async () => {
     const r = await s.brr(['push', '--to', `${token.host}/nf/app:v3`, '--json'], { env: withAuth(token.host, WRONG) });
     expect(r.code).toBe(1);

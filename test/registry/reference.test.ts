@@ -6,6 +6,7 @@ import { composeContainerConfig, mergeEnv } from '../../src/build/base-image.js'
 import { parseManifest } from '../../src/manifest/load.js';
 import { fetchToken, parseChallenge, tokenScopes } from '../../src/registry/auth.js';
 import { RegistryClient } from '../../src/registry/client.js';
+import type { Transport } from '../../src/registry/http.js';
 import { authFiles, credentialsIn, findCredentials } from '../../src/registry/credentials.js';
 import { parsePlatform, selectPlatform, type IndexEntry } from '../../src/registry/media-types.js';
 import { formatImageRef, isLoopback, parseImageRef, registryScheme } from '../../src/registry/reference.js';
@@ -13,9 +14,9 @@ import { formatImageRef, isLoopback, parseImageRef, registryScheme } from '../..
 /** The pure parts of the registry client: references, transport, challenges, credentials, platforms, config. */
 
 const D = `sha256:${'a'.repeat(64)}`;
-const noFetch = (() => {
+const noTransport: Transport = () => {
   throw new Error('no request may be made');
-}) as unknown as typeof fetch;
+};
 
 describe('image references', () => {
   it.each([
@@ -83,7 +84,7 @@ describe('transport: loopback is plain HTTP, anything else HTTPS unless --insecu
         ref: parseImageRef('http://registry.invalid/a'),
         actions: ['pull'],
         credentials: null,
-        fetch: noFetch,
+        transport: noTransport,
       }),
     ).rejects.toMatchObject({ code: 'registry_insecure', exitCode: 2 });
   });
@@ -96,7 +97,7 @@ describe('transport: loopback is plain HTTP, anything else HTTPS unless --insecu
       credentials: { username: 'u', password: 'p' },
       registry: 'reg.io',
       insecure: false,
-      fetch: noFetch,
+      transport: noTransport,
     };
     await expect(fetchToken(req, null)).rejects.toMatchObject({ code: 'registry_insecure' });
   });

@@ -44,9 +44,13 @@ export function registerRegistryCommands(program: Command): void {
           bytesSent: r.bytesSent,
           blobsPushed: r.blobsPushed,
           blobsSkipped: r.blobsSkipped,
+          blobsMounted: r.blobsMounted,
         });
       }
-      info(`pushed ${r.blobsPushed} blob(s), skipped ${r.blobsSkipped} already there; sent ${humanBytes(r.bytesSent)}`);
+      const mounted = r.blobsMounted > 0 ? ` (${r.blobsMounted} mounted from other repositories)` : '';
+      info(
+        `pushed ${r.blobsPushed} blob(s), skipped ${r.blobsSkipped} already there${mounted}; sent ${humanBytes(r.bytesSent)}`,
+      );
       out(r.reference);
     });
 
