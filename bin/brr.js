@@ -6,8 +6,8 @@
 // must be the user's own; anything else is not used), one file per bundle file (its inode, size
 // and times), Node version, architecture and command; V8 itself rejects a cache it cannot use and
 // the file is then rewritten; the newest 64 files are kept.
-// BRR_COMPILE_CACHE=0 turns the cache off; without dist/brr.cjs (tsc run alone), or with
-// BRR_BUNDLE=0, the CLI's ES modules in dist/ are imported as they are. This file is CommonJS
+// BRR_COMPILE_CACHE=0 turns the cache off; without dist/brr.cjs, with one older than dist/ (tsc
+// run alone), or with BRR_BUNDLE=0, the CLI's ES modules in dist/ are imported as they are. This file is CommonJS
 // (bin/package.json), so a command does not start Node's ES module loader either.
 'use strict';
 const { createHash } = require('node:crypto');
@@ -31,15 +31,22 @@ const vm = require('node:vm');
 module_.enableCompileCache?.();
 const bundle = path.join(__dirname, '..', 'dist', 'brr.cjs');
 let source = null;
-if (process.env.BRR_BUNDLE !== '0') {
-  try {
-    source = readFileSync(bundle, 'utf8');
-  } catch (e) {
-    if (e.code !== 'ENOENT') throw e;
-  }
-}
+if (process.env.BRR_BUNDLE !== '0' && bundleIsCurrent()) source = readFileSync(bundle, 'utf8');
 if (source === null) import('../dist/cli/main.js');
 else runBundle(source);
+
+/**
+ * Whether dist/brr.cjs exists and was made after the last compile: a `tsc` run alone (without
+ * scripts/bundle.mjs) leaves the bundle behind the code, and the ES modules are then what is current.
+ */
+function bundleIsCurrent() {
+  try {
+    return statSync(bundle).mtimeMs >= statSync(path.join(__dirname, '..', 'dist', 'cli', 'main.js')).mtimeMs;
+  } catch (e) {
+    if (e.code === 'ENOENT') return false;
+    throw e;
+  }
+}
 
 function runBundle(text) {
   const cacheFile = process.env.BRR_COMPILE_CACHE === '0' ? null : cachePath();

@@ -13,6 +13,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,6 +80,24 @@ describe('the CLI code cache', () => {
     const bundled = brr(home, ['releases', '--app', 'nope'], { BRR_COMPILE_CACHE: '0' });
     expect(caches(home)).toEqual([]);
     expect(brr(home, ['releases', '--app', 'nope'], { BRR_COMPILE_CACHE: '0', BRR_BUNDLE: '0' })).toEqual(bundled);
+  });
+
+  it('a bundle older than the compiled modules (tsc run alone) is not run: the ES modules are', () => {
+    const home = path.join(dir, 'f');
+    const main = path.join(ROOT, 'dist', 'cli', 'main.js');
+    const bundle = path.join(ROOT, 'dist', 'brr.cjs');
+    const bundleTime = statSync(bundle).mtime;
+    const expected = brr(home, ['releases', '--app', 'nope']);
+    expect(caches(home)).toHaveLength(1);
+    rmSync(path.join(home, 'brr'), { recursive: true });
+    try {
+      utimesSync(bundle, bundleTime, new Date(statSync(main).mtimeMs - 60_000));
+      expect(brr(home, ['releases', '--app', 'nope'])).toEqual(expected);
+      // The ES modules write no code cache: the bundle did not run.
+      expect(caches(home)).toEqual([]);
+    } finally {
+      utimesSync(bundle, bundleTime, bundleTime);
+    }
   });
 
   it('an unwritable cache home costs nothing but the cache', () => {
