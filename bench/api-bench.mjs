@@ -16,6 +16,9 @@ import { draftFor } from './ledger-workload.mjs';
 
 const flag = numberFlag;
 const TOTAL = flag('--releases', 100_000);
+// A real app's history has run-stage events beside its releases (switch-started and activated
+// for each release that ran): what the page reads for `current` and signers must not grow with them.
+const EVENTS_PER_RELEASE = flag('--events-per-release', 2);
 const CLIENTS = flag('--clients', 50);
 const SECONDS = flag('--seconds', 10);
 const log = (s) => process.stderr.write(`${s}\n`);
@@ -47,8 +50,12 @@ try {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const ledger = openSqliteLedger(path.join(home, 'ledger.db'), { durability: 'normal' });
   const fillStart = performance.now();
+  const at = new Date('2026-01-01T00:00:00Z').toISOString();
   for (let i = 0; i < TOTAL; i++) {
-    await ledger.appendRelease('upf', draftFor(i));
+    const r = await ledger.appendRelease('upf', draftFor(i));
+    const types = ['switch-started', 'activated'].slice(0, EVENTS_PER_RELEASE);
+    for (const type of types)
+      await ledger.appendEvent('upf', { type, release: r.id, detail: {}, actor: 'bench@host', createdAt: at });
     if ((i + 1) % 20_000 === 0) log(`filled ${i + 1}`);
   }
   const fillS = (performance.now() - fillStart) / 1000;
@@ -127,7 +134,7 @@ try {
     `One request alone (before the run): ${firstMs.toFixed(1)} ms. Under load the latency is mostly queueing in the one`,
     'server process (50 clients ÷ the throughput), not the read.',
     '',
-    `History of ${TOTAL.toLocaleString('en-US')} releases filled in ${fillS.toFixed(1)} s through \`appendRelease\`; a page is`,
+    `History of ${TOTAL.toLocaleString('en-US')} releases and ${(TOTAL * Math.min(2, EVENTS_PER_RELEASE)).toLocaleString('en-US')} run-stage events (\`switch-started\`, \`activated\` per release) filled in ${fillS.toFixed(1)} s through \`appendRelease\`/\`appendEvent\`; a page is`,
     'one range read on the (app, seq) index, so its cost does not grow with the history. The client process used',
     `${((clientCpu.user + clientCpu.system) / 1e6).toFixed(1)} s of CPU over the ${wall.toFixed(1)} s run.`,
     '',

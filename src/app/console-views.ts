@@ -12,9 +12,9 @@ import { listAppTargets } from './app-target.js';
 import { currentConfig } from './change-config.js';
 import { listProcessesAndProblems, type ProcessInfo } from './processes.js';
 import { publicRelease, type PublicRelease } from './releases.js';
+import { readEventIndex } from './event-index.js';
 import { releaseSigners, type ReleaseSigner } from './release-signers.js';
 import { appStatus } from './status.js';
-import { currentReleaseId } from '../release/state.js';
 
 export interface AppSummary {
   app: string;
@@ -104,9 +104,9 @@ export async function pageAppReleases(
   const page = await ctx.ledger.listReleases(app, { limit, beforeSeq });
   // Only an empty page asks whether the app exists.
   if (page.length === 0) await assertAppKnown(ctx, app);
-  const events = await ctx.ledger.listEvents(app);
-  const current = currentReleaseId(events);
-  const signers = releaseSigners(events, page);
+  const index = await readEventIndex(ctx.ledger, app);
+  const current = index.current;
+  const signers = releaseSigners(index, page);
   const last = page[page.length - 1];
   return {
     releases: page.map((r) => ({ ...publicRelease(r, current), ...signers.get(r.id)! })),

@@ -2,7 +2,14 @@ import { notFound } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
 import type { VerifyProblem, VerifyResult } from '../ledger/ledger.js';
 import { checkSignature } from '../release/signing.js';
-import { signerName, trustChangeProblems, trustPolicy, trustedSignature, releaseSignatures } from '../release/trust.js';
+import {
+  releaseSignatures,
+  signedEventsByRelease,
+  signerName,
+  trustChangeProblems,
+  trustPolicy,
+  trustedSignature,
+} from '../release/trust.js';
 import type { Context } from './context.js';
 
 /** Who signed one release, as `brr verify` reports it. */
@@ -54,8 +61,9 @@ export async function verifyLedger(ctx: Context, app?: string): Promise<LedgerVe
     const events = await ctx.ledger.listEvents(a);
     problems.push(...signatureProblems(a, releases, events), ...trustChangeProblems(a, events));
     const policy = trustPolicy(events);
+    const signed = signedEventsByRelease(events);
     for (const r of releases) {
-      const checks = releaseSignatures(events, r);
+      const checks = releaseSignatures(signed.get(r.id) ?? [], r);
       const trustedOne = trustedSignature(policy, checks);
       signers.push({
         app: a,

@@ -61,12 +61,13 @@ export function stagedConfig(events: readonly EventLike[]): Config {
  * 'failed' alone changes nothing: the old release keeps serving until the run stage says otherwise.
  */
 export function currentReleaseId(events: readonly EventLike[]): string | null {
-  let current: string | null = null;
-  for (const e of events) {
-    if (e.type === 'activated' || e.type === 'rolled-back') current = e.release;
-    else if (e.type === 'stopped') current = null;
-  }
-  return current;
+  return events.reduce(currentAfter, null as string | null);
+}
+
+/** Pure: the current release once `e` is appended, given the current one before it (a fold step of currentReleaseId). */
+export function currentAfter(current: string | null, e: Pick<EventLike, 'type' | 'release'>): string | null {
+  if (e.type === 'activated' || e.type === 'rolled-back') return e.release;
+  return e.type === 'stopped' ? null : current;
 }
 
 /** Whether the release phase of `release` already succeeded ('release-phase-succeeded' for its id). */

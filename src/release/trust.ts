@@ -183,6 +183,22 @@ export function planTrustChange(
   return { type: 'trust-changed', release: null, detail: { ...detail }, actor, createdAt: now.toISOString() };
 }
 
+/**
+ * Pure: the 'signed' events of each release id, oldest first, in one pass. Give a release's list
+ * to releaseSignatures when checking many releases: filtering the whole log per release made
+ * `brr verify` quadratic in the history (100,000 releases: minutes).
+ */
+export function signedEventsByRelease<E extends EventLike>(events: readonly E[]): Map<string, E[]> {
+  const out = new Map<string, E[]>();
+  for (const e of events) {
+    if (e.type !== 'signed' || !e.release) continue;
+    const list = out.get(e.release);
+    if (list) list.push(e);
+    else out.set(e.release, [e]);
+  }
+  return out;
+}
+
 /** Every 'signed' event of `release`, checked against its current hash, in ledger order. */
 export function releaseSignatures(
   events: readonly EventLike[],
