@@ -1,16 +1,19 @@
 #!/usr/bin/env node
-// The `brr` executable. It runs dist/brr.cjs (the whole CLI in one script, made by
-// scripts/bundle.mjs) compiled from a V8 code cache, so a command pays neither for resolving and
-// reading some 60 modules nor for compiling them again (issue 13: Node 20 has no compile cache of
-// its own). The cache is per user, in $XDG_CACHE_HOME/brr or ~/.cache/brr (a directory 0700 that
-// must be the user's own; anything else is not used), one file per bundle file (its inode, size
-// and times), Node version, architecture and command; V8 itself rejects a cache it cannot use and
-// the file is then rewritten; the newest 64 files are kept.
-// BRR_COMPILE_CACHE=0 turns the cache off; without dist/brr.cjs, with one older than dist/ (tsc
-// run alone), or with BRR_BUNDLE=0, the CLI's ES modules in dist/ are imported as they are. This file is CommonJS
-// (bin/package.json), so a command does not start Node's ES module loader either.
+// The `brr` executable. It runs the CLI bundled by scripts/bundle.mjs, compiled from a V8 code
+// cache, so a command pays neither for resolving and reading some 60 modules nor for compiling
+// them again (issue 13: Node 20 has no compile cache of its own). A command named in
+// dist/bundles/commands.json runs its own bundle (the CLI's entry, commander and that command's
+// module with what it imports: a push reads and compiles a fifth of the whole CLI); help, typos and
+// `--version` run dist/brr.cjs, which holds every command. The cache is per user, in
+// $XDG_CACHE_HOME/brr or ~/.cache/brr (a directory 0700 that must be the user's own; anything else
+// is not used), one file per bundle file (its inode, size and times), Node version, architecture
+// and command; V8 itself rejects a cache it cannot use and the file is then rewritten; the newest
+// 64 files are kept.
+// BRR_COMPILE_CACHE=0 turns the cache off; without the bundles, with ones older than dist/ (tsc
+// run alone), or with BRR_BUNDLE=0, the CLI's ES modules in dist/ are imported as they are. This
+// file is CommonJS (bin/package.json), so a command does not start Node's ES module loader either,
+// and it loads only what it needs from Node itself (node:crypto alone would cost ~3 ms).
 'use strict';
-const { createHash } = require('node:crypto');
 const {
   closeSync,
   lstatSync,
@@ -24,26 +27,55 @@ const {
   writeSync,
 } = require('node:fs');
 const module_ = require('node:module');
-const os = require('node:os');
 const path = require('node:path');
 const vm = require('node:vm');
 
 module_.enableCompileCache?.();
-const bundle = path.join(__dirname, '..', 'dist', 'brr.cjs');
-let source = null;
-if (process.env.BRR_BUNDLE !== '0' && bundleIsCurrent()) source = readFileSync(bundle, 'utf8');
-if (source === null) import('../dist/cli/main.js');
-else runBundle(source);
+const dist = path.join(__dirname, '..', 'dist');
+const args = process.argv.slice(2);
+const command = commandNameOf(args);
+const bundle = process.env.BRR_BUNDLE === '0' ? null : currentBundle(command);
+if (bundle === null) import('../dist/cli/main.js');
+else runBundle(readFileSync(bundle, 'utf8'));
 
 /**
- * Whether dist/brr.cjs exists and was made after the last compile: a `tsc` run alone (without
- * scripts/bundle.mjs) leaves the bundle behind the code, and the ES modules are then what is current.
+ * The command named on the command line, as cli/command-table.ts's commandNameOf finds it: the
+ * first argument that is not an option, past `--signing-key FILE` (the one root option with a
+ * value), or the one after `--`.
  */
-function bundleIsCurrent() {
+function commandNameOf(argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return argv[i + 1];
+    if (a === '--signing-key') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return a;
+  }
+  return undefined;
+}
+
+/**
+ * The bundle to run: the named command's own, else the whole CLI (dist/brr.cjs); null when the
+ * bundle does not exist or is older than the last compile (a `tsc` run alone leaves the bundles
+ * behind the code, and the ES modules are then what is current).
+ */
+function currentBundle(name) {
+  let file = path.join(dist, 'brr.cjs');
+  if (name !== undefined) {
+    try {
+      const table = JSON.parse(readFileSync(path.join(dist, 'bundles', 'commands.json'), 'utf8'));
+      if (Object.hasOwn(table, name)) file = path.join(dist, 'bundles', table[name]);
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e;
+    }
+  }
   try {
-    return statSync(bundle).mtimeMs >= statSync(path.join(__dirname, '..', 'dist', 'cli', 'main.js')).mtimeMs;
+    return statSync(file).mtimeMs >= statSync(path.join(dist, 'cli', 'main.js')).mtimeMs ? file : null;
   } catch (e) {
-    if (e.code === 'ENOENT') return false;
+    if (e.code === 'ENOENT') return null;
     throw e;
   }
 }
@@ -72,7 +104,8 @@ function runBundle(text) {
 
 /** Where this bundle's cache lives, or null when there is no private cache directory to use. */
 function cachePath() {
-  const base = process.env.XDG_CACHE_HOME || (os.homedir() && path.join(os.homedir(), '.cache'));
+  const home = process.env.HOME || require('node:os').homedir();
+  const base = process.env.XDG_CACHE_HOME || (home && path.join(home, '.cache'));
   if (!base || !path.isAbsolute(base)) return null;
   const dir = path.join(base, 'brr');
   try {
@@ -83,7 +116,7 @@ function cachePath() {
   } catch {
     return null;
   }
-  // Keyed on the bundle file's identity rather than a hash of its 650 KB (which would cost more
+  // Keyed on the bundle file's identity rather than a hash of its contents (which would cost more
   // than a few ms per command); V8 checks the source length and its own version and flags too.
   let id;
   try {
@@ -92,11 +125,22 @@ function cachePath() {
   } catch {
     return null;
   }
-  const key = createHash('sha256').update(`${process.version} ${process.arch} ${id}`).digest('hex');
+  const key = fnv128(`${process.version} ${process.arch} ${bundle} ${id}`);
   // One cache per command: each holds the functions its command compiled (V8 cannot merge them).
-  const word = process.argv.slice(2).find((a) => !a.startsWith('-'));
-  const command = word && /^[a-z][a-z-]{0,19}$/.test(word) ? word : 'other';
-  return path.join(dir, `cli-${key.slice(0, 32)}-${command}.v8cache`);
+  const word = command && /^[a-z][a-z-]{0,19}$/.test(command) ? command : 'other';
+  const part = path.dirname(bundle) === dist ? 'all' : path.basename(bundle, '.cjs');
+  return path.join(dir, `cli-${key}-${part}-${word}.v8cache`);
+}
+
+/** 32 hex digits naming a cache file (four FNV-1a 32-bit hashes with different seeds): no node:crypto needed. */
+function fnv128(text) {
+  let out = '';
+  for (const seed of [0x811c9dc5, 0x01000193, 0x9e3779b9, 0x85ebca6b]) {
+    let h = seed;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    out += h.toString(16).padStart(8, '0');
+  }
+  return out;
 }
 
 function writeCache(file, script) {

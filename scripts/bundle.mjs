@@ -1,5 +1,9 @@
 // Packs the compiled CLI (dist/cli/main.js and everything it imports, static or dynamic) into one
-// CommonJS file, dist/brr.cjs, that bin/brr.js runs with a V8 code cache (issue 13). Node 20 has no
+// CommonJS file, dist/brr.cjs, that bin/brr.js runs with a V8 code cache (issue 13), and the same
+// once per command module of cli/command-table.ts into dist/bundles/<module>.cjs, where the
+// table can load only that module: a command then reads, compiles and runs only its own part of
+// the CLI (a push a fifth of it). dist/bundles/commands.json maps each command name to its
+// bundle for bin/brr.js; help and unknown commands run dist/brr.cjs. Node 20 has no
 // module compile cache (module.enableCompileCache is Node 22), and resolving, reading and compiling
 // some 60 ES modules per command cost about as much as Node's own start-up; one script compiled
 // from a cache does not. npm packages other than commander stay outside (required from
@@ -11,7 +15,7 @@
 // package.json two folders up, or npm packages); this script refuses to bundle when one does not.
 //
 //   node scripts/bundle.mjs        (after tsc -p tsconfig.build.json; part of npm run build)
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -39,9 +43,24 @@ if (misplaced.length > 0) {
   process.exit(1);
 }
 
-await build({
+// The command modules, in table order: each entry's load() imports exactly one of them.
+const tableFile = path.join(DIST, 'cli', 'command-table.js');
+const tableText = readFileSync(tableFile, 'utf8');
+const IMPORT = /import\((['"])\.\/commands\/([\w-]+)\.js\1\)/g;
+const modules = [...tableText.matchAll(IMPORT)].map((m) => m[2]);
+const { commandTable } = await import(new URL(`file://${tableFile}`).href);
+if (
+  modules.length !== commandTable.length ||
+  commandTable.some((entry, i) => !String(entry.load).includes(`./commands/${modules[i]}.js`))
+) {
+  console.error('bundle: every entry of cli/command-table.js must import exactly one ./commands/<name>.js');
+  process.exit(1);
+}
+
+/** esbuild options shared by every bundle; `mainFrom` is the path from the bundle's folder to dist/. */
+const common = (outfile, mainFrom) => ({
   entryPoints: [path.join(DIST, 'cli', 'main.js')],
-  outfile: path.join(DIST, 'brr.cjs'),
+  outfile,
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -53,7 +72,35 @@ await build({
   external: ['better-sqlite3', 'pg', 'yaml', '@kubernetes/client-node'],
   define: { 'import.meta.url': '__brrMainUrl' },
   banner: {
-    js: `var __brrMainUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, 'cli', 'main.js')).href;`,
+    js: `var __brrMainUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(mainFrom)}, 'cli', 'main.js')).href;`,
   },
   logLevel: 'warning',
 });
+
+/** Loads cli/command-table.js with every command module but `keep` replaced by a rejection. */
+const onlyModule = (keep) => ({
+  name: 'only-module',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]cli[\\/]command-table\.js$/ }, () => ({
+      loader: 'js',
+      contents: tableText.replace(IMPORT, (all, _q, name) =>
+        name === keep
+          ? all
+          : `Promise.reject(new Error(${JSON.stringify(`brr: ./commands/${name}.js is not in the ${keep} bundle`)}))`,
+      ),
+    }));
+  },
+});
+
+const BUNDLES = path.join(DIST, 'bundles');
+rmSync(BUNDLES, { recursive: true, force: true });
+mkdirSync(BUNDLES);
+await Promise.all([
+  build(common(path.join(DIST, 'brr.cjs'), '.')),
+  ...modules.map((name) => build({ ...common(path.join(BUNDLES, `${name}.cjs`), '..'), plugins: [onlyModule(name)] })),
+]);
+const commands = {};
+commandTable.forEach((entry, i) => {
+  for (const n of entry.names) commands[n] = `${modules[i]}.cjs`;
+});
+writeFileSync(path.join(BUNDLES, 'commands.json'), JSON.stringify(commands, null, 2) + '\n');

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { commandTable } from '../../src/cli/command-table.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BRR = path.join(ROOT, 'bin', 'brr.js');
@@ -33,6 +34,9 @@ function brr(cacheHome: string, args: string[], extra: NodeJS.ProcessEnv = {}) {
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+/** dist/bundles/commands.json: command name → its bundle's file name. */
+const commandBundles = (): Record<string, string> =>
+  JSON.parse(readFileSync(path.join(ROOT, 'dist', 'bundles', 'commands.json'), 'utf8')) as Record<string, string>;
 const caches = (cacheHome: string) =>
   existsSync(path.join(cacheHome, 'brr'))
     ? readdirSync(path.join(cacheHome, 'brr')).filter((f) => f.endsWith('.v8cache'))
@@ -45,7 +49,8 @@ describe('the CLI code cache', () => {
     const first = brr(home, ['releases', '--app', 'nope']);
     const files = caches(home);
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(/^cli-[0-9a-f]{32}-releases\.v8cache$/);
+    // Named after the bundle that ran (the release commands' own) and the command.
+    expect(files[0]).toMatch(/^cli-[0-9a-f]{32}-release-releases\.v8cache$/);
     expect(statSync(path.join(home, 'brr')).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(home, 'brr', files[0]!)).mode & 0o777).toBe(0o600);
     const before = statSync(path.join(home, 'brr', files[0]!)).mtimeMs;
@@ -55,6 +60,8 @@ describe('the CLI code cache', () => {
     expect(statSync(path.join(home, 'brr', files[0]!)).mtimeMs).toBe(before);
     brr(home, ['--version']);
     expect(caches(home)).toHaveLength(2);
+    // `--version` names no command: the whole CLI ran.
+    expect(caches(home).some((f) => /^cli-[0-9a-f]{32}-all-other\.v8cache$/.test(f))).toBe(true);
   });
 
   it('a corrupt cache is rejected by V8, the command still works and the file is rewritten', () => {
@@ -85,7 +92,7 @@ describe('the CLI code cache', () => {
   it('a bundle older than the compiled modules (tsc run alone) is not run: the ES modules are', () => {
     const home = path.join(dir, 'f');
     const main = path.join(ROOT, 'dist', 'cli', 'main.js');
-    const bundle = path.join(ROOT, 'dist', 'brr.cjs');
+    const bundle = path.join(ROOT, 'dist', 'bundles', commandBundles().releases!);
     const bundleTime = statSync(bundle).mtime;
     const expected = brr(home, ['releases', '--app', 'nope']);
     expect(caches(home)).toHaveLength(1);
@@ -105,5 +112,50 @@ describe('the CLI code cache', () => {
     writeFileSync(home, 'not a directory');
     const r = brr(home, ['releases', '--app', 'nope']);
     expect(r).toEqual(brr(home, ['releases', '--app', 'nope'], { BRR_COMPILE_CACHE: '0' }));
+  });
+});
+
+describe('command bundles (dist/bundles)', () => {
+  it('name every command of the table, and each runs its command (help from its own bundle)', () => {
+    const table = commandBundles();
+    expect(Object.keys(table).sort()).toEqual(commandTable.flatMap((m) => [...m.names]).sort());
+    const home = path.join(dir, 'g');
+    for (const name of Object.keys(table)) {
+      const r = brr(home, [name, '--help']);
+      expect(r.status, `brr ${name} --help: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain(`Usage: brr ${name}`);
+      // Same text as the whole CLI's.
+      expect(r).toEqual(brr(home, [name, '--help'], { BRR_BUNDLE: '0' }));
+    }
+    const part = (f: string) => /^cli-[0-9a-f]{32}-([a-z-]+)-[a-z-]+\.v8cache$/.exec(f)?.[1];
+    expect(new Set(caches(home).map(part))).toEqual(new Set(Object.values(table).map((f) => f.replace(/\.cjs$/, ''))));
+  });
+
+  it('are picked past root options exactly as the CLI finds the command', () => {
+    const home = path.join(dir, 'h');
+    const key = path.join(dir, 'no-such-key.pem');
+    for (const args of [
+      ['--signing-key', key, 'push', '--help'],
+      [`--signing-key=${key}`, 'push', '--help'],
+    ]) {
+      const r = brr(home, args);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('Usage: brr push');
+    }
+    expect(caches(home).every((f) => f.includes('-registry-push.'))).toBe(true);
+    // Help and unknown commands need every command: the whole CLI.
+    const help = brr(home, ['help']);
+    for (const m of commandTable) for (const n of m.names) expect(help.stdout).toMatch(new RegExp(`\\n  ${n}\\b`));
+    const typo = brr(home, ['pussh']);
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toMatch(/Did you mean push\?/);
+  });
+
+  it('a command bundle holds its own command module only', () => {
+    const registry = readFileSync(path.join(ROOT, 'dist', 'bundles', commandBundles().push!), 'utf8');
+    expect(registry).toContain('// dist/cli/commands/registry.js');
+    expect(registry).not.toContain('// dist/cli/commands/build.js');
+    expect(registry).not.toContain('// dist/build/');
+    expect(registry).not.toContain('// dist/run/local/supervisor.js');
   });
 });
