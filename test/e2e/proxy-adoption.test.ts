@@ -6,9 +6,12 @@
  * connection per request, one at a time) no connection is refused across the restart: the public
  * listening socket is kept by the fd holder, so connections made while no supervisor runs wait
  * in the kernel's accept queue and are forwarded once the next one takes the socket back. Only
- * the connection the killed supervisor was forwarding is cut.
+ * the connection the killed supervisor was forwarding is cut. The same holds for a proxied UDP
+ * port: its socket is held too, so datagrams sent while no supervisor runs wait in its receive
+ * buffer and are answered once the next one adopts it.
  */
 import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -74,6 +77,39 @@ function startLoad(port: number) {
   };
 }
 
+const UDP_APP = `const dgram = require('dgram');
+const udp = dgram.createSocket('udp4');
+udp.on('message', (m, from) => udp.send(process.env.BRR_RELEASE + '|' + process.pid + '|' + m, from.port, from.address));
+udp.bind(Number(process.env.PORT_DATA), '127.0.0.1');
+require('http').createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT_HTTP), '127.0.0.1');
+`;
+
+/** A datagram every 5 ms from one client socket, each numbered; when each was sent and which were answered. */
+function startUdpLoad(port: number) {
+  const sock = dgram.createSocket('udp4');
+  const sentAt: number[] = [];
+  const answers = new Map<number, string>();
+  sock.on('message', (m) => {
+    const [release, pid, seq] = String(m).split('|');
+    answers.set(Number(seq), `${release}|${pid}`);
+  });
+  sock.on('error', () => {}); // ICMP port unreachable while nothing reads the port
+  const timer = setInterval(() => {
+    sentAt.push(Date.now());
+    sock.send(String(sentAt.length - 1), port, '127.0.0.1');
+  }, 5);
+  return {
+    answers,
+    async stop() {
+      clearInterval(timer);
+      await new Promise((r) => setTimeout(r, 1_000)); // answers still on their way
+      sock.close();
+      const lost = sentAt.map((_, i) => i).filter((i) => !answers.has(i));
+      return { sentAt, lost };
+    },
+  };
+}
+
 let sb: Sandbox | null = null;
 afterAll(async () => {
   await sb?.cleanup();
@@ -129,4 +165,61 @@ describe('a proxied app survives a SIGKILL of its supervisor', () => {
     expect(v2.release).toBe('v2');
     expect(v2.pid).not.toBe(before.pid);
   });
+});
+
+describe('a proxied UDP port survives a SIGKILL of its supervisor', () => {
+  it(
+    'datagrams sent while no supervisor runs wait in the held socket and are answered',
+    { timeout: 120_000 },
+    async () => {
+      await sb?.cleanup();
+      sb = await Sandbox.withFiles(({ httpPort, udpPort }) => ({
+        'app.cjs': UDP_APP,
+        'brr.yaml': [
+          'app: ux',
+          'processes:',
+          '  nf:',
+          '    command: node app.cjs',
+          '    ports:',
+          `      - { name: http, port: ${httpPort}, protocol: tcp }`,
+          `      - { name: data, port: ${udpPort}, protocol: udp }`,
+          '',
+        ].join('\n'),
+      }));
+      const s = sb;
+      await s.ok(['deploy']);
+      const first = (await s.udp('hello')).split('|');
+      expect(first[0]).toBe('v1');
+
+      const sup = Number(readFileSync(path.join(s.home, 'run', 'supervisor.pid'), 'utf8').split(/\s+/)[0]);
+      const load = startUdpLoad(s.udpPort);
+      await new Promise((r) => setTimeout(r, 300));
+      const killedAt = Date.now();
+      process.kill(sup, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      const restartedAt = Date.now();
+      const next = spawn(process.execPath, [BRR, 'supervise', '--home', s.home], { stdio: 'ignore', detached: true });
+      next.unref();
+      // Answered again: a datagram sent after the restart got its answer.
+      await waitFor('the UDP port to answer again', async () => {
+        const r = await s.udp('again', 500);
+        return r.startsWith('v1|') ? r : undefined;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const { sentAt, lost } = await load.stop();
+      const inGap = sentAt.map((t, i) => [t, i] as const).filter(([t]) => t > killedAt + 20 && t < restartedAt);
+      process.stderr.write(
+        `proxied UDP across a supervisor SIGKILL: ${sentAt.length} datagrams sent, ${inGap.length} while no supervisor ran, ${lost.length} lost (${lost.join(', ') || 'none'})\n`,
+      );
+      expect(inGap.length).toBeGreaterThan(20);
+      // Every datagram sent while no supervisor ran was answered, by the same (adopted) process.
+      expect(inGap.filter(([, i]) => !load.answers.has(i))).toEqual([]);
+      expect(new Set(inGap.map(([, i]) => load.answers.get(i)))).toEqual(new Set([`v1|${first[1]}`]));
+      // Only what the killed supervisor had in hand at the kill can be lost.
+      expect(lost.length).toBeLessThanOrEqual(2);
+      expect(pidsWithHome(s.home)).not.toContain(sup);
+      const ps = await s.json<Array<{ pid: number }>>(['ps']);
+      expect(ps.map((p) => p.pid)).toEqual([Number(first[1])]);
+    },
+  );
 });

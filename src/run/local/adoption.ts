@@ -30,8 +30,11 @@ export interface AdoptionPlan {
 }
 
 /** The fd holder's key for a public socket. */
+/** How the fd holder's keys of public sockets begin. */
+export const SOCKET_KEY_PREFIX = 'sock:';
+
 export function socketKey(p: Parameters<typeof portKey>[0]): string {
-  return `sock:${portKey(p)}`;
+  return `${SOCKET_KEY_PREFIX}${portKey(p)}`;
 }
 
 /** The fd holder's key for one stream of one process instance. */

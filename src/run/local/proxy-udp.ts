@@ -9,6 +9,13 @@ import dgram from 'node:dgram';
 import type { Backend } from './proxy-tcp.js';
 
 export const DEFAULT_FLOW_IDLE_MS = 30_000;
+/**
+ * Datagrams that arrive while no process is set (a restarted supervisor reads what queued in
+ * the held socket before it has pointed the proxy at the adopted processes) wait here, at most
+ * this many and this long, and go out once there is one; beyond that they are dropped, as a
+ * full socket buffer would drop them.
+ */
+export const DEFAULT_WAITING = { max: 1024, ms: 2_000 };
 // How long a moved flow's old upstream socket still passes replies back.
 const LINGER_MS = 300;
 
@@ -28,6 +35,8 @@ export class UdpProxy {
   private readonly flows = new Map<string, Flow>();
   private readonly drainWaiters = new Map<string, Array<() => void>>();
   private rr = 0;
+  private waiting: Array<{ msg: Buffer; address: string; port: number; at: number }> = [];
+  private waitingDropped = 0;
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
@@ -35,6 +44,7 @@ export class UdpProxy {
     private readonly socket: dgram.Socket,
     private readonly idleMs: number,
     private readonly log: (line: string) => void,
+    private readonly waitLimit: { max: number; ms: number } = DEFAULT_WAITING,
   ) {
     socket.on('message', (msg, from) => this.forward(msg, from.address, from.port));
     socket.on('error', (e) => this.log(`proxy: ${e.message}`));
@@ -45,6 +55,20 @@ export class UdpProxy {
   /** New flows go to these processes; live flows stay pinned while their process is in the set or draining. */
   setBackends(backends: Backend[]): void {
     this.backends = [...backends];
+    if (this.backends.length === 0 || this.waiting.length === 0) return;
+    const waited = this.waiting;
+    this.waiting = [];
+    const now = Date.now();
+    for (const w of waited) {
+      if (now - w.at > this.waitLimit.ms) this.waitingDropped++;
+      else this.forward(w.msg, w.address, w.port);
+    }
+    if (this.waitingDropped > 0) {
+      this.log(
+        `proxy: dropped ${this.waitingDropped} datagram(s) that found no process (at most ${this.waitLimit.max} wait, for ${this.waitLimit.ms} ms)`,
+      );
+      this.waitingDropped = 0;
+    }
   }
 
   flowsTo(id: string): number {
@@ -85,6 +109,7 @@ export class UdpProxy {
 
   close(): void {
     this.closed = true;
+    this.waiting = [];
     clearInterval(this.sweeper);
     for (const f of [...this.flows.values()]) this.endFlow(f);
     closeQuietly(this.socket);
@@ -106,13 +131,23 @@ export class UdpProxy {
     let flow = this.flows.get(key);
     if (!flow) {
       const backend = this.pick();
-      // No process at all (first start before any is healthy): UDP has no way to wait; drop.
-      if (!backend) return;
+      // No process yet: the datagram waits a little for one (see DEFAULT_WAITING).
+      if (!backend) return this.wait(msg, address, port);
       flow = this.openFlow(key, address, port, backend);
     }
     flow.lastSeen = Date.now();
     if (flow.queue) flow.queue.push(msg);
     else flow.upstream.send(msg);
+  }
+
+  private wait(msg: Buffer, address: string, port: number): void {
+    const now = Date.now();
+    const { max, ms } = this.waitLimit;
+    while (this.waiting.length > 0 && (this.waiting.length >= max || now - this.waiting[0]!.at > ms)) {
+      this.waiting.shift();
+      this.waitingDropped++;
+    }
+    this.waiting.push({ msg, address, port, at: now });
   }
 
   private openFlow(key: string, address: string, port: number, backend: Backend): Flow {

@@ -116,11 +116,12 @@ export function bindProxyTcpHandle(spec: PortSpec): { handle: object; port: numb
 }
 
 /**
- * Checks that `spec` (a UDP port) can be bound, then lets go: dgram has no way to adopt a
- * handle, so the proxy binds it again right away, with this check's error if it is taken.
+ * Binds a UDP socket for the supervisor's own proxy and returns Node's handle, which a
+ * `dgram.Socket` adopts (proxy-port.ts), as one received from the fd holder is: bind errors are
+ * reported here, synchronously, with the same codes and hints as for held sockets.
  */
-export function probeUdpPort(spec: PortSpec): void {
-  bindHandle(spec.name, 'udp', spec.address, spec.port).handle.close();
+export function bindProxyUdpHandle(spec: PortSpec): { handle: NativeHandle; port: number } {
+  return bindHandle(spec.name, 'udp', spec.address, spec.port);
 }
 
 /**

@@ -9,7 +9,7 @@ import { brrVersion } from '../../core/version.js';
 import type { PortSpec } from '../../core/types.js';
 import { MAX_TIMER_MS } from '../../manifest/duration.js';
 import type { RunSpec, SupervisorDeps } from '../types.js';
-import { planAdoption, socketKey, verifyEntries } from './adoption.js';
+import { planAdoption, socketKey, SOCKET_KEY_PREFIX, verifyEntries } from './adoption.js';
 import { AppTable } from './app-table.js';
 import {
   instanceMembers,
@@ -32,7 +32,7 @@ import { DEFAULT_FLOW_IDLE_MS } from './proxy-udp.js';
 import { LogFiles } from './process-log.js';
 import { ReleaseRun } from './release-run.js';
 import { SlotStats } from './slot-stats.js';
-import { bindHeldSocket, bindProxyTcpHandle, type HeldSocket } from './sockets.js';
+import { bindHeldSocket, bindProxyTcpHandle, bindProxyUdpHandle, type HeldSocket } from './sockets.js';
 import { acquireSupervisorLock } from './supervisor-lock.js';
 import { findStrays, killStrays } from './strays.js';
 import { planSlots } from './switch-plan.js';
@@ -128,12 +128,12 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
     const apps = new AppTable();
     const fds = new HeldFds();
     const takenByKey = new Map(taken.map((t) => [t.key, t]));
-    // fds ports and the listening sockets of proxied TCP ports go through the fd holder (a
-    // restarted supervisor takes them back); a proxied UDP port is bound again by the next one.
+    // Public sockets (fds ports, and the sockets of proxied ports) go through the fd holder: a
+    // restarted supervisor takes them back, with what queued in them meanwhile.
     const pool = new PortPool((spec) => holdSocket(spec, takenByKey, fds), {
       udpFlowIdleMs: opts.udpFlowIdleMs ?? DEFAULT_FLOW_IDLE_MS,
       log: (line) => deps.log(`proxy ${line}`),
-      tcpListener: (spec) => holdProxyListener(spec, takenByKey, fds),
+      heldSocket: (spec) => holdProxySocket(spec, takenByKey, fds),
     });
     const logs = new LogFiles(faults, deps.log);
     const ctx: ProcessContext = {
@@ -177,8 +177,9 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
         );
       }
     }
-    // Output pipes of processes that were not adopted (stopped above) are of no use. Public TCP
-    // sockets wait for the resume: a restarted app takes its socket, accept queue and all, back.
+    // Output pipes of processes that were not adopted (stopped above) are of no use. Public
+    // sockets wait for the resume: a restarted app takes its socket back, with the connections
+    // in its accept queue or the datagrams in its receive buffer.
     const closeTaken = (which: (key: string) => boolean) => {
       for (const [key, t] of takenByKey)
         if (which(key)) {
@@ -186,7 +187,7 @@ export async function runSupervisor(deps: SupervisorDeps, opts: SupervisorOption
           takenByKey.delete(key);
         }
     };
-    closeTaken((key) => !key.startsWith(TCP_SOCKET_KEY));
+    closeTaken((key) => !key.startsWith(SOCKET_KEY_PREFIX));
     await fds.keepHolder(home.run, home.root, deps.log);
     const startedAt = deps.clock.now().toISOString();
     const token = writeToken(home.run);
@@ -295,14 +296,12 @@ function holdSocket(spec: PortSpec, taken: Map<string, HeldItem>, fds: HeldFds):
   };
 }
 
-/** How socketKey's keys of public TCP sockets start. */
-const TCP_SOCKET_KEY = 'sock:tcp/';
-
 /**
- * The listening socket of a proxied TCP port: taken from a predecessor's fd holder or bound, and
- * kept in the current holder while the proxy serves it (`release` drops that copy).
+ * The socket of a proxied port (a TCP listener or a UDP socket): taken from a predecessor's fd
+ * holder or bound, and kept in the current holder while the proxy serves it (`release` drops
+ * that copy).
  */
-function holdProxyListener(
+function holdProxySocket(
   spec: PortSpec,
   taken: Map<string, HeldItem>,
   fds: HeldFds,
@@ -310,7 +309,7 @@ function holdProxyListener(
   const key = socketKey(spec);
   const t = taken.get(key);
   taken.delete(key);
-  const handle = t?.handle ?? bindProxyTcpHandle(spec).handle;
+  const handle = t?.handle ?? (spec.protocol === 'udp' ? bindProxyUdpHandle(spec) : bindProxyTcpHandle(spec)).handle;
   fds.hold(key, { name: spec.name, handoff: 'proxy' }, handle);
   return { handle, release: () => fds.drop(key) };
 }

@@ -2,13 +2,15 @@
  * The TCP and UDP forwarders of `handoff: proxy` on their own, with real sockets on 127.0.0.1:
  * half-close and large transfers (back-pressure) over TCP, connections spread across backends,
  * a connection that waits for a backend instead of being refused, UDP flows pinned to one
- * backend with replies from the public port, and flows ending when idle.
+ * backend with replies from the public port, flows ending when idle, and datagrams that arrive
+ * before any backend waiting for one (bounded), in a socket the proxy adopted.
  */
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPortProxy, type PortProxy } from '../../../src/run/local/proxy-port.js';
+import { bindProxyUdpHandle } from '../../../src/run/local/sockets.js';
 import type { Backend } from '../../../src/run/local/proxy-tcp.js';
 import { freePort } from './helpers/fixture.js';
 
@@ -131,5 +133,41 @@ describe('UDP proxy', () => {
     expect((await ask('still')).reply.split('|')[0]).toBe(pinned);
     expect(await proxy.drain(pinned === 'a' ? 'a' : 'b', 5_000)).toBe(0); // ended by going idle
     expect((await ask('new flow')).reply.split('|')[0]).toBe(other.id);
+  });
+
+  it('adopts a bound socket, and datagrams that come before any backend wait for one (bounded)', async () => {
+    const port = await freePort('udp');
+    const spec = { name: 'data', port, protocol: 'udp' as const, address: '127.0.0.1' };
+    // What a supervisor gets from its predecessor's fd holder: a bound handle, with datagrams in it.
+    const { handle } = bindProxyUdpHandle(spec);
+    const client = dgram.createSocket('udp4');
+    cleanups.push(() => client.close());
+    const replies: string[] = [];
+    client.on('message', (r) => replies.push(String(r)));
+    const send = (m: string) => new Promise<void>((r) => client.send(m, port, '127.0.0.1', () => r()));
+    await send('queued in the kernel');
+    let released = 0;
+    const logged: string[] = [];
+    const proxy = openPortProxy(spec, {
+      udpFlowIdleMs: 5_000,
+      udpWaiting: { max: 20, ms: 400 },
+      log: (l) => logged.push(l),
+      heldSocket: () => ({ handle, release: () => released++ }),
+    });
+    cleanups.push(() => proxy.close());
+    await proxy.ready;
+    for (let i = 0; i < 5; i++) await send(`old ${i}`);
+    await new Promise((r) => setTimeout(r, 500)); // older than the 400 ms they may wait
+    for (let i = 0; i < 25; i++) await send(`new ${i}`); // more than the 20 kept: the oldest go
+    await new Promise((r) => setTimeout(r, 100));
+    expect(replies).toEqual([]);
+    proxy.setBackends([await udpBackend('a')]);
+    const deadline = Date.now() + 5_000;
+    while (replies.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(replies).toEqual(Array.from({ length: 20 }, (_, i) => `a|new ${i + 5}`));
+    expect(logged.join('\n')).toMatch(/dropped 11 datagram\(s\) that found no process/);
+    proxy.close();
+    expect(released).toBe(1);
   });
 });
