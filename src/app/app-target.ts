@@ -1,7 +1,7 @@
+import { currentReleaseOf } from '../release/current.js';
 import path from 'node:path';
 import { invalidInput } from '../core/errors.js';
 import type { LedgerEvent } from '../core/types.js';
-import { currentReleaseId } from '../release/state.js';
 import type { AppTarget, KubernetesTarget } from '../run/kubernetes/types.js';
 import type { Context } from './context.js';
 
@@ -110,7 +110,7 @@ export async function setAppTarget(
   app: string,
   target: AppTarget,
 ): Promise<{ target: AppTarget; changed: boolean }> {
-  const before = currentTarget(await ctx.ledger.listEvents(app));
+  const before = await appTarget(ctx, app);
   if (same(before, target)) return { target, changed: false };
   await ctx.ledger.appendEvent(app, {
     type: 'target-set',
@@ -122,8 +122,14 @@ export async function setAppTarget(
   return { target, changed: true };
 }
 
+/**
+ * The app's target from its newest 'target-set' event, read by type (the fold over every event
+ * gives the same, unless that event is malformed: then the fold decides).
+ */
 export async function appTarget(ctx: Context, app: string): Promise<AppTarget> {
-  return currentTarget(await ctx.ledger.listEvents(app));
+  const last = await ctx.ledger.lastEventOf(app, ['target-set']);
+  if (!last) return { target: 'local' };
+  return targetOfDetail(last.detail) ?? currentTarget(await ctx.ledger.listEvents(app));
 }
 
 export interface AppRow {
@@ -136,8 +142,7 @@ export interface AppRow {
 export async function listAppTargets(ctx: Context): Promise<AppRow[]> {
   const rows: AppRow[] = [];
   for (const app of await ctx.ledger.listApps()) {
-    const events = await ctx.ledger.listEvents(app);
-    rows.push({ app, target: currentTarget(events), current: currentReleaseId(events) });
+    rows.push({ app, target: await appTarget(ctx, app), current: await currentReleaseOf(ctx.ledger, app) });
   }
   return rows;
 }

@@ -1,9 +1,10 @@
+import { currentReleaseOf } from '../release/current.js';
 import type { Config, LedgerEvent, Release } from '../core/types.js';
 import type { Context } from './context.js';
 import { parseAssignments, redactConfig, validateConfigKey } from '../release/config.js';
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
 import { sealConfigChange } from '../release/secrets.js';
-import { currentReleaseId, stagedConfig } from '../release/state.js';
+import { stagedConfig } from '../release/state.js';
 import { BrrError } from '../core/errors.js';
 import { readAppState } from './app-state.js';
 import type { VerbOptions } from './lease.js';
@@ -41,11 +42,29 @@ interface ConfigBases {
   base: Release | null;
 }
 
-async function configBases(ctx: Context, app: string, events: readonly LedgerEvent[]): Promise<ConfigBases> {
+/**
+ * The releases a config view or change starts from. The event log is read only when the answer
+ * needs it (a newest release that does not run, or config staged before the first release):
+ * the current release comes from the ledger's type index, so `brr config` of a long history
+ * reads a few rows.
+ */
+async function configBases(
+  ctx: Context,
+  app: string,
+  events: () => Promise<readonly LedgerEvent[]>,
+): Promise<ConfigBases> {
   const latest = await ctx.ledger.latestRelease(app);
-  const current = currentReleaseId(events);
+  const current = await currentReleaseOf(ctx.ledger, app);
   const running = current ? await ctx.ledger.getRelease(app, current) : null;
-  return { latest, running, base: latest ? baseOf(events, latest, running) : null };
+  if (!latest) return { latest, running, base: null };
+  if (!running || running.id === latest.id) return { latest, running, base: latest };
+  return { latest, running, base: baseOf(await events(), latest, running) };
+}
+
+/** The app's event log, read at most once per command. */
+function lazyEvents(ctx: Context, app: string): () => Promise<readonly LedgerEvent[]> {
+  let read: Promise<readonly LedgerEvent[]> | null = null;
+  return () => (read ??= ctx.ledger.listEvents(app));
 }
 
 /**
@@ -53,10 +72,10 @@ async function configBases(ctx: Context, app: string, events: readonly LedgerEve
  * before the first release.
  */
 export async function currentConfig(ctx: Context, app: string): Promise<Config> {
-  const events = await ctx.ledger.listEvents(app);
+  const events = lazyEvents(ctx, app);
   const { running, latest } = await configBases(ctx, app, events);
   const shown = running ?? latest;
-  return shown ? shown.config : stagedConfig(events);
+  return shown ? shown.config : stagedConfig(await events());
 }
 
 /** `brr config show`: the current config with secret values redacted. */
@@ -79,12 +98,12 @@ export interface ConfigView {
 
 /** `brr config show` with where the config comes from: the running release, and any newer one that does not run. */
 export async function viewConfig(ctx: Context, app: string): Promise<ConfigView> {
-  const events = await ctx.ledger.listEvents(app);
+  const events = lazyEvents(ctx, app);
   const { latest, running, base } = await configBases(ctx, app, events);
   const shown = running ?? latest;
   if (!shown)
     return {
-      config: redactConfig(stagedConfig(events)),
+      config: redactConfig(stagedConfig(await events())),
       release: null,
       running: false,
       newerNotRunning: null,
@@ -118,12 +137,12 @@ export async function changeConfig(
   // Signing and the lease are loaded by the changing verbs only: `brr config` (show) needs neither.
   const { configuredSigner, signRelease } = await import('./sign-release.js');
   const signer = configuredSigner(ctx.settings);
-  const events = await ctx.ledger.listEvents(app);
-  const wasRunning = currentReleaseId(events) !== null;
+  const events = lazyEvents(ctx, app);
   // Under the deploy lease nothing else activates or appends, so the base read here stays it.
-  const { base: latest } = await configBases(ctx, app, events);
+  const { base: latest, running } = await configBases(ctx, app, events);
+  const wasRunning = running !== null;
   if (!latest) {
-    const staged = stagedConfig(events);
+    const staged = stagedConfig(await events());
     const event = planStagedConfig({
       staged,
       set: sealConfigChange(staged, set, secret, secretsKey),

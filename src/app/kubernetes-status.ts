@@ -1,5 +1,5 @@
+import { currentReleaseOf } from '../release/current.js';
 import { isBrrError } from '../core/errors.js';
-import { currentReleaseId } from '../release/state.js';
 import { compareKubernetes, type DriftReport } from '../run/kubernetes/drift.js';
 import { podSelector } from '../run/kubernetes/names.js';
 import type { KubernetesTarget } from '../run/kubernetes/types.js';
@@ -16,7 +16,7 @@ export async function kubernetesStatus(
   target: KubernetesTarget,
   deps: KubernetesDeps = defaultKubernetesDeps(ctx),
 ): Promise<DriftReport & { app: string; ledger: string | null }> {
-  const id = currentReleaseId(await ctx.ledger.listEvents(app));
+  const id = await currentReleaseOf(ctx.ledger, app);
   const rel = id ? await ctx.ledger.getRelease(app, id) : null;
   const ledger = rel
     ? {

@@ -1,8 +1,8 @@
+import { currentReleaseOf } from '../release/current.js';
 import { invalidInput, notFound } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
 import { isValidAppName } from '../manifest/schema.js';
 import { parseReleaseId, planRelease } from '../release/plan.js';
-import { currentReleaseId } from '../release/state.js';
 import { findBuild } from '../store/builds.js';
 import type { Context } from './context.js';
 import { formationFor } from './create-release.js';
@@ -54,7 +54,7 @@ async function sourceRelease(ctx: Context, app: string, id: string | undefined):
       );
     return rel;
   }
-  const current = currentReleaseId(await ctx.ledger.listEvents(app));
+  const current = await currentReleaseOf(ctx.ledger, app);
   const rel = current ? await ctx.ledger.getRelease(app, current) : null;
   if (!rel) {
     throw invalidInput(

@@ -3,11 +3,11 @@
  * `brr diff vA vB`. Releases leave here as people and scripts see them: secrets redacted and
  * `current` marked, so no caller needs the release rules to print them.
  */
+import { currentReleaseOf } from '../release/current.js';
 import type { Release } from '../core/types.js';
 import { redactConfig } from '../release/config.js';
 import { diffReleases, renderDiff, type ReleaseDiff } from '../release/diff.js';
 import { parseReleaseId } from '../release/plan.js';
-import { currentReleaseId } from '../release/state.js';
 import { filterReleases, parseSince } from './audit.js';
 import type { Context } from './context.js';
 import type { buildStatus } from './preflight.js';
@@ -50,7 +50,7 @@ export async function listAppReleases(
   // With a filter the limit applies to what matches, so read the whole history.
   const all = await ctx.ledger.listReleases(app, filtered ? {} : { limit: opts.limit });
   const releases = filtered ? filterReleases(all, { actor: opts.actor, since }).slice(0, opts.limit) : all;
-  const current = currentReleaseId(await ctx.ledger.listEvents(app));
+  const current = await currentReleaseOf(ctx.ledger, app);
   return { releases: releases.map((r) => publicRelease(r, current)), current };
 }
 
@@ -61,7 +61,7 @@ export async function showRelease(
   id: string,
 ): Promise<{ release: PublicRelease; build: Awaited<ReturnType<typeof buildStatus>> }> {
   const rel = await findRelease(ctx, app, parseReleaseId(id));
-  const current = currentReleaseId(await ctx.ledger.listEvents(app));
+  const current = await currentReleaseOf(ctx.ledger, app);
   return {
     release: publicRelease(rel, current),
     build: await (await import('./preflight.js')).buildStatus(ctx.paths, rel),

@@ -1,6 +1,6 @@
+import { currentReleaseOf } from '../release/current.js';
 import type { Release } from '../core/types.js';
 import { parseReleaseId, planRollback } from '../release/plan.js';
-import { currentReleaseId } from '../release/state.js';
 import { readAppState } from './app-state.js';
 import type { Context } from './context.js';
 import { preflightRelease } from './preflight.js';
@@ -19,7 +19,7 @@ export async function appendRollback(ctx: Context, app: string, target?: string)
   // transaction (re-reading the log) so an event the supervisor appended meanwhile is seen.
   const state = await readAppState(ctx, app);
   const plan = async (first = false) => {
-    const currentId = first ? state.currentId : currentReleaseId(await ctx.ledger.listEvents(app));
+    const currentId = first ? state.currentId : await currentReleaseOf(ctx.ledger, app);
     // Only the releases the plan can need: the latest (default current), the current, the one
     // before it and the named target. Listing a 100k-entry history per rollback would be waste.
     const latest = await ctx.ledger.latestRelease(app);

@@ -1,7 +1,7 @@
-import { currentReleaseId } from '../release/state.js';
+import { currentReleaseOf } from '../release/current.js';
 import { connectSupervisor, type SupervisorClient } from '../run/local/client.js';
 import type { SupervisorProblems } from '../run/local/supervisor.js';
-import { currentTarget } from './app-target.js';
+import { appTarget } from './app-target.js';
 import { WitnessedLedger } from '../ledger/witnessed-ledger.js';
 import type { Context } from './context.js';
 
@@ -89,13 +89,12 @@ export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStat
     // A ledger that lost history this home witnessed is never "in sync", whatever runs.
     const lost = (await witness?.witnessProblems(app))?.[0];
     if (lost) {
-      const id = currentReleaseId(await ctx.ledger.listEvents(app));
+      const id = await currentReleaseOf(ctx.ledger, app);
       const r = running.find((x) => x.app === app)?.release ?? null;
       rows.push({ app, ledger: id, running: r, inSync: false, problem: `ledger lost history: ${lost.problem}` });
       continue;
     }
-    const events = await ctx.ledger.listEvents(app);
-    const target = currentTarget(events);
+    const target = await appTarget(ctx, app);
     // Kubernetes apps: compare with the live pods, not the supervisor.
     if (target.target === 'kubernetes') {
       // Loaded only here: the Kubernetes code is not paid for by local apps (issue 13).
@@ -103,7 +102,7 @@ export async function appStatus(ctx: Context, onlyApp?: string): Promise<AppStat
       rows.push(await kubernetesStatus(ctx, app, target));
       continue;
     }
-    const id = currentReleaseId(events);
+    const id = await currentReleaseOf(ctx.ledger, app);
     const rel = id ? await ctx.ledger.getRelease(app, id) : null;
     const row = compareStatus(
       app,

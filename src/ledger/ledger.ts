@@ -30,6 +30,12 @@ export interface Ledger extends LeaseStore {
   latestRelease(app: string): Promise<Release | null>;
   /** Events of an app, oldest first. */
   listEvents(app: string): Promise<LedgerEvent[]>;
+  /**
+   * The newest event of `app` whose type is one of `types`, or null: one read per type on the
+   * (app, type, seq) index, so what a fold of those types alone decides (the current release,
+   * the target) costs the same however long the history.
+   */
+  lastEventOf(app: string, types: readonly string[]): Promise<LedgerEvent | null>;
   /** Apps with at least one release or event, sorted. */
   listApps(): Promise<string[]>;
   /**

@@ -122,6 +122,9 @@ export class WitnessedLedger implements Ledger {
   listEvents(app: string): Promise<LedgerEvent[]> {
     return this.inner.listEvents(app);
   }
+  lastEventOf(app: string, types: readonly string[]): Promise<LedgerEvent | null> {
+    return this.inner.lastEventOf(app, types);
+  }
   listApps(): Promise<string[]> {
     return this.inner.listApps();
   }

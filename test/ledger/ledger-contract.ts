@@ -199,6 +199,22 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
       });
     });
 
+    it('finds the newest event of some types, per app', async () => {
+      await ledger.appendRelease('a', () => draft());
+      const s1 = await ledger.appendEvent('a', event('switch-started', 'v1'));
+      const a1 = await ledger.appendEvent('a', event('activated', 'v1'));
+      await ledger.appendEvent('a', event('switch-started', 'v2'));
+      const st = await ledger.appendEvent('a', event('stopped', null));
+      await ledger.appendEvent('b', event('activated', 'v9'));
+      expect(await ledger.lastEventOf('a', ['activated', 'rolled-back', 'stopped'])).toEqual(st);
+      expect(await ledger.lastEventOf('a', ['activated', 'activated'])).toEqual(a1);
+      expect(await ledger.lastEventOf('a', ['rolled-back'])).toBeNull();
+      expect(await ledger.lastEventOf('a', [])).toBeNull();
+      expect(await ledger.lastEventOf('nope', ['activated'])).toBeNull();
+      expect((await ledger.lastEventOf('a', ['switch-started', 'activated']))!.seq).toBe(3);
+      expect(await ledger.lastEventOf('a', ['switch-started'])).not.toEqual(s1);
+    });
+
     it('verifies entries whose values look like ledger members', async () => {
       const lookalike = ',"prevHash":null,"rollbackOf":null,"seq":1},"app":"a","id":"v1","message":';
       await ledger.appendRelease('a', () =>

@@ -194,9 +194,30 @@ export class PostgresLedger implements Ledger {
     );
   }
 
+  async lastEventOf(app: string, types: readonly string[]): Promise<LedgerEvent | null> {
+    if (types.length === 0) return null;
+    // One (app, type, seq) index probe per type, the newest of them kept.
+    const sql = `SELECT body, hash FROM (${[...new Set(types)]
+      .map(
+        (_, i) => `(SELECT seq, body, hash FROM events WHERE app = $1 AND type = $${i + 2} ORDER BY seq DESC LIMIT 1)`,
+      )
+      .join(' UNION ALL ')}) last ORDER BY seq DESC LIMIT 1`;
+    return this.db.read(async (c) => {
+      const [row] = (await this.db.q(c, sql, [app, ...new Set(types)])).rows;
+      return row ? toEvent(row) : null;
+    });
+  }
+
   async listApps(): Promise<string[]> {
     // COLLATE "C": code-point order whatever the database's locale, as SQLite's BINARY sorts.
-    const sql = 'SELECT app FROM (SELECT app FROM releases UNION SELECT app FROM events) apps ORDER BY app COLLATE "C"';
+    // Each app found by one probe of the (app, seq) index past the previous one (a skip scan),
+    // so listing apps does not read every row of a long history.
+    const sql = `WITH RECURSIVE
+      r(app) AS (SELECT MIN(app) FROM releases
+        UNION ALL SELECT (SELECT MIN(app) FROM releases WHERE app > r.app) FROM r WHERE r.app IS NOT NULL),
+      e(app) AS (SELECT MIN(app) FROM events
+        UNION ALL SELECT (SELECT MIN(app) FROM events WHERE app > e.app) FROM e WHERE e.app IS NOT NULL)
+      SELECT app FROM (SELECT app FROM r UNION SELECT app FROM e) apps WHERE app IS NOT NULL ORDER BY app COLLATE "C"`;
     return this.db.read(async (c) => (await this.db.q(c, sql)).rows.map((r: { app: string }) => r.app));
   }
 

@@ -68,6 +68,7 @@ export class SqliteLedger implements Ledger {
     | 'insertRelease'
     | 'latestEvent'
     | 'events'
+    | 'lastOfType'
     | 'stagedEvents'
     | 'insertEvent'
     | 'apps'
@@ -102,13 +103,21 @@ export class SqliteLedger implements Ledger {
       insertRelease: p('INSERT INTO releases (app, seq, id, body, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?)'),
       latestEvent: p(`SELECT ${cols}, type, release FROM events WHERE app = ? ORDER BY seq DESC LIMIT 1`),
       events: p(`SELECT ${cols}, type, release FROM events WHERE app = ? ORDER BY seq`),
+      lastOfType: p(`SELECT ${cols}, type, release FROM events WHERE app = ? AND type = ? ORDER BY seq DESC LIMIT 1`),
       stagedEvents: p(
         `SELECT ${cols}, type, release FROM events WHERE app = ? AND type = 'config-staged' ORDER BY seq`,
       ),
       insertEvent: p(
         'INSERT INTO events (app, seq, type, release, body, hash, prev_hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      apps: p('SELECT app FROM releases UNION SELECT app FROM events ORDER BY app'),
+      // Each app found by one probe of the (app, seq) index past the previous one (a skip scan):
+      // listing apps costs the same with 300,000 rows as with 3.
+      apps: p(`WITH RECURSIVE
+        r(app) AS (SELECT MIN(app) FROM releases
+          UNION ALL SELECT (SELECT MIN(app) FROM releases WHERE app > r.app) FROM r WHERE r.app IS NOT NULL),
+        e(app) AS (SELECT MIN(app) FROM events
+          UNION ALL SELECT (SELECT MIN(app) FROM events WHERE app > e.app) FROM e WHERE e.app IS NOT NULL)
+        SELECT app FROM r WHERE app IS NOT NULL UNION SELECT app FROM e WHERE app IS NOT NULL ORDER BY app`),
       releasePage: p(
         'SELECT app, seq, id, body, hash, prev_hash AS prevHash FROM releases WHERE app = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
@@ -246,6 +255,17 @@ export class SqliteLedger implements Ledger {
 
   async listEvents(app: string): Promise<LedgerEvent[]> {
     return this.run(() => (this.sql.events.all(app) as EventRow[]).map(toEvent));
+  }
+
+  async lastEventOf(app: string, types: readonly string[]): Promise<LedgerEvent | null> {
+    return this.run(() => {
+      let newest: EventRow | null = null;
+      for (const type of new Set(types)) {
+        const row = this.sql.lastOfType.get(app, type) as EventRow | undefined;
+        if (row && (newest === null || row.seq > newest.seq)) newest = row;
+      }
+      return newest ? toEvent(newest) : null;
+    });
   }
 
   async listApps(): Promise<string[]> {
