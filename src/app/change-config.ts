@@ -28,9 +28,10 @@ export interface ConfigChangeResult {
  * deploy failed, or it was recorded with --no-run) is pending, so a change builds on it: fixing
  * a failed deploy's config keeps its build.
  */
-function baseOf(events: readonly LedgerEvent[], latest: Release, running: Release | null): Release {
+async function baseOf(ctx: Context, app: string, latest: Release, running: Release | null): Promise<Release> {
   if (!running || running.id === latest.id) return latest;
-  const newestRan = events.some((e) => e.type === 'activated' && e.release === latest.id);
+  // Whether the newest release ever ran: its newest 'activated' event, read by type and release.
+  const newestRan = (await ctx.ledger.lastEventOf(app, ['activated'], latest.id)) !== null;
   return newestRan ? running : latest;
 }
 
@@ -43,22 +44,15 @@ interface ConfigBases {
 }
 
 /**
- * The releases a config view or change starts from. The event log is read only when the answer
- * needs it (a newest release that does not run, or config staged before the first release):
- * the current release comes from the ledger's type index, so `brr config` of a long history
- * reads a few rows.
+ * The releases a config view or change starts from, read from the ledger's indexes (the
+ * current release and whether the newest ever ran, by event type): `brr config` and `config
+ * set` of a long history read a few rows, not the event log.
  */
-async function configBases(
-  ctx: Context,
-  app: string,
-  events: () => Promise<readonly LedgerEvent[]>,
-): Promise<ConfigBases> {
+async function configBases(ctx: Context, app: string): Promise<ConfigBases> {
   const latest = await ctx.ledger.latestRelease(app);
   const current = await currentReleaseOf(ctx.ledger, app);
   const running = current ? await ctx.ledger.getRelease(app, current) : null;
-  if (!latest) return { latest, running, base: null };
-  if (!running || running.id === latest.id) return { latest, running, base: latest };
-  return { latest, running, base: baseOf(await events(), latest, running) };
+  return { latest, running, base: latest ? await baseOf(ctx, app, latest, running) : null };
 }
 
 /** The app's event log, read at most once per command. */
@@ -73,7 +67,7 @@ function lazyEvents(ctx: Context, app: string): () => Promise<readonly LedgerEve
  */
 export async function currentConfig(ctx: Context, app: string): Promise<Config> {
   const events = lazyEvents(ctx, app);
-  const { running, latest } = await configBases(ctx, app, events);
+  const { running, latest } = await configBases(ctx, app);
   const shown = running ?? latest;
   return shown ? shown.config : stagedConfig(await events());
 }
@@ -99,7 +93,7 @@ export interface ConfigView {
 /** `brr config show` with where the config comes from: the running release, and any newer one that does not run. */
 export async function viewConfig(ctx: Context, app: string): Promise<ConfigView> {
   const events = lazyEvents(ctx, app);
-  const { latest, running, base } = await configBases(ctx, app, events);
+  const { latest, running, base } = await configBases(ctx, app);
   const shown = running ?? latest;
   if (!shown)
     return {
@@ -139,7 +133,7 @@ export async function changeConfig(
   const signer = configuredSigner(ctx.settings);
   const events = lazyEvents(ctx, app);
   // Under the deploy lease nothing else activates or appends, so the base read here stays it.
-  const { base: latest, running } = await configBases(ctx, app, events);
+  const { base: latest, running } = await configBases(ctx, app);
   const wasRunning = running !== null;
   if (!latest) {
     const staged = stagedConfig(await events());

@@ -31,11 +31,12 @@ export interface Ledger extends LeaseStore {
   /** Events of an app, oldest first. */
   listEvents(app: string): Promise<LedgerEvent[]>;
   /**
-   * The newest event of `app` whose type is one of `types`, or null: one read per type on the
-   * (app, type, seq) index, so what a fold of those types alone decides (the current release,
-   * the target) costs the same however long the history.
+   * The newest event of `app` whose type is one of `types` (and, given `release`, that names
+   * it), or null: read newest first on the (app, type, seq) index, so what a fold of those types
+   * alone decides (the current release, the target, whether a release ever ran) does not read
+   * the whole history.
    */
-  lastEventOf(app: string, types: readonly string[]): Promise<LedgerEvent | null>;
+  lastEventOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent | null>;
   /** Apps with at least one release or event, sorted. */
   listApps(): Promise<string[]>;
   /**

@@ -122,8 +122,8 @@ export class WitnessedLedger implements Ledger {
   listEvents(app: string): Promise<LedgerEvent[]> {
     return this.inner.listEvents(app);
   }
-  lastEventOf(app: string, types: readonly string[]): Promise<LedgerEvent | null> {
-    return this.inner.lastEventOf(app, types);
+  lastEventOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent | null> {
+    return this.inner.lastEventOf(app, types, release);
   }
   listApps(): Promise<string[]> {
     return this.inner.listApps();

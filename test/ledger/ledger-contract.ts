@@ -213,6 +213,11 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
       expect(await ledger.lastEventOf('nope', ['activated'])).toBeNull();
       expect((await ledger.lastEventOf('a', ['switch-started', 'activated']))!.seq).toBe(3);
       expect(await ledger.lastEventOf('a', ['switch-started'])).not.toEqual(s1);
+      // Only events naming a release.
+      expect(await ledger.lastEventOf('a', ['switch-started', 'activated'], 'v1')).toEqual(a1);
+      expect(await ledger.lastEventOf('a', ['switch-started'], 'v1')).toEqual(s1);
+      expect(await ledger.lastEventOf('a', ['activated'], 'v2')).toBeNull();
+      expect(await ledger.lastEventOf('b', ['activated'], 'v1')).toBeNull();
     });
 
     it('verifies entries whose values look like ledger members', async () => {

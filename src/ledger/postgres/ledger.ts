@@ -194,16 +194,20 @@ export class PostgresLedger implements Ledger {
     );
   }
 
-  async lastEventOf(app: string, types: readonly string[]): Promise<LedgerEvent | null> {
+  async lastEventOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent | null> {
     if (types.length === 0) return null;
-    // One (app, type, seq) index probe per type, the newest of them kept.
-    const sql = `SELECT body, hash FROM (${[...new Set(types)]
+    const distinct = [...new Set(types)];
+    // One (app, type, seq) index probe per type, newest first, the newest of them kept.
+    const forRelease = release === undefined ? '' : ` AND release = $${distinct.length + 2}`;
+    const sql = `SELECT body, hash FROM (${distinct
       .map(
-        (_, i) => `(SELECT seq, body, hash FROM events WHERE app = $1 AND type = $${i + 2} ORDER BY seq DESC LIMIT 1)`,
+        (_, i) =>
+          `(SELECT seq, body, hash FROM events WHERE app = $1 AND type = $${i + 2}${forRelease} ORDER BY seq DESC LIMIT 1)`,
       )
       .join(' UNION ALL ')}) last ORDER BY seq DESC LIMIT 1`;
+    const params = [app, ...distinct, ...(release === undefined ? [] : [release])];
     return this.db.read(async (c) => {
-      const [row] = (await this.db.q(c, sql, [app, ...new Set(types)])).rows;
+      const [row] = (await this.db.q(c, sql, params)).rows;
       return row ? toEvent(row) : null;
     });
   }

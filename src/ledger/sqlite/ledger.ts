@@ -69,6 +69,7 @@ export class SqliteLedger implements Ledger {
     | 'latestEvent'
     | 'events'
     | 'lastOfType'
+    | 'lastOfTypeFor'
     | 'stagedEvents'
     | 'insertEvent'
     | 'apps'
@@ -104,6 +105,9 @@ export class SqliteLedger implements Ledger {
       latestEvent: p(`SELECT ${cols}, type, release FROM events WHERE app = ? ORDER BY seq DESC LIMIT 1`),
       events: p(`SELECT ${cols}, type, release FROM events WHERE app = ? ORDER BY seq`),
       lastOfType: p(`SELECT ${cols}, type, release FROM events WHERE app = ? AND type = ? ORDER BY seq DESC LIMIT 1`),
+      lastOfTypeFor: p(
+        `SELECT ${cols}, type, release FROM events WHERE app = ? AND type = ? AND release = ? ORDER BY seq DESC LIMIT 1`,
+      ),
       stagedEvents: p(
         `SELECT ${cols}, type, release FROM events WHERE app = ? AND type = 'config-staged' ORDER BY seq`,
       ),
@@ -257,11 +261,13 @@ export class SqliteLedger implements Ledger {
     return this.run(() => (this.sql.events.all(app) as EventRow[]).map(toEvent));
   }
 
-  async lastEventOf(app: string, types: readonly string[]): Promise<LedgerEvent | null> {
+  async lastEventOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent | null> {
     return this.run(() => {
       let newest: EventRow | null = null;
       for (const type of new Set(types)) {
-        const row = this.sql.lastOfType.get(app, type) as EventRow | undefined;
+        const row = (
+          release === undefined ? this.sql.lastOfType.get(app, type) : this.sql.lastOfTypeFor.get(app, type, release)
+        ) as EventRow | undefined;
         if (row && (newest === null || row.seq > newest.seq)) newest = row;
       }
       return newest ? toEvent(newest) : null;
