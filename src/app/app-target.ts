@@ -1,4 +1,4 @@
-import { currentReleaseOf } from '../release/current.js';
+import { currentReleaseOf } from './current-release.js';
 import path from 'node:path';
 import { invalidInput } from '../core/errors.js';
 import type { LedgerEvent } from '../core/types.js';

@@ -1,4 +1,4 @@
-import { currentReleaseOf } from '../release/current.js';
+import { currentReleaseOf } from './current-release.js';
 import type { Config, LedgerEvent, Release } from '../core/types.js';
 import type { Context } from './context.js';
 import { parseAssignments, redactConfig, validateConfigKey } from '../release/config.js';

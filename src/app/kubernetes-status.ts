@@ -1,4 +1,4 @@
-import { currentReleaseOf } from '../release/current.js';
+import { currentReleaseOf } from './current-release.js';
 import { isBrrError } from '../core/errors.js';
 import { compareKubernetes, type DriftReport } from '../run/kubernetes/drift.js';
 import { podSelector } from '../run/kubernetes/names.js';

@@ -1,4 +1,4 @@
-import { currentReleaseOf } from '../release/current.js';
+import { currentReleaseOf } from './current-release.js';
 import { invalidInput, notFound } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
 import { isValidAppName } from '../manifest/schema.js';

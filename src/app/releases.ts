@@ -3,7 +3,7 @@
  * `brr diff vA vB`. Releases leave here as people and scripts see them: secrets redacted and
  * `current` marked, so no caller needs the release rules to print them.
  */
-import { currentReleaseOf } from '../release/current.js';
+import { currentReleaseOf } from './current-release.js';
 import type { Release } from '../core/types.js';
 import { redactConfig } from '../release/config.js';
 import { diffReleases, renderDiff, type ReleaseDiff } from '../release/diff.js';

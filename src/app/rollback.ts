@@ -1,4 +1,4 @@
-import { currentReleaseOf } from '../release/current.js';
+import { currentReleaseOf } from './current-release.js';
 import type { Release } from '../core/types.js';
 import { parseReleaseId, planRollback } from '../release/plan.js';
 import { readAppState } from './app-state.js';

@@ -1,4 +1,4 @@
-import { currentReleaseOf } from '../release/current.js';
+import { currentReleaseOf } from './current-release.js';
 import { connectSupervisor, type SupervisorClient } from '../run/local/client.js';
 import type { SupervisorProblems } from '../run/local/supervisor.js';
 import { appTarget } from './app-target.js';

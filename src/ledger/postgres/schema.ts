@@ -53,6 +53,11 @@ const MIGRATIONS: readonly string[] = [
     expires_at TEXT
   );
   `,
+  // 3: events by the release they name, so "did vN ever run" (lastEventOf with a release) reads
+  // one index entry instead of every event of that type.
+  `
+  CREATE INDEX events_by_release ON events (app, release, type, seq);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

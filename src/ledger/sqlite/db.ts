@@ -59,6 +59,11 @@ const MIGRATIONS: readonly string[] = [
     expires_at TEXT
   ) STRICT;
   `,
+  // 3: events by the release they name, so "did vN ever run" (lastEventOf with a release) reads
+  // one index entry instead of every event of that type.
+  `
+  CREATE INDEX events_by_release ON events (app, release, type, seq);
+  `,
 ];
 
 /** The triggers that make history append-only; verify names any that are gone. */

@@ -80,12 +80,39 @@ describe('SqliteLedger file', () => {
     await ledger.close();
     const raw = new Database(file);
     raw.exec('DROP TABLE leases');
+    raw.exec('DROP INDEX events_by_release');
     raw.pragma('user_version = 1');
     raw.close();
     ledger = openSqliteLedger(file);
     expect(await ledger.latestRelease('a')).toEqual(r);
     expect((await ledger.acquireLease('a', { owner: 'o', host: 'h', pid: 1 }, 1000, NOW)).token).toBe(1);
     expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it('migrates a schema-2 ledger to events by release, and per-release event reads use that index', async () => {
+    await ledger.appendEvent('a', {
+      type: 'activated',
+      release: 'v1',
+      detail: {},
+      actor: 'o',
+      createdAt: NOW.toISOString(),
+    });
+    await ledger.close();
+    let raw = new Database(file);
+    raw.exec('DROP INDEX events_by_release');
+    raw.pragma('user_version = 2');
+    raw.close();
+    ledger = openSqliteLedger(file);
+    expect((await ledger.lastEventOf('a', ['activated'], 'v1'))?.release).toBe('v1');
+    raw = new Database(file, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const plan = raw
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT seq FROM events WHERE app = 'a' AND type = 'activated' AND release = 'v1' ORDER BY seq DESC LIMIT 1",
+      )
+      .all() as Array<{ detail: string }>;
+    raw.close();
+    expect(plan.map((p) => p.detail).join(' ')).toMatch(/USING (COVERING )?INDEX events_by_release/);
   });
 
   it('keeps leases mutable but history append-only', async () => {

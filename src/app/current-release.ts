@@ -5,7 +5,7 @@
  * 100,000 releases and their run-stage events then reads three rows, not 200,000.
  */
 import type { Ledger } from '../ledger/ledger.js';
-import { currentAfter } from './state.js';
+import { currentAfter } from '../release/state.js';
 
 /** The event types that decide the current release (see currentAfter). */
 export const CURRENT_RELEASE_TYPES = ['activated', 'rolled-back', 'stopped'] as const;

@@ -1,5 +1,5 @@
 /**
- * The current release and target read by event type from the ledger's index (release/current.ts,
+ * The current release and target read by event type from the ledger's index (app/current-release.ts,
  * app-target.ts appTarget) must equal the folds over the whole event log they replace on the
  * read paths (status, the console's summaries, rollback): random histories of every event type,
  * on a real SQLite ledger.
@@ -12,7 +12,7 @@ import { EVENT_TYPES, type NewEvent } from '../../src/core/types.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite/ledger.js';
 import { appTarget, currentTarget } from '../../src/app/app-target.js';
 import type { Context } from '../../src/app/context.js';
-import { currentReleaseOf } from '../../src/release/current.js';
+import { currentReleaseOf } from '../../src/app/current-release.js';
 import { currentReleaseId } from '../../src/release/state.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'brr-current-'));
