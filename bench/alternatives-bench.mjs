@@ -5,7 +5,11 @@
 // that are missing are skipped with the reason. Run `npm run build` first; prints a markdown
 // section on stdout, progress on stderr.
 //
-//   node bench/alternatives-bench.mjs [--runs N]
+// Node itself starts ~30 ms slower when NODE_EXTRA_CA_CERTS is set (it parses that certificate
+// file before any script runs; skopeo reads no such variable), so when it is set the push rows
+// are measured both ways.
+//
+//   node bench/alternatives-bench.mjs [--runs N] [--only pushes]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +18,9 @@ import { BRR, freePort } from './lib.mjs';
 
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+const onlyArg = process.argv.indexOf('--only');
+const ONLY = onlyArg > 0 ? process.argv[onlyArg + 1] : null;
+if (ONLY !== null && ONLY !== 'pushes') throw new Error(`--only takes "pushes", not ${ONLY}`);
 const DEP_FILES = 5000;
 const DEP_FILE_BYTES = 5000; // 25 MB of node_modules in 5000 JS-like files
 const log = (s) => process.stderr.write(`alternatives-bench: ${s}\n`);
@@ -68,9 +75,11 @@ function codeOnlyCommit() {
   git(repo, ['commit', '-qam', `v${version}`], `2024-05-06T08:${String(version % 60).padStart(2, '0')}:00Z`);
 }
 
-const env = (home) => ({ ...process.env, BRR_HOME: home, NO_COLOR: '1' });
-function brr(home, args) {
-  const r = spawnSync(process.execPath, [BRR, ...args], { cwd: repo, env: env(home), encoding: 'utf8' });
+/** The environment without NODE_EXTRA_CA_CERTS (Node's default), for the rows measured both ways. */
+const noExtraCa = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
+const env = (home, base = process.env) => ({ ...base, BRR_HOME: home, NO_COLOR: '1' });
+function brr(home, args, base = process.env) {
+  const r = spawnSync(process.execPath, [BRR, ...args], { cwd: repo, env: env(home, base), encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`brr ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
@@ -95,19 +104,22 @@ const warm = path.join(scratch, 'home-warm');
 brr(warm, ['build']);
 const brrFull = [];
 const brrCode = [];
-for (let i = 0; i < RUNS; i++) {
+for (let i = 0; i < (ONLY ? 0 : RUNS); i++) {
   brrFull.push(timed(() => brr(path.join(scratch, `home-full-${i}`), ['build'])).ms);
   rmSync(path.join(scratch, `home-full-${i}`), { recursive: true, force: true });
   codeOnlyCommit();
   brrCode.push(timed(() => brr(warm, ['build'])).ms);
 }
-log(`brr full ${fmt(median(brrFull))}, code-only ${fmt(median(brrCode))}`);
-row('code-only rebuild vs brr full build (same app)', brrCode, brrFull, 'brr full build, fresh home', '≤ 0.35×');
+if (!ONLY) {
+  log(`brr full ${fmt(median(brrFull))}, code-only ${fmt(median(brrCode))}`);
+  row('code-only rebuild vs brr full build (same app)', brrCode, brrFull, 'brr full build, fresh home', '≤ 0.35×');
+}
 
 // --- podman -------------------------------------------------------------------------------
 const podmanDir = path.join(scratch, 'podman');
 const podmanMissing = !has('podman') ? 'podman not installed' : !has('runc') ? 'runc not installed' : null;
-if (podmanMissing) skipped.push(`podman rows: ${podmanMissing}`);
+if (ONLY) skipped.push('build rows: --only pushes');
+else if (podmanMissing) skipped.push(`podman rows: ${podmanMissing}`);
 else {
   mkdirSync(podmanDir);
   const penv = {
@@ -188,14 +200,13 @@ else {
       JSON.parse(readFileSync(path.join(oci, 'index.json'), 'utf8')).manifests.find((m) => m.digest === digest)
         .annotations['org.opencontainers.image.ref.name'];
     const builds = () => JSON.parse(brr(warm, ['builds', '--json']));
-    const skopeo = (digest, to) =>
-      execFileSync('skopeo', [
-        'copy',
-        '-q',
-        '--dest-tls-verify=false',
-        `oci:${oci}:${refOf(digest)}`,
-        `docker://${to}`,
-      ]);
+    const skopeo = (digest, to, base = process.env) =>
+      execFileSync(
+        'skopeo',
+        ['copy', '-q', '--dest-tls-verify=false', `oci:${oci}:${refOf(digest)}`, `docker://${to}`],
+        { env: base },
+      );
+    const bare = (base) => spawnSync(process.execPath, ['-e', '0'], { env: base });
     // The push's own work, without the CLI's start-up: brr's code called in this process.
     const { pushBuild } = await import('../dist/registry/push-build.js');
     const { homePaths } = await import('../dist/core/home.js');
@@ -204,38 +215,51 @@ else {
       await pushBuild({ paths: homePaths(warm), build: digest, to });
       return Number(process.hrtime.bigint() - t0) / 1e6;
     };
-    const bFirst = [];
-    const sFirst = [];
-    const bCode = [];
-    const sCode = [];
+    // Measured as the machine is, and (when NODE_EXTRA_CA_CERTS is set) without it, for all three
+    // tools alike; each kind alternates brr, skopeo and `node -e 0` within one run.
+    const kinds = [['', process.env]];
+    if (process.env.NODE_EXTRA_CA_CERTS) kinds.push([' (NODE_EXTRA_CA_CERTS unset)', noExtraCa]);
+    const t = Object.fromEntries(kinds.map(([k]) => [k, { bFirst: [], sFirst: [], bCode: [], sCode: [], node: [] }]));
     const iFirst = [];
     const iCode = [];
+    let n = 0;
     for (let i = 0; i < RUNS; i++) {
-      const before = builds()[0].digest;
-      codeOnlyCommit();
-      brr(warm, ['build']);
-      const after = builds()[0].digest;
-      // Each tool gets its own repositories: first push to an empty one, then the next commit.
-      bFirst.push(timed(() => brr(warm, ['push', before, '--to', `${host}/brr-${i}/app:v0`])).ms);
-      sFirst.push(timed(() => skopeo(before, `${host}/skopeo-${i}/app:v0`)).ms);
-      bCode.push(timed(() => brr(warm, ['push', after, '--to', `${host}/brr-${i}/app:v1`])).ms);
-      sCode.push(timed(() => skopeo(after, `${host}/skopeo-${i}/app:v1`)).ms);
-      iFirst.push(await inProcess(before, `${host}/in-${i}/app:v0`));
-      iCode.push(await inProcess(after, `${host}/in-${i}/app:v1`));
+      for (const [k, base] of kinds) {
+        const before = builds()[0].digest;
+        codeOnlyCommit();
+        brr(warm, ['build']);
+        const after = builds()[0].digest;
+        n++;
+        // Each tool gets its own repositories: first push to an empty one, then the next commit.
+        t[k].bFirst.push(timed(() => brr(warm, ['push', before, '--to', `${host}/brr-${n}/app:v0`], base)).ms);
+        t[k].sFirst.push(timed(() => skopeo(before, `${host}/skopeo-${n}/app:v0`, base)).ms);
+        t[k].node.push(timed(() => bare(base)).ms);
+        t[k].bCode.push(timed(() => brr(warm, ['push', after, '--to', `${host}/brr-${n}/app:v1`], base)).ms);
+        t[k].sCode.push(timed(() => skopeo(after, `${host}/skopeo-${n}/app:v1`, base)).ms);
+        t[k].node.push(timed(() => bare(base)).ms);
+        if (k === '') {
+          iFirst.push(await inProcess(before, `${host}/in-${n}/app:v0`));
+          iCode.push(await inProcess(after, `${host}/in-${n}/app:v1`));
+        }
+      }
     }
-    log(
-      `push first ${fmt(median(bFirst))} vs ${fmt(median(sFirst))}, code-only ${fmt(median(bCode))} vs ${fmt(median(sCode))}`,
-    );
-    row('first push to a new repository', bFirst, sFirst, '`skopeo copy oci:… docker://…`', '≤ 1.5×');
-    row('push after a code-only change', bCode, sCode, '`skopeo copy oci:… docker://…`', '≤ 1.5×');
+    for (const [k] of kinds) {
+      const r = t[k];
+      log(
+        `push${k} first ${fmt(median(r.bFirst))} vs ${fmt(median(r.sFirst))}, code-only ${fmt(median(r.bCode))} vs ${fmt(median(r.sCode))}, node -e 0 ${fmt(median(r.node))}`,
+      );
+      row(`first push to a new repository${k}`, r.bFirst, r.sFirst, '`skopeo copy oci:… docker://…`', '≤ 1.5×');
+      row(`push after a code-only change${k}`, r.bCode, r.sCode, '`skopeo copy oci:… docker://…`', '≤ 1.5×');
+      row(`\`node -e 0\` alone${k}`, r.node, [...r.sFirst, ...r.sCode], '`skopeo copy` (both pushes)', '—');
+    }
     row(
       'first push, brr in-process (`pushBuild`, no CLI start-up)',
       iFirst,
-      sFirst,
+      t[''].sFirst,
       '`skopeo copy` (whole process)',
       '—',
     );
-    row('code-only push, brr in-process (`pushBuild`)', iCode, sCode, '`skopeo copy` (whole process)', '—');
+    row('code-only push, brr in-process (`pushBuild`)', iCode, t[''].sCode, '`skopeo copy` (whole process)', '—');
   } finally {
     registry.kill('SIGTERM');
   }
@@ -263,7 +287,15 @@ Containerfile \`FROM scratch\`, node_modules copied in its own layer before the 
 Debian's docker-registry on 127.0.0.1 (plain HTTP); skopeo copies brr's own OCI layout, so both
 push the same image. A first push goes to a new repository; from the second run on, both tools
 mount the dependency layer from a repository they pushed it to before (skopeo from its blob-info
-cache, brr from its store's push records) instead of sending its bytes again.
+cache, brr from its store's push records) instead of sending its bytes again.${
+  process.env.NODE_EXTRA_CA_CERTS
+    ? `
+This machine's environment sets NODE_EXTRA_CA_CERTS, which Node reads and parses before any
+script runs, in every process (skopeo reads no such variable): the push rows are measured as the
+machine is and, for all three tools alike, without it (Node's default). "\`node -e 0\` alone" is
+Node's start-up beside skopeo's whole push.`
+    : ''
+}
 
 | what | brr | alternative | alternative's time | ratio | goal |
 |---|---:|---|---:|---:|---|

@@ -88,6 +88,22 @@ try {
   const pageUrl = () => `${url}/api/apps/upf/releases?before=v${1 + Math.floor(Math.random() * TOTAL)}`;
   const [firstMs, firstBytes] = await get(agent, firstUrl, token);
   log(`first page: ${firstMs.toFixed(1)} ms, ${firstBytes} bytes`);
+  // The app summaries (the dashboard's apps list and an app's header), one request at a time.
+  const summary = {};
+  for (const [name, u] of [
+    ['`GET /api/apps`', `${url}/api/apps`],
+    ['`GET /api/apps/upf`', `${url}/api/apps/upf`],
+  ]) {
+    const times = [];
+    for (let i = 0; i < 7; i++) times.push((await get(agent, u, token))[0]);
+    summary[name] = { first: times[0], rest: times.slice(1).sort((a, b) => a - b) };
+    log(
+      `${name}: first ${times[0].toFixed(1)} ms, then ${times
+        .slice(1)
+        .map((t) => t.toFixed(1))
+        .join(' ')} ms`,
+    );
+  }
 
   // 3. Warm-up, then CLIENTS loops for SECONDS: 4 of 5 requests the first page, 1 of 5 an older page.
   const run = async (seconds, record) => {
@@ -130,6 +146,12 @@ try {
     row('all', all),
     row('first page', lat.first),
     row('`before=vN` pages', lat.before),
+    '',
+    '| summary, one request at a time | first | median of the next 6 |',
+    '|---|---|---|',
+    ...Object.entries(summary).map(
+      ([name, t]) => `| ${name} | ${t.first.toFixed(1)} ms | ${pct(t.rest, 50).toFixed(1)} ms |`,
+    ),
     '',
     `The first request alone (before the run) took ${firstMs.toFixed(1)} ms: it folds the app's events into the server's`,
     'index once (app/event-index.ts); later pages read only new events. Under load the latency is mostly queueing in',
