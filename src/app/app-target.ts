@@ -126,7 +126,7 @@ export async function setAppTarget(
  * The app's target from its newest 'target-set' event, read by type (the fold over every event
  * gives the same, unless that event is malformed: then the fold decides).
  */
-export async function appTarget(ctx: Context, app: string): Promise<AppTarget> {
+export async function appTarget(ctx: Pick<Context, 'ledger'>, app: string): Promise<AppTarget> {
   const last = await ctx.ledger.lastEventOf(app, ['target-set']);
   if (!last) return { target: 'local' };
   return targetOfDetail(last.detail) ?? currentTarget(await ctx.ledger.listEvents(app));

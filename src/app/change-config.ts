@@ -31,7 +31,7 @@ export interface ConfigChangeResult {
 async function baseOf(ctx: Context, app: string, latest: Release, running: Release | null): Promise<Release> {
   if (!running || running.id === latest.id) return latest;
   // Whether the newest release ever ran: its newest 'activated' event, read by type and release.
-  const newestRan = (await ctx.ledger.lastEventOf(app, ['activated'], latest.id)) !== null;
+  const newestRan = (await ctx.ledger.lastEventOf(app, ['activated'], { release: latest.id })) !== null;
   return newestRan ? running : latest;
 }
 

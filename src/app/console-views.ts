@@ -57,7 +57,7 @@ export async function appSummaries(ctx: Context, app?: string): Promise<AppSumma
  */
 export async function assertAppKnown(ctx: Context, app: string): Promise<void> {
   if ((await ctx.ledger.latestRelease(app)) !== null) return;
-  if ((await ctx.ledger.listEvents(app)).length > 0) return;
+  if ((await ctx.ledger.readEntries(app, 'event', 0, 1)).length > 0) return;
   const known = await ctx.ledger.listApps();
   if (!known.includes(app))
     throw notFound(

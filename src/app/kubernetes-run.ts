@@ -6,7 +6,7 @@ import { LABELS } from '../run/kubernetes/names.js';
 import { renderRelease } from '../run/kubernetes/render.js';
 import { podProblems, watchRollout, type WatchOptions } from '../run/kubernetes/rollout.js';
 import type { KubeObject, KubernetesTarget } from '../run/kubernetes/types.js';
-import { DEFAULT_KEEP, previousHealthyId } from '../release/retention.js';
+import { DEFAULT_KEEP } from '../release/retention.js';
 import { readAppState, type AppState } from './app-state.js';
 import type { Context } from './context.js';
 import { defaultKubernetesDeps, ensurePushed, renderInputFor, type KubernetesDeps } from './kubernetes-render.js';
@@ -56,7 +56,7 @@ export async function runOnKubernetes(
   await ensurePushed(deps, rel, target.registry, onProgress);
   const api = await deps.api(target);
   // The last release that served, other than this one: the way back if this rollout fails.
-  const fallback = previousHealthyId((opts.state ?? (await readAppState(ctx, app))).events, rel.id);
+  const fallback = await (opts.state ?? (await readAppState(ctx, app))).lastServedOtherThan(rel.id);
 
   // Rendered (and secrets opened) before anything changes: a release that cannot render is refused whole.
   let t = performance.now();

@@ -91,7 +91,7 @@ export async function runReleasePhase(
   const build = await findBuild(ctx.paths, rel.build.digest);
   if (!build.release) return { status: 'none', log: null, durationMs: 0 };
   const state = opts.state ?? (await readAppState(ctx, app));
-  if (state.releasePhaseDone(rel.id)) return { status: 'skipped', log: null, durationMs: 0 };
+  if (await state.releasePhaseDone(rel.id)) return { status: 'skipped', log: null, durationMs: 0 };
   const { command } = build.release;
   const dir = await materializeRelease(ctx.paths, app, rel.id, rel.build.digest);
   const log = releasePhaseLogPath(ctx.paths, app, rel.id);

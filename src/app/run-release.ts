@@ -50,7 +50,7 @@ export async function runRelease(
   const state = await readAppState(ctx, app);
   // Before anything of the release executes (its release phase included) and on every target;
   // the supervisor checks again on its own when it resumes after a reboot.
-  assertReleaseTrusted(state.events, state.trust, app, rel);
+  if (state.trust.length > 0) assertReleaseTrusted(await state.signedEvents(rel.id), state.trust, app, rel);
   // Kubernetes apps roll out on their cluster (render, apply, watch, roll back on failure).
   const { target } = state;
   if (target.target === 'kubernetes') {

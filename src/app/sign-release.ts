@@ -68,7 +68,7 @@ export async function signExisting(ctx: Context, app: string, id: string | undef
       'pass --signing-key FILE or set BRR_SIGNING_KEY (create a key with `brr keys generate`)',
     );
   const release = await findRelease(ctx, app, id === undefined ? undefined : parseReleaseId(id));
-  const already = releaseSignatures(await ctx.ledger.listEvents(app), release).some(
+  const already = releaseSignatures(await ctx.ledger.listEventsOf(app, ['signed'], release.id), release).some(
     (s) => s.valid && s.keyId === signer.keyId,
   );
   if (!already) await signRelease(ctx, release, signer);

@@ -48,5 +48,5 @@ export function untrustKey(
 
 /** `brr trust list`: the app's trusted keys. */
 export async function listTrustedKeys(ctx: Context, app: string): Promise<TrustedKey[]> {
-  return trustPolicy(await ctx.ledger.listEvents(app));
+  return trustPolicy(await ctx.ledger.listEventsOf(app, ['trust-changed']));
 }

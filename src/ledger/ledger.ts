@@ -31,12 +31,18 @@ export interface Ledger extends LeaseStore {
   /** Events of an app, oldest first. */
   listEvents(app: string): Promise<LedgerEvent[]>;
   /**
-   * The newest event of `app` whose type is one of `types` (and, given `release`, that names
-   * it), or null: read newest first on the (app, type, seq) index, so what a fold of those types
-   * alone decides (the current release, the target, whether a release ever ran) does not read
-   * the whole history.
+   * The newest event of `app` whose type is one of `types` (and that names `filter.release`, or
+   * names a release other than `filter.notRelease`), or null: read newest first on the
+   * (app, type, seq) and (app, release, type, seq) indexes, so what a fold of those types alone
+   * decides (the current release, the target, whether a release ever ran, the last release that
+   * served before another) does not read the whole history.
    */
-  lastEventOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent | null>;
+  lastEventOf(app: string, types: readonly string[], filter?: EventFilter): Promise<LedgerEvent | null>;
+  /**
+   * Every event of `app` whose type is one of `types` (naming `release`, when given), oldest
+   * first, on the same indexes: trust changes, one release's signatures.
+   */
+  listEventsOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent[]>;
   /** Apps with at least one release or event, sorted. */
   listApps(): Promise<string[]>;
   /**
@@ -57,6 +63,14 @@ export interface Ledger extends LeaseStore {
    */
   importEntries(entries: readonly StoredEntry[]): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Which events Ledger.lastEventOf considers, beyond their type. */
+export interface EventFilter {
+  /** Only events naming this release. */
+  release?: string;
+  /** Only events naming a release, other than this one (null: any release). */
+  notRelease?: string | null;
 }
 
 /** Paging of Ledger.listReleases. */

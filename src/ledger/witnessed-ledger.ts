@@ -4,6 +4,7 @@ import { BrrError } from '../core/errors.js';
 import type { Config, LedgerEvent, Release } from '../core/types.js';
 import type {
   AppendOptions,
+  EventFilter,
   AcquireOptions,
   AcquiredLease,
   Lease,
@@ -122,8 +123,11 @@ export class WitnessedLedger implements Ledger {
   listEvents(app: string): Promise<LedgerEvent[]> {
     return this.inner.listEvents(app);
   }
-  lastEventOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent | null> {
-    return this.inner.lastEventOf(app, types, release);
+  lastEventOf(app: string, types: readonly string[], filter?: EventFilter): Promise<LedgerEvent | null> {
+    return this.inner.lastEventOf(app, types, filter);
+  }
+  listEventsOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent[]> {
+    return this.inner.listEventsOf(app, types, release);
   }
   listApps(): Promise<string[]> {
     return this.inner.listApps();

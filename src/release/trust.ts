@@ -230,8 +230,10 @@ export function signerName(signatures: readonly SignatureCheck[]): string {
  * rollback preflight.
  */
 export async function checkReleaseTrusted(ctx: { ledger: Ledger }, app: string, release: Release): Promise<void> {
-  const events = await ctx.ledger.listEvents(app);
-  assertReleaseTrusted(events, trustPolicy(events), app, release);
+  // By type, on the ledger's indexes: the trust changes, then the release's own signatures.
+  const policy = trustPolicy(await ctx.ledger.listEventsOf(app, ['trust-changed']));
+  if (policy.length === 0) return;
+  assertReleaseTrusted(await ctx.ledger.listEventsOf(app, ['signed'], release.id), policy, app, release);
 }
 
 /** Pure: checkReleaseTrusted on an event log already read (and its policy already folded). */
@@ -275,8 +277,8 @@ export async function changeTrust(
   change: { add: string } | { remove: string },
   signer: Signer | null = null,
 ): Promise<{ changed: boolean; policy: TrustedKey[] }> {
-  // One read: the new policy is the fold of the log read plus the event appended.
-  const events = await ctx.ledger.listEvents(app);
+  // One read: the new policy is the fold of the trust changes read plus the event appended.
+  const events = await ctx.ledger.listEventsOf(app, ['trust-changed']);
   const prevTrustHash = events.filter((e) => e.type === 'trust-changed').at(-1)?.hash ?? null;
   const event = planTrustChange(trustPolicy(events), change, ctx.actor, ctx.clock.now(), {
     app,

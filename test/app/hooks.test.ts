@@ -33,6 +33,7 @@ interface Received {
 async function receiver(
   secret: string,
   status = 200,
+  answerAfterMs = 0,
 ): Promise<{ url: string; got: Received[]; close(): Promise<void> }> {
   const got: Received[] = [];
   const server = http.createServer((req, res) => {
@@ -42,7 +43,7 @@ async function receiver(
       const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
       const sig = Buffer.from(String(req.headers['x-brr-signature'] ?? ''));
       got.push({ headers: req.headers, body, valid: sig.length === expected.length && timingSafeEqual(sig, expected) });
-      res.writeHead(status).end();
+      setTimeout(() => res.writeHead(status).end(), answerAfterMs);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -247,6 +248,24 @@ describe('the dispatcher', () => {
     } finally {
       await r.close();
       await other.close();
+    }
+  });
+
+  it('a dispatcher stopped while a receiver is answering lets it finish: the next one does not send it again', async () => {
+    await release(ctx, 'slow');
+    const r = await receiver(SECRET, 200, 300);
+    try {
+      await addHook(ctx, { url: r.url, secret: SECRET });
+      await release(ctx, 'slow');
+      const stop = startHookDispatcher(ctx, silent, { pollMs: 50 });
+      await waitFor(() => r.got.length >= 1, 10_000, 'the delivery');
+      await stop(); // the receiver has it, its answer comes 300 ms later
+      const again = startHookDispatcher(ctx, silent, { pollMs: 50 });
+      await new Promise((res) => setTimeout(res, 700));
+      await again();
+      expect(r.got).toHaveLength(1);
+    } finally {
+      await r.close();
     }
   });
 

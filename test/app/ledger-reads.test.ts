@@ -2,7 +2,8 @@
  * How often one local `brr run` reads the ledger: the verb in this process (a counting view of
  * the Ledger, the real SQLite one behind it) against a real supervisor started from dist/, and
  * the supervisor's side of the switch (its prepare, in-process, through the same counting view).
- * The event log is folded once per command (app/app-state.ts), so the counts stay small.
+ * The app's state is read by event type from the ledger's indexes (app/app-state.ts), never the
+ * whole event log, so the counts stay small and no read grows with the history.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,8 @@ import { cleanupTempDirs, repoWith, tempHome } from '../build/git-fixture.js';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const READS = new Set([
   'listEvents',
+  'lastEventOf',
+  'listEventsOf',
   'getRelease',
   'latestRelease',
   'listReleases',
@@ -88,9 +91,11 @@ describe('ledger reads per local `brr run`', () => {
     console.log(
       `ledger reads per brr run: CLI ${cli.total()} ${JSON.stringify(cli.counts)}, supervisor ${sup.total()} ${JSON.stringify(sup.counts)}`,
     );
-    // Before issue 8: the verb read the log 3 times (trust, target, release phase) plus the
-    // release (4 reads); now once plus the release. The supervisor: the release and the log.
-    expect(cli.counts).toEqual({ latestRelease: 1, listEvents: 1 });
-    expect(sup.counts).toEqual({ getRelease: 1, listEvents: 1 });
+    // Before issue 8: the verb read the whole log 3 times (trust, target, release phase) plus
+    // the release; then once plus the release. Now neither reads the whole log: each part of the
+    // app's state is one index read (app-state.ts): the current release, the target, the last
+    // release that served before it, the release phase of v1 (the verb only), and the trust changes.
+    expect(cli.counts).toEqual({ latestRelease: 1, lastEventOf: 4, listEventsOf: 1 });
+    expect(sup.counts).toEqual({ getRelease: 1, lastEventOf: 3, listEventsOf: 1 });
   });
 });

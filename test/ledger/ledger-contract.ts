@@ -213,11 +213,19 @@ export function describeLedgerContract(name: string, open: () => Promise<Ledger>
       expect(await ledger.lastEventOf('nope', ['activated'])).toBeNull();
       expect((await ledger.lastEventOf('a', ['switch-started', 'activated']))!.seq).toBe(3);
       expect(await ledger.lastEventOf('a', ['switch-started'])).not.toEqual(s1);
-      // Only events naming a release.
-      expect(await ledger.lastEventOf('a', ['switch-started', 'activated'], 'v1')).toEqual(a1);
-      expect(await ledger.lastEventOf('a', ['switch-started'], 'v1')).toEqual(s1);
-      expect(await ledger.lastEventOf('a', ['activated'], 'v2')).toBeNull();
-      expect(await ledger.lastEventOf('b', ['activated'], 'v1')).toBeNull();
+      // Only events naming a release, or naming another one.
+      expect(await ledger.lastEventOf('a', ['switch-started', 'activated'], { release: 'v1' })).toEqual(a1);
+      expect(await ledger.lastEventOf('a', ['switch-started'], { release: 'v1' })).toEqual(s1);
+      expect(await ledger.lastEventOf('a', ['activated'], { release: 'v2' })).toBeNull();
+      expect(await ledger.lastEventOf('b', ['activated'], { release: 'v1' })).toBeNull();
+      expect((await ledger.lastEventOf('a', ['switch-started', 'stopped'], { notRelease: 'v1' }))!.release).toBe('v2');
+      expect(await ledger.lastEventOf('a', ['activated', 'stopped'], { notRelease: 'v1' })).toBeNull();
+      expect(await ledger.lastEventOf('a', ['activated', 'stopped'], { notRelease: null })).toEqual(a1);
+      // Every event of some types, oldest first, optionally of one release.
+      expect((await ledger.listEventsOf('a', ['switch-started', 'stopped'])).map((e) => e.seq)).toEqual([1, 3, 4]);
+      expect(await ledger.listEventsOf('a', ['switch-started', 'activated'], 'v1')).toEqual([s1, a1]);
+      expect(await ledger.listEventsOf('a', ['signed'])).toEqual([]);
+      expect(await ledger.listEventsOf('a', [])).toEqual([]);
     });
 
     it('verifies entries whose values look like ledger members', async () => {

@@ -44,9 +44,18 @@ export interface DispatchOptions {
   maxAttempts?: number;
   /** How often a dispatcher that does not hold the lock tries again (default 5 s). */
   lockRetryMs?: number;
+  /** On stop, how long attempts in flight may still finish before they are aborted (default 1 s). */
+  stopGraceMs?: number;
 }
 
-const DEFAULTS = { pollMs: 1_000, timeoutMs: 5_000, backoffBaseMs: 1_000, maxAttempts: 10, lockRetryMs: 5_000 };
+const DEFAULTS = {
+  pollMs: 1_000,
+  timeoutMs: 5_000,
+  backoffBaseMs: 1_000,
+  maxAttempts: 10,
+  lockRetryMs: 5_000,
+  stopGraceMs: 1_000,
+};
 const PAGE = 500;
 
 export interface PassResult {
@@ -70,6 +79,7 @@ export function retryDelayMs(attempts: number, baseMs: number): number {
 class Dispatcher {
   private cursor: CursorFile | null = null;
   private readonly inFlight = new Map<Pending, AbortController>();
+  private readonly attempts = new Set<Promise<void>>();
   readonly counts: PassResult = { queued: 0, delivered: 0, retrying: 0, failed: 0, pending: 0 };
   private readonly files;
   private hooks = new Map<string, Hook>();
@@ -145,7 +155,13 @@ class Dispatcher {
     if (!c) return Promise.resolve();
     const now = Date.now();
     const due = c.pending.filter((p) => p.nextAt <= now && !this.inFlight.has(p) && this.hooks.has(p.hook));
-    return Promise.all(due.map((p) => this.attempt(p, this.hooks.get(p.hook) as Hook))).then(() => {});
+    return Promise.all(
+      due.map((p) => {
+        const a = this.attempt(p, this.hooks.get(p.hook) as Hook);
+        this.attempts.add(a);
+        return a.finally(() => this.attempts.delete(a));
+      }),
+    ).then(() => {});
   }
 
   private async attempt(p: Pending, hook: Hook): Promise<void> {
@@ -190,8 +206,20 @@ class Dispatcher {
       this.log(`hooks: gave up delivering ${p.payload.id} to ${hook.id} after ${p.attempts} attempts: ${r.error}`);
   }
 
-  /** Aborts the attempts in flight (they stay pending). */
-  stop(): void {
+  /**
+   * Lets the attempts in flight finish for up to `graceMs` (an answer on its way is recorded,
+   * so the next dispatcher does not send that delivery again), then aborts the rest: they stay
+   * pending and go again, as at-least-once delivery allows.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.attempts.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.attempts]),
+        new Promise((r) => (timer = setTimeout(r, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
     for (const a of this.inFlight.values()) a.abort();
   }
 
@@ -295,7 +323,6 @@ export function startHookDispatcher(
           files.lock,
           async () => {
             const d = new Dispatcher(ctx, log, o);
-            abort.signal.addEventListener('abort', () => d.stop(), { once: true });
             while (!abort.signal.aborted) {
               try {
                 await d.poll();
@@ -306,6 +333,8 @@ export function startHookDispatcher(
               }
               await sleep(o.pollMs, abort.signal);
             }
+            // Still under the lock: no other dispatcher sends what these attempts are sending.
+            await d.stop(o.stopGraceMs);
           },
           { timeoutMs: 0 },
         );

@@ -5,6 +5,7 @@ import type {
   AcquireOptions,
   AcquiredLease,
   AppendOptions,
+  EventFilter,
   Lease,
   LeaseHolder,
   Ledger,
@@ -194,22 +195,42 @@ export class PostgresLedger implements Ledger {
     );
   }
 
-  async lastEventOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent | null> {
+  async lastEventOf(app: string, types: readonly string[], filter: EventFilter = {}): Promise<LedgerEvent | null> {
     if (types.length === 0) return null;
     const distinct = [...new Set(types)];
-    // One (app, type, seq) index probe per type, newest first, the newest of them kept.
-    const forRelease = release === undefined ? '' : ` AND release = $${distinct.length + 2}`;
+    const params: string[] = [app, ...distinct];
+    let extra = '';
+    if (filter.release !== undefined) {
+      params.push(filter.release);
+      extra = ` AND release = $${params.length}`;
+    } else if (filter.notRelease === null) {
+      extra = ' AND release IS NOT NULL';
+    } else if (filter.notRelease !== undefined) {
+      params.push(filter.notRelease);
+      extra = ` AND release IS NOT NULL AND release <> $${params.length}`;
+    }
+    // One index probe per type, newest first, the newest of them kept.
     const sql = `SELECT body, hash FROM (${distinct
       .map(
         (_, i) =>
-          `(SELECT seq, body, hash FROM events WHERE app = $1 AND type = $${i + 2}${forRelease} ORDER BY seq DESC LIMIT 1)`,
+          `(SELECT seq, body, hash FROM events WHERE app = $1 AND type = $${i + 2}${extra} ORDER BY seq DESC LIMIT 1)`,
       )
       .join(' UNION ALL ')}) last ORDER BY seq DESC LIMIT 1`;
-    const params = [app, ...distinct, ...(release === undefined ? [] : [release])];
     return this.db.read(async (c) => {
       const [row] = (await this.db.q(c, sql, params)).rows;
       return row ? toEvent(row) : null;
     });
+  }
+
+  async listEventsOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent[]> {
+    if (types.length === 0) return [];
+    const params: string[] = [app, [...new Set(types)]] as never;
+    let sql = 'SELECT body, hash FROM events WHERE app = $1 AND type = ANY($2)';
+    if (release !== undefined) {
+      params.push(release);
+      sql += ' AND release = $3';
+    }
+    return this.db.read(async (c) => (await this.db.q(c, `${sql} ORDER BY seq`, params)).rows.map(toEvent));
   }
 
   async listApps(): Promise<string[]> {

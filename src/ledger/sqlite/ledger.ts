@@ -6,6 +6,7 @@ import type {
   AcquireOptions,
   AcquiredLease,
   AppendOptions,
+  EventFilter,
   Lease,
   LeaseHolder,
   Ledger,
@@ -70,6 +71,10 @@ export class SqliteLedger implements Ledger {
     | 'events'
     | 'lastOfType'
     | 'lastOfTypeFor'
+    | 'lastOfTypeNotFor'
+    | 'lastOfTypeNamed'
+    | 'ofType'
+    | 'ofTypeFor'
     | 'stagedEvents'
     | 'insertEvent'
     | 'apps'
@@ -108,6 +113,14 @@ export class SqliteLedger implements Ledger {
       lastOfTypeFor: p(
         `SELECT ${cols}, type, release FROM events WHERE app = ? AND type = ? AND release = ? ORDER BY seq DESC LIMIT 1`,
       ),
+      lastOfTypeNamed: p(
+        `SELECT ${cols}, type, release FROM events WHERE app = ? AND type = ? AND release IS NOT NULL ORDER BY seq DESC LIMIT 1`,
+      ),
+      lastOfTypeNotFor: p(
+        `SELECT ${cols}, type, release FROM events WHERE app = ? AND type = ? AND release IS NOT NULL AND release <> ? ORDER BY seq DESC LIMIT 1`,
+      ),
+      ofType: p(`SELECT ${cols}, type, release FROM events WHERE app = ? AND type = ? ORDER BY seq`),
+      ofTypeFor: p(`SELECT ${cols}, type, release FROM events WHERE app = ? AND type = ? AND release = ? ORDER BY seq`),
       stagedEvents: p(
         `SELECT ${cols}, type, release FROM events WHERE app = ? AND type = 'config-staged' ORDER BY seq`,
       ),
@@ -261,16 +274,35 @@ export class SqliteLedger implements Ledger {
     return this.run(() => (this.sql.events.all(app) as EventRow[]).map(toEvent));
   }
 
-  async lastEventOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent | null> {
+  async lastEventOf(app: string, types: readonly string[], filter: EventFilter = {}): Promise<LedgerEvent | null> {
     return this.run(() => {
       let newest: EventRow | null = null;
       for (const type of new Set(types)) {
         const row = (
-          release === undefined ? this.sql.lastOfType.get(app, type) : this.sql.lastOfTypeFor.get(app, type, release)
+          filter.release !== undefined
+            ? this.sql.lastOfTypeFor.get(app, type, filter.release)
+            : filter.notRelease === null
+              ? this.sql.lastOfTypeNamed.get(app, type)
+              : filter.notRelease !== undefined
+                ? this.sql.lastOfTypeNotFor.get(app, type, filter.notRelease)
+                : this.sql.lastOfType.get(app, type)
         ) as EventRow | undefined;
         if (row && (newest === null || row.seq > newest.seq)) newest = row;
       }
       return newest ? toEvent(newest) : null;
+    });
+  }
+
+  async listEventsOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent[]> {
+    return this.run(() => {
+      const rows: EventRow[] = [];
+      for (const type of new Set(types))
+        rows.push(
+          ...((release === undefined
+            ? this.sql.ofType.all(app, type)
+            : this.sql.ofTypeFor.all(app, type, release)) as EventRow[]),
+        );
+      return rows.sort((a, b) => a.seq - b.seq).map(toEvent);
     });
   }
 

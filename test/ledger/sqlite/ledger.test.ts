@@ -103,7 +103,7 @@ describe('SqliteLedger file', () => {
     raw.pragma('user_version = 2');
     raw.close();
     ledger = openSqliteLedger(file);
-    expect((await ledger.lastEventOf('a', ['activated'], 'v1'))?.release).toBe('v1');
+    expect((await ledger.lastEventOf('a', ['activated'], { release: 'v1' }))?.release).toBe('v1');
     raw = new Database(file, { readonly: true });
     expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     const plan = raw
