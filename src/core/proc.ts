@@ -36,6 +36,23 @@ export function readProcStat(pid: number): ProcStat | null {
   }
 }
 
+/** USER_HZ: the unit of a start time in /proc/<pid>/stat; 100 on every Linux architecture. */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * How long ago a process with this start time (clock ticks since boot) started, from
+ * /proc/uptime; null without /proc. What an adopted process's uptime is, not the adoption's.
+ */
+export function ageOfStartMs(startTime: number): number | null {
+  try {
+    const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    if (!Number.isFinite(uptimeS)) return null;
+    return Math.max(0, Math.round(uptimeS * 1000 - (startTime * 1000) / CLOCK_TICKS_PER_S));
+  } catch {
+    return null;
+  }
+}
+
 /** True when the process exists and is not a zombie. */
 export function isLive(stat: ProcStat | null): stat is ProcStat {
   return stat !== null && stat.state !== 'Z' && stat.state !== 'X';

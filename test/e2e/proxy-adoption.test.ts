@@ -122,6 +122,7 @@ describe('a proxied app survives a SIGKILL of its supervisor', () => {
     s.env.BRR_APP = 'px';
     await s.ok(['config', 'set', `PORT=${s.httpPort}`]);
     await s.ok(['deploy']);
+    const deployedAt = Date.now();
     const before = JSON.parse((await s.get('/')).body) as { pid: number; release: string };
     expect(before.release).toBe('v1');
     const children = JSON.parse(readFileSync(path.join(s.home, 'run', 'children.json'), 'utf8')) as {
@@ -155,8 +156,10 @@ describe('a proxied app survives a SIGKILL of its supervisor', () => {
     expect(served.failures.length).toBeLessThanOrEqual(1);
     expect(served.ok).toBeGreaterThan(0);
     expect(after).toEqual({ pid: before.pid, release: 'v1' });
-    const ps = await s.json<Array<{ pid: number; state: string }>>(['ps']);
+    const ps = await s.json<Array<{ pid: number; state: string; uptimeMs: number }>>(['ps']);
     expect(ps.map((p) => [p.pid, p.state])).toEqual([[before.pid, 'healthy']]);
+    // The adopted process's own uptime (it started before the deploy returned), not the adoption's.
+    expect(ps[0]!.uptimeMs).toBeGreaterThanOrEqual(Date.now() - deployedAt - 100);
     expect((await s.brr(['status'])).code).toBe(0);
     expect(pidsWithHome(s.home)).not.toContain(sup);
 

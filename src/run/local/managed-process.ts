@@ -31,7 +31,7 @@ import { waitHealthy } from './health.js';
 import { childEnv, planHealth, processLogPath, shellScript, startMarker } from './launch-plan.js';
 import type { AcquiredPort } from './port-pool.js';
 import type { HeldFds, NativeHandle } from './fd-holder.js';
-import { isLive, readProcStat, signalGroup } from '../../core/proc.js';
+import { ageOfStartMs, isLive, readProcStat, signalGroup } from '../../core/proc.js';
 import type { LogFiles, ProcessLog } from './process-log.js';
 import type { Backend } from './proxy-tcp.js';
 import { bindPrivateTcp, freePrivatePort, listenFdsEnv, stdioFor, type HeldSocket } from './sockets.js';
@@ -152,7 +152,8 @@ export class ManagedProcess {
     this.adoptedHealthPort = entry.healthPort ?? null;
     // The proxies' backends are the ports the adopted process really listens on.
     Object.assign(this.privatePorts, entry.privatePorts ?? {});
-    this.startedAt = performance.now();
+    // Its uptime (and the crash back-off's notion of a stable run) counts from its own start.
+    this.startedAt = performance.now() - (ageOfStartMs(entry.startTime) ?? 0);
     this.state = 'healthy';
     this.ctx.children.add(entry);
     this.log.marker(
