@@ -1,9 +1,9 @@
-import { currentReleaseOf } from './current-release.js';
 import path from 'node:path';
 import { invalidInput } from '../core/errors.js';
 import type { LedgerEvent } from '../core/types.js';
 import type { AppTarget, KubernetesTarget } from '../run/kubernetes/types.js';
 import type { Context } from './context.js';
+import { currentReleaseOf } from './current-release.js';
 
 export type { AppTarget, KubernetesTarget } from '../run/kubernetes/types.js';
 

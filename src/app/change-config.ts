@@ -1,5 +1,4 @@
-import { currentReleaseOf } from './current-release.js';
-import type { Config, LedgerEvent, Release } from '../core/types.js';
+import type { Config, Release } from '../core/types.js';
 import type { Context } from './context.js';
 import { parseAssignments, redactConfig, validateConfigKey } from '../release/config.js';
 import { planConfigChange, planStagedConfig } from '../release/plan.js';
@@ -11,6 +10,7 @@ import type { VerbOptions } from './lease.js';
 import { supervisorSecretsKeyId } from './processes.js';
 import { loadSecretsKey } from './settings.js';
 import type { RunResult } from './run-release.js';
+import { currentReleaseOf } from './current-release.js';
 
 export interface ConfigChangeResult {
   /** The new release, when the app already had one and something changed. */
@@ -55,10 +55,9 @@ async function configBases(ctx: Context, app: string): Promise<ConfigBases> {
   return { latest, running, base: latest ? await baseOf(ctx, app, latest, running) : null };
 }
 
-/** The app's event log, read at most once per command. */
-function lazyEvents(ctx: Context, app: string): () => Promise<readonly LedgerEvent[]> {
-  let read: Promise<readonly LedgerEvent[]> | null = null;
-  return () => (read ??= ctx.ledger.listEvents(app));
+/** What is staged before the first release: its 'config-staged' events folded (release/state.ts). */
+async function stagedOf(ctx: Context, app: string): Promise<Config> {
+  return stagedConfig(await ctx.ledger.listEventsOf(app, ['config-staged']));
 }
 
 /**
@@ -66,10 +65,9 @@ function lazyEvents(ctx: Context, app: string): () => Promise<readonly LedgerEve
  * before the first release.
  */
 export async function currentConfig(ctx: Context, app: string): Promise<Config> {
-  const events = lazyEvents(ctx, app);
   const { running, latest } = await configBases(ctx, app);
   const shown = running ?? latest;
-  return shown ? shown.config : stagedConfig(await events());
+  return shown ? shown.config : stagedOf(ctx, app);
 }
 
 /** `brr config show`: the current config with secret values redacted. */
@@ -92,12 +90,11 @@ export interface ConfigView {
 
 /** `brr config show` with where the config comes from: the running release, and any newer one that does not run. */
 export async function viewConfig(ctx: Context, app: string): Promise<ConfigView> {
-  const events = lazyEvents(ctx, app);
   const { latest, running, base } = await configBases(ctx, app);
   const shown = running ?? latest;
   if (!shown)
     return {
-      config: redactConfig(stagedConfig(await events())),
+      config: redactConfig(await stagedOf(ctx, app)),
       release: null,
       running: false,
       newerNotRunning: null,
@@ -131,12 +128,11 @@ export async function changeConfig(
   // Signing and the lease are loaded by the changing verbs only: `brr config` (show) needs neither.
   const { configuredSigner, signRelease } = await import('./sign-release.js');
   const signer = configuredSigner(ctx.settings);
-  const events = lazyEvents(ctx, app);
   // Under the deploy lease nothing else activates or appends, so the base read here stays it.
   const { base: latest, running } = await configBases(ctx, app);
   const wasRunning = running !== null;
   if (!latest) {
-    const staged = stagedConfig(await events());
+    const staged = await stagedOf(ctx, app);
     const event = planStagedConfig({
       staged,
       set: sealConfigChange(staged, set, secret, secretsKey),

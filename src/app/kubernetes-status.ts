@@ -1,10 +1,10 @@
-import { currentReleaseOf } from './current-release.js';
 import { isBrrError } from '../core/errors.js';
 import { compareKubernetes, type DriftReport } from '../run/kubernetes/drift.js';
 import { podSelector } from '../run/kubernetes/names.js';
 import type { KubernetesTarget } from '../run/kubernetes/types.js';
 import type { Context } from './context.js';
 import { defaultKubernetesDeps, type KubernetesDeps } from './kubernetes-render.js';
+import { currentReleaseOf } from './current-release.js';
 
 /**
  * `brr status` for a Kubernetes app: the ledger's current release against the live pods. An

@@ -1,4 +1,3 @@
-import { currentReleaseOf } from './current-release.js';
 import { invalidInput, notFound } from '../core/errors.js';
 import type { LedgerEvent, Release } from '../core/types.js';
 import { isValidAppName } from '../manifest/schema.js';
@@ -10,6 +9,7 @@ import { checkBuildVerifies } from './preflight.js';
 import { withDeployLease, type VerbOptions } from './lease.js';
 import { runRelease, type RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
+import { currentReleaseOf } from './current-release.js';
 
 /**
  * `brr promote --from staging --to prod [vN]`: builds are global and content-addressed, so

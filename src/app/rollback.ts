@@ -1,4 +1,3 @@
-import { currentReleaseOf } from './current-release.js';
 import type { Release } from '../core/types.js';
 import { parseReleaseId, planRollback } from '../release/plan.js';
 import { readAppState } from './app-state.js';
@@ -7,6 +6,7 @@ import { preflightRelease } from './preflight.js';
 import { withDeployLease, type VerbOptions } from './lease.js';
 import { runRelease, type RunResult } from './run-release.js';
 import { configuredSigner, signRelease } from './sign-release.js';
+import { currentReleaseOf } from './current-release.js';
 
 /**
  * `brr rollback [vN]`: append a release that copies vN's build and config (default: the release

@@ -1,9 +1,9 @@
-import { currentReleaseOf } from './current-release.js';
 import { connectSupervisor, type SupervisorClient } from '../run/local/client.js';
 import type { SupervisorProblems } from '../run/local/supervisor.js';
 import { appTarget } from './app-target.js';
 import { WitnessedLedger } from '../ledger/witnessed-ledger.js';
 import type { Context } from './context.js';
+import { currentReleaseOf } from './current-release.js';
 
 /** What the supervisor reports for one app (its `status` op). */
 export interface RunningApp {
