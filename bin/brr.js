@@ -9,13 +9,15 @@
 // is not used), one file per bundle file (its inode, size and times), Node version, architecture
 // and command; V8 itself rejects a cache it cannot use and the file is then rewritten; the newest
 // 64 files are kept.
-// BRR_COMPILE_CACHE=0 turns the cache off; without the bundles, with ones older than dist/ (tsc
-// run alone), or with BRR_BUNDLE=0, the CLI's ES modules in dist/ are imported as they are. This
-// file is CommonJS (bin/package.json), so a command does not start Node's ES module loader either,
-// and it loads only what it needs from Node itself (node:crypto alone would cost ~3 ms).
+// BRR_COMPILE_CACHE=0 turns the cache off; without the bundles, with ones older than dist/ in a
+// checkout (tsc run alone), or with BRR_BUNDLE=0, the CLI's ES modules in dist/ are imported as
+// they are. This file is CommonJS (bin/package.json), so a command does not start Node's ES
+// module loader either, and it loads only what it needs from Node itself (node:crypto alone would
+// cost ~3 ms).
 'use strict';
 const {
   closeSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -73,7 +75,12 @@ function currentBundle(name) {
     }
   }
   try {
-    return statSync(file).mtimeMs >= statSync(path.join(dist, 'cli', 'main.js')).mtimeMs ? file : null;
+    const built = statSync(file).mtimeMs;
+    // An installed package has no src/ (package.json "files"): nothing recompiles it, and npm
+    // gives its files the times they were unpacked, in no useful order. Only a checkout can hold
+    // modules compiled after the bundles.
+    if (!existsSync(path.join(__dirname, '..', 'src'))) return file;
+    return built >= statSync(path.join(dist, 'cli', 'main.js')).mtimeMs ? file : null;
   } catch (e) {
     if (e.code === 'ENOENT') return null;
     throw e;

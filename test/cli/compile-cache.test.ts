@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -13,6 +14,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -105,6 +107,25 @@ describe('the CLI code cache', () => {
     } finally {
       utimesSync(bundle, bundleTime, bundleTime);
     }
+  });
+
+  it('an installed package (no src/) runs its bundles whatever order npm gave the files their times', () => {
+    // As `npm install` unpacks it: bin/, dist/ and package.json, with dist/cli/main.js newer than the bundles.
+    const pkg = path.join(dir, 'installed');
+    mkdirSync(pkg);
+    for (const part of ['bin', 'dist', 'package.json'])
+      cpSync(path.join(ROOT, part), path.join(pkg, part), { recursive: true });
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(path.join(pkg, 'dist', 'cli', 'main.js'), later, later);
+    const home = path.join(dir, 'i');
+    const r = spawnSync(process.execPath, [path.join(pkg, 'bin', 'brr.js'), 'releases', '--app', 'nope'], {
+      env: { ...process.env, XDG_CACHE_HOME: home, BRR_HOME: path.join(dir, 'home'), NO_COLOR: '1' },
+      encoding: 'utf8',
+    });
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual(brr(home, ['releases', '--app', 'nope']));
+    // Its own bundle ran (and wrote its cache), not the ES modules.
+    expect(caches(home).filter((f) => f.includes('-release-releases.'))).toHaveLength(2);
   });
 
   it('an unwritable cache home costs nothing but the cache', () => {
