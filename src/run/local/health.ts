@@ -24,6 +24,8 @@ export interface CheckResult {
   reason: string | null;
   /** The connection was refused: nothing listens on the checked port. */
   refused?: boolean;
+  /** No answer within the time the try was given (it may have been the little left before a deadline). */
+  timedOut?: boolean;
 }
 
 /** Runs `check` once against `target`, giving up after `timeoutMs`. Never throws. */
@@ -92,6 +94,9 @@ export async function waitHealthy(
     // A try may take all the time left: a check that needs 2 s (a slow `exec`) must be able to pass.
     const r = await checkOnce(check, target, left);
     if (r.ok) return done(true, null);
+    // A try that only ran out of the time left before the deadline (1 ms, say) says less than the
+    // answer before it (`HTTP 503`): that one stays the last result, and it is not counted.
+    if (r.timedOut === true && deadline - now() <= 0 && last !== null) break;
     last = r.refused && opts.refusedReason ? opts.refusedReason : r.reason;
     // A try cut short by a crash or an abort is not the check's verdict.
     if (!r.refused && !interrupted()) {
@@ -179,7 +184,10 @@ function checkHttp(port: number, path: string, timeoutMs: number): Promise<Check
         finish(status >= 200 && status < 400 ? { ok: true, reason: null } : { ok: false, reason: `HTTP ${status}` });
       },
     );
-    const timer = setTimeout(() => finish({ ok: false, reason: `no answer within ${formatMs(timeoutMs)}` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `no answer within ${formatMs(timeoutMs)}`, timedOut: true }),
+      timeoutMs,
+    );
     req.on('error', (e) => finish(failure(e)));
   });
 }
@@ -196,7 +204,7 @@ function checkTcp(port: number, timeoutMs: number): Promise<CheckResult> {
     };
     const sock = net.connect({ host: '127.0.0.1', port }, () => finish({ ok: true, reason: null }));
     const timer = setTimeout(
-      () => finish({ ok: false, reason: `no connection within ${formatMs(timeoutMs)}` }),
+      () => finish({ ok: false, reason: `no connection within ${formatMs(timeoutMs)}`, timedOut: true }),
       timeoutMs,
     );
     sock.on('error', (e) => finish(failure(e)));
@@ -232,7 +240,7 @@ function checkExec(command: string, target: HealthTarget, timeoutMs: number): Pr
     };
     const timer = setTimeout(() => {
       killGroup();
-      finish({ ok: false, reason: `command did not finish within ${formatMs(timeoutMs)}` });
+      finish({ ok: false, reason: `command did not finish within ${formatMs(timeoutMs)}`, timedOut: true });
     }, timeoutMs);
     child.on('error', (e) => finish({ ok: false, reason: describeError(e) }));
     const report = (code: number | null, signal: string | null) => {

@@ -23,6 +23,7 @@ beforeAll(async () => {
     if (req.url === '/bad') return res.writeHead(503).end('no');
     if (req.url === '/later') return res.writeHead(Date.now() >= healthyAfter ? 200 : 503).end();
     if (req.url === '/hang') return hanging.add(req.socket); // never answers
+    if (req.url === '/slow-bad') return setTimeout(() => res.writeHead(503).end(), 400);
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -85,6 +86,7 @@ describe('checkOnce', () => {
     expect(await checkOnce({ kind: 'http', path: '/hang', port: 'http' }, target(port), 200)).toEqual({
       ok: false,
       reason: 'no answer within 200ms',
+      timedOut: true,
     });
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(await checkOnce({ kind: 'http', path: '/healthz', port: 'http' }, target(null), 1000)).toMatchObject({
@@ -112,7 +114,7 @@ describe('checkOnce', () => {
     const t0 = Date.now();
     const pidFile = join(dir, 'sleeper.pid');
     const r = await checkOnce({ kind: 'exec', command: `sleep 30 & echo $! > ${pidFile}; wait` }, target(null), 300);
-    expect(r).toEqual({ ok: false, reason: 'command did not finish within 300ms' });
+    expect(r).toEqual({ ok: false, reason: 'command did not finish within 300ms', timedOut: true });
     expect(Date.now() - t0).toBeLessThan(2000);
     // The whole process group went, not just the shell.
     const sleeper = Number(readFileSync(pidFile, 'utf8').trim());
@@ -155,6 +157,21 @@ describe('waitHealthy', () => {
     });
     expect(r.elapsedMs).toBeGreaterThanOrEqual(500);
     expect(r.elapsedMs).toBeLessThan(1500);
+  });
+
+  it('keeps the last answer when the final try only ran out of the time left (not "no answer within 100ms")', async () => {
+    // Tries at 0 and ~450 ms answer 503 after 400 ms each; the one at ~900 ms has ~100 ms left.
+    const failures: string[] = [];
+    const r = await waitHealthy(
+      spec({ check: { kind: 'http', path: '/slow-bad', port: 'http' }, timeoutMs: 1000 }),
+      target(port),
+      { isAlive: () => true, onFailure: (why) => failures.push(why) },
+    );
+    expect(r).toMatchObject({
+      ok: false,
+      reason: 'health check http /slow-bad did not pass within 1s: last result: HTTP 503',
+    });
+    expect(failures.every((f) => f === 'HTTP 503')).toBe(true);
   });
 
   it('reports each failed try as a health failure; refusals while starting are not, a gate lost on refusals counts once', async () => {
