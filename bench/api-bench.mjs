@@ -10,9 +10,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openSqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { BRR, numberFlag } from './lib.mjs';
-import { draftFor } from './ledger-workload.mjs';
+import { fillHistory } from './ledger-workload.mjs';
 
 const flag = numberFlag;
 const TOTAL = flag('--releases', 100_000);
@@ -48,18 +47,9 @@ function get(agent, url, token) {
 try {
   // 1. The history: appended through the real code path (SQLite, synchronous=NORMAL for the fill).
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-  const ledger = openSqliteLedger(path.join(home, 'ledger.db'), { durability: 'normal' });
   const fillStart = performance.now();
-  const at = new Date('2026-01-01T00:00:00Z').toISOString();
-  for (let i = 0; i < TOTAL; i++) {
-    const r = await ledger.appendRelease('upf', draftFor(i));
-    const types = ['switch-started', 'activated'].slice(0, EVENTS_PER_RELEASE);
-    for (const type of types)
-      await ledger.appendEvent('upf', { type, release: r.id, detail: {}, actor: 'bench@host', createdAt: at });
-    if ((i + 1) % 20_000 === 0) log(`filled ${i + 1}`);
-  }
+  await fillHistory(path.join(home, 'ledger.db'), TOTAL, EVENTS_PER_RELEASE, (n) => log(`filled ${n}`));
   const fillS = (performance.now() - fillStart) / 1000;
-  await ledger.close();
 
   // 2. A viewer token and the server.
   const made = spawnSync(process.execPath, [BRR, 'tokens', 'create', 'bench', '--role', 'viewer', '--json'], {

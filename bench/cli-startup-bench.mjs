@@ -13,9 +13,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openSqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { BRR, numberFlag, sandbox, stats } from './lib.mjs';
-import { draftFor } from './ledger-workload.mjs';
+import { fillHistory } from './ledger-workload.mjs';
 
 const i = process.argv.indexOf('--runs');
 const RUNS = i > 0 ? Number(process.argv[i + 1]) : 15;
@@ -85,20 +84,13 @@ try {
   sb.cleanup();
 }
 
-// The long history: a ledger filled through the driver, as api-bench.mjs does.
+// The long history: a ledger filled through the driver (ledger-workload.mjs, as api-bench.mjs).
 const longRows = [];
 if (HISTORY > 0) {
   const home = mkdtempSync(path.join(os.tmpdir(), 'brr-long-history-'));
   try {
     process.stderr.write(`cli-startup: filling ${HISTORY} releases\n`);
-    const ledger = openSqliteLedger(path.join(home, 'ledger.db'), { durability: 'normal' });
-    const at = new Date('2026-01-01T00:00:00Z').toISOString();
-    for (let i = 0; i < HISTORY; i++) {
-      const r = await ledger.appendRelease('upf', draftFor(i));
-      for (const type of ['switch-started', 'activated'])
-        await ledger.appendEvent('upf', { type, release: r.id, detail: {}, actor: 'bench@host', createdAt: at });
-    }
-    await ledger.close();
+    await fillHistory(path.join(home, 'ledger.db'), HISTORY);
     env = { ...process.env, BRR_HOME: home, NO_COLOR: '1' };
     cwd = home;
     const app = ['--app', 'upf'];

@@ -1,5 +1,6 @@
 // The release workload both ledger benches append, so their numbers compare: most releases are
 // config changes, every tenth a new build.
+import { openSqliteLedger } from '../dist/ledger/sqlite/ledger.js';
 import { planConfigChange, planRelease } from '../dist/release/plan.js';
 
 export const now = new Date('2025-03-01T12:00:00.000Z');
@@ -17,3 +18,24 @@ export const draftFor = (i) => (latest) =>
   latest && i % 10 !== 0
     ? planConfigChange({ latest, set: { LOG_LEVEL: `level-${i}` }, unset: [], secret: false, actor: 'bench@host', now })
     : planRelease({ latest, staged, build, formation: { web: 2, udp: 1 }, message: null, actor: 'bench@host', now });
+
+/**
+ * A long history of app `upf` in the SQLite ledger `file`, appended through the driver as brr
+ * writes it: `total` releases, each followed by `eventsPerRelease` of its run-stage events
+ * (`switch-started`, `activated`). `onProgress(n)` every 20,000 releases.
+ */
+export async function fillHistory(file, total, eventsPerRelease = 2, onProgress = () => {}) {
+  const ledger = openSqliteLedger(file, { durability: 'normal' });
+  const at = new Date('2026-01-01T00:00:00Z').toISOString();
+  const types = ['switch-started', 'activated'].slice(0, eventsPerRelease);
+  try {
+    for (let i = 0; i < total; i++) {
+      const r = await ledger.appendRelease('upf', draftFor(i));
+      for (const type of types)
+        await ledger.appendEvent('upf', { type, release: r.id, detail: {}, actor: 'bench@host', createdAt: at });
+      if ((i + 1) % 20_000 === 0) onProgress(i + 1);
+    }
+  } finally {
+    await ledger.close();
+  }
+}

@@ -34,22 +34,32 @@ const vm = require('node:vm');
 
 module_.enableCompileCache?.();
 const dist = path.join(__dirname, '..', 'dist');
-const args = process.argv.slice(2);
-const command = commandNameOf(args);
-const bundle = process.env.BRR_BUNDLE === '0' ? null : currentBundle(command);
+const table = readCommandTable();
+const command = commandNameOf(process.argv.slice(2), table?.rootValueOptions ?? []);
+const bundle = process.env.BRR_BUNDLE === '0' ? null : currentBundle(command, table);
 if (bundle === null) import('../dist/cli/main.js');
 else runBundle(readFileSync(bundle, 'utf8'));
 
+/** dist/bundles/commands.json (scripts/bundle.mjs): { rootValueOptions, commands }, or null without it. */
+function readCommandTable() {
+  try {
+    return JSON.parse(readFileSync(path.join(dist, 'bundles', 'commands.json'), 'utf8'));
+  } catch (e) {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
 /**
- * The command named on the command line, as cli/command-table.ts's commandNameOf finds it: the
- * first argument that is not an option, past `--signing-key FILE` (the one root option with a
- * value), or the one after `--`.
+ * The command named on the command line, as cli/command-table.ts's commandNameOf finds it (from
+ * the same list of root options that take a value): the first argument that is not an option or
+ * such a value, or the one after `--`.
  */
-function commandNameOf(argv) {
+function commandNameOf(argv, rootValueOptions) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') return argv[i + 1];
-    if (a === '--signing-key') {
+    if (rootValueOptions.includes(a)) {
       i++;
       continue;
     }
@@ -64,16 +74,10 @@ function commandNameOf(argv) {
  * bundle does not exist or is older than the last compile (a `tsc` run alone leaves the bundles
  * behind the code, and the ES modules are then what is current).
  */
-function currentBundle(name) {
+function currentBundle(name, commands) {
   let file = path.join(dist, 'brr.cjs');
-  if (name !== undefined) {
-    try {
-      const table = JSON.parse(readFileSync(path.join(dist, 'bundles', 'commands.json'), 'utf8'));
-      if (Object.hasOwn(table, name)) file = path.join(dist, 'bundles', table[name]);
-    } catch (e) {
-      if (e.code !== 'ENOENT') throw e;
-    }
-  }
+  if (name !== undefined && commands && Object.hasOwn(commands.commands, name))
+    file = path.join(dist, 'bundles', commands.commands[name]);
   try {
     const built = statSync(file).mtimeMs;
     // An installed package has no src/ (package.json "files"): nothing recompiles it, and npm

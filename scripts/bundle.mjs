@@ -48,7 +48,7 @@ const tableFile = path.join(DIST, 'cli', 'command-table.js');
 const tableText = readFileSync(tableFile, 'utf8');
 const IMPORT = /import\((['"])\.\/commands\/([\w-]+)\.js\1\)/g;
 const modules = [...tableText.matchAll(IMPORT)].map((m) => m[2]);
-const { commandTable } = await import(new URL(`file://${tableFile}`).href);
+const { commandTable, ROOT_VALUE_OPTIONS: rootValueOptions } = await import(new URL(`file://${tableFile}`).href);
 if (
   modules.length !== commandTable.length ||
   commandTable.some((entry, i) => !String(entry.load).includes(`./commands/${modules[i]}.js`))
@@ -103,4 +103,9 @@ const commands = {};
 commandTable.forEach((entry, i) => {
   for (const n of entry.names) commands[n] = `${modules[i]}.cjs`;
 });
-writeFileSync(path.join(BUNDLES, 'commands.json'), JSON.stringify(commands, null, 2) + '\n');
+// With the root options that take a value, so bin/brr.js finds the command name exactly as
+// cli/command-table.ts's commandNameOf does (a wrong pick would load a bundle without the command).
+writeFileSync(
+  path.join(BUNDLES, 'commands.json'),
+  JSON.stringify({ rootValueOptions: [...rootValueOptions], commands }, null, 2) + '\n',
+);

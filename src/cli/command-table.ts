@@ -43,8 +43,11 @@ export const commandTable: readonly CommandModule[] = [
   { names: ['tokens', 'serve'], load: async () => (await import('./commands/serve.js')).registerServeCommands },
 ];
 
-/** Root options that take a value (skipped when looking for the command name). */
-const ROOT_VALUE_OPTIONS = new Set(['--signing-key']);
+/**
+ * Root options that take a value (skipped when looking for the command name). bin/brr.js finds
+ * the command the same way, from the copy scripts/bundle.mjs writes to dist/bundles/commands.json.
+ */
+export const ROOT_VALUE_OPTIONS: ReadonlySet<string> = new Set(['--signing-key']);
 
 /** The command named on the command line: the first argument that is not a root option or its value. */
 export function commandNameOf(args: readonly string[]): string | undefined {

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { commandTable } from '../../src/cli/command-table.js';
+import { commandTable, ROOT_VALUE_OPTIONS } from '../../src/cli/command-table.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BRR = path.join(ROOT, 'bin', 'brr.js');
@@ -36,9 +36,13 @@ function brr(cacheHome: string, args: string[], extra: NodeJS.ProcessEnv = {}) {
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-/** dist/bundles/commands.json: command name → its bundle's file name. */
+/** dist/bundles/commands.json's `commands`: command name → its bundle's file name. */
 const commandBundles = (): Record<string, string> =>
-  JSON.parse(readFileSync(path.join(ROOT, 'dist', 'bundles', 'commands.json'), 'utf8')) as Record<string, string>;
+  (
+    JSON.parse(readFileSync(path.join(ROOT, 'dist', 'bundles', 'commands.json'), 'utf8')) as {
+      commands: Record<string, string>;
+    }
+  ).commands;
 const caches = (cacheHome: string) =>
   existsSync(path.join(cacheHome, 'brr'))
     ? readdirSync(path.join(cacheHome, 'brr')).filter((f) => f.endsWith('.v8cache'))
@@ -153,6 +157,11 @@ describe('command bundles (dist/bundles)', () => {
   });
 
   it('are picked past root options exactly as the CLI finds the command', () => {
+    // bin/brr.js skips the same root options with values as cli/command-table.ts.
+    const written = JSON.parse(readFileSync(path.join(ROOT, 'dist', 'bundles', 'commands.json'), 'utf8')) as {
+      rootValueOptions: string[];
+    };
+    expect(written.rootValueOptions).toEqual([...ROOT_VALUE_OPTIONS]);
     const home = path.join(dir, 'h');
     const key = path.join(dir, 'no-such-key.pem');
     for (const args of [

@@ -224,7 +224,7 @@ export class PostgresLedger implements Ledger {
 
   async listEventsOf(app: string, types: readonly string[], release?: string): Promise<LedgerEvent[]> {
     if (types.length === 0) return [];
-    const params: string[] = [app, [...new Set(types)]] as never;
+    const params: unknown[] = [app, [...new Set(types)]];
     let sql = 'SELECT body, hash FROM events WHERE app = $1 AND type = ANY($2)';
     if (release !== undefined) {
       params.push(release);
