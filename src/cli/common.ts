@@ -63,6 +63,15 @@ export function appOf(opts: CommonOpts): string {
   return resolveApp({ app: opts.app, repo: opts.repo, path: opts.path }, process.env);
 }
 
+/**
+ * The app named by `--app` or BRR_APP (checked as appOf does), else undefined: for commands that
+ * attribute what they make to an app but can do without one (`brr build`, where brr.yaml may name
+ * it, and `brr pull`).
+ */
+export function namedAppOf(opts: CommonOpts): string | undefined {
+  return opts.app || process.env.BRR_APP ? appOf(opts) : undefined;
+}
+
 /** Runs a command action; main.ts maps thrown errors to exit codes. */
 export type Action = (...args: never[]) => Promise<void>;
 

@@ -185,3 +185,28 @@ describe('error messages that name what the user knows (issue 11, item 13)', () 
     }
   });
 });
+
+describe('BRR_APP names the app a build belongs to, as --app does', () => {
+  it('a Procfile app built with BRR_APP is that app’s newest build (what `brr push` without a build sends)', async () => {
+    const sb = await Sandbox.withFiles(() => ({ 'server.js': '', Procfile: 'web: node server.js\n' }));
+    try {
+      const env = { BRR_APP: 'shop' };
+      const first = JSON.parse((await sb.ok(['build', '--json'], env)).stdout) as { digest: string; app: string };
+      expect(first.app).toBe('shop');
+      sb.commit('server.js', '// v2\n', 'v2');
+      const second = JSON.parse((await sb.ok(['build', '--json'], env)).stdout) as { digest: string; app: string };
+      expect(second).toMatchObject({ app: 'shop' });
+      expect(second.digest).not.toBe(first.digest);
+      const builds = JSON.parse((await sb.ok(['builds', '--app', 'shop', '--json'])).stdout) as Array<{
+        digest: string;
+      }>;
+      expect(builds.map((b) => b.digest)).toEqual([second.digest, first.digest]);
+      // An invalid name is refused, as everywhere else.
+      const bad = await sb.brr(['build'], { env: { BRR_APP: 'Not An App' } });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('app name "Not An App" is invalid');
+    } finally {
+      await sb.cleanup();
+    }
+  });
+});

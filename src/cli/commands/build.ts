@@ -6,6 +6,7 @@ import {
   appOf,
   homeOf,
   leaseFlag,
+  namedAppOf,
   timeoutFlag,
   verbOptions,
   withCommon,
@@ -42,7 +43,7 @@ export function registerBuildCommands(program: Command): void {
   ).action(async (opts: BuildOpts) => {
     const r = await buildApp(homeOf(opts), {
       ...buildArgs(opts),
-      app: opts.app,
+      app: namedAppOf(opts),
       onProgress: opts.json ? undefined : (line) => info(dim(line)),
     });
     if (opts.json)

@@ -1,7 +1,7 @@
 /** `brr push` and `brr pull`: builds to and from OCI registries. Flags only; the verbs are in app/registry.ts. */
 import type { Command } from 'commander';
 import { pullImage, pushAppBuild } from '../../app/registry.js';
-import { appOf, homeOf, withCommon, type CommonOpts } from '../common.js';
+import { appOf, homeOf, namedAppOf, withCommon, type CommonOpts } from '../common.js';
 import { dim, humanBytes, info, out, printJson } from '../output.js';
 
 interface PushOpts extends CommonOpts {
@@ -65,7 +65,7 @@ export function registerRegistryCommands(program: Command): void {
     .action(async (ref: string, opts: PullOpts) => {
       const r = await pullImage(homeOf(opts), {
         ref,
-        app: opts.app,
+        app: namedAppOf(opts),
         platform: opts.platform,
         insecure: opts.insecure,
       });
